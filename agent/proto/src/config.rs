@@ -1,0 +1,1369 @@
+//! botctl's configuration: parsing and validating the global `botctl.toml` and the
+//! per-bot `bots.d/NAME.toml` files, with every default documented in one place.
+
+use std::collections::BTreeMap;
+use std::fmt::{self, Display, Write as _};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use toml::Value;
+
+// The documented defaults. Everything else in this module refers to these, so the
+// documentation and the behaviour cannot drift apart.
+pub const DEFAULT_RESTART_MODE: RestartMode = RestartMode::Always;
+pub const DEFAULT_STABLE_AFTER: Duration = Duration::from_secs(30);
+pub const DEFAULT_BACKOFF_INITIAL: Duration = Duration::from_secs(1);
+pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(60);
+pub const DEFAULT_MAX_RESTARTS: u32 = 5;
+pub const DEFAULT_WINDOW: Duration = Duration::from_secs(10 * 60);
+pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_LOG_MAX_SIZE_MB: u64 = 10;
+pub const DEFAULT_LOG_KEEP: u32 = 5;
+pub const DEFAULT_PLATFORM: Platform = Platform::Generic;
+pub const DEFAULT_ENABLED: bool = true;
+
+const GLOBAL_FIELDS: &[&str] = &["agent", "restart", "logs"];
+const RESTART_FIELDS: &[&str] = &[
+    "policy",
+    "stable_after",
+    "backoff_initial",
+    "backoff_max",
+    "max_restarts",
+    "window",
+    "retry_after",
+    "stop_timeout",
+];
+const LOG_FIELDS: &[&str] = &["max_size_mb", "keep"];
+const BOT_FIELDS: &[&str] = &[
+    "user",
+    "command",
+    "cwd",
+    "env",
+    "platform",
+    "enabled",
+    "stop_timeout",
+    "template",
+    "restart",
+];
+
+const DURATION_HELP: &str = "use a number with a unit ms, s, m, h or d, e.g. \"15s\"";
+const COMMAND_HELP: &str =
+    "must be a non-empty array of strings, e.g. command = [\"python3\", \"bot.py\"]";
+const NAME_MAX: usize = 64;
+
+/// Parses `"500ms"`, `"15s"`, `"10m"`, `"3d"` or compounds such as `"1h30m"`.
+/// Whitespace and signs are rejected so that a typo never silently means something else.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let invalid = || format!("invalid duration {s:?}: {DURATION_HELP}");
+    let too_large = || format!("duration {s:?} is too large");
+    if s.is_empty() {
+        return Err(invalid());
+    }
+    let mut rest = s;
+    let mut total_ms: u64 = 0;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(invalid());
+        }
+        let (number, tail) = rest.split_at(digits);
+        let letters = tail
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(letters);
+        let unit_ms: u64 = match unit {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            _ => return Err(invalid()),
+        };
+        // Only overflow can make this fail: `number` is all ASCII digits.
+        let n: u64 = number.parse().map_err(|_| too_large())?;
+        total_ms = n
+            .checked_mul(unit_ms)
+            .and_then(|ms| total_ms.checked_add(ms))
+            .ok_or_else(too_large)?;
+        rest = tail;
+    }
+    Ok(Duration::from_millis(total_ms))
+}
+
+/// Compact form for config files and uptimes: `"1500ms"`, `"1m30s"`, `"2d3h"`, `"0s"`.
+/// Milliseconds are dropped from a minute up, where they are noise in an uptime.
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 60_000 {
+        return if ms.is_multiple_of(1_000) {
+            format!("{}s", ms / 1_000)
+        } else {
+            format!("{ms}ms")
+        };
+    }
+    let mut secs = d.as_secs();
+    let mut out = String::new();
+    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+        let n = secs / size;
+        secs %= size;
+        if n > 0 {
+            let _ = write!(out, "{n}{unit}");
+        }
+    }
+    out
+}
+
+// Config files must round-trip, so unlike `format_duration` this keeps milliseconds.
+fn format_duration_exact(d: Duration) -> String {
+    if d >= Duration::from_secs(60) && d.subsec_millis() != 0 {
+        format!("{}ms", d.as_millis())
+    } else {
+        format_duration(d)
+    }
+}
+
+/// A duration written in config files as a string such as `"15s"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Dur(pub Duration);
+
+impl Serialize for Dur {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&format_duration_exact(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        parse_duration(&s)
+            .map(Dur)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartMode {
+    Always,
+    OnFailure,
+    Never,
+}
+
+impl RestartMode {
+    pub const ALL: [RestartMode; 3] = [Self::Always, Self::OnFailure, Self::Never];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Always => "always",
+            Self::OnFailure => "on-failure",
+            Self::Never => "never",
+        }
+    }
+}
+
+impl Display for RestartMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    Twitter,
+    Messenger,
+    Telegram,
+    Generic,
+}
+
+impl Platform {
+    pub const ALL: [Platform; 4] = [
+        Self::Twitter,
+        Self::Messenger,
+        Self::Telegram,
+        Self::Generic,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Twitter => "twitter",
+            Self::Messenger => "messenger",
+            Self::Telegram => "telegram",
+            Self::Generic => "generic",
+        }
+    }
+}
+
+impl Default for Platform {
+    fn default() -> Self {
+        DEFAULT_PLATFORM
+    }
+}
+
+impl Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A `[restart]` section as written: each field overrides the level below it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RestartOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<RestartMode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stable_after: Option<Dur>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backoff_initial: Option<Dur>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backoff_max: Option<Dur>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_restarts: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<Dur>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<Dur>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<Dur>,
+}
+
+impl RestartOverrides {
+    fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// Restart settings with every level of configuration applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestartPolicy {
+    pub policy: RestartMode,
+    pub stable_after: Duration,
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    pub max_restarts: u32,
+    pub window: Duration,
+    pub retry_after: Duration,
+    pub stop_timeout: Duration,
+}
+
+impl Default for RestartPolicy {
+    fn default() -> Self {
+        Self {
+            policy: DEFAULT_RESTART_MODE,
+            stable_after: DEFAULT_STABLE_AFTER,
+            backoff_initial: DEFAULT_BACKOFF_INITIAL,
+            backoff_max: DEFAULT_BACKOFF_MAX,
+            max_restarts: DEFAULT_MAX_RESTARTS,
+            window: DEFAULT_WINDOW,
+            retry_after: DEFAULT_RETRY_AFTER,
+            stop_timeout: DEFAULT_STOP_TIMEOUT,
+        }
+    }
+}
+
+impl RestartPolicy {
+    pub fn with(&self, o: &RestartOverrides) -> RestartPolicy {
+        let dur = |o: Option<Dur>, base: Duration| o.map_or(base, |d| d.0);
+        RestartPolicy {
+            policy: o.policy.unwrap_or(self.policy),
+            stable_after: dur(o.stable_after, self.stable_after),
+            backoff_initial: dur(o.backoff_initial, self.backoff_initial),
+            backoff_max: dur(o.backoff_max, self.backoff_max),
+            max_restarts: o.max_restarts.unwrap_or(self.max_restarts),
+            window: dur(o.window, self.window),
+            retry_after: dur(o.retry_after, self.retry_after),
+            stop_timeout: dur(o.stop_timeout, self.stop_timeout),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSettings {
+    pub max_size_mb: u64,
+    pub keep: u32,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            max_size_mb: DEFAULT_LOG_MAX_SIZE_MB,
+            keep: DEFAULT_LOG_KEEP,
+        }
+    }
+}
+
+/// `botctl.toml` with defaults applied.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GlobalConfig {
+    pub restart: RestartPolicy,
+    pub logs: LogSettings,
+}
+
+/// One `bots.d/NAME.toml`. `restart` stays unresolved because the global file may
+/// change independently; resolve with [`BotConfig::policy`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BotConfig {
+    pub name: String,
+    pub user: String,
+    pub command: Vec<String>,
+    pub cwd: Option<String>,
+    pub env: BTreeMap<String, String>,
+    pub platform: Platform,
+    pub enabled: bool,
+    pub stop_timeout: Option<Duration>,
+    pub template: Option<String>,
+    pub restart: RestartOverrides,
+}
+
+// Field order here is the order `to_toml` writes them in.
+#[derive(Serialize)]
+struct BotFileOut<'a> {
+    user: &'a str,
+    command: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cwd: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    platform: Option<Platform>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stop_timeout: Option<Dur>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    template: Option<&'a str>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    env: &'a BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "RestartOverrides::is_empty")]
+    restart: &'a RestartOverrides,
+}
+
+impl BotConfig {
+    pub fn policy(&self, global: &GlobalConfig) -> RestartPolicy {
+        let mut policy = global.restart.with(&self.restart);
+        if let Some(t) = self.stop_timeout {
+            policy.stop_timeout = t;
+        }
+        policy
+    }
+
+    pub fn to_toml(&self) -> String {
+        let out = BotFileOut {
+            user: &self.user,
+            command: &self.command,
+            cwd: self.cwd.as_deref(),
+            platform: (self.platform != DEFAULT_PLATFORM).then_some(self.platform),
+            enabled: (self.enabled != DEFAULT_ENABLED).then_some(self.enabled),
+            stop_timeout: self.stop_timeout.map(Dur),
+            template: self.template.as_deref(),
+            env: &self.env,
+            restart: &self.restart,
+        };
+        toml::to_string(&out).expect("strings, arrays and tables always serialize to TOML")
+    }
+}
+
+/// What is wrong, where. `field` is a dotted path such as `restart.backoff_max`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.field {
+            Some(field) => write!(
+                f,
+                "{}: field `{field}`: {}",
+                self.file.display(),
+                self.message
+            ),
+            None => write!(f, "{}: {}", self.file.display(), self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn file_error(file: &Path, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        file: file.to_path_buf(),
+        field: None,
+        message: message.into(),
+    }
+}
+
+pub fn valid_bot_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() <= NAME_MAX
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+pub fn valid_owner_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() <= NAME_MAX
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+fn valid_env_key(key: &str) -> bool {
+    let mut chars = key.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn parse_table(path: &Path, text: &str) -> Result<toml::Table, ConfigError> {
+    text.parse::<toml::Table>().map_err(|e| {
+        // Only the parser's own message is shown, never the source around it: the
+        // offending text could be part of an `env` value.
+        let message = e.message().trim();
+        match e.span() {
+            Some(span) => {
+                let before = &text.as_bytes()[..span.start.min(text.len())];
+                let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+                let line_start = before
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |i| i + 1);
+                let column = before[line_start..]
+                    .iter()
+                    .filter(|&&b| b & 0xC0 != 0x80)
+                    .count()
+                    + 1;
+                file_error(
+                    path,
+                    format!("line {line}, column {column}: invalid TOML: {message}"),
+                )
+            }
+            None => file_error(path, format!("invalid TOML: {message}")),
+        }
+    })
+}
+
+/// One table of a file, with the dotted path that errors about its keys report.
+struct Section<'a> {
+    file: &'a Path,
+    prefix: String,
+    table: &'a toml::Table,
+}
+
+impl<'a> Section<'a> {
+    fn field(&self, key: &str) -> String {
+        if self.prefix.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.prefix)
+        }
+    }
+
+    fn err(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: self.file.to_path_buf(),
+            field: Some(self.field(key)),
+            message: message.into(),
+        }
+    }
+
+    fn check_keys(&self, allowed: &[&str]) -> Result<(), ConfigError> {
+        match self.table.keys().find(|k| !allowed.contains(&k.as_str())) {
+            None => Ok(()),
+            Some(key) if allowed.is_empty() => Err(self.err(
+                key,
+                format!("unknown field; [{}] has no settings yet", self.prefix),
+            )),
+            Some(key) => Err(self.err(
+                key,
+                format!("unknown field; allowed here: {}", allowed.join(", ")),
+            )),
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        self.table.get(key)
+    }
+
+    fn section(&self, key: &str) -> Result<Option<Section<'a>>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Table(table)) => Ok(Some(Section {
+                file: self.file,
+                prefix: self.field(key),
+                table,
+            })),
+            Some(_) => Err(self.err(
+                key,
+                format!(
+                    "must be a section: put its settings under a [{}] line",
+                    self.field(key)
+                ),
+            )),
+        }
+    }
+
+    fn string(&self, key: &str, example: &str) -> Result<Option<String>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(self.err(key, format!("must be a string, e.g. {key} = {example}"))),
+        }
+    }
+
+    fn boolean(&self, key: &str) -> Result<Option<bool>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Boolean(b)) => Ok(Some(*b)),
+            Some(_) => Err(self.err(key, "must be true or false")),
+        }
+    }
+
+    fn duration(&self, key: &str) -> Result<Option<Dur>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => parse_duration(s)
+                .map(|d| Some(Dur(d)))
+                .map_err(|m| self.err(key, m)),
+            Some(_) => Err(self.err(
+                key,
+                format!("must be a duration string with a unit, e.g. {key} = \"10s\""),
+            )),
+        }
+    }
+
+    fn whole<T: TryFrom<i64> + Display>(
+        &self,
+        key: &str,
+        min: i64,
+        max: T,
+    ) -> Result<Option<T>, ConfigError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Integer(n)) if *n >= min => T::try_from(*n)
+                .map(Some)
+                .map_err(|_| self.err(key, format!("must be a whole number from {min} to {max}"))),
+            Some(_) => Err(self.err(key, format!("must be a whole number >= {min}"))),
+        }
+    }
+
+    fn restart_mode(&self, key: &str) -> Result<Option<RestartMode>, ConfigError> {
+        let Some(name) = self.string(key, "\"on-failure\"")? else {
+            return Ok(None);
+        };
+        match RestartMode::ALL.into_iter().find(|m| m.as_str() == name) {
+            Some(mode) => Ok(Some(mode)),
+            None => Err(self.err(
+                key,
+                format!("unknown restart policy {name:?}: use always, on-failure or never"),
+            )),
+        }
+    }
+
+    fn restart(&self) -> Result<RestartOverrides, ConfigError> {
+        self.check_keys(RESTART_FIELDS)?;
+        Ok(RestartOverrides {
+            policy: self.restart_mode("policy")?,
+            stable_after: self.duration("stable_after")?,
+            backoff_initial: self.duration("backoff_initial")?,
+            backoff_max: self.duration("backoff_max")?,
+            max_restarts: self.whole("max_restarts", 0, u32::MAX)?,
+            window: self.duration("window")?,
+            retry_after: self.duration("retry_after")?,
+            stop_timeout: self.duration("stop_timeout")?,
+        })
+    }
+}
+
+pub fn parse_global(path: &Path, text: &str) -> Result<GlobalConfig, ConfigError> {
+    let table = parse_table(path, text)?;
+    let top = Section {
+        file: path,
+        prefix: String::new(),
+        table: &table,
+    };
+    top.check_keys(GLOBAL_FIELDS)?;
+    if let Some(agent) = top.section("agent")? {
+        agent.check_keys(&[])?;
+    }
+    let mut config = GlobalConfig::default();
+    if let Some(restart) = top.section("restart")? {
+        config.restart = config.restart.with(&restart.restart()?);
+    }
+    if let Some(logs) = top.section("logs")? {
+        logs.check_keys(LOG_FIELDS)?;
+        if let Some(n) = logs.whole("max_size_mb", 1, u64::MAX)? {
+            config.logs.max_size_mb = n;
+        }
+        if let Some(n) = logs.whole("keep", 0, u32::MAX)? {
+            config.logs.keep = n;
+        }
+    }
+    Ok(config)
+}
+
+/// A missing file means "all defaults": the global file is optional.
+pub fn load_global(path: &Path) -> Result<GlobalConfig, ConfigError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse_global(path, &text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(GlobalConfig::default()),
+        Err(e) => Err(file_error(path, format!("cannot read: {e}"))),
+    }
+}
+
+pub fn parse_bot(name: &str, path: &Path, text: &str) -> Result<BotConfig, ConfigError> {
+    if !valid_bot_name(name) {
+        return Err(file_error(
+            path,
+            format!(
+                "invalid bot name {name:?}: the file name must be lowercase letters, digits, \
+                 _ and -, starting with a letter or digit, at most {NAME_MAX} characters, \
+                 e.g. bots.d/my-bot.toml"
+            ),
+        ));
+    }
+    let table = parse_table(path, text)?;
+    let top = Section {
+        file: path,
+        prefix: String::new(),
+        table: &table,
+    };
+    top.check_keys(BOT_FIELDS)?;
+
+    let user = top.string("user", "\"alice\"")?.ok_or_else(|| {
+        top.err(
+            "user",
+            "missing: every bot needs an owner, e.g. user = \"alice\"",
+        )
+    })?;
+    if !valid_owner_name(&user) {
+        return Err(top.err(
+            "user",
+            format!(
+                "invalid owner name {user:?}: use letters, digits, _, . and -, not starting \
+                 with . or -, at most {NAME_MAX} characters"
+            ),
+        ));
+    }
+
+    let command = match top.get("command") {
+        None => {
+            return Err(top.err(
+                "command",
+                "missing: every bot needs a command, e.g. command = [\"python3\", \"bot.py\"]",
+            ));
+        }
+        Some(Value::Array(items)) if !items.is_empty() => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| top.err("command", COMMAND_HELP))?,
+        Some(_) => return Err(top.err("command", COMMAND_HELP)),
+    };
+    if command[0].is_empty() {
+        return Err(top.err(
+            "command",
+            "the program (first element) must not be empty, e.g. command = [\"python3\", \"bot.py\"]",
+        ));
+    }
+
+    let cwd = top.string("cwd", "\"/srv/mybot\"")?;
+    if cwd.as_deref() == Some("") {
+        return Err(top.err("cwd", "must not be empty; leave it out to use the default"));
+    }
+
+    let env = match top.get("env") {
+        None => BTreeMap::new(),
+        Some(Value::Table(vars)) => {
+            let mut env = BTreeMap::new();
+            for (key, value) in vars {
+                if !valid_env_key(key) {
+                    return Err(top.err(
+                        "env",
+                        format!(
+                            "invalid variable name {key:?}: use letters, digits and _, \
+                             not starting with a digit"
+                        ),
+                    ));
+                }
+                // The value may be a secret: the message names the key only.
+                let Value::String(value) = value else {
+                    return Err(top.err(
+                        &format!("env.{key}"),
+                        format!("must be a string; quote numbers and booleans, e.g. {key} = \"1\""),
+                    ));
+                };
+                env.insert(key.clone(), value.clone());
+            }
+            env
+        }
+        Some(_) => {
+            return Err(top.err(
+                "env",
+                "must be a table of strings, e.g. env = { LOG_LEVEL = \"info\" }",
+            ));
+        }
+    };
+
+    let platform = match top.string("platform", "\"telegram\"")? {
+        None => DEFAULT_PLATFORM,
+        Some(name) => Platform::ALL
+            .into_iter()
+            .find(|p| p.as_str() == name)
+            .ok_or_else(|| {
+                top.err(
+                    "platform",
+                    format!(
+                        "unknown platform {name:?}: use twitter, messenger, telegram or generic"
+                    ),
+                )
+            })?,
+    };
+
+    let enabled = top.boolean("enabled")?.unwrap_or(DEFAULT_ENABLED);
+    let stop_timeout = top.duration("stop_timeout")?.map(|d| d.0);
+    let template = top.string("template", "\"python-bot\"")?;
+    let restart = match top.section("restart")? {
+        Some(section) => section.restart()?,
+        None => RestartOverrides::default(),
+    };
+
+    Ok(BotConfig {
+        name: name.to_string(),
+        user,
+        command,
+        cwd,
+        env,
+        platform,
+        enabled,
+        stop_timeout,
+        template,
+        restart,
+    })
+}
+
+/// The bot's name is the file stem: `bots.d/echo.toml` is the bot `echo`.
+pub fn load_bot(path: &Path) -> Result<BotConfig, ConfigError> {
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy())
+        .unwrap_or_default();
+    let text =
+        std::fs::read_to_string(path).map_err(|e| file_error(path, format!("cannot read: {e}")))?;
+    parse_bot(&name, path, &text)
+}
+
+/// Every bot in `bots.d`: the good ones, and an error for each bad one so that one
+/// broken file never takes the rest of the fleet down.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fleet {
+    pub bots: Vec<BotConfig>,
+    pub errors: Vec<ConfigError>,
+}
+
+pub fn load_fleet(bots_dir: &Path) -> Fleet {
+    let mut fleet = Fleet::default();
+    let entries = match std::fs::read_dir(bots_dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return fleet,
+        Err(e) => {
+            fleet
+                .errors
+                .push(file_error(bots_dir, format!("cannot read directory: {e}")));
+            return fleet;
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| {
+            // Hidden files and editor leftovers (`x.toml~`, `.x.toml.swp`) are not bots.
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| !n.starts_with('.') && n.ends_with(".toml"))
+                && !path.is_dir()
+        })
+        .collect();
+    paths.sort();
+    for path in paths {
+        match load_bot(&path) {
+            Ok(bot) => fleet.bots.push(bot),
+            Err(e) => fleet.errors.push(e),
+        }
+    }
+    fleet
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bot(text: &str) -> Result<BotConfig, ConfigError> {
+        parse_bot("echo", Path::new("bots.d/echo.toml"), text)
+    }
+
+    fn bot_err(text: &str) -> ConfigError {
+        bot(text).expect_err("should be rejected")
+    }
+
+    fn global_err(text: &str) -> ConfigError {
+        parse_global(Path::new("botctl.toml"), text).expect_err("should be rejected")
+    }
+
+    const MINIMAL: &str = "user = \"alice\"\ncommand = [\"python3\", \"bot.py\"]\n";
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    #[test]
+    fn global_defaults() {
+        let g = parse_global(Path::new("botctl.toml"), "").unwrap();
+        assert_eq!(g, GlobalConfig::default());
+        assert_eq!(
+            g.restart,
+            RestartPolicy {
+                policy: RestartMode::Always,
+                stable_after: secs(30),
+                backoff_initial: secs(1),
+                backoff_max: secs(60),
+                max_restarts: 5,
+                window: secs(600),
+                retry_after: secs(900),
+                stop_timeout: secs(10),
+            }
+        );
+        assert_eq!(
+            g.logs,
+            LogSettings {
+                max_size_mb: 10,
+                keep: 5
+            }
+        );
+        let empty_sections = "[agent]\n[restart]\n[logs]\n";
+        assert_eq!(
+            parse_global(Path::new("botctl.toml"), empty_sections).unwrap(),
+            g
+        );
+    }
+
+    #[test]
+    fn bot_defaults() {
+        let b = bot(MINIMAL).unwrap();
+        assert_eq!(b.name, "echo");
+        assert_eq!(b.user, "alice");
+        assert_eq!(b.command, ["python3", "bot.py"]);
+        assert_eq!(b.cwd, None);
+        assert!(b.env.is_empty());
+        assert_eq!(b.platform, Platform::Generic);
+        assert!(b.enabled);
+        assert_eq!(b.stop_timeout, None);
+        assert_eq!(b.template, None);
+        assert_eq!(b.restart, RestartOverrides::default());
+        assert_eq!(b.policy(&GlobalConfig::default()), RestartPolicy::default());
+    }
+
+    #[test]
+    fn global_every_field() {
+        let text = r#"
+            [agent]
+            [restart]
+            policy = "on-failure"
+            stable_after = "1m"
+            backoff_initial = "500ms"
+            backoff_max = "2m"
+            max_restarts = 0
+            window = "1h"
+            retry_after = "1d"
+            stop_timeout = "3s"
+            [logs]
+            max_size_mb = 1
+            keep = 0
+        "#;
+        let g = parse_global(Path::new("botctl.toml"), text).unwrap();
+        assert_eq!(
+            g,
+            GlobalConfig {
+                restart: RestartPolicy {
+                    policy: RestartMode::OnFailure,
+                    stable_after: secs(60),
+                    backoff_initial: Duration::from_millis(500),
+                    backoff_max: secs(120),
+                    max_restarts: 0,
+                    window: secs(3600),
+                    retry_after: secs(86_400),
+                    stop_timeout: secs(3),
+                },
+                logs: LogSettings {
+                    max_size_mb: 1,
+                    keep: 0
+                },
+            }
+        );
+    }
+
+    #[test]
+    fn bot_every_field() {
+        let text = r#"
+            user = "bob.smith-2"
+            command = ["sh", "-c", "exec ./run"]
+            cwd = "/srv/x"
+            env = { TOKEN = "abc", _DEBUG = "1" }
+            platform = "telegram"
+            enabled = false
+            stop_timeout = "20s"
+            template = "python"
+            [restart]
+            policy = "never"
+            stable_after = "5s"
+            backoff_initial = "2s"
+            backoff_max = "1m30s"
+            max_restarts = 9
+            window = "5m"
+            retry_after = "1h"
+            stop_timeout = "7s"
+        "#;
+        let b = bot(text).unwrap();
+        let env = BTreeMap::from([
+            ("TOKEN".to_string(), "abc".to_string()),
+            ("_DEBUG".to_string(), "1".to_string()),
+        ]);
+        assert_eq!(
+            b,
+            BotConfig {
+                name: "echo".into(),
+                user: "bob.smith-2".into(),
+                command: vec!["sh".into(), "-c".into(), "exec ./run".into()],
+                cwd: Some("/srv/x".into()),
+                env,
+                platform: Platform::Telegram,
+                enabled: false,
+                stop_timeout: Some(secs(20)),
+                template: Some("python".into()),
+                restart: RestartOverrides {
+                    policy: Some(RestartMode::Never),
+                    stable_after: Some(Dur(secs(5))),
+                    backoff_initial: Some(Dur(secs(2))),
+                    backoff_max: Some(Dur(secs(90))),
+                    max_restarts: Some(9),
+                    window: Some(Dur(secs(300))),
+                    retry_after: Some(Dur(secs(3600))),
+                    stop_timeout: Some(Dur(secs(7))),
+                },
+            }
+        );
+        for p in Platform::ALL {
+            let b = bot(&format!("{MINIMAL}platform = \"{p}\"\n")).unwrap();
+            assert_eq!(b.platform, p);
+        }
+    }
+
+    #[test]
+    fn overrides_resolve() {
+        let global = parse_global(
+            Path::new("botctl.toml"),
+            "[restart]\nmax_restarts = 3\nwindow = \"20m\"\nstop_timeout = \"30s\"\n",
+        )
+        .unwrap();
+        let b = bot(&format!("{MINIMAL}[restart]\nmax_restarts = 8\n")).unwrap();
+        let p = b.policy(&global);
+        assert_eq!(p.max_restarts, 8);
+        assert_eq!(p.window, secs(1200));
+        assert_eq!(p.stop_timeout, secs(30));
+        assert_eq!(p.backoff_max, DEFAULT_BACKOFF_MAX);
+
+        let b = bot(&format!("{MINIMAL}[restart]\nstop_timeout = \"5s\"\n")).unwrap();
+        assert_eq!(b.policy(&global).stop_timeout, secs(5));
+
+        let b = bot(&format!(
+            "{MINIMAL}stop_timeout = \"1s\"\n[restart]\nstop_timeout = \"5s\"\n"
+        ))
+        .unwrap();
+        assert_eq!(b.policy(&global).stop_timeout, secs(1));
+    }
+
+    #[test]
+    fn unknown_top_level_field() {
+        let e = bot_err(&format!("{MINIMAL}comand = []\n"));
+        assert_eq!(e.field.as_deref(), Some("comand"));
+        assert_eq!(
+            e.message,
+            "unknown field; allowed here: user, command, cwd, env, platform, enabled, \
+             stop_timeout, template, restart"
+        );
+        let e = global_err("restrt = 1\n");
+        assert_eq!(e.field.as_deref(), Some("restrt"));
+        assert!(e.message.contains("agent, restart, logs"), "{e}");
+    }
+
+    #[test]
+    fn unknown_field_in_sections() {
+        let e = bot_err(&format!("{MINIMAL}[restart]\nbackof_max = \"1s\"\n"));
+        assert_eq!(e.field.as_deref(), Some("restart.backof_max"));
+        assert!(e.message.contains("backoff_max"), "{e}");
+        let e = global_err("[restart]\nmax = 1\n");
+        assert_eq!(e.field.as_deref(), Some("restart.max"));
+        let e = global_err("[logs]\nsize = 1\n");
+        assert_eq!(e.field.as_deref(), Some("logs.size"));
+        assert!(e.message.contains("max_size_mb, keep"), "{e}");
+        let e = global_err("[agent]\nsocket = \"/x\"\n");
+        assert_eq!(e.field.as_deref(), Some("agent.socket"));
+    }
+
+    #[test]
+    fn wrong_types_name_the_field() {
+        let cases = [
+            (
+                "[restart]\nmax_restarts = \"five\"\n",
+                "restart.max_restarts",
+                "must be a whole number >= 0",
+            ),
+            (
+                "[restart]\nmax_restarts = -1\n",
+                "restart.max_restarts",
+                "must be a whole number >= 0",
+            ),
+            (
+                "[restart]\nmax_restarts = 5000000000\n",
+                "restart.max_restarts",
+                "4294967295",
+            ),
+            (
+                "[restart]\npolicy = 1\n",
+                "restart.policy",
+                "must be a string",
+            ),
+            (
+                "[restart]\nwindow = 10\n",
+                "restart.window",
+                "e.g. window = \"10s\"",
+            ),
+            ("restart = 1\n", "restart", "must be a section"),
+            ("enabled = \"yes\"\n", "enabled", "must be true or false"),
+            ("cwd = 1\n", "cwd", "must be a string"),
+            ("template = []\n", "template", "must be a string"),
+            ("env = \"A=1\"\n", "env", "must be a table of strings"),
+        ];
+        for (extra, field, needle) in cases {
+            let e = bot_err(&format!("{MINIMAL}{extra}"));
+            assert_eq!(e.field.as_deref(), Some(field), "{extra}");
+            assert!(e.message.contains(needle), "{extra}: {e}");
+        }
+        let e = global_err("[logs]\nmax_size_mb = 0\n");
+        assert_eq!(e.field.as_deref(), Some("logs.max_size_mb"));
+        assert_eq!(e.message, "must be a whole number >= 1");
+    }
+
+    #[test]
+    fn bad_duration() {
+        let e = bot_err(&format!("{MINIMAL}[restart]\nwindow = \"10x\"\n"));
+        assert_eq!(
+            e.to_string(),
+            "bots.d/echo.toml: field `restart.window`: invalid duration \"10x\": use a number \
+             with a unit ms, s, m, h or d, e.g. \"15s\""
+        );
+        let e = bot_err(&format!("{MINIMAL}stop_timeout = \"soon\"\n"));
+        assert_eq!(e.field.as_deref(), Some("stop_timeout"));
+    }
+
+    #[test]
+    fn bad_policy_and_platform() {
+        let e = bot_err(&format!("{MINIMAL}platform = \"twiter\"\n"));
+        assert_eq!(e.field.as_deref(), Some("platform"));
+        assert_eq!(
+            e.message,
+            "unknown platform \"twiter\": use twitter, messenger, telegram or generic"
+        );
+        let e = global_err("[restart]\npolicy = \"sometimes\"\n");
+        assert_eq!(e.field.as_deref(), Some("restart.policy"));
+        assert!(e.message.contains("always, on-failure or never"), "{e}");
+    }
+
+    #[test]
+    fn missing_or_bad_user() {
+        let e = bot_err("command = [\"x\"]\n");
+        assert_eq!(e.field.as_deref(), Some("user"));
+        assert_eq!(
+            e.message,
+            "missing: every bot needs an owner, e.g. user = \"alice\""
+        );
+        for user in ["", "../etc", ".hidden", "a b", &"a".repeat(65)] {
+            let e = bot_err(&format!("user = {user:?}\ncommand = [\"x\"]\n"));
+            assert_eq!(e.field.as_deref(), Some("user"), "{user}");
+        }
+    }
+
+    #[test]
+    fn missing_or_bad_command() {
+        let e = bot_err("user = \"alice\"\n");
+        assert_eq!(e.field.as_deref(), Some("command"));
+        assert!(e.message.starts_with("missing"), "{e}");
+        for command in ["[]", "\"python3 bot.py\"", "[\"a\", 1]", "[\"\", \"x\"]"] {
+            let e = bot_err(&format!("user = \"alice\"\ncommand = {command}\n"));
+            assert_eq!(e.field.as_deref(), Some("command"), "{command}");
+            assert!(e.message.contains("e.g. command = [\"python3\""), "{e}");
+        }
+    }
+
+    #[test]
+    fn bad_env_never_echoes_values() {
+        let secret = "s3cret-t0ken";
+        let cases = [
+            (
+                format!("env = {{ \"1BAD\" = \"{secret}\" }}\n"),
+                Some("env"),
+            ),
+            (format!("env = {{ \"A-B\" = \"{secret}\" }}\n"), Some("env")),
+            ("env = { TOKEN = 12345 }\n".to_string(), Some("env.TOKEN")),
+            (format!("env = {{ TOKEN = \"{secret} }}\n"), None),
+            (format!("env = {{ TOKEN = {secret} }}\n"), None),
+            (format!("[env]\nTOKEN = '{secret}'x\n"), None),
+        ];
+        for (extra, field) in cases {
+            let e = bot_err(&format!("{MINIMAL}{extra}"));
+            assert_eq!(e.field.as_deref(), field, "{extra}");
+            let shown = format!("{e} {e:?}");
+            assert!(!shown.contains(secret), "{shown}");
+            assert!(!shown.contains("12345"), "{shown}");
+        }
+        let e = bot_err(&format!("{MINIMAL}env = {{ \"1BAD\" = \"x\" }}\n"));
+        assert!(e.message.contains("\"1BAD\""), "{e}");
+    }
+
+    #[test]
+    fn bad_bot_name() {
+        for name in ["", "Echo", "-echo", "my bot", "a.b", &"a".repeat(65)] {
+            let e = parse_bot(name, Path::new("bots.d/x.toml"), MINIMAL).unwrap_err();
+            assert_eq!(e.field, None);
+            assert!(e.message.contains("lowercase letters, digits"), "{e}");
+        }
+        for name in ["echo", "0day", "my_bot-2", &"a".repeat(64)] {
+            assert!(valid_bot_name(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn owner_names() {
+        for name in ["alice", "_svc", "Bob.Smith-2", "0"] {
+            assert!(valid_owner_name(name), "{name}");
+        }
+        for name in ["", ".", "..", "-x", "a/b", "é"] {
+            assert!(!valid_owner_name(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn syntax_error_has_line() {
+        let e = bot_err("user = \"alice\"\ncommand = [\"x\"]\nplatform = \n");
+        assert_eq!(e.field, None);
+        assert!(
+            e.message.starts_with("line 3, column 12: invalid TOML: "),
+            "{e}"
+        );
+        let e = global_err("[restart]\nwindow = \"1s\"\nwindow = \"2s\"\n");
+        assert!(e.message.starts_with("line 3"), "{e}");
+        assert!(e.to_string().starts_with("botctl.toml: line 3"), "{e}");
+    }
+
+    #[test]
+    fn display_without_field() {
+        let e = file_error(Path::new("bots.d/x.toml"), "cannot read: denied");
+        assert_eq!(e.to_string(), "bots.d/x.toml: cannot read: denied");
+    }
+
+    #[test]
+    fn durations_parse() {
+        let ms = Duration::from_millis;
+        let cases = [
+            ("0s", ms(0)),
+            ("0ms", ms(0)),
+            ("500ms", ms(500)),
+            ("15s", secs(15)),
+            ("10m", secs(600)),
+            ("2h", secs(7200)),
+            ("3d", secs(3 * 86_400)),
+            ("1h30m", secs(5400)),
+            ("1m30s", secs(90)),
+            ("1d2h3m4s5ms", ms(93_784_005)),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_duration(text), Ok(want), "{text}");
+        }
+        for bad in [
+            "",
+            "10",
+            "x5s",
+            "5 s",
+            " 5s",
+            "5s ",
+            "-1s",
+            "+1s",
+            "1.5s",
+            "5S",
+            "5sec",
+            "1h30",
+            "99999999999999999999s",
+            "999999999999999d",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            parse_duration("10x").unwrap_err(),
+            "invalid duration \"10x\": use a number with a unit ms, s, m, h or d, e.g. \"15s\""
+        );
+    }
+
+    #[test]
+    fn durations_format() {
+        let ms = Duration::from_millis;
+        let cases = [
+            (ms(0), "0s"),
+            (ms(1500), "1500ms"),
+            (ms(999), "999ms"),
+            (secs(15), "15s"),
+            (secs(90), "1m30s"),
+            (ms(90_500), "1m30s"),
+            (secs(3725), "1h2m5s"),
+            (secs(2 * 86_400 + 3 * 3600), "2d3h"),
+            (secs(3600), "1h"),
+        ];
+        for (d, want) in cases {
+            assert_eq!(format_duration(d), want, "{d:?}");
+        }
+        for d in [
+            ms(0),
+            ms(1),
+            ms(59_999),
+            secs(60),
+            secs(93_784),
+            secs(86_400 * 400),
+        ] {
+            assert_eq!(parse_duration(&format_duration(d)), Ok(d), "{d:?}");
+        }
+    }
+
+    #[test]
+    fn dur_serde() {
+        #[derive(Debug, PartialEq, Serialize, Deserialize)]
+        struct W {
+            d: Dur,
+        }
+        let w: W = toml::from_str("d = \"1m30s\"").unwrap();
+        assert_eq!(w.d, Dur(secs(90)));
+        assert_eq!(toml::to_string(&w).unwrap().trim(), "d = \"1m30s\"");
+        let exact = W {
+            d: Dur(Duration::from_millis(61_500)),
+        };
+        let back: W = toml::from_str(&toml::to_string(&exact).unwrap()).unwrap();
+        assert_eq!(back, exact);
+        let err = toml::from_str::<W>("d = \"10x\"").unwrap_err();
+        assert!(err.message().contains("invalid duration"), "{err}");
+    }
+
+    #[test]
+    fn restart_overrides_serde() {
+        let o: RestartOverrides =
+            toml::from_str("policy = \"on-failure\"\nwindow = \"5m\"").unwrap();
+        assert_eq!(o.policy, Some(RestartMode::OnFailure));
+        assert_eq!(o.window, Some(Dur(secs(300))));
+        let text = toml::to_string(&o).unwrap();
+        assert_eq!(text, "policy = \"on-failure\"\nwindow = \"5m\"\n");
+        assert!(toml::from_str::<RestartOverrides>("polcy = \"never\"").is_err());
+        assert_eq!(RestartMode::OnFailure.to_string(), "on-failure");
+        assert_eq!(Platform::Messenger.to_string(), "messenger");
+        assert_eq!(Platform::default(), Platform::Generic);
+    }
+
+    #[test]
+    fn to_toml_round_trip() {
+        let minimal = bot(MINIMAL).unwrap();
+        assert_eq!(minimal.to_toml(), MINIMAL);
+
+        let full = BotConfig {
+            name: "echo".into(),
+            user: "alice".into(),
+            command: vec!["sh".into(), "-c".into(), "echo \"hi\" 'there'\n".into()],
+            cwd: Some("/srv/échо".into()),
+            env: BTreeMap::from([
+                ("TOKEN".to_string(), "a\"b\\c\nd".to_string()),
+                ("EMPTY".to_string(), String::new()),
+            ]),
+            platform: Platform::Twitter,
+            enabled: false,
+            stop_timeout: Some(Duration::from_millis(61_500)),
+            template: Some("py".into()),
+            restart: RestartOverrides {
+                policy: Some(RestartMode::OnFailure),
+                max_restarts: Some(0),
+                backoff_max: Some(Dur(secs(90))),
+                ..RestartOverrides::default()
+            },
+        };
+        let text = full.to_toml();
+        assert_eq!(bot(&text).unwrap(), full, "{text}");
+        assert!(!text.contains("name"), "{text}");
+    }
+
+    fn scratch_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "botctl-config-{tag}-{}-{:?}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn fleet_loads_good_reports_bad_ignores_others() {
+        let dir = scratch_dir("fleet");
+        std::fs::write(dir.join("zeta.toml"), MINIMAL).unwrap();
+        std::fs::write(dir.join("alpha.toml"), MINIMAL).unwrap();
+        std::fs::write(dir.join("broken.toml"), "user = \"alice\"\n").unwrap();
+        std::fs::write(dir.join("Bad Name.toml"), MINIMAL).unwrap();
+        std::fs::write(dir.join("notes.txt"), "not a bot").unwrap();
+        std::fs::write(dir.join("alpha.toml~"), "garbage").unwrap();
+        std::fs::write(dir.join(".alpha.toml.swp"), "garbage").unwrap();
+        std::fs::write(dir.join(".hidden.toml"), "garbage").unwrap();
+        std::fs::create_dir(dir.join("sub.toml")).unwrap();
+
+        let fleet = load_fleet(&dir);
+        let names: Vec<_> = fleet.bots.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(names, ["alpha", "zeta"]);
+        let files: Vec<_> = fleet.errors.iter().map(|e| e.file.clone()).collect();
+        assert_eq!(files, [dir.join("Bad Name.toml"), dir.join("broken.toml")]);
+        assert_eq!(fleet.errors[1].field.as_deref(), Some("command"));
+
+        assert_eq!(load_bot(&dir.join("alpha.toml")).unwrap().name, "alpha");
+        let e = load_bot(&dir.join("missing.toml")).unwrap_err();
+        assert!(e.message.starts_with("cannot read"), "{e}");
+
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(load_fleet(&dir), Fleet::default());
+    }
+
+    #[test]
+    fn load_global_missing_and_present() {
+        let dir = scratch_dir("global");
+        let path = dir.join("botctl.toml");
+        assert_eq!(load_global(&path), Ok(GlobalConfig::default()));
+        std::fs::write(&path, "[logs]\nkeep = 2\n").unwrap();
+        assert_eq!(load_global(&path).unwrap().logs.keep, 2);
+        std::fs::write(&path, "[logs]\nkeep = \"2\"\n").unwrap();
+        let e = load_global(&path).unwrap_err();
+        assert_eq!(e.file, path);
+        assert_eq!(e.field.as_deref(), Some("logs.keep"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

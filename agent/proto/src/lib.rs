@@ -1,0 +1,354 @@
+//! The contract the CLI and the agent share: the tarpc service, its request and reply types,
+//! the error type, the protocol version, the configuration model and where every file lives.
+//!
+//! bincode is positional: only ever append methods, fields at the end of a struct that is not
+//! nested elsewhere, or enum variants, and bump `PROTOCOL_VERSION` whenever the shape changes.
+//! No `skip_serializing_if`, `flatten` or `untagged` in wire types (bincode cannot read them).
+
+pub mod config;
+pub mod paths;
+
+use serde::{Deserialize, Serialize};
+
+pub use paths::Paths;
+
+/// Bumped whenever a wire type or the service changes shape.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The version of this build, the same for the CLI and the agent of one binary.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The largest frame either side accepts; a peer claiming more is dropped before allocating.
+pub const MAX_FRAME_BYTES: usize = 8 * 1024 * 1024;
+
+/// The wire error: `kind` is what a caller branches on, `message` is said to the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RpcError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorKind {
+    VersionMismatch,
+    NotFound,
+    Invalid,
+    Conflict,
+    Internal,
+}
+
+impl RpcError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        RpcError {
+            kind,
+            message: message.into(),
+        }
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotFound, message)
+    }
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Invalid, message)
+    }
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Conflict, message)
+    }
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Internal, message)
+    }
+}
+
+impl std::fmt::Display for RpcError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for RpcError {}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClientHello {
+    pub version: String,
+    pub protocol: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AgentInfo {
+    pub pid: u32,
+    pub version: String,
+    pub protocol: u32,
+    /// Unix time in milliseconds.
+    pub started_at_ms: i64,
+    pub uptime_secs: u64,
+    pub home: String,
+}
+
+/// What a bot is doing, in the words `status` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BotState {
+    Running,
+    Stopping,
+    Stopped,
+    /// Waiting before a restart after quick failures.
+    Backoff,
+    /// Gave up after the restart-rate limit; retried automatically after the cool-down.
+    Failed,
+    /// Ended and the restart policy says leave it.
+    Exited,
+    /// `enabled = false` in its file.
+    Disabled,
+    /// Its file never parsed; nothing runs for it.
+    ConfigError,
+}
+
+impl BotState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            BotState::Running => "running",
+            BotState::Stopping => "stopping",
+            BotState::Stopped => "stopped",
+            BotState::Backoff => "backoff",
+            BotState::Failed => "failed",
+            BotState::Exited => "exited",
+            BotState::Disabled => "disabled",
+            BotState::ConfigError => "config-error",
+        }
+    }
+
+    /// States that need a human (or at least their attention) in `status`.
+    pub fn is_problem(&self) -> bool {
+        matches!(
+            self,
+            BotState::Failed | BotState::Backoff | BotState::ConfigError
+        )
+    }
+}
+
+impl std::fmt::Display for BotState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitInfo {
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    /// "code 1", "signal 9 (SIGKILL)", "unknown status".
+    pub description: String,
+    /// Unix time in milliseconds.
+    pub at_ms: i64,
+}
+
+/// One row of `status` and `bots list`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BotInfo {
+    pub name: String,
+    pub owner: String,
+    pub platform: String,
+    pub state: BotState,
+    pub enabled: bool,
+    pub pid: Option<u32>,
+    pub uptime_secs: Option<u64>,
+    pub restarts: u32,
+    pub last_exit: Option<ExitInfo>,
+    /// Why the bot is in this state, when that needs saying: "restarting in 4s",
+    /// "retrying in 15m", a spawn error, or the config error of its file.
+    pub detail: Option<String>,
+}
+
+/// A problem with one configuration file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigIssue {
+    pub file: String,
+    pub field: Option<String>,
+    pub message: String,
+    /// The bot this file belongs to, when it is a bot file.
+    pub bot: Option<String>,
+    /// True when an earlier good version of this bot keeps running.
+    pub kept_last_good: bool,
+}
+
+impl std::fmt::Display for ConfigIssue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "{}: field `{}`: {}", self.file, field, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatusReport {
+    pub agent: AgentInfo,
+    pub bots: Vec<BotInfo>,
+    pub config_issues: Vec<ConfigIssue>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Start,
+    Stop,
+    Restart,
+    Recover,
+}
+
+impl Action {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Action::Start => "start",
+            Action::Stop => "stop",
+            Action::Restart => "restart",
+            Action::Recover => "recover",
+        }
+    }
+}
+
+/// Which bots a command acts on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Target {
+    Bots(Vec<String>),
+    All,
+    Owner(String),
+    /// `recover` with no names: every bot that is failed or backing off.
+    Failing,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BotOutcome {
+    pub bot: String,
+    pub ok: bool,
+    /// What happened, or why it did not.
+    pub message: String,
+    pub state: Option<BotState>,
+    pub pid: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActionReport {
+    pub action: Action,
+    pub outcomes: Vec<BotOutcome>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct AddBot {
+    pub name: String,
+    pub owner: String,
+    pub command: Vec<String>,
+    pub cwd: Option<String>,
+    pub env: Vec<(String, String)>,
+    pub platform: Option<String>,
+    pub start: bool,
+}
+
+impl std::fmt::Debug for AddBot {
+    // env values can be tokens: never print them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AddBot")
+            .field("name", &self.name)
+            .field("owner", &self.owner)
+            .field("command", &self.command)
+            .field("cwd", &self.cwd)
+            .field(
+                "env",
+                &self.env.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+            )
+            .field("platform", &self.platform)
+            .field("start", &self.start)
+            .finish()
+    }
+}
+
+/// The effective restart policy of a bot, in milliseconds for a stable `--json` shape.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PolicyInfo {
+    pub policy: String,
+    pub stable_after_ms: u64,
+    pub backoff_initial_ms: u64,
+    pub backoff_max_ms: u64,
+    pub max_restarts: u32,
+    pub window_ms: u64,
+    pub retry_after_ms: u64,
+    pub stop_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BotDetail {
+    pub info: BotInfo,
+    pub file: String,
+    pub command: Vec<String>,
+    pub cwd: String,
+    /// Names only: values can be secrets.
+    pub env_keys: Vec<String>,
+    pub template: Option<String>,
+    pub policy: PolicyInfo,
+    pub stdout_log: String,
+    pub stderr_log: String,
+    pub recent_events: Vec<EventRecord>,
+    pub config_issue: Option<ConfigIssue>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ReloadReport {
+    pub added: Vec<String>,
+    pub changed: Vec<String>,
+    pub removed: Vec<String>,
+    pub unchanged: usize,
+    pub issues: Vec<ConfigIssue>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct EventQuery {
+    pub bot: Option<String>,
+    /// Unix time in milliseconds.
+    pub since_ms: Option<i64>,
+    /// Only events with a larger id (for following).
+    pub after_id: Option<i64>,
+    /// The newest `limit` events, returned oldest first.
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub id: i64,
+    /// Unix time in milliseconds.
+    pub ts_ms: i64,
+    pub bot: Option<String>,
+    pub owner: Option<String>,
+    pub kind: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ShutdownReport {
+    pub stopped: Vec<String>,
+    pub kept: Vec<String>,
+}
+
+/// The agent's RPC service. Append only (see the module comment).
+#[tarpc::service]
+pub trait Agent {
+    /// First call of every session: the agent refuses a client of another protocol version.
+    async fn hello(client: ClientHello) -> Result<AgentInfo, RpcError>;
+    async fn status() -> StatusReport;
+    async fn list_bots(owner: Option<String>) -> Vec<BotInfo>;
+    async fn control(action: Action, target: Target) -> Result<ActionReport, RpcError>;
+    async fn add_bot(bot: AddBot) -> Result<BotOutcome, RpcError>;
+    async fn remove_bot(name: String) -> Result<BotOutcome, RpcError>;
+    async fn show_bot(name: String) -> Result<BotDetail, RpcError>;
+    async fn reload() -> ReloadReport;
+    async fn events(query: EventQuery) -> Result<Vec<EventRecord>, RpcError>;
+    async fn shutdown(keep_bots: bool) -> ShutdownReport;
+}
+
+/// Milliseconds since the Unix epoch, the time unit on the wire.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,252 @@
+//! The botctl agent: one per home, started on demand by the CLI. It owns the lock that makes it
+//! the only agent, the RPC socket, the store and the supervised fleet.
+
+pub mod fleet;
+pub mod logs;
+pub mod process;
+pub mod server;
+pub mod store;
+pub mod supervisor;
+
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use botctl_proto::paths::READY_FD_ENV;
+use botctl_proto::{Paths, now_ms};
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::fleet::Fleet;
+use crate::store::{NewEvent, Store};
+
+/// How often bot logs are checked against `[logs] max_size_mb`.
+const LOG_CHECK_EVERY: Duration = Duration::from_secs(5);
+
+/// What every component of the agent shares.
+pub struct Context {
+    pub paths: Paths,
+    pub store: Store,
+    pub started_at_ms: i64,
+}
+
+/// A request to end the agent, from the RPC `shutdown`.
+#[derive(Default)]
+pub struct Shutdown {
+    notify: tokio::sync::Notify,
+}
+
+impl Shutdown {
+    pub fn request(&self) {
+        self.notify.notify_one();
+    }
+}
+
+/// `botctl agent run`: runs until asked to stop. Reports readiness on the ready fd if the
+/// CLI passed one.
+pub fn run(paths: Paths) -> anyhow::Result<()> {
+    let mut ready = ReadyPipe::from_env();
+    let result = run_agent(&paths, &mut ready);
+    if let Err(e) = &result {
+        ready.send(&format!("error: {e:#}"));
+    }
+    result
+}
+
+fn run_agent(paths: &Paths, ready: &mut ReadyPipe) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&paths.run_dir)
+        .with_context(|| format!("creating {}", paths.run_dir.display()))?;
+    std::fs::set_permissions(&paths.run_dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("setting permissions of {}", paths.run_dir.display()))?;
+    let Some(_lock) = take_lock(paths)? else {
+        ready.send("busy");
+        eprintln!(
+            "botctl agent: another agent already runs for {} (lock {} is held)",
+            paths.home.display(),
+            paths.lock_file.display()
+        );
+        return Ok(());
+    };
+    // We hold the lock, so any socket file left here belongs to a dead agent.
+    match std::fs::remove_file(&paths.socket) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).context(format!("removing stale {}", paths.socket.display())),
+    }
+    let listener = std::os::unix::net::UnixListener::bind(&paths.socket)
+        .with_context(|| format!("binding {}", paths.socket.display()))?;
+    std::fs::set_permissions(&paths.socket, std::fs::Permissions::from_mode(0o600))?;
+    listener.set_nonblocking(true)?;
+    fleet::write_atomically(&paths.pid_file, &format!("{}\n", std::process::id()))
+        .with_context(|| format!("writing {}", paths.pid_file.display()))?;
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let result = runtime.block_on(serve(paths, listener, ready));
+    let _ = std::fs::remove_file(&paths.socket);
+    let _ = std::fs::remove_file(&paths.pid_file);
+    result
+}
+
+async fn serve(
+    paths: &Paths,
+    listener: std::os::unix::net::UnixListener,
+    ready: &mut ReadyPipe,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::UnixListener::from_std(listener)?;
+    let (store, problem) = Store::open(&paths.db_file);
+    let ctx = Arc::new(Context {
+        paths: paths.clone(),
+        store: store.clone(),
+        started_at_ms: now_ms(),
+    });
+    let record = |kind: &str, message: String| {
+        store.record(NewEvent {
+            bot: None,
+            owner: None,
+            kind: kind.into(),
+            message,
+        })
+    };
+    if let Some(problem) = problem {
+        eprintln!("botctl agent: {problem}");
+        record("store-error", problem);
+    }
+    let registry = store.registry().await.unwrap_or_else(|e| {
+        eprintln!("botctl agent: cannot read the bot registry: {e:#}");
+        Vec::new()
+    });
+    let fleet = Fleet::new(ctx.clone());
+    let report = fleet.load(registry).await;
+    let bots = fleet.list(None);
+    let running = bots
+        .iter()
+        .filter(|b| b.state == botctl_proto::BotState::Running)
+        .count();
+    record(
+        "agent-started",
+        format!(
+            "agent {} started (pid {}): {} bots, {} running, {} config problems",
+            botctl_proto::VERSION,
+            std::process::id(),
+            bots.len(),
+            running,
+            report.issues.len()
+        ),
+    );
+    let shutdown = Arc::new(Shutdown::default());
+    let handler = server::Handler {
+        ctx: ctx.clone(),
+        fleet: fleet.clone(),
+        shutdown: shutdown.clone(),
+    };
+    tokio::spawn(server::serve(listener, handler));
+    tokio::spawn(rotate_logs(fleet.clone()));
+    ready.send("ready");
+
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = shutdown.notify.notified() => {
+                record("agent-stopped", "agent stopped by `botctl agent stop`".into());
+                break;
+            }
+            // A signal ends the agent but not the bots: the next agent adopts them. This is
+            // what an upgrade or a service manager restarting the agent needs.
+            _ = term.recv() => {
+                fleet.shutdown(true).await;
+                record("agent-stopped", "agent stopped by SIGTERM; bots left running".into());
+                break;
+            }
+            _ = int.recv() => {
+                fleet.shutdown(true).await;
+                record("agent-stopped", "agent stopped by SIGINT; bots left running".into());
+                break;
+            }
+            _ = hup.recv() => {
+                let report = fleet.reload().await;
+                record("reload", format!(
+                    "reload on SIGHUP: {} added, {} changed, {} removed, {} config problems",
+                    report.added.len(), report.changed.len(), report.removed.len(), report.issues.len()
+                ));
+            }
+        }
+    }
+    store.flush().await;
+    Ok(())
+}
+
+async fn rotate_logs(fleet: Arc<Fleet>) {
+    let mut tick = tokio::time::interval(LOG_CHECK_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let files = fleet.log_files();
+        let settings = fleet.log_settings();
+        let max = settings.max_size_mb.saturating_mul(1024 * 1024);
+        let _ = tokio::task::spawn_blocking(move || {
+            for file in files {
+                if let Err(e) = logs::rotate_if_needed(&file, max, settings.keep) {
+                    eprintln!("rotating {}: {e}", file.display());
+                }
+            }
+        })
+        .await;
+    }
+}
+
+/// Holds `run/agent.lock` for the life of the agent; `None` when another agent holds it.
+fn take_lock(paths: &Paths) -> anyhow::Result<Option<File>> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&paths.lock_file)
+        .with_context(|| format!("opening {}", paths.lock_file.display()))?;
+    // SAFETY: flock on an fd we own.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc == 0 {
+        return Ok(Some(file));
+    }
+    let err = std::io::Error::last_os_error();
+    if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        return Ok(None);
+    }
+    bail!("locking {}: {err}", paths.lock_file.display())
+}
+
+/// The write end of the CLI's readiness pipe, if this agent was started by a CLI.
+struct ReadyPipe(Option<File>);
+
+impl ReadyPipe {
+    fn from_env() -> ReadyPipe {
+        let fd = std::env::var(READY_FD_ENV)
+            .ok()
+            .and_then(|v| v.parse::<i32>().ok())
+            .filter(|fd| *fd > 2);
+        ReadyPipe(fd.and_then(|fd| {
+            // SAFETY: F_GETFD only checks that the fd is open; we then own it. CLOEXEC keeps
+            // it out of the bots we spawn.
+            unsafe {
+                if libc::fcntl(fd, libc::F_GETFD) == -1 {
+                    return None;
+                }
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+                Some(File::from_raw_fd(fd))
+            }
+        }))
+    }
+
+    fn send(&mut self, line: &str) {
+        if let Some(mut f) = self.0.take() {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+}

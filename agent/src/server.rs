@@ -1,0 +1,153 @@
+//! The RPC server: the Unix socket (0600 in a 0700 dir), the peer-uid check, and the tarpc
+//! handlers, each a thin call into the fleet.
+
+use std::sync::Arc;
+
+use botctl_proto::{
+    Action, ActionReport, AddBot, Agent, AgentInfo, BotDetail, BotInfo, BotOutcome, ClientHello,
+    EventQuery, EventRecord, MAX_FRAME_BYTES, PROTOCOL_VERSION, ReloadReport, RpcError,
+    ShutdownReport, StatusReport, Target, VERSION, now_ms,
+};
+use futures::StreamExt;
+use tarpc::context::Context as RpcContext;
+use tarpc::server::{BaseChannel, Channel};
+use tarpc::tokio_serde::formats::Bincode;
+use tokio::net::UnixListener;
+use tokio_util::codec::LengthDelimitedCodec;
+
+use crate::fleet::Fleet;
+use crate::{Context, Shutdown};
+
+#[derive(Clone)]
+pub struct Handler {
+    pub ctx: Arc<Context>,
+    pub fleet: Arc<Fleet>,
+    pub shutdown: Arc<Shutdown>,
+}
+
+impl Handler {
+    fn info(&self) -> AgentInfo {
+        AgentInfo {
+            pid: std::process::id(),
+            version: VERSION.to_string(),
+            protocol: PROTOCOL_VERSION,
+            started_at_ms: self.ctx.started_at_ms,
+            uptime_secs: ((now_ms() - self.ctx.started_at_ms).max(0) / 1000) as u64,
+            home: self.ctx.paths.home.display().to_string(),
+        }
+    }
+}
+
+impl Agent for Handler {
+    async fn hello(self, _: RpcContext, client: ClientHello) -> Result<AgentInfo, RpcError> {
+        if client.protocol != PROTOCOL_VERSION {
+            return Err(RpcError::new(
+                botctl_proto::ErrorKind::VersionMismatch,
+                format!(
+                    "the running agent is botctl {VERSION} (protocol {PROTOCOL_VERSION}) but this command is botctl {} (protocol {}): run `botctl agent restart` to replace the agent (bots keep running)",
+                    client.version, client.protocol
+                ),
+            ));
+        }
+        Ok(self.info())
+    }
+
+    async fn status(self, _: RpcContext) -> StatusReport {
+        StatusReport {
+            agent: self.info(),
+            bots: self.fleet.list(None),
+            config_issues: self.fleet.issues(),
+        }
+    }
+
+    async fn list_bots(self, _: RpcContext, owner: Option<String>) -> Vec<BotInfo> {
+        self.fleet.list(owner.as_deref())
+    }
+
+    async fn control(
+        self,
+        _: RpcContext,
+        action: Action,
+        target: Target,
+    ) -> Result<ActionReport, RpcError> {
+        self.fleet.control(action, target).await
+    }
+
+    async fn add_bot(self, _: RpcContext, bot: AddBot) -> Result<BotOutcome, RpcError> {
+        self.fleet.add(bot).await
+    }
+
+    async fn remove_bot(self, _: RpcContext, name: String) -> Result<BotOutcome, RpcError> {
+        self.fleet.remove(&name).await
+    }
+
+    async fn show_bot(self, _: RpcContext, name: String) -> Result<BotDetail, RpcError> {
+        self.fleet.show(&name).await
+    }
+
+    async fn reload(self, _: RpcContext) -> ReloadReport {
+        self.fleet.reload().await
+    }
+
+    async fn events(self, _: RpcContext, query: EventQuery) -> Result<Vec<EventRecord>, RpcError> {
+        self.ctx
+            .store
+            .events(query)
+            .await
+            .map_err(|e| RpcError::internal(format!("reading events: {e:#}")))
+    }
+
+    async fn shutdown(self, _: RpcContext, keep_bots: bool) -> ShutdownReport {
+        let report = self.fleet.shutdown(keep_bots).await;
+        self.shutdown.request();
+        report
+    }
+}
+
+/// Accepts connections until the agent shuts down. Each connection is its own task: a bad
+/// peer or a malformed frame ends that connection only.
+pub async fn serve(listener: UnixListener, handler: Handler) {
+    let own_uid = nix::unistd::getuid().as_raw();
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                eprintln!("accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        match stream.peer_cred() {
+            Ok(cred) if cred.uid() == own_uid || cred.uid() == 0 => {}
+            Ok(cred) => {
+                handler.ctx.store.record(crate::store::NewEvent {
+                    bot: None,
+                    owner: None,
+                    kind: "refused".into(),
+                    message: format!(
+                        "refused a connection from uid {} (pid {:?}): only uid {own_uid} and root may control this agent",
+                        cred.uid(),
+                        cred.pid()
+                    ),
+                });
+                continue;
+            }
+            Err(e) => {
+                eprintln!("peer credentials unavailable: {e}; refusing the connection");
+                continue;
+            }
+        }
+        let framed = LengthDelimitedCodec::builder()
+            .max_frame_length(MAX_FRAME_BYTES)
+            .new_framed(stream);
+        let transport = tarpc::serde_transport::new(framed, Bincode::default());
+        let handler = handler.clone();
+        tokio::spawn(
+            BaseChannel::with_defaults(transport)
+                .execute(handler.serve())
+                .for_each(|call| async {
+                    tokio::spawn(call);
+                }),
+        );
+    }
+}

@@ -1,0 +1,387 @@
+//! The agent's SQLite file (`state/botctl.db`, WAL): the running-bot registry used for adoption
+//! and the event history. It lives on its own thread so supervision never waits on the disk.
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use botctl_proto::{EventQuery, EventRecord, now_ms};
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::oneshot;
+
+/// Events older than this are deleted.
+const EVENT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+/// And never more than this many rows, whatever their age.
+const EVENT_MAX_ROWS: i64 = 200_000;
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// A bot the agent started, as recorded for the next agent to adopt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryRow {
+    pub name: String,
+    pub owner: String,
+    pub pid: u32,
+    pub pgid: u32,
+    /// Process start time in clock ticks since boot (/proc/PID/stat field 22): with the pid,
+    /// it tells our bot from an unrelated process that got the same pid later.
+    pub start_ticks: u64,
+    pub started_at_ms: i64,
+    pub restarts: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub bot: Option<String>,
+    pub owner: Option<String>,
+    pub kind: String,
+    pub message: String,
+}
+
+enum Cmd {
+    Event(NewEvent, i64),
+    Register(RegistryRow),
+    Unregister(String),
+    Registry(oneshot::Sender<rusqlite::Result<Vec<RegistryRow>>>),
+    Events(
+        EventQuery,
+        oneshot::Sender<rusqlite::Result<Vec<EventRecord>>>,
+    ),
+    Flush(oneshot::Sender<()>),
+}
+
+/// A cheap handle to the store thread. Writes are fire-and-forget and batched.
+#[derive(Clone)]
+pub struct Store {
+    tx: mpsc::Sender<Cmd>,
+}
+
+impl Store {
+    /// Opens (creating) the database and starts its thread. The second value, when present,
+    /// says why the file could not be used and that the history is kept in memory instead.
+    pub fn open(path: &Path) -> (Store, Option<String>) {
+        let (conn, problem) = match open_file(path) {
+            Ok(conn) => (conn, None),
+            Err(e) => {
+                let conn = Connection::open_in_memory().expect("sqlite in memory");
+                init(&conn).expect("sqlite schema in memory");
+                (
+                    conn,
+                    Some(format!(
+                        "cannot use {}: {e:#}; keeping history in memory until the agent restarts",
+                        path.display()
+                    )),
+                )
+            }
+        };
+        let (tx, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("store".into())
+            .spawn(move || run(conn, rx))
+            .expect("spawn store thread");
+        (Store { tx }, problem)
+    }
+
+    pub fn record(&self, event: NewEvent) {
+        let _ = self.tx.send(Cmd::Event(event, now_ms()));
+    }
+
+    pub fn register(&self, row: RegistryRow) {
+        let _ = self.tx.send(Cmd::Register(row));
+    }
+
+    pub fn unregister(&self, name: &str) {
+        let _ = self.tx.send(Cmd::Unregister(name.to_string()));
+    }
+
+    pub async fn registry(&self) -> anyhow::Result<Vec<RegistryRow>> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Cmd::Registry(tx))
+            .ok()
+            .context("store thread is gone")?;
+        Ok(rx.await.context("store thread is gone")??)
+    }
+
+    pub async fn events(&self, query: EventQuery) -> anyhow::Result<Vec<EventRecord>> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Cmd::Events(query, tx))
+            .ok()
+            .context("store thread is gone")?;
+        Ok(rx.await.context("store thread is gone")??)
+    }
+
+    /// Waits until every write sent before this call is on disk.
+    pub async fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Cmd::Flush(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+fn open_file(path: &Path) -> anyhow::Result<Connection> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(2))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    init(&conn)?;
+    Ok(conn)
+}
+
+fn init(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS events(
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            ts_ms INTEGER NOT NULL,
+            bot TEXT,
+            owner TEXT,
+            kind TEXT NOT NULL,
+            message TEXT NOT NULL);
+         CREATE INDEX IF NOT EXISTS events_bot ON events(bot, id);
+         CREATE INDEX IF NOT EXISTS events_ts ON events(ts_ms);
+         CREATE TABLE IF NOT EXISTS registry(
+            name TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            pgid INTEGER NOT NULL,
+            start_ticks INTEGER NOT NULL,
+            started_at_ms INTEGER NOT NULL,
+            restarts INTEGER NOT NULL DEFAULT 0);",
+    )
+}
+
+fn run(mut conn: Connection, rx: mpsc::Receiver<Cmd>) {
+    let mut last_prune = None;
+    loop {
+        if last_prune.is_none_or(|t: std::time::Instant| t.elapsed() >= PRUNE_EVERY) {
+            if let Err(e) = prune(&conn) {
+                eprintln!("store: pruning old events failed: {e}");
+            }
+            last_prune = Some(std::time::Instant::now());
+        }
+        let first = match rx.recv_timeout(PRUNE_EVERY) {
+            Ok(cmd) => cmd,
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        };
+        // Everything already queued goes into one transaction: one fsync for a burst.
+        let mut batch = vec![first];
+        while let Ok(cmd) = rx.try_recv() {
+            batch.push(cmd);
+            if batch.len() >= 1024 {
+                break;
+            }
+        }
+        if let Err(e) = apply(&mut conn, batch) {
+            eprintln!("store: write failed: {e}");
+        }
+    }
+}
+
+fn apply(conn: &mut Connection, batch: Vec<Cmd>) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    let mut replies = Vec::new();
+    for cmd in batch {
+        match cmd {
+            Cmd::Event(e, ts) => {
+                tx.execute(
+                    "INSERT INTO events(ts_ms, bot, owner, kind, message) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![ts, e.bot, e.owner, e.kind, e.message],
+                )?;
+            }
+            Cmd::Register(r) => {
+                tx.execute(
+                    "INSERT OR REPLACE INTO registry(name, owner, pid, pgid, start_ticks, started_at_ms, restarts)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![
+                        r.name,
+                        r.owner,
+                        r.pid,
+                        r.pgid,
+                        r.start_ticks as i64,
+                        r.started_at_ms,
+                        r.restarts
+                    ],
+                )?;
+            }
+            Cmd::Unregister(name) => {
+                tx.execute("DELETE FROM registry WHERE name = ?1", params![name])?;
+            }
+            // Reads answer after the writes queued before them are visible.
+            other => replies.push(other),
+        }
+    }
+    tx.commit()?;
+    for cmd in replies {
+        match cmd {
+            Cmd::Registry(reply) => {
+                let _ = reply.send(read_registry(conn));
+            }
+            Cmd::Events(q, reply) => {
+                let _ = reply.send(read_events(conn, &q));
+            }
+            Cmd::Flush(reply) => {
+                let _ = reply.send(());
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn read_registry(conn: &Connection) -> rusqlite::Result<Vec<RegistryRow>> {
+    let mut stmt = conn.prepare(
+        "SELECT name, owner, pid, pgid, start_ticks, started_at_ms, restarts FROM registry ORDER BY name",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(RegistryRow {
+            name: r.get(0)?,
+            owner: r.get(1)?,
+            pid: r.get(2)?,
+            pgid: r.get(3)?,
+            start_ticks: r.get::<_, i64>(4)? as u64,
+            started_at_ms: r.get(5)?,
+            restarts: r.get(6)?,
+        })
+    })?;
+    rows.collect()
+}
+
+fn read_events(conn: &Connection, q: &EventQuery) -> rusqlite::Result<Vec<EventRecord>> {
+    let limit = if q.limit == 0 {
+        100
+    } else {
+        q.limit.min(10_000)
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, ts_ms, bot, owner, kind, message FROM events
+         WHERE (?1 IS NULL OR bot = ?1) AND (?2 IS NULL OR ts_ms >= ?2) AND (?3 IS NULL OR id > ?3)
+         ORDER BY id DESC LIMIT ?4",
+    )?;
+    let rows = stmt.query_map(params![q.bot, q.since_ms, q.after_id, limit], |r| {
+        Ok(EventRecord {
+            id: r.get(0)?,
+            ts_ms: r.get(1)?,
+            bot: r.get(2)?,
+            owner: r.get(3)?,
+            kind: r.get(4)?,
+            message: r.get(5)?,
+        })
+    })?;
+    let mut out = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    out.reverse();
+    Ok(out)
+}
+
+fn prune(conn: &Connection) -> rusqlite::Result<()> {
+    let cutoff = now_ms() - EVENT_RETENTION.as_millis() as i64;
+    conn.execute("DELETE FROM events WHERE ts_ms < ?1", params![cutoff])?;
+    let max_id: Option<i64> = conn
+        .query_row("SELECT MAX(id) FROM events", [], |r| r.get(0))
+        .optional()?
+        .flatten();
+    if let Some(max_id) = max_id {
+        conn.execute(
+            "DELETE FROM events WHERE id <= ?1",
+            params![max_id - EVENT_MAX_ROWS],
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(bot: &str, kind: &str) -> NewEvent {
+        NewEvent {
+            bot: Some(bot.into()),
+            owner: Some("alice".into()),
+            kind: kind.into(),
+            message: format!("{kind} happened"),
+        }
+    }
+
+    #[tokio::test]
+    async fn registry_and_events_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("state/botctl.db");
+        {
+            let (store, problem) = Store::open(&db);
+            assert!(problem.is_none());
+            let row = RegistryRow {
+                name: "a".into(),
+                owner: "alice".into(),
+                pid: 42,
+                pgid: 42,
+                start_ticks: 123456,
+                started_at_ms: 1,
+                restarts: 3,
+            };
+            store.register(row.clone());
+            store.register(RegistryRow {
+                name: "b".into(),
+                ..row.clone()
+            });
+            store.unregister("b");
+            store.record(event("a", "started"));
+            store.record(event("b", "exited"));
+            store.flush().await;
+            assert_eq!(store.registry().await.unwrap(), vec![row]);
+        }
+        let (store, _) = Store::open(&db);
+        assert_eq!(store.registry().await.unwrap().len(), 1);
+        let all = store
+            .events(EventQuery {
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            all.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+            ["started", "exited"]
+        );
+        let only_b = store
+            .events(EventQuery {
+                bot: Some("b".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(only_b.len(), 1);
+        let after = store
+            .events(EventQuery {
+                after_id: Some(all[0].id),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(after, vec![all[1].clone()]);
+    }
+
+    #[tokio::test]
+    async fn unusable_file_falls_back_to_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocker = dir.path().join("state");
+        std::fs::write(&blocker, "not a directory").unwrap();
+        let (store, problem) = Store::open(&blocker.join("botctl.db"));
+        assert!(problem.unwrap().contains("in memory"));
+        store.record(event("a", "started"));
+        let events = store
+            .events(EventQuery {
+                limit: 5,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(events.len(), 1);
+    }
+}

@@ -1,0 +1,250 @@
+//! The command line, as clap definitions: the single source for parsing, `--help`, shell
+//! completions and man pages.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  done
+  1  not done: some bot did not reach the asked state, or a check found problems (the output says which and why)
+  2  usage error
+  3  agent unreachable (not running where required, failed to start, or a version mismatch)";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "botctl",
+    version,
+    about = "Keeps a fleet of chat and social bots alive on a server",
+    long_about = "Keeps a fleet of chat and social bots alive on a server.\n\nThe CLI talks to a background agent over a Unix socket and starts the agent when none answers. The agent supervises the bots: restarts on crash, backoff, restart-rate limits, graceful stop of whole process groups.",
+    after_help = EXIT_CODES,
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Put everything (config, bots, logs, state, socket) under this directory.
+    #[arg(long, global = true, env = "BOTCTL_HOME", value_name = "DIR")]
+    pub home: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the agent and every bot: state, pid, uptime, restarts, last exit.
+    Status(JsonFlag),
+    /// Start bots.
+    Start(Selection),
+    /// Stop bots (SIGTERM to the whole process group, SIGKILL after stop_timeout).
+    Stop(Selection),
+    /// Restart bots.
+    Restart(Selection),
+    /// Retry failed bots now instead of after their cool-down (all failing bots by default).
+    Recover {
+        /// Bots to recover; none means every failed or backing-off bot.
+        #[arg(value_name = "BOT")]
+        bots: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add, remove, list and inspect bots.
+    Bots {
+        #[command(subcommand)]
+        command: BotsCommand,
+    },
+    /// Show a bot's output (logs/BOT.out, or logs/BOT.err with --stderr).
+    Logs {
+        #[arg(value_name = "BOT")]
+        bot: String,
+        /// How many lines from the end.
+        #[arg(short = 'n', long, default_value_t = 20)]
+        lines: usize,
+        /// Keep printing new output as it arrives.
+        #[arg(short, long)]
+        follow: bool,
+        /// Show standard error instead of standard output.
+        #[arg(long)]
+        stderr: bool,
+    },
+    /// Show the event history: starts, exits, restarts, backoff, failures, config errors.
+    Events {
+        /// Only this bot's events.
+        #[arg(long, value_name = "BOT")]
+        bot: Option<String>,
+        /// Only events newer than this, e.g. 30m, 1h, 2d.
+        #[arg(long, value_name = "DURATION")]
+        since: Option<String>,
+        /// How many events at most (the newest).
+        #[arg(short = 'n', long, default_value_t = 50)]
+        lines: u32,
+        /// Keep printing new events as they happen.
+        #[arg(short, long)]
+        follow: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-read botctl.toml and bots.d: start new bots, apply changes, stop removed ones.
+    Reload(JsonFlag),
+    /// Check the configuration files.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Control the agent itself.
+    Agent {
+        #[command(subcommand)]
+        command: AgentCommand,
+    },
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct JsonFlag {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[group(id = "which", required = true, multiple = false)]
+pub struct Selection {
+    /// Bots by name.
+    #[arg(value_name = "BOT", group = "which")]
+    pub bots: Vec<String>,
+    /// Every bot.
+    #[arg(long, group = "which")]
+    pub all: bool,
+    /// Every bot of this owner.
+    #[arg(long, short, value_name = "OWNER", group = "which")]
+    pub user: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BotsCommand {
+    /// List bots.
+    List {
+        /// Only bots of this owner; without a value, of the invoking Unix user.
+        #[arg(long, short, value_name = "OWNER", num_args = 0..=1, default_missing_value = "")]
+        user: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a bot (writes bots.d/NAME.toml) and start it.
+    #[command(
+        after_help = "Example:\n  botctl bots add hello --user alice -- sh -c 'while true; do date; sleep 5; done'\n\nThe command runs directly, without a shell; write `sh -c '...'` for one."
+    )]
+    Add {
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// The owner.
+        #[arg(long, short, value_name = "OWNER")]
+        user: String,
+        /// Working directory (default bots/OWNER/NAME under the home).
+        #[arg(long, value_name = "DIR")]
+        cwd: Option<String>,
+        /// Environment variable for the bot (repeatable).
+        #[arg(long = "env", short = 'e', value_name = "KEY=VALUE")]
+        env: Vec<String>,
+        /// twitter, messenger, telegram or generic.
+        #[arg(long)]
+        platform: Option<String>,
+        /// Write the file but do not start the bot.
+        #[arg(long)]
+        no_start: bool,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
+    /// Stop a bot and remove its file.
+    Remove {
+        #[arg(value_name = "NAME")]
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one bot in detail.
+    Show {
+        #[arg(value_name = "NAME")]
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Parse botctl.toml and every bots.d file and report problems (never starts an agent).
+    Check(JsonFlag),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Run the agent in the foreground (what the CLI starts in the background).
+    Run,
+    /// Start the agent if it is not running.
+    Start,
+    /// Stop the bots, then the agent.
+    Stop {
+        /// Leave the bots running; the next agent adopts them.
+        #[arg(long)]
+        keep_bots: bool,
+    },
+    /// Replace the agent (after an upgrade); the bots keep running and are adopted.
+    Restart,
+    /// Say whether the agent runs, without starting it.
+    Status(JsonFlag),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn bots_add_takes_the_command_after_double_dash() {
+        let cli = Cli::try_parse_from([
+            "botctl", "bots", "add", "hello", "--user", "alice", "--", "sh", "-c", "echo hi",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::Bots {
+                command: BotsCommand::Add { command, user, .. },
+            } => {
+                assert_eq!(command, ["sh", "-c", "echo hi"]);
+                assert_eq!(user, "alice");
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn selection_needs_exactly_one_kind() {
+        assert!(Cli::try_parse_from(["botctl", "restart"]).is_err());
+        assert!(Cli::try_parse_from(["botctl", "restart", "a", "--all"]).is_err());
+        assert!(Cli::try_parse_from(["botctl", "restart", "a", "b"]).is_ok());
+        assert!(Cli::try_parse_from(["botctl", "stop", "--user", "bob"]).is_ok());
+    }
+
+    #[test]
+    fn list_user_without_value_means_self() {
+        let cli = Cli::try_parse_from(["botctl", "bots", "list", "--user"]).unwrap();
+        match cli.command {
+            Command::Bots {
+                command: BotsCommand::List { user, .. },
+            } => assert_eq!(user.as_deref(), Some("")),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+}

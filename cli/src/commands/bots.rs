@@ -1,0 +1,218 @@
+//! `botctl bots list|add|remove|show`.
+
+use std::time::Duration;
+
+use botctl_proto::config::format_duration;
+use botctl_proto::{AddBot, now_ms};
+use comfy_table::Cell;
+
+use crate::CliError;
+use crate::client::{Target, connect, ctx};
+use crate::render::{self, opt};
+
+pub struct AddArgs {
+    pub name: String,
+    pub user: String,
+    pub cwd: Option<String>,
+    pub env: Vec<String>,
+    pub platform: Option<String>,
+    pub start: bool,
+    pub command: Vec<String>,
+}
+
+pub async fn list(target: &Target, user: Option<String>, json: bool) -> Result<(), CliError> {
+    let owner = match user {
+        Some(u) if u.is_empty() => Some(invoking_user()?),
+        other => other,
+    };
+    let session = connect(target).await?;
+    let bots = session
+        .client
+        .list_bots(ctx(Duration::from_secs(10)), owner.clone())
+        .await?;
+    if json {
+        render::print_json(&bots);
+        return Ok(());
+    }
+    if bots.is_empty() {
+        match owner {
+            Some(o) => println!("no bots owned by {o}"),
+            None => println!("{}", render::summary(&bots)),
+        }
+        return Ok(());
+    }
+    let mut table = render::table(&["BOT", "OWNER", "PLATFORM", "STATE", "PID", "UPTIME"]);
+    for b in &bots {
+        table.add_row(vec![
+            Cell::new(&b.name),
+            Cell::new(&b.owner),
+            Cell::new(&b.platform),
+            render::state_cell(b.state),
+            Cell::new(opt(b.pid)),
+            Cell::new(render::uptime(b.uptime_secs)),
+        ]);
+    }
+    println!("{table}");
+    println!("{}", render::summary(&bots));
+    Ok(())
+}
+
+fn invoking_user() -> Result<String, CliError> {
+    // SAFETY: getpwuid returns a pointer into static storage or null; we copy out at once.
+    let from_passwd = unsafe {
+        let pw = libc::getpwuid(libc::getuid());
+        if pw.is_null() {
+            None
+        } else {
+            std::ffi::CStr::from_ptr((*pw).pw_name)
+                .to_str()
+                .ok()
+                .map(str::to_string)
+        }
+    };
+    from_passwd
+        .or_else(|| std::env::var("USER").ok())
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| CliError::failed("cannot tell who you are: pass --user OWNER"))
+}
+
+pub async fn add(target: &Target, args: AddArgs) -> Result<(), CliError> {
+    let mut env = Vec::new();
+    for pair in &args.env {
+        match pair.split_once('=') {
+            Some((k, v)) if !k.is_empty() => env.push((k.to_string(), v.to_string())),
+            _ => {
+                return Err(CliError {
+                    code: 2,
+                    message: format!(
+                        "--env takes KEY=VALUE, got {:?}",
+                        pair.split('=').next().unwrap_or_default()
+                    ),
+                });
+            }
+        }
+    }
+    let session = connect(target).await?;
+    let req = AddBot {
+        name: args.name,
+        owner: args.user,
+        command: args.command,
+        cwd: args.cwd,
+        env,
+        platform: args.platform,
+        start: args.start,
+    };
+    let outcome = session
+        .client
+        .add_bot(ctx(Duration::from_secs(60)), req)
+        .await??;
+    println!("{}: {}", outcome.bot, outcome.message);
+    if outcome.ok {
+        Ok(())
+    } else {
+        Err(CliError::quiet())
+    }
+}
+
+pub async fn remove(target: &Target, name: String, json: bool) -> Result<(), CliError> {
+    let session = connect(target).await?;
+    let outcome = session
+        .client
+        .remove_bot(ctx(Duration::from_secs(3600)), name)
+        .await??;
+    if json {
+        render::print_json(&outcome);
+    } else {
+        println!("{}: {}", outcome.bot, outcome.message);
+    }
+    Ok(())
+}
+
+pub async fn show(target: &Target, name: String, json: bool) -> Result<(), CliError> {
+    let session = connect(target).await?;
+    let d = session
+        .client
+        .show_bot(ctx(Duration::from_secs(10)), name)
+        .await??;
+    if json {
+        render::print_json(&d);
+        return Ok(());
+    }
+    let now = now_ms();
+    let i = &d.info;
+    let ms = |v: u64| format_duration(Duration::from_millis(v));
+    let p = &d.policy;
+    let rows: Vec<(&str, String)> = vec![
+        ("bot", i.name.clone()),
+        ("owner", i.owner.clone()),
+        ("platform", i.platform.clone()),
+        ("state", i.state.to_string()),
+        ("enabled", i.enabled.to_string()),
+        ("pid", opt(i.pid)),
+        ("uptime", render::uptime(i.uptime_secs)),
+        ("restarts", i.restarts.to_string()),
+        ("last exit", render::last_exit(&i.last_exit, now)),
+        ("file", d.file.clone()),
+        ("command", shell_words(&d.command)),
+        ("cwd", d.cwd.clone()),
+        (
+            "env",
+            if d.env_keys.is_empty() {
+                "-".into()
+            } else {
+                d.env_keys.join(", ")
+            },
+        ),
+        (
+            "restart",
+            format!(
+                "{}, stable after {}, backoff {}..{}, at most {} in {}, retry after {}, stop timeout {}",
+                p.policy,
+                ms(p.stable_after_ms),
+                ms(p.backoff_initial_ms),
+                ms(p.backoff_max_ms),
+                p.max_restarts,
+                ms(p.window_ms),
+                ms(p.retry_after_ms),
+                ms(p.stop_timeout_ms)
+            ),
+        ),
+        ("stdout", d.stdout_log.clone()),
+        ("stderr", d.stderr_log.clone()),
+    ];
+    for (k, v) in rows {
+        println!("{k:>10}  {v}");
+    }
+    if let Some(detail) = &i.detail {
+        println!("{:>10}  {detail}", "note");
+    }
+    if !d.recent_events.is_empty() {
+        println!("recent events:");
+        for e in &d.recent_events {
+            println!(
+                "  {}  {:<12} {}",
+                render::local_time(e.ts_ms),
+                e.kind,
+                e.message
+            );
+        }
+    }
+    Ok(())
+}
+
+fn shell_words(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| {
+            if !w.is_empty()
+                && w.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c))
+            {
+                w.clone()
+            } else {
+                format!("'{}'", w.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}

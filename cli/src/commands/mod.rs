@@ -1,0 +1,72 @@
+//! One module per command; `run` dispatches.
+
+mod agent;
+mod bots;
+mod completions;
+mod config;
+mod control;
+mod events;
+mod logs;
+mod reload;
+mod status;
+
+use crate::CliError;
+use crate::args::{BotsCommand, Command, ConfigCommand};
+use crate::client::Target;
+
+pub async fn run(command: Command, target: &Target) -> Result<(), CliError> {
+    match command {
+        Command::Status(f) => status::run(target, f.json).await,
+        Command::Start(s) => control::run(target, botctl_proto::Action::Start, s).await,
+        Command::Stop(s) => control::run(target, botctl_proto::Action::Stop, s).await,
+        Command::Restart(s) => control::run(target, botctl_proto::Action::Restart, s).await,
+        Command::Recover { bots, json } => control::recover(target, bots, json).await,
+        Command::Bots { command } => match command {
+            BotsCommand::List { user, json } => bots::list(target, user, json).await,
+            BotsCommand::Add {
+                name,
+                user,
+                cwd,
+                env,
+                platform,
+                no_start,
+                command,
+            } => {
+                let add = bots::AddArgs {
+                    name,
+                    user,
+                    cwd,
+                    env,
+                    platform,
+                    start: !no_start,
+                    command,
+                };
+                bots::add(target, add).await
+            }
+            BotsCommand::Remove { name, json } => bots::remove(target, name, json).await,
+            BotsCommand::Show { name, json } => bots::show(target, name, json).await,
+        },
+        Command::Logs {
+            bot,
+            lines,
+            follow,
+            stderr,
+        } => logs::run(target, &bot, lines, follow, stderr).await,
+        Command::Events {
+            bot,
+            since,
+            lines,
+            follow,
+            json,
+        } => events::run(target, bot, since, lines, follow, json).await,
+        Command::Reload(f) => reload::run(target, f.json).await,
+        Command::Config {
+            command: ConfigCommand::Check(f),
+        } => config::check(target, f.json),
+        Command::Agent { command } => agent::run(target, command).await,
+        Command::Completions { shell } => {
+            completions::run(shell);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! `botctl status`: the agent, a table of every bot, and what needs attention.
+
+use std::time::Duration;
+
+use botctl_proto::{StatusReport, now_ms};
+use comfy_table::Cell;
+
+use crate::CliError;
+use crate::client::{Target, connect, ctx};
+use crate::render::{self, opt};
+
+pub async fn run(target: &Target, json: bool) -> Result<(), CliError> {
+    let session = connect(target).await?;
+    let report = session.client.status(ctx(Duration::from_secs(10))).await?;
+    if json {
+        render::print_json(&report);
+        return Ok(());
+    }
+    print(&report);
+    Ok(())
+}
+
+fn print(report: &StatusReport) {
+    let a = &report.agent;
+    println!(
+        "agent: running, pid {}, botctl {}, up {}, home {}",
+        a.pid,
+        a.version,
+        render::uptime(Some(a.uptime_secs)),
+        a.home
+    );
+    let now = now_ms();
+    if !report.bots.is_empty() {
+        let mut table = render::table(&[
+            "BOT",
+            "OWNER",
+            "STATE",
+            "PID",
+            "UPTIME",
+            "RESTARTS",
+            "LAST EXIT",
+        ]);
+        for b in &report.bots {
+            table.add_row(vec![
+                Cell::new(&b.name),
+                Cell::new(&b.owner),
+                render::state_cell(b.state),
+                Cell::new(opt(b.pid)),
+                Cell::new(render::uptime(b.uptime_secs)),
+                Cell::new(b.restarts),
+                Cell::new(render::last_exit(&b.last_exit, now)),
+            ]);
+        }
+        println!("{table}");
+    }
+    println!("{}", render::summary(&report.bots));
+    let notes: Vec<String> = report
+        .bots
+        .iter()
+        .filter_map(|b| b.detail.as_ref().map(|d| format!("  {}: {d}", b.name)))
+        .collect();
+    if !notes.is_empty() {
+        println!("needs attention:");
+        for n in notes {
+            println!("{n}");
+        }
+    }
+    let global: Vec<_> = report
+        .config_issues
+        .iter()
+        .filter(|i| i.bot.is_none())
+        .collect();
+    if !global.is_empty() {
+        println!("config problems:");
+        for i in global {
+            println!("  {i}");
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Output for people: tables, colours (only on a terminal and never with NO_COLOR), times and
+//! durations, progress bars; and JSON for scripts.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use botctl_proto::config::format_duration;
+use botctl_proto::{BotInfo, BotState, ExitInfo};
+use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
+
+pub fn color_enabled() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+}
+
+pub fn table(headers: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_style(presets::UTF8_BORDERS_ONLY)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(headers.iter().map(Cell::new));
+    if !color_enabled() {
+        t.force_no_tty();
+    }
+    t
+}
+
+pub fn state_cell(state: BotState) -> Cell {
+    let cell = Cell::new(state.as_str());
+    if !color_enabled() {
+        return cell;
+    }
+    match state {
+        BotState::Running => cell.fg(Color::Green),
+        BotState::Failed | BotState::ConfigError => cell.fg(Color::Red),
+        BotState::Backoff | BotState::Stopping => cell.fg(Color::Yellow),
+        _ => cell.fg(Color::DarkGrey),
+    }
+}
+
+pub fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
+}
+
+pub fn uptime(secs: Option<u64>) -> String {
+    secs.map(|s| format_duration(Duration::from_secs(s)))
+        .unwrap_or_else(|| "-".into())
+}
+
+pub fn last_exit(exit: &Option<ExitInfo>, now_ms: i64) -> String {
+    match exit {
+        Some(e) => format!("{}, {} ago", e.description, ago(now_ms - e.at_ms)),
+        None => "-".into(),
+    }
+}
+
+pub fn ago(ms: i64) -> String {
+    format_duration(Duration::from_secs((ms.max(0) / 1000) as u64))
+}
+
+/// Local time of a Unix-ms timestamp, `2026-11-22 10:04:05`.
+pub fn local_time(ms: i64) -> String {
+    let secs = (ms / 1000) as libc::time_t;
+    // SAFETY: localtime_r writes into the tm we pass and reads the time we pass.
+    let tm = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&secs, &mut tm).is_null() {
+            return format!("@{}", ms / 1000);
+        }
+        tm
+    };
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec
+    )
+}
+
+/// A summary line for a set of bots: "3 bots: 2 running, 1 failed".
+pub fn summary(bots: &[BotInfo]) -> String {
+    let mut counts: Vec<(BotState, usize)> = Vec::new();
+    for b in bots {
+        match counts.iter_mut().find(|(s, _)| *s == b.state) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((b.state, 1)),
+        }
+    }
+    counts.sort_by_key(|(s, _)| *s as u8);
+    let parts: Vec<String> = counts
+        .iter()
+        .map(|(s, n)| format!("{n} {}", s.as_str()))
+        .collect();
+    let noun = if bots.len() == 1 { "bot" } else { "bots" };
+    if parts.is_empty() {
+        "0 bots: add one with `botctl bots add NAME --user OWNER -- COMMAND...`".to_string()
+    } else {
+        format!("{} {noun}: {}", bots.len(), parts.join(", "))
+    }
+}
+
+pub fn print_json<T: serde::Serialize>(value: &T) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => println!("{text}"),
+        Err(e) => eprintln!("botctl: cannot encode JSON: {e}"),
+    }
+}
+
+/// A progress bar on stderr, only when stderr is a terminal and there is more than one item.
+pub fn progress(len: usize, what: &str) -> Option<indicatif::ProgressBar> {
+    if len < 2 || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(len as u64);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(what.to_string());
+    Some(bar)
+}
