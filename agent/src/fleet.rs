@@ -108,6 +108,12 @@ impl Fleet {
         let mut seen = BTreeSet::new();
         for err in &fleet.errors {
             let name = bot_name_of(&err.file);
+            if let Some(n) = &name
+                && !state.bots.contains_key(n)
+                && let Some(entry) = self.adopt_last_good(n, adoptable, &global)
+            {
+                state.bots.insert(n.clone(), entry);
+            }
             let kept = name.as_ref().is_some_and(|n| state.bots.contains_key(n));
             if let Some(n) = &name {
                 seen.insert(n.clone());
@@ -173,6 +179,28 @@ impl Fleet {
         report.issues = issues.values().cloned().collect();
         state.issues = issues;
         report
+    }
+
+    /// A bot whose file broke while no agent ran: if its process still runs, keep it running
+    /// under the configuration it was started with, recorded in the registry.
+    fn adopt_last_good(
+        &self,
+        name: &str,
+        adoptable: &mut BTreeMap<String, RegistryRow>,
+        global: &GlobalConfig,
+    ) -> Option<Entry> {
+        let row = adoptable.get(name)?;
+        let file = self.ctx.paths.bot_file(name);
+        let bot = config::parse_bot(name, &file, &row.config_toml).ok()?;
+        let process = process::adopt(row.pid, row.start_ticks)?;
+        let row = adoptable.remove(name)?;
+        let begin = Begin::Adopt {
+            process,
+            started_at_ms: row.started_at_ms,
+            restarts: row.restarts,
+        };
+        let policy = bot.policy(global);
+        Some(self.spawn(bot, &policy, begin))
     }
 
     fn adopt_or_start(&self, bot: &BotConfig, row: RegistryRow) -> Begin {
@@ -588,6 +616,10 @@ impl Fleet {
             .collect()
     }
 
+    pub fn agent_log(&self) -> std::path::PathBuf {
+        self.ctx.paths.agent_log.clone()
+    }
+
     pub fn log_settings(&self) -> config::LogSettings {
         self.state.lock().unwrap().global.logs.clone()
     }
@@ -666,8 +698,10 @@ fn bot_name_of(file: &std::path::Path) -> Option<String> {
 }
 
 /// Temp file in the same directory, fsync, rename: readers see the old file or the new one.
+/// Mode 0600: bot files can hold secrets in `env`.
 pub fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let dir = path.parent().unwrap_or(std::path::Path::new("."));
     std::fs::create_dir_all(dir)?;
     let name = path
@@ -676,7 +710,12 @@ pub fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<(
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
         f.write_all(text.as_bytes())?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)

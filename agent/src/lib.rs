@@ -188,7 +188,8 @@ async fn rotate_logs(fleet: Arc<Fleet>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let files = fleet.log_files();
+        let mut files = fleet.log_files();
+        files.push(fleet.agent_log());
         let settings = fleet.log_settings();
         let max = settings.max_size_mb.saturating_mul(1024 * 1024);
         let _ = tokio::task::spawn_blocking(move || {

@@ -99,7 +99,12 @@ impl Agent for Handler {
 
     async fn shutdown(self, _: RpcContext, keep_bots: bool) -> ShutdownReport {
         let report = self.fleet.shutdown(keep_bots).await;
-        self.shutdown.request();
+        // Give this reply a moment to reach the client before the agent exits.
+        let shutdown = self.shutdown.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            shutdown.request();
+        });
         report
     }
 }

@@ -28,6 +28,9 @@ pub struct RegistryRow {
     pub start_ticks: u64,
     pub started_at_ms: i64,
     pub restarts: u32,
+    /// The bot's configuration when it was started (`BotConfig::to_toml`): the last good
+    /// version, kept running by the next agent even if the file is broken by then.
+    pub config_toml: String,
 }
 
 #[derive(Debug, Clone)]
@@ -151,8 +154,23 @@ fn init(conn: &Connection) -> rusqlite::Result<()> {
             pgid INTEGER NOT NULL,
             start_ticks INTEGER NOT NULL,
             started_at_ms INTEGER NOT NULL,
-            restarts INTEGER NOT NULL DEFAULT 0);",
-    )
+            restarts INTEGER NOT NULL DEFAULT 0,
+            config_toml TEXT NOT NULL DEFAULT '');",
+    )?;
+    // Files made before a column existed get it added; bump user_version with each change.
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version < 1 {
+        let has_config: bool = conn
+            .prepare("SELECT 1 FROM pragma_table_info('registry') WHERE name = 'config_toml'")?
+            .exists([])?;
+        if !has_config {
+            conn.execute_batch(
+                "ALTER TABLE registry ADD COLUMN config_toml TEXT NOT NULL DEFAULT ''",
+            )?;
+        }
+        conn.pragma_update(None, "user_version", 1)?;
+    }
+    Ok(())
 }
 
 fn run(mut conn: Connection, rx: mpsc::Receiver<Cmd>) {
@@ -196,8 +214,8 @@ fn apply(conn: &mut Connection, batch: Vec<Cmd>) -> rusqlite::Result<()> {
             }
             Cmd::Register(r) => {
                 tx.execute(
-                    "INSERT OR REPLACE INTO registry(name, owner, pid, pgid, start_ticks, started_at_ms, restarts)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    "INSERT OR REPLACE INTO registry(name, owner, pid, pgid, start_ticks, started_at_ms, restarts, config_toml)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                     params![
                         r.name,
                         r.owner,
@@ -205,7 +223,8 @@ fn apply(conn: &mut Connection, batch: Vec<Cmd>) -> rusqlite::Result<()> {
                         r.pgid,
                         r.start_ticks as i64,
                         r.started_at_ms,
-                        r.restarts
+                        r.restarts,
+                        r.config_toml
                     ],
                 )?;
             }
@@ -236,7 +255,8 @@ fn apply(conn: &mut Connection, batch: Vec<Cmd>) -> rusqlite::Result<()> {
 
 fn read_registry(conn: &Connection) -> rusqlite::Result<Vec<RegistryRow>> {
     let mut stmt = conn.prepare(
-        "SELECT name, owner, pid, pgid, start_ticks, started_at_ms, restarts FROM registry ORDER BY name",
+        "SELECT name, owner, pid, pgid, start_ticks, started_at_ms, restarts, config_toml
+         FROM registry ORDER BY name",
     )?;
     let rows = stmt.query_map([], |r| {
         Ok(RegistryRow {
@@ -247,6 +267,7 @@ fn read_registry(conn: &Connection) -> rusqlite::Result<Vec<RegistryRow>> {
             start_ticks: r.get::<_, i64>(4)? as u64,
             started_at_ms: r.get(5)?,
             restarts: r.get(6)?,
+            config_toml: r.get(7)?,
         })
     })?;
     rows.collect()
@@ -322,6 +343,7 @@ mod tests {
                 start_ticks: 123456,
                 started_at_ms: 1,
                 restarts: 3,
+                config_toml: "user = \"alice\"\n".into(),
             };
             store.register(row.clone());
             store.register(RegistryRow {

@@ -233,7 +233,13 @@ impl BotTask {
                     self.feed(Input::Stop);
                 } else if enabled_changed {
                     self.feed(Input::Start);
-                } else if restart && matches!(self.machine.phase, Phase::Running { .. }) {
+                } else if restart
+                    && matches!(
+                        self.machine.phase,
+                        Phase::Running { .. } | Phase::Backoff { .. } | Phase::Failed { .. }
+                    )
+                {
+                    // Also for a failing bot: the new command or environment may be the fix.
                     self.record("config-changed", "configuration changed: restarting".into());
                     self.feed(Input::Restart);
                 } else {
@@ -351,6 +357,7 @@ impl BotTask {
                     start_ticks: p.start_ticks,
                     started_at_ms,
                     restarts: self.machine.restarts,
+                    config_toml: config.to_toml(),
                 });
                 self.started_at_ms = Some(started_at_ms);
                 self.process = Some(p);

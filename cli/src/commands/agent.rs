@@ -38,8 +38,10 @@ async fn stop(target: &Target, keep_bots: bool) -> Result<(), CliError> {
     let report = s
         .client
         .shutdown(ctx(Duration::from_secs(3600)), keep_bots)
-        .await?;
+        .await;
     wait_gone(pid, Duration::from_secs(30))?;
+    // The agent may exit before its answer arrives; it being gone is what was asked.
+    let report = report.unwrap_or_default();
     if keep_bots {
         println!(
             "agent (pid {pid}) stopped; {} bot(s) left running for the next agent",

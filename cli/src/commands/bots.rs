@@ -92,12 +92,22 @@ pub async fn add(target: &Target, args: AddArgs) -> Result<(), CliError> {
             }
         }
     }
+    // A relative --cwd means relative to where the user typed it, not to the agent.
+    let cwd = match args.cwd {
+        Some(dir) => Some(
+            std::path::absolute(&dir)
+                .map_err(|e| CliError::failed(format!("--cwd {dir}: {e}")))?
+                .display()
+                .to_string(),
+        ),
+        None => None,
+    };
     let session = connect(target).await?;
     let req = AddBot {
         name: args.name,
         owner: args.user,
         command: args.command,
-        cwd: args.cwd,
+        cwd,
         env,
         platform: args.platform,
         start: args.start,
