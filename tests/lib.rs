@@ -1,1 +1,9 @@
+//! End-to-end tests: the real botctl binary, a real agent and real bot processes, each test in
+//! its own short BOTCTL_HOME under /tmp. One test binary so everything links once.
 
+mod adoption;
+mod cli;
+mod config_errors;
+mod socket;
+mod supervision;
+mod support;

@@ -631,7 +631,15 @@ fn info(
     issues: &BTreeMap<String, ConfigIssue>,
     now: i64,
 ) -> BotInfo {
-    let secs_until = |t: i64| Duration::from_secs(((t - now).max(0) as u64).div_ceil(1000));
+    let secs_until = |t: i64| {
+        let ms = (t - now).max(0) as u64;
+        // Whole seconds read better, but a sub-second wait must not read as "1s".
+        if ms < 10_000 {
+            Duration::from_millis(ms / 100 * 100)
+        } else {
+            Duration::from_secs(ms.div_ceil(1000))
+        }
+    };
     let detail = match view.state {
         BotState::Backoff => view.next_attempt_ms.map(|t| {
             let why = view

@@ -125,10 +125,14 @@ impl Store {
 }
 
 fn open_file(path: &Path) -> anyhow::Result<Connection> {
+    use std::os::unix::fs::PermissionsExt;
+    // The registry holds each bot's configuration, env values included: owner-only.
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
     }
     let conn = Connection::open(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
     conn.busy_timeout(Duration::from_secs(2))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;

@@ -111,16 +111,16 @@ pub struct JsonFlag {
 }
 
 #[derive(Debug, Args)]
-#[group(id = "which", required = true, multiple = false)]
+#[command(group(clap::ArgGroup::new("which").required(true).multiple(false).args(["bots", "all", "user"])))]
 pub struct Selection {
     /// Bots by name.
-    #[arg(value_name = "BOT", group = "which")]
+    #[arg(value_name = "BOT")]
     pub bots: Vec<String>,
     /// Every bot.
-    #[arg(long, group = "which")]
+    #[arg(long)]
     pub all: bool,
     /// Every bot of this owner.
-    #[arg(long, short, value_name = "OWNER", group = "which")]
+    #[arg(long, short, value_name = "OWNER")]
     pub user: Option<String>,
     #[arg(long)]
     pub json: bool,
@@ -235,6 +235,8 @@ mod tests {
         assert!(Cli::try_parse_from(["botctl", "restart", "a", "--all"]).is_err());
         assert!(Cli::try_parse_from(["botctl", "restart", "a", "b"]).is_ok());
         assert!(Cli::try_parse_from(["botctl", "stop", "--user", "bob"]).is_ok());
+        assert!(Cli::try_parse_from(["botctl", "stop", "a", "--json"]).is_ok());
+        assert!(Cli::try_parse_from(["botctl", "stop", "--json"]).is_err());
     }
 
     #[test]

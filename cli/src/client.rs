@@ -55,51 +55,67 @@ pub async fn connect_existing(target: &Target) -> Result<Option<Session>, CliErr
     }
 }
 
-/// Connects, starting an agent when none answers.
+/// Connects, starting an agent when none answers. Racing CLIs each start one; the losers'
+/// agents find the lock taken and say `busy`, and those CLIs wait for the winner's socket.
 pub async fn connect(target: &Target) -> Result<Session, CliError> {
-    if let Probe::Up(s) = probe(target).await? {
-        return Ok(s);
-    }
-    let (pid, ready) = start_agent(target)?;
-    let line = tokio::task::spawn_blocking(move || read_ready(ready, START_DEADLINE))
-        .await
-        .map_err(|e| CliError::unreachable(format!("waiting for the agent: {e}")))?;
     let deadline = Instant::now() + START_DEADLINE;
-    match line.as_deref() {
-        Some("ready") => {
-            let session = wait_connect(target, deadline).await?;
-            eprintln!(
-                "botctl: started the agent (pid {pid}, log {})",
-                target.paths.agent_log.display()
-            );
-            Ok(session)
-        }
-        // Another CLI's agent won the race for the lock: use that one.
-        Some("busy") => wait_connect(target, deadline).await,
-        Some(other) => Err(CliError::unreachable(format!(
-            "the agent failed to start: {}",
-            other.strip_prefix("error: ").unwrap_or(other)
-        ))),
-        None => Err(CliError::unreachable(format!(
-            "the agent (pid {pid}) did not report ready within {}s; its log {} ends with:\n{}",
-            START_DEADLINE.as_secs(),
-            target.paths.agent_log.display(),
-            log_tail(&target.paths.agent_log)
-        ))),
-    }
-}
-
-async fn wait_connect(target: &Target, deadline: Instant) -> Result<Session, CliError> {
+    let mut started = None;
     loop {
         if let Probe::Up(s) = probe(target).await? {
+            if let Some(pid) = started {
+                eprintln!(
+                    "botctl: started the agent (pid {pid}, log {})",
+                    target.paths.agent_log.display()
+                );
+            }
             return Ok(s);
         }
         if Instant::now() >= deadline {
             return Err(CliError::unreachable(format!(
-                "an agent is starting for {} but does not answer on {}",
+                "no agent answers on {} (an agent for {} may be starting or stopping; see {})",
+                target.paths.socket.display(),
                 target.paths.home.display(),
-                target.paths.socket.display()
+                target.paths.agent_log.display()
             )));
+        }
+        if started.is_some() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            continue;
+        }
+        let (pid, ready) = start_agent(target)?;
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = tokio::task::spawn_blocking(move || read_ready(ready, left))
+            .await
+            .map_err(|e| CliError::unreachable(format!("waiting for the agent: {e}")))?;
+        match line.as_deref() {
+            Some("ready") => started = Some(pid),
+            // Another agent holds the lock: it is starting (or stopping); wait for its socket.
+            Some("busy") => wait_for_socket(target, deadline).await,
+            Some(other) => {
+                return Err(CliError::unreachable(format!(
+                    "the agent failed to start: {}",
+                    other.strip_prefix("error: ").unwrap_or(other)
+                )));
+            }
+            None => {
+                return Err(CliError::unreachable(format!(
+                    "the agent (pid {pid}) did not report ready within {}s; its log {} ends with:\n{}",
+                    START_DEADLINE.as_secs(),
+                    target.paths.agent_log.display(),
+                    log_tail(&target.paths.agent_log)
+                )));
+            }
+        }
+    }
+}
+
+/// Polls (briefly) for the lock holder's socket to answer before trying to start again.
+async fn wait_for_socket(target: &Target, deadline: Instant) {
+    let until = deadline.min(Instant::now() + Duration::from_secs(1));
+    while Instant::now() < until {
+        if let Ok(mut s) = std::os::unix::net::UnixStream::connect(&target.paths.socket) {
+            let _ = std::io::Write::flush(&mut s);
+            return;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -137,11 +153,8 @@ async fn probe(target: &Target) -> Result<Probe, CliError> {
         Ok(Ok(agent)) => Ok(Probe::Up(Session { client, agent })),
         Ok(Err(e)) if e.kind == ErrorKind::VersionMismatch => Err(CliError::unreachable(e.message)),
         Ok(Err(e)) => Err(CliError::unreachable(e.message)),
-        // The socket accepted but the agent went away (it is stopping): treat as down.
-        Err(e) => Err(CliError::unreachable(format!(
-            "the agent on {} does not answer: {e}",
-            socket.display()
-        ))),
+        // The socket accepted but the agent went away (it is exiting): as good as down.
+        Err(_) => Ok(Probe::Down),
     }
 }
 

@@ -282,7 +282,11 @@ impl BotTask {
     fn feed(&mut self, input: Input) {
         let mut queue = VecDeque::from([input]);
         while let Some(input) = queue.pop_front() {
+            let spawned = matches!(input, Input::Spawned { .. });
             let actions = self.machine.handle(input, Instant::now(), &self.policy);
+            if spawned {
+                self.register();
+            }
             for action in actions {
                 match action {
                     Action::Spawn => queue.push_back(self.start_process()),
@@ -348,18 +352,7 @@ impl BotTask {
         match process::spawn(spec) {
             Ok(p) => {
                 let pid = p.pid;
-                let started_at_ms = now_ms();
-                self.ctx.store.register(RegistryRow {
-                    name: config.name.clone(),
-                    owner: config.user.clone(),
-                    pid,
-                    pgid: pid,
-                    start_ticks: p.start_ticks,
-                    started_at_ms,
-                    restarts: self.machine.restarts,
-                    config_toml: config.to_toml(),
-                });
-                self.started_at_ms = Some(started_at_ms);
+                self.started_at_ms = Some(now_ms());
                 self.process = Some(p);
                 Input::Spawned { pid }
             }
@@ -367,6 +360,23 @@ impl BotTask {
                 error: format!("cannot run `{}`: {e}", config.command[0]),
             },
         }
+    }
+
+    /// Records the running process for the next agent, once the machine has counted it.
+    fn register(&self) {
+        let Some(p) = &self.process else {
+            return;
+        };
+        self.ctx.store.register(RegistryRow {
+            name: self.config.name.clone(),
+            owner: self.config.user.clone(),
+            pid: p.pid,
+            pgid: p.pid,
+            start_ticks: p.start_ticks,
+            started_at_ms: self.started_at_ms.unwrap_or_else(now_ms),
+            restarts: self.machine.restarts,
+            config_toml: self.config.to_toml(),
+        });
     }
 
     fn terminate(&mut self, pid: u32, timeout: Duration) {

@@ -1,0 +1,361 @@
+//! Supervision as a user sees it: start, stop and restart by name, owner or all; restart after a
+//! crash; backoff, failed, recover and the automatic retry; stopping whole process groups.
+
+use std::time::Duration;
+
+use crate::support::*;
+
+/// A little past the FAST stable_after (300ms).
+const STABLE: Duration = Duration::from_millis(500);
+
+#[test]
+fn restart_replaces_the_process() {
+    let home = Home::fast();
+    home.write_bot("hello", &sleeper("alice"));
+    let old = home.running_pid("hello");
+
+    let out = home.botctl(&["restart", "hello"]).ok().says(&["restarted"]);
+    assert!(!alive(old), "old pid {old} is gone when restart returns");
+    let bot = home.bot("hello");
+    let new = pid_of(&bot).expect("a pid after restart");
+    assert_ne!(new, old, "{bot:#}");
+    assert!(alive(new));
+    assert!(out.stdout.contains(&format!("pid {new}")), "{out:?}");
+    assert_eq!(bot["state"], "running");
+    assert_eq!(bot["restarts"], 1, "{bot:#}");
+    assert_eq!(bot_pids(&home, "hello"), vec![new]);
+}
+
+#[test]
+fn start_and_stop_report_what_they_did() {
+    let home = Home::fast();
+    home.write_bot("hello", &sleeper("alice"));
+    let pid = home.running_pid("hello");
+
+    home.botctl(&["stop", "hello"])
+        .ok()
+        .says(&["hello", "stopped"]);
+    assert!(!alive(pid), "stopped before stop returns");
+    assert_eq!(home.bot("hello")["state"], "stopped");
+    assert!(home.bot("hello")["pid"].is_null());
+    home.botctl(&["stop", "hello"])
+        .ok()
+        .says(&["already stopped"]);
+
+    let start = home.botctl(&["start", "hello"]).ok().says(&["started"]);
+    let pid = home.running_pid("hello");
+    assert!(start.stdout.contains(&format!("pid {pid}")), "{start:?}");
+    home.botctl(&["start", "hello"])
+        .ok()
+        .says(&["already running"]);
+}
+
+#[test]
+fn actions_take_json_with_a_selection() {
+    let home = Home::fast();
+    home.write_bot("hello", &sleeper("alice"));
+    home.running_pid("hello");
+
+    let json = home.json(&["stop", "hello", "--json"]);
+    assert_eq!(json["action"], "stop", "{json:#}");
+    assert_eq!(json["outcomes"][0]["bot"], "hello", "{json:#}");
+    assert_eq!(json["outcomes"][0]["ok"], true, "{json:#}");
+    assert_eq!(json["outcomes"][0]["state"], "stopped", "{json:#}");
+    let json = home.json(&["start", "--all", "--json"]);
+    assert_eq!(json["outcomes"][0]["state"], "running", "{json:#}");
+    let json = home.json(&["restart", "--user", "alice", "--json"]);
+    assert_eq!(json["outcomes"][0]["ok"], true, "{json:#}");
+    // --json is not a selection: without one, nothing to act on is a usage error.
+    home.botctl(&["stop", "--json"]).code(2);
+}
+
+#[test]
+fn unknown_bots_and_owners_fail_and_are_named() {
+    let home = Home::fast();
+    home.write_bot("hello", &sleeper("alice"));
+    let pid = home.running_pid("hello");
+    for action in ["start", "stop", "restart", "recover"] {
+        let out = home.botctl(&[action, "nosuch"]).code(1).says(&["nosuch"]);
+        assert!(out.stderr.contains("nosuch"), "stderr names it:\n{out:?}");
+    }
+    // One unknown name among known ones: the known one is acted on, the exit says 1.
+    home.botctl(&["stop", "hello", "nosuch"])
+        .code(1)
+        .says(&["nosuch"]);
+    assert!(!alive(pid));
+    home.botctl(&["restart", "--user", "nobody"])
+        .code(1)
+        .says(&["nobody"]);
+    // A command line that does not parse is a usage error.
+    home.botctl(&["restart"]).code(2);
+}
+
+#[test]
+fn selections_by_all_and_by_owner_affect_exactly_those_bots() {
+    let home = Home::fast();
+    for (bot, owner) in [
+        ("a1", "alice"),
+        ("a2", "alice"),
+        ("b1", "bob"),
+        ("b2", "bob"),
+    ] {
+        home.write_bot(bot, &sleeper(owner));
+    }
+    let before: Vec<u32> = ["a1", "a2", "b1", "b2"]
+        .iter()
+        .map(|b| home.running_pid(b))
+        .collect();
+
+    let out = home.botctl(&["restart", "--user", "bob"]).ok();
+    assert_eq!(
+        out.stdout.lines().count(),
+        2,
+        "one line per bob bot:\n{out:?}"
+    );
+    assert_eq!(home.running_pid("a1"), before[0], "alice's bots untouched");
+    assert_eq!(home.running_pid("a2"), before[1], "alice's bots untouched");
+    for (i, bot) in ["b1", "b2"].iter().enumerate() {
+        let pid = home.running_pid(bot);
+        assert_ne!(pid, before[2 + i], "{bot} restarted");
+        assert!(!alive(before[2 + i]));
+    }
+
+    home.botctl(&["stop", "--all"]).ok();
+    let status = home.status();
+    for bot in ["a1", "a2", "b1", "b2"] {
+        let row = row(&status, bot).expect("row");
+        assert_eq!(row["state"], "stopped", "{row:#}");
+        assert_eq!(
+            bot_pids(&home, bot),
+            Vec::<u32>::new(),
+            "{bot} has no process"
+        );
+    }
+
+    home.botctl(&["start", "--user", "alice"]).ok();
+    home.running_pid("a1");
+    home.running_pid("a2");
+    let status = home.status();
+    for bot in ["b1", "b2"] {
+        assert_eq!(row(&status, bot).expect("row")["state"], "stopped");
+    }
+}
+
+#[test]
+fn a_killed_bot_is_restarted() {
+    let home = Home::fast();
+    home.write_bot("hello", &sleeper("alice"));
+    let old = home.running_pid("hello");
+    // After a stable run the restart is immediate (no backoff).
+    wait_age(old, STABLE);
+
+    kill(old, libc::SIGKILL);
+    let new = home.new_pid("hello", old);
+    let bot = home.bot("hello");
+    assert_eq!(bot["restarts"], 1, "{bot:#}");
+    assert_eq!(bot["last_exit"]["signal"], 9, "{bot:#}");
+    assert_eq!(bot_pids(&home, "hello"), vec![new]);
+
+    let events = wait_for("exited and restarted events", WAIT, || {
+        let events = home.events("hello");
+        let k = kinds(&events);
+        ensure(
+            k.contains(&"exited".to_string()) && k.contains(&"restarted".to_string()),
+            events.clone(),
+        )
+        .map(|_| events)
+    });
+    assert!(
+        !kinds(&events).contains(&"backoff".to_string()),
+        "no backoff after a stable run: {events:#?}"
+    );
+    let text = home.botctl(&["events", "--bot", "hello"]).ok();
+    assert!(text.stdout.contains("SIGKILL"), "{text:?}");
+}
+
+/// A bot that fails at once, with three restarts allowed per window.
+fn crasher(retry_after: &str) -> String {
+    format!(
+        "user = \"alice\"\ncommand = [\"sh\", \"-c\", \"exit 3\"]\n\n\
+         [restart]\nmax_restarts = 3\nretry_after = \"{retry_after}\"\n"
+    )
+}
+
+#[track_caller]
+fn wait_failed(home: &Home, name: &str) -> serde_json::Value {
+    wait_for(&format!("{name} failed"), WAIT, || {
+        let bot = home.bot(name);
+        ensure(bot["state"] == "failed", bot.clone()).map(|_| bot)
+    })
+}
+
+#[test]
+fn a_crash_loop_backs_off_then_fails_and_says_why() {
+    let home = Home::fast();
+    home.write_bot("crash", &crasher("1h"));
+    home.write_bot("ok", &sleeper("alice"));
+    home.running_pid("ok");
+
+    let bot = wait_failed(&home, "crash");
+    assert!(bot["pid"].is_null(), "{bot:#}");
+    assert_eq!(bot["last_exit"]["code"], 3, "{bot:#}");
+    assert_eq!(bot["restarts"], 3, "{bot:#}");
+    let detail = bot["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("too many restarts"), "{bot:#}");
+    assert!(detail.contains("botctl recover crash"), "{bot:#}");
+    let status = home.botctl(&["status"]).ok();
+    assert!(
+        status
+            .stdout
+            .lines()
+            .any(|l| l.contains("crash") && l.contains("failed") && l.contains("code 3")),
+        "{status:?}"
+    );
+    status.says(&["needs attention", "too many restarts"]);
+
+    let events = home.events("crash");
+    let k = kinds(&events);
+    let first_backoff = k.iter().position(|k| k == "backoff");
+    let failed = k.iter().position(|k| k == "failed");
+    assert!(
+        matches!((first_backoff, failed), (Some(b), Some(f)) if b < f),
+        "backoff before failed: {k:?}"
+    );
+    assert_eq!(k.iter().filter(|k| *k == "backoff").count(), 3, "{k:?}");
+    assert!(
+        events[failed.unwrap()]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("code 3"),
+        "{events:#?}"
+    );
+    assert_eq!(home.bot("ok")["restarts"], 0, "the other bot is untouched");
+}
+
+#[test]
+fn start_of_a_failed_bot_starts_it_and_it_fails_again() {
+    // `start` answers once the process runs (like systemd's simple services); a bot that then
+    // crashes again is reported by status, not by start.
+    let home = Home::fast();
+    home.write_bot("crash", &crasher("1h"));
+    wait_failed(&home, "crash");
+    home.botctl(&["start", "crash"])
+        .ok()
+        .says(&["crash", "started"]);
+    wait_failed(&home, "crash");
+}
+
+#[test]
+fn start_of_a_bot_that_cannot_spawn_exits_1_and_says_why() {
+    let home = Home::fast();
+    home.write_bot(
+        "typo",
+        "user = \"alice\"\ncommand = [\"/nonexistent/bot\"]\n",
+    );
+    home.botctl(&["status"]).ok();
+    home.botctl(&["start", "typo"]).code(1).says(&[
+        "FAIL",
+        "typo",
+        "cannot run",
+        "/nonexistent/bot",
+    ]);
+    let bot = home.bot("typo");
+    assert!(bot["pid"].is_null(), "{bot:#}");
+    assert!(
+        bot["state"] == "backoff" || bot["state"] == "failed",
+        "{bot:#}"
+    );
+    let k = kinds(&home.events("typo"));
+    assert!(k.contains(&"spawn-failed".to_string()), "{k:?}");
+}
+
+#[test]
+fn recover_starts_a_failed_bot_now() {
+    let home = Home::fast();
+    home.write_bot("crash", &crasher("1h"));
+    let before = wait_failed(&home, "crash");
+    let recovered = |home: &Home| {
+        home.events("crash")
+            .iter()
+            .filter(|e| e["kind"] == "recovered")
+            .count()
+    };
+    assert_eq!(recovered(&home), 0);
+
+    home.botctl(&["recover", "crash"]).ok().says(&["crash"]);
+    let events = home.events("crash");
+    let recover = events
+        .iter()
+        .position(|e| e["kind"] == "recovered")
+        .unwrap_or_else(|| panic!("a recovered event: {events:#?}"));
+    assert!(
+        events[recover]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("user"),
+        "{events:#?}"
+    );
+    assert!(
+        events[recover..].iter().any(|e| e["kind"] == "restarted"),
+        "a new spawn after the recover: {events:#?}"
+    );
+    let after = home.bot("crash");
+    assert!(
+        after["restarts"].as_u64() > before["restarts"].as_u64(),
+        "{before:#} -> {after:#}"
+    );
+
+    // Without names: every failed bot; with none failing, says so.
+    wait_failed(&home, "crash");
+    home.botctl(&["recover"]).ok().says(&["crash"]);
+    assert_eq!(recovered(&home), 2);
+    home.botctl(&["stop", "crash"]).ok();
+    home.botctl(&["recover"]).ok().says(&["nothing to recover"]);
+}
+
+#[test]
+fn a_failed_bot_is_retried_after_the_cool_down() {
+    let home = Home::fast();
+    home.write_bot("crash", &crasher("2s"));
+    wait_failed(&home, "crash");
+    let event = wait_for("an automatic recovered event", WAIT, || {
+        let events = home.events("crash");
+        events
+            .iter()
+            .find(|e| e["kind"] == "recovered")
+            .cloned()
+            .ok_or(events)
+    });
+    let message = event["message"].as_str().unwrap_or_default();
+    assert!(message.contains("automatic"), "{event:#}");
+}
+
+#[test]
+fn stop_kills_a_group_that_ignores_sigterm() {
+    let home = Home::fast();
+    home.write_bot(
+        "stubborn",
+        "user = \"alice\"\n\
+         command = [\"sh\", \"-c\", \"trap '' TERM; sleep 1000 & while true; do sleep 1; done\"]\n\
+         stop_timeout = \"500ms\"\n",
+    );
+    let pid = home.running_pid("stubborn");
+    wait_for("the grandchild sleep 1000", WAIT, || {
+        let pids = bot_pids(&home, "stubborn");
+        ensure(pids.iter().any(|p| cmdline(*p) == ["sleep", "1000"]), pids)
+    });
+
+    home.botctl(&["stop", "stubborn"]).ok().says(&["stopped"]);
+    assert!(!alive(pid));
+    let left: Vec<(u32, Vec<String>)> = bot_pids(&home, "stubborn")
+        .into_iter()
+        .map(|p| (p, cmdline(p)))
+        .collect();
+    assert!(left.is_empty(), "left behind after stop: {left:?}");
+    let bot = home.bot("stubborn");
+    assert_eq!(bot["state"], "stopped", "{bot:#}");
+    assert_eq!(
+        bot["last_exit"]["signal"], 9,
+        "SIGKILL after the timeout: {bot:#}"
+    );
+}

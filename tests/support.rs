@@ -1,0 +1,452 @@
+//! The harness: a fresh short home per test, the real binary run with `BOTCTL_HOME`, bounded
+//! polling on observed conditions, and what /proc says about the processes of one home.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_botctl");
+
+/// The deadline of every wait. Waits return as soon as their condition holds, so a generous
+/// deadline costs nothing when things work and absorbs a loaded machine when they are slow.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Restart timings small enough that no test waits long for the supervisor.
+pub const FAST: &str = r#"
+[restart]
+stable_after = "300ms"
+backoff_initial = "100ms"
+backoff_max = "400ms"
+window = "1m"
+retry_after = "2s"
+stop_timeout = "2s"
+"#;
+
+/// A bot file running one long `sleep`: exactly one process per bot.
+pub fn sleeper(owner: &str) -> String {
+    format!("user = \"{owner}\"\ncommand = [\"sleep\", \"1000\"]\n")
+}
+
+/// What one run of the CLI did, asserted on all together.
+pub struct Output {
+    pub args: Vec<String>,
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl fmt::Debug for Output {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "`botctl {}` exited {}\n--- stdout ---\n{}--- stderr ---\n{}--------------",
+            self.args.join(" "),
+            self.code,
+            self.stdout,
+            self.stderr
+        )
+    }
+}
+
+impl Output {
+    fn from(args: Vec<String>, out: std::process::Output) -> Output {
+        Output {
+            args,
+            // A CLI killed by a signal has no code; -1 never matches an expected one.
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Runs a prepared command (from [`Home::command`]) to the end.
+    pub fn from_command(args: &[&str], mut cmd: Command) -> Output {
+        let out = cmd.output().expect("running the botctl binary");
+        Output::from(args.iter().map(|a| a.to_string()).collect(), out)
+    }
+
+    /// Asserts the exit code and returns self for further assertions.
+    #[track_caller]
+    pub fn code(self, expected: i32) -> Output {
+        assert_eq!(self.code, expected, "unexpected exit code:\n{self:?}");
+        self
+    }
+
+    #[track_caller]
+    pub fn ok(self) -> Output {
+        self.code(0)
+    }
+
+    /// Asserts that stdout or stderr contains every one of `parts`.
+    #[track_caller]
+    pub fn says(self, parts: &[&str]) -> Output {
+        for part in parts {
+            assert!(
+                self.stdout.contains(part) || self.stderr.contains(part),
+                "expected {part:?} in the output:\n{self:?}"
+            );
+        }
+        self
+    }
+
+    /// Stdout parsed as JSON.
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{self:?}"))
+    }
+
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// One BOTCTL_HOME: a temp dir with a short path (socket paths are limited to ~107 bytes).
+/// Dropping it stops its agent and kills every process that carries its BOTCTL_HOME.
+pub struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    pub fn new() -> Home {
+        let dir = tempfile::Builder::new()
+            .prefix("bt")
+            .tempdir_in("/tmp")
+            .expect("creating a temp home under /tmp");
+        Home { dir }
+    }
+
+    /// A home whose botctl.toml has the fast restart timings.
+    pub fn fast() -> Home {
+        let home = Home::new();
+        home.write_config(FAST);
+        home
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn file(&self, rel: &str) -> PathBuf {
+        self.path().join(rel)
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.file("run/agent.sock")
+    }
+
+    pub fn write_config(&self, text: &str) {
+        std::fs::write(self.file("botctl.toml"), text).expect("writing botctl.toml");
+    }
+
+    pub fn write_bot(&self, name: &str, text: &str) {
+        let dir = self.file("bots.d");
+        std::fs::create_dir_all(&dir).expect("creating bots.d");
+        std::fs::write(dir.join(format!("{name}.toml")), text).expect("writing a bot file");
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .env("BOTCTL_HOME", self.path())
+            .env("NO_COLOR", "1")
+            .env_remove("BOTCTL_READY_FD")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    /// Runs `botctl ARGS` to the end.
+    pub fn botctl(&self, args: &[&str]) -> Output {
+        let out = self
+            .command(args)
+            .output()
+            .expect("running the botctl binary");
+        Output::from(args.iter().map(|a| a.to_string()).collect(), out)
+    }
+
+    /// Waits for a CLI started with `command(..).spawn()`.
+    pub fn finish(args: &[&str], child: std::process::Child) -> Output {
+        let out = child.wait_with_output().expect("waiting for botctl");
+        Output::from(args.iter().map(|a| a.to_string()).collect(), out)
+    }
+
+    /// Runs a command that must succeed and parses its stdout as JSON.
+    #[track_caller]
+    pub fn json(&self, args: &[&str]) -> Value {
+        self.botctl(args).ok().json()
+    }
+
+    #[track_caller]
+    pub fn status(&self) -> Value {
+        self.json(&["status", "--json"])
+    }
+
+    /// The row of `status --json` for one bot.
+    #[track_caller]
+    pub fn bot(&self, name: &str) -> Value {
+        let status = self.status();
+        row(&status, name).unwrap_or_else(|| panic!("no bot {name} in status: {status:#}"))
+    }
+
+    /// `events --bot NAME --json`, oldest first.
+    #[track_caller]
+    pub fn events(&self, bot: &str) -> Vec<Value> {
+        match self.json(&["events", "--bot", bot, "--json", "-n", "1000"]) {
+            Value::Array(events) => events,
+            other => panic!("events --json is not an array: {other:#}"),
+        }
+    }
+
+    /// The pid written in run/agent.pid.
+    pub fn agent_pid_file(&self) -> Option<u32> {
+        std::fs::read_to_string(self.file("run/agent.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// Waits until `name` runs with a pid /proc confirms; returns the pid.
+    #[track_caller]
+    pub fn running_pid(&self, name: &str) -> u32 {
+        wait_for(&format!("{name} running"), WAIT, || {
+            let bot = self.bot(name);
+            match pid_of(&bot) {
+                Some(pid) if bot["state"] == "running" && alive(pid) => Ok(pid),
+                _ => Err(bot),
+            }
+        })
+    }
+
+    /// Waits until `name` runs again with a pid other than `old`; returns the new pid.
+    #[track_caller]
+    pub fn new_pid(&self, name: &str, old: u32) -> u32 {
+        wait_for(
+            &format!("{name} running with a pid other than {old}"),
+            WAIT,
+            || {
+                let bot = self.bot(name);
+                match pid_of(&bot) {
+                    Some(pid) if pid != old && bot["state"] == "running" && alive(pid) => Ok(pid),
+                    _ => Err(bot),
+                }
+            },
+        )
+    }
+
+    fn stop_agent(&self) {
+        // Bounded: a hung agent must not hang the test run; whatever is left is killed below.
+        let Ok(mut child) = self
+            .command(&["agent", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+        else {
+            return;
+        };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) | Err(_) => return,
+                Ok(None) if Instant::now() >= deadline => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return;
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    }
+}
+
+impl Drop for Home {
+    // Runs on panic too, so it must never panic itself.
+    fn drop(&mut self) {
+        self.stop_agent();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let left = processes_of(self.path());
+            if left.is_empty() || Instant::now() >= deadline {
+                break;
+            }
+            for pid in left {
+                kill(pid, libc::SIGKILL);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// The row of one bot in a `status --json` or `bots list --json` value.
+pub fn row(report: &Value, name: &str) -> Option<Value> {
+    let bots = match report.get("bots") {
+        Some(bots) => bots,
+        None => report,
+    };
+    bots.as_array()?.iter().find(|b| b["name"] == name).cloned()
+}
+
+pub fn pid_of(bot: &Value) -> Option<u32> {
+    bot["pid"].as_u64().map(|p| p as u32)
+}
+
+/// The `kind` of each event, in order.
+pub fn kinds(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or("?").to_string())
+        .collect()
+}
+
+/// Polls `check` every 20 ms until it returns `Ok`, or panics after `within` with `what`
+/// and the last state `check` observed.
+#[track_caller]
+pub fn wait_for<T, E: fmt::Debug>(
+    what: &str,
+    within: Duration,
+    mut check: impl FnMut() -> Result<T, E>,
+) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        match check() {
+            Ok(v) => return v,
+            Err(state) if Instant::now() >= deadline => {
+                panic!("timed out after {within:?} waiting for {what}; last observed:\n{state:#?}")
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+/// `Ok(())` when `cond` holds, else the observed `state`: the usual body of a `wait_for`.
+pub fn ensure<E>(cond: bool, state: E) -> Result<(), E> {
+    if cond { Ok(()) } else { Err(state) }
+}
+
+// ---- /proc ----
+
+fn all_pids() -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect()
+}
+
+/// The process state letter of field 3 of /proc/PID/stat.
+fn state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..].trim_start().chars().next()
+}
+
+/// Exists and is not a zombie.
+pub fn alive(pid: u32) -> bool {
+    state(pid).is_some_and(|s| s != 'Z' && s != 'X')
+}
+
+fn nul_separated(path: String) -> Vec<String> {
+    std::fs::read(path)
+        .unwrap_or_default()
+        .split(|b| *b == 0)
+        .filter(|s| !s.is_empty())
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect()
+}
+
+pub fn environ(pid: u32) -> Vec<String> {
+    nul_separated(format!("/proc/{pid}/environ"))
+}
+
+pub fn cmdline(pid: u32) -> Vec<String> {
+    nul_separated(format!("/proc/{pid}/cmdline"))
+}
+
+fn home_var(home: &Path) -> String {
+    format!("BOTCTL_HOME={}", home.display())
+}
+
+/// Every live process (ours excepted) started with this BOTCTL_HOME.
+pub fn processes_of(home: &Path) -> Vec<u32> {
+    let var = home_var(home);
+    let me = std::process::id();
+    all_pids()
+        .into_iter()
+        .filter(|&pid| pid != me && environ(pid).contains(&var) && alive(pid))
+        .collect()
+}
+
+/// Every live process of one bot of this home: the bot and whatever it started.
+pub fn bot_pids(home: &Home, name: &str) -> Vec<u32> {
+    let var = home_var(home.path());
+    let bot = format!("BOTCTL_BOT={name}");
+    all_pids()
+        .into_iter()
+        .filter(|&pid| {
+            let env = environ(pid);
+            env.contains(&var) && env.contains(&bot) && alive(pid)
+        })
+        .collect()
+}
+
+/// Every live `botctl agent run` of this home.
+pub fn agent_pids(home: &Home) -> Vec<u32> {
+    let var = home_var(home.path());
+    all_pids()
+        .into_iter()
+        .filter(|&pid| {
+            let args = cmdline(pid);
+            args.len() >= 3
+                && args[args.len() - 2..] == ["agent", "run"]
+                && environ(pid).contains(&var)
+                && alive(pid)
+        })
+        .collect()
+}
+
+/// How long a process has been running, from /proc.
+pub fn process_age(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+    // Field 22 (starttime, in clock ticks since boot) is fields[22 - 3].
+    let start_ticks: f64 = fields.get(19)?.parse().ok()?;
+    let uptime: f64 = std::fs::read_to_string("/proc/uptime")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    Some(Duration::from_secs_f64(
+        (uptime - start_ticks / hz).max(0.0),
+    ))
+}
+
+/// Waits until `pid` has run for at least `age` (past `stable_after`, say).
+#[track_caller]
+pub fn wait_age(pid: u32, age: Duration) {
+    wait_for(&format!("process {pid} older than {age:?}"), WAIT, || {
+        let seen = process_age(pid);
+        ensure(seen.is_some_and(|a| a >= age), seen)
+    });
+}
+
+pub fn kill(pid: u32, signal: i32) {
+    // SAFETY: a plain syscall on a pid this test found for its own home.
+    unsafe { libc::kill(pid as libc::pid_t, signal) };
+}
+
+/// The invoking user's name, asked of `id` rather than of the code under test.
+pub fn whoami() -> String {
+    let out = Command::new("id")
+        .arg("-un")
+        .output()
+        .expect("running id -un");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
