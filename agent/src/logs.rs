@@ -62,7 +62,7 @@ mod tests {
         let log = dir.path().join("logs/bot.out");
         let mut writer = open_for_bot(&log).unwrap();
         for round in 0..4 {
-            writer.write_all(&vec![b'a' + round; 100]).unwrap();
+            writer.write_all(&[b'a' + round; 100]).unwrap();
             assert!(rotate_if_needed(&log, 50, 2).unwrap());
         }
         assert!(!rotate_if_needed(&log, 50, 2).unwrap());
