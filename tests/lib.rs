@@ -4,6 +4,7 @@
 mod adoption;
 mod cli;
 mod config_errors;
+mod health;
 mod socket;
 mod supervision;
 mod support;

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::Context;
 use crate::process;
 use crate::store::{NewEvent, RegistryRow};
-use crate::supervisor::bot::{Begin, BotTask, Command, SharedView, new_view};
+use crate::supervisor::bot::{Begin, BotTask, Command, Settings, SharedView, new_view};
 
 struct Entry {
     config: Arc<BotConfig>,
@@ -28,6 +28,9 @@ struct Entry {
 struct State {
     global: GlobalConfig,
     bots: BTreeMap<String, Entry>,
+    /// Valid bot files not started because of `max_bots_per_user` or `max_total_bots`,
+    /// with the reason.
+    over_limit: BTreeMap<String, (Arc<BotConfig>, String)>,
     /// Problems of the last load, by file; a bot file here either keeps its last good version
     /// running (its name is in `bots`) or shows as `config-error`.
     issues: BTreeMap<String, ConfigIssue>,
@@ -104,7 +107,12 @@ impl Fleet {
             }
         }
         let global = state.global.clone();
+        self.ctx
+            .store
+            .set_sample_retention(global.agent.sample_retention);
         let fleet = config::load_fleet(&paths.bots_dir);
+        let previously_over: BTreeSet<String> = state.over_limit.keys().cloned().collect();
+        state.over_limit.clear();
         let mut seen = BTreeSet::new();
         for err in &fleet.errors {
             let name = bot_name_of(&err.file);
@@ -133,35 +141,59 @@ impl Fleet {
             }
             issues.insert(issue.file.clone(), issue);
         }
+        let mut new_bots = Vec::new();
         for bot in fleet.bots {
             seen.insert(bot.name.clone());
-            let policy = bot.policy(&global);
+            let settings = Settings::of(&bot, &global);
             match state.bots.get_mut(&bot.name) {
                 Some(entry) => {
                     if *entry.config != bot {
                         report.changed.push(bot.name.clone());
                         let config = Arc::new(bot);
                         entry.config = config.clone();
-                        let _ = entry.tx.send(Command::Reconfigure(config, policy));
+                        let _ = entry.tx.send(Command::Reconfigure(config, settings));
                     } else {
-                        // The global policy may have changed under an unchanged file.
+                        // The global settings may have changed under an unchanged file.
                         let _ = entry
                             .tx
-                            .send(Command::Reconfigure(entry.config.clone(), policy));
+                            .send(Command::Reconfigure(entry.config.clone(), settings));
                         report.unchanged += 1;
                     }
                 }
-                None => {
-                    let begin = match adoptable.remove(&bot.name) {
-                        Some(row) => self.adopt_or_start(&bot, row),
-                        None if bot.enabled => Begin::Start,
-                        None => Begin::Idle,
-                    };
-                    report.added.push(bot.name.clone());
-                    let entry = self.spawn(bot, &policy, begin);
-                    state.bots.insert(entry.config.name.clone(), entry);
-                }
+                None => new_bots.push(bot),
             }
+        }
+        // Bots that are already running keep their places; new ones take what is left, in
+        // name order, and a live process of an earlier agent is adopted whatever the limits.
+        for bot in new_bots {
+            let live = adoptable.contains_key(&bot.name);
+            if let Err(reason) = admit(&state, &global, &bot)
+                && !live
+            {
+                if !previously_over.contains(&bot.name) {
+                    self.event(
+                        Some(&bot.name),
+                        Some(&bot.user),
+                        "over-limit",
+                        format!("not started: {reason}"),
+                    );
+                }
+                state
+                    .over_limit
+                    .insert(bot.name.clone(), (Arc::new(bot), reason));
+                continue;
+            }
+            let settings = Settings::of(&bot, &global);
+            let begin = match adoptable.remove(&bot.name) {
+                Some(row) => self.adopt_or_start(&bot, row),
+                None if bot.enabled => Begin::Start,
+                None => Begin::Idle,
+            };
+            if !previously_over.contains(&bot.name) {
+                report.added.push(bot.name.clone());
+            }
+            let entry = self.spawn(bot, settings, begin);
+            state.bots.insert(entry.config.name.clone(), entry);
         }
         let gone: Vec<String> = state
             .bots
@@ -199,8 +231,8 @@ impl Fleet {
             started_at_ms: row.started_at_ms,
             restarts: row.restarts,
         };
-        let policy = bot.policy(global);
-        Some(self.spawn(bot, &policy, begin))
+        let settings = Settings::of(&bot, global);
+        Some(self.spawn(bot, settings, begin))
     }
 
     fn adopt_or_start(&self, bot: &BotConfig, row: RegistryRow) -> Begin {
@@ -231,13 +263,13 @@ impl Fleet {
         }
     }
 
-    fn spawn(&self, bot: BotConfig, policy: &config::RestartPolicy, begin: Begin) -> Entry {
+    fn spawn(&self, bot: BotConfig, settings: Settings, begin: Begin) -> Entry {
         let config = Arc::new(bot);
         let view = new_view();
         let tx = BotTask::spawn(
             self.ctx.clone(),
             config.clone(),
-            policy,
+            settings,
             begin,
             view.clone(),
         );
@@ -283,6 +315,29 @@ impl Fleet {
             .filter(|e| owner.is_none_or(|o| e.config.user == o))
             .map(|e| info(&e.config, &e.view.lock().unwrap(), &state.issues, now))
             .collect();
+        for (config, reason) in state.over_limit.values() {
+            if owner.is_none_or(|o| config.user == o) {
+                out.push(BotInfo {
+                    name: config.name.clone(),
+                    owner: config.user.clone(),
+                    platform: config.platform.to_string(),
+                    state: BotState::OverLimit,
+                    enabled: config.enabled,
+                    pid: None,
+                    uptime_secs: None,
+                    restarts: 0,
+                    last_exit: None,
+                    detail: Some(format!(
+                        "not started: {reason}; remove a bot or raise the limit, then `botctl reload`"
+                    )),
+                    cpu_percent: None,
+                    memory_bytes: None,
+                });
+            }
+        }
+        if owner.is_some() {
+            out.sort_by(|a, b| a.name.cmp(&b.name));
+        }
         if owner.is_none() {
             for issue in state.issues.values() {
                 if let Some(name) = &issue.bot
@@ -299,6 +354,8 @@ impl Fleet {
                         restarts: 0,
                         last_exit: None,
                         detail: Some(issue.to_string()),
+                        cpu_percent: None,
+                        memory_bytes: None,
                     });
                 }
             }
@@ -336,6 +393,16 @@ impl Fleet {
         }
         let info = info(&config, &view, &issues, now_ms());
         let policy = config.policy(&global);
+        let limits = config.limits(&global);
+        let history = self
+            .ctx
+            .store
+            .history(name, now_ms() - 3_600_000)
+            .await
+            .unwrap_or_default();
+        let mut record = self.ctx.store.recovery(name).await.unwrap_or_default();
+        record.restarts = info.restarts;
+        record.last_exit = info.last_exit.clone();
         let recent_events = self
             .ctx
             .store
@@ -371,6 +438,16 @@ impl Fleet {
             stderr_log: paths.stderr_log(name).display().to_string(),
             recent_events,
             config_issue: issue,
+            limits: botctl_proto::LimitsInfo {
+                max_memory_mb: limits.max_memory_mb,
+                max_cpu_percent: limits.max_cpu_percent,
+                memory_samples: limits.memory_samples,
+                cpu_samples: limits.cpu_samples,
+                restart_on_pressure: limits.restart_on_pressure,
+            },
+            history,
+            record,
+            health_checks: config.health.as_ref().map(crate::health::checks::describe),
         })
     }
 
@@ -495,7 +572,15 @@ impl Fleet {
             stop_timeout: None,
             template: None,
             restart: Default::default(),
+            limits: Default::default(),
+            health: None,
         };
+        {
+            let state = self.state.lock().unwrap();
+            admit(&state, &state.global, &draft).map_err(|reason| {
+                RpcError::conflict(format!("cannot add {}: {reason}", req.name))
+            })?;
+        }
         // Parsing what we are about to write validates it exactly like a hand-written file.
         let text = draft.to_toml();
         let bot = config::parse_bot(&req.name, &file, &text).map_err(|e| {
@@ -515,9 +600,9 @@ impl Fleet {
             format!("added by botctl bots add ({})", paths.display(&file)),
         );
         let global = self.state.lock().unwrap().global.clone();
-        let policy = bot.policy(&global);
+        let settings = Settings::of(&bot, &global);
         let begin = if req.start { Begin::Start } else { Begin::Idle };
-        let entry = self.spawn(bot, &policy, begin);
+        let entry = self.spawn(bot, settings, begin);
         let view = entry.view.lock().unwrap().clone();
         let name = entry.config.name.clone();
         self.state.lock().unwrap().bots.insert(name.clone(), entry);
@@ -542,7 +627,11 @@ impl Fleet {
         let _guard = self.changes.lock().await;
         let paths = &self.ctx.paths;
         let file = paths.bot_file(name);
-        let entry = self.state.lock().unwrap().bots.remove(name);
+        let entry = {
+            let mut state = self.state.lock().unwrap();
+            state.over_limit.remove(name);
+            state.bots.remove(name)
+        };
         let outcome = match entry {
             Some(entry) => {
                 let (tx, rx) = oneshot::channel();
@@ -620,6 +709,30 @@ impl Fleet {
         self.ctx.paths.agent_log.clone()
     }
 
+    pub fn global(&self) -> GlobalConfig {
+        self.state.lock().unwrap().global.clone()
+    }
+
+    /// The running bots, for the health sampler.
+    pub fn sample_targets(&self) -> Vec<crate::health::Target> {
+        let state = self.state.lock().unwrap();
+        state
+            .bots
+            .values()
+            .filter_map(|e| {
+                let pid = e.view.lock().unwrap().pid?;
+                Some(crate::health::Target {
+                    name: e.config.name.clone(),
+                    owner: e.config.user.clone(),
+                    pid,
+                    limits: e.config.limits(&state.global),
+                    view: e.view.clone(),
+                    tx: e.tx.clone(),
+                })
+            })
+            .collect()
+    }
+
     pub fn log_settings(&self) -> config::LogSettings {
         self.state.lock().unwrap().global.logs.clone()
     }
@@ -684,7 +797,33 @@ fn info(
             (Some(d), Some(i)) => Some(format!("{d}; {i}")),
             (d, i) => d.or(i),
         },
+        cpu_percent: view.cpu_percent,
+        memory_bytes: view.memory_bytes,
     }
+}
+
+/// Whether one more bot of this owner fits under `max_bots_per_user` and `max_total_bots`.
+fn admit(state: &State, global: &GlobalConfig, bot: &BotConfig) -> Result<(), String> {
+    let owned = state
+        .bots
+        .values()
+        .filter(|e| e.config.user == bot.user)
+        .count();
+    let max_owned = global.max_bots_for(&bot.user) as usize;
+    if owned >= max_owned {
+        return Err(format!(
+            "owner {} has {owned} bots and max_bots_per_user is {max_owned}",
+            bot.user
+        ));
+    }
+    let total = state.bots.len();
+    let max_total = global.limits.max_total_bots as usize;
+    if total >= max_total {
+        return Err(format!(
+            "the fleet has {total} bots and max_total_bots is {max_total}"
+        ));
+    }
+    Ok(())
 }
 
 fn ms(d: Duration) -> u64 {

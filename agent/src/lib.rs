@@ -2,6 +2,7 @@
 //! the only agent, the RPC socket, the store and the supervised fleet.
 
 pub mod fleet;
+pub mod health;
 pub mod logs;
 pub mod process;
 pub mod server;
@@ -31,6 +32,32 @@ pub struct Context {
     pub paths: Paths,
     pub store: Store,
     pub started_at_ms: i64,
+    /// The host at the last health sample.
+    pub host: std::sync::Mutex<Option<botctl_proto::HostInfo>>,
+    http: std::sync::OnceLock<reqwest::Client>,
+}
+
+impl Context {
+    pub fn new(paths: Paths, store: Store) -> Context {
+        Context {
+            paths,
+            store,
+            started_at_ms: now_ms(),
+            host: std::sync::Mutex::new(None),
+            http: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// One HTTP client for the agent, built on first use (its TLS setup is not free).
+    pub fn http_client(&self) -> &reqwest::Client {
+        self.http.get_or_init(|| {
+            reqwest::Client::builder()
+                .user_agent(concat!("botctl/", env!("CARGO_PKG_VERSION")))
+                .redirect(reqwest::redirect::Policy::limited(3))
+                .build()
+                .unwrap_or_default()
+        })
+    }
 }
 
 /// A request to end the agent, from the RPC `shutdown`.
@@ -100,11 +127,7 @@ async fn serve(
 ) -> anyhow::Result<()> {
     let listener = tokio::net::UnixListener::from_std(listener)?;
     let (store, problem) = Store::open(&paths.db_file);
-    let ctx = Arc::new(Context {
-        paths: paths.clone(),
-        store: store.clone(),
-        started_at_ms: now_ms(),
-    });
+    let ctx = Arc::new(Context::new(paths.clone(), store.clone()));
     let record = |kind: &str, message: String| {
         store.record(NewEvent {
             bot: None,
@@ -147,6 +170,12 @@ async fn serve(
     };
     tokio::spawn(server::serve(listener, handler));
     tokio::spawn(rotate_logs(fleet.clone()));
+    match health::Sampler::new(ctx.clone(), fleet.clone()) {
+        Ok(sampler) => {
+            tokio::spawn(sampler.run());
+        }
+        Err(e) => record("health-error", format!("cannot sample processes: {e}")),
+    }
     ready.send("ready");
 
     let mut term = signal(SignalKind::terminate())?;

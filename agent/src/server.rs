@@ -57,6 +57,7 @@ impl Agent for Handler {
             agent: self.info(),
             bots: self.fleet.list(None),
             config_issues: self.fleet.issues(),
+            host: self.ctx.host.lock().unwrap().clone(),
         }
     }
 

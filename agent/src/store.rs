@@ -6,7 +6,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use botctl_proto::{EventQuery, EventRecord, now_ms};
+use botctl_proto::{EventQuery, EventRecord, RecoveryRecord, SamplePoint, now_ms};
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
@@ -41,8 +41,25 @@ pub struct NewEvent {
     pub message: String,
 }
 
+/// A minute of one bot's resources, or of the host (`bot` None).
+#[derive(Debug, Clone)]
+pub struct SampleRow {
+    pub bot: Option<String>,
+    pub ts_ms: i64,
+    pub cpu_percent: f32,
+    pub memory_bytes: u64,
+}
+
 enum Cmd {
     Event(NewEvent, i64),
+    Samples(Vec<SampleRow>),
+    SampleRetention(Duration),
+    History(
+        String,
+        i64,
+        oneshot::Sender<rusqlite::Result<Vec<SamplePoint>>>,
+    ),
+    Record(String, oneshot::Sender<rusqlite::Result<RecoveryRecord>>),
     Register(RegistryRow),
     Unregister(String),
     Registry(oneshot::Sender<rusqlite::Result<Vec<RegistryRow>>>),
@@ -91,6 +108,36 @@ impl Store {
 
     pub fn register(&self, row: RegistryRow) {
         let _ = self.tx.send(Cmd::Register(row));
+    }
+
+    pub fn samples(&self, rows: Vec<SampleRow>) {
+        if !rows.is_empty() {
+            let _ = self.tx.send(Cmd::Samples(rows));
+        }
+    }
+
+    pub fn set_sample_retention(&self, keep: Duration) {
+        let _ = self.tx.send(Cmd::SampleRetention(keep));
+    }
+
+    /// A bot's samples since `since_ms`, oldest first.
+    pub async fn history(&self, bot: &str, since_ms: i64) -> anyhow::Result<Vec<SamplePoint>> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Cmd::History(bot.to_string(), since_ms, tx))
+            .ok()
+            .context("store thread is gone")?;
+        Ok(rx.await.context("store thread is gone")??)
+    }
+
+    /// Crashes, forced restarts and recovery times from a bot's retained events.
+    pub async fn recovery(&self, bot: &str) -> anyhow::Result<RecoveryRecord> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Cmd::Record(bot.to_string(), tx))
+            .ok()
+            .context("store thread is gone")?;
+        Ok(rx.await.context("store thread is gone")??)
     }
 
     pub fn unregister(&self, name: &str) {
@@ -159,7 +206,14 @@ fn init(conn: &Connection) -> rusqlite::Result<()> {
             start_ticks INTEGER NOT NULL,
             started_at_ms INTEGER NOT NULL,
             restarts INTEGER NOT NULL DEFAULT 0,
-            config_toml TEXT NOT NULL DEFAULT '');",
+            config_toml TEXT NOT NULL DEFAULT '');
+         CREATE TABLE IF NOT EXISTS samples(
+            bot TEXT,
+            ts_ms INTEGER NOT NULL,
+            cpu REAL NOT NULL,
+            memory INTEGER NOT NULL);
+         CREATE INDEX IF NOT EXISTS samples_bot ON samples(bot, ts_ms);
+         CREATE INDEX IF NOT EXISTS samples_ts ON samples(ts_ms);",
     )?;
     // Files made before a column existed get it added; bump user_version with each change.
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -179,9 +233,10 @@ fn init(conn: &Connection) -> rusqlite::Result<()> {
 
 fn run(mut conn: Connection, rx: mpsc::Receiver<Cmd>) {
     let mut last_prune = None;
+    let mut sample_retention = botctl_proto::config::DEFAULT_SAMPLE_RETENTION;
     loop {
         if last_prune.is_none_or(|t: std::time::Instant| t.elapsed() >= PRUNE_EVERY) {
-            if let Err(e) = prune(&conn) {
+            if let Err(e) = prune(&conn, sample_retention) {
                 eprintln!("store: pruning old events failed: {e}");
             }
             last_prune = Some(std::time::Instant::now());
@@ -197,6 +252,11 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Cmd>) {
             batch.push(cmd);
             if batch.len() >= 1024 {
                 break;
+            }
+        }
+        for cmd in &batch {
+            if let Cmd::SampleRetention(keep) = cmd {
+                sample_retention = *keep;
             }
         }
         if let Err(e) = apply(&mut conn, batch) {
@@ -235,6 +295,20 @@ fn apply(conn: &mut Connection, batch: Vec<Cmd>) -> rusqlite::Result<()> {
             Cmd::Unregister(name) => {
                 tx.execute("DELETE FROM registry WHERE name = ?1", params![name])?;
             }
+            Cmd::Samples(rows) => {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO samples(bot, ts_ms, cpu, memory) VALUES (?1, ?2, ?3, ?4)",
+                )?;
+                for r in rows {
+                    stmt.execute(params![
+                        r.bot,
+                        r.ts_ms,
+                        r.cpu_percent,
+                        r.memory_bytes as i64
+                    ])?;
+                }
+            }
+            Cmd::SampleRetention(_) => {}
             // Reads answer after the writes queued before them are visible.
             other => replies.push(other),
         }
@@ -250,6 +324,12 @@ fn apply(conn: &mut Connection, batch: Vec<Cmd>) -> rusqlite::Result<()> {
             }
             Cmd::Flush(reply) => {
                 let _ = reply.send(());
+            }
+            Cmd::History(bot, since, reply) => {
+                let _ = reply.send(read_history(conn, &bot, since));
+            }
+            Cmd::Record(bot, reply) => {
+                let _ = reply.send(read_recovery(conn, &bot));
             }
             _ => {}
         }
@@ -303,7 +383,73 @@ fn read_events(conn: &Connection, q: &EventQuery) -> rusqlite::Result<Vec<EventR
     Ok(out)
 }
 
-fn prune(conn: &Connection) -> rusqlite::Result<()> {
+fn read_history(conn: &Connection, bot: &str, since: i64) -> rusqlite::Result<Vec<SamplePoint>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT ts_ms, cpu, memory FROM samples WHERE bot = ?1 AND ts_ms >= ?2 ORDER BY ts_ms",
+    )?;
+    let rows = stmt.query_map(params![bot, since], |r| {
+        Ok(SamplePoint {
+            ts_ms: r.get(0)?,
+            cpu_percent: r.get::<_, f64>(1)? as f32,
+            memory_bytes: r.get::<_, i64>(2)?.max(0) as u64,
+        })
+    })?;
+    rows.collect()
+}
+
+/// Counts from the events the supervisor records: an exit nobody asked for is a crash, and
+/// the time from it (or from a forced restart) to the next start is one recovery.
+fn read_recovery(conn: &Connection, bot: &str) -> rusqlite::Result<RecoveryRecord> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT ts_ms, kind, message FROM events WHERE bot = ?1 AND kind IN
+         ('exited', 'backoff', 'failed', 'spawn-failed', 'limit-restart', 'pressure-restart',
+          'health-restart', 'started', 'restarted', 'stopped') ORDER BY id",
+    )?;
+    let rows = stmt.query_map(params![bot], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    let mut record = RecoveryRecord::default();
+    let mut down_since: Option<i64> = None;
+    let mut recoveries: Vec<i64> = Vec::new();
+    for row in rows {
+        let (ts, kind, message) = row?;
+        match kind.as_str() {
+            "exited" | "backoff" | "failed" if message.starts_with("exited with") => {
+                record.crashes += 1;
+                down_since.get_or_insert(ts);
+            }
+            "limit-restart" | "pressure-restart" => {
+                record.limit_restarts += 1;
+                down_since.get_or_insert(ts);
+            }
+            "health-restart" => {
+                record.health_restarts += 1;
+                down_since.get_or_insert(ts);
+            }
+            "started" | "restarted" => {
+                if let Some(t) = down_since.take() {
+                    recoveries.push(ts - t);
+                }
+            }
+            // A user stop ends an outage without a recovery.
+            "stopped" => down_since = None,
+            _ => {}
+        }
+    }
+    if !recoveries.is_empty() {
+        let sum: i64 = recoveries.iter().sum();
+        record.mean_time_to_recovery_ms = Some((sum / recoveries.len() as i64).max(0) as u64);
+    }
+    Ok(record)
+}
+
+fn prune(conn: &Connection, sample_retention: Duration) -> rusqlite::Result<()> {
+    let cutoff = now_ms() - sample_retention.as_millis() as i64;
+    conn.execute("DELETE FROM samples WHERE ts_ms < ?1", params![cutoff])?;
     let cutoff = now_ms() - EVENT_RETENTION.as_millis() as i64;
     conn.execute("DELETE FROM events WHERE ts_ms < ?1", params![cutoff])?;
     let max_id: Option<i64> = conn

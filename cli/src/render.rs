@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use botctl_proto::config::format_duration;
 use botctl_proto::{BotInfo, BotState, ExitInfo};
+
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 
 pub fn color_enabled() -> bool {
@@ -78,26 +79,68 @@ pub fn local_time(ms: i64) -> String {
     )
 }
 
-/// A summary line for a set of bots: "3 bots: 2 running, 1 failed".
+/// A summary line for a set of bots: "3 bots: 2 running, 1 failed, 0 over limit".
 pub fn summary(bots: &[BotInfo]) -> String {
-    let mut counts: Vec<(BotState, usize)> = Vec::new();
-    for b in bots {
-        match counts.iter_mut().find(|(s, _)| *s == b.state) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((b.state, 1)),
+    if bots.is_empty() {
+        return "0 bots: add one with `botctl bots add NAME --user OWNER -- COMMAND...`".into();
+    }
+    let count = |s: BotState| bots.iter().filter(|b| b.state == s).count();
+    let noun = if bots.len() == 1 { "bot" } else { "bots" };
+    let mut parts = vec![
+        format!("{} running", count(BotState::Running)),
+        format!("{} failed", count(BotState::Failed)),
+        format!("{} over limit", count(BotState::OverLimit)),
+    ];
+    // Other states only when present, so the line stays short for a healthy fleet.
+    for state in [
+        BotState::Backoff,
+        BotState::Stopping,
+        BotState::Stopped,
+        BotState::Exited,
+        BotState::Disabled,
+        BotState::ConfigError,
+    ] {
+        let n = count(state);
+        if n > 0 {
+            parts.push(format!("{n} {}", state.as_str()));
         }
     }
-    counts.sort_by_key(|(s, _)| *s as u8);
-    let parts: Vec<String> = counts
-        .iter()
-        .map(|(s, n)| format!("{n} {}", s.as_str()))
-        .collect();
-    let noun = if bots.len() == 1 { "bot" } else { "bots" };
-    if parts.is_empty() {
-        "0 bots: add one with `botctl bots add NAME --user OWNER -- COMMAND...`".to_string()
+    format!("{} {noun}: {}", bots.len(), parts.join(", "))
+}
+
+/// Bytes for people: "512 KiB", "612 MiB", "1.5 GiB".
+pub fn bytes(n: u64) -> String {
+    const KIB: f64 = 1024.0;
+    let n = n as f64;
+    if n < KIB * KIB {
+        format!("{:.0} KiB", n / KIB)
+    } else if n < KIB * KIB * KIB {
+        format!("{:.0} MiB", n / (KIB * KIB))
     } else {
-        format!("{} {noun}: {}", bots.len(), parts.join(", "))
+        format!("{:.1} GiB", n / (KIB * KIB * KIB))
     }
+}
+
+pub fn cpu(v: Option<f32>) -> String {
+    v.map(|c| format!("{c:.0}%")).unwrap_or_else(|| "-".into())
+}
+
+pub fn memory(v: Option<u64>) -> String {
+    v.map(bytes).unwrap_or_else(|| "-".into())
+}
+
+/// A one-line graph of `values` scaled to their maximum: "▁▂▄█▆".
+pub fn sparkline(values: &[Option<f64>]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let max = values.iter().flatten().fold(0f64, |a, b| a.max(*b));
+    values
+        .iter()
+        .map(|v| match v {
+            None => ' ',
+            Some(_) if max <= 0.0 => BARS[0],
+            Some(v) => BARS[((v / max) * 7.0).round().clamp(0.0, 7.0) as usize],
+        })
+        .collect()
 }
 
 pub fn print_json<T: serde::Serialize>(value: &T) {
@@ -120,4 +163,25 @@ pub fn progress(len: usize, what: &str) -> Option<indicatif::ProgressBar> {
     }
     bar.set_message(what.to_string());
     Some(bar)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparkline_scales_to_the_maximum() {
+        assert_eq!(
+            sparkline(&[Some(0.0), Some(50.0), None, Some(100.0)]),
+            "▁▅ █"
+        );
+        assert_eq!(sparkline(&[Some(0.0), Some(0.0)]), "▁▁");
+    }
+
+    #[test]
+    fn bytes_read_well() {
+        assert_eq!(bytes(512 * 1024), "512 KiB");
+        assert_eq!(bytes(612 * 1024 * 1024), "612 MiB");
+        assert_eq!(bytes(3 * 1024 * 1024 * 1024 / 2), "1.5 GiB");
+    }
 }

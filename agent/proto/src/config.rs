@@ -22,9 +22,51 @@ pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_LOG_MAX_SIZE_MB: u64 = 10;
 pub const DEFAULT_LOG_KEEP: u32 = 5;
 pub const DEFAULT_PLATFORM: Platform = Platform::Generic;
+pub const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_secs(15);
+pub const MIN_HEALTH_INTERVAL: Duration = Duration::from_secs(1);
+pub const DEFAULT_SAMPLE_RETENTION: Duration = Duration::from_secs(7 * 86_400);
+pub const DEFAULT_MAX_BOTS_PER_USER: u32 = 50;
+pub const DEFAULT_MAX_TOTAL_BOTS: u32 = 200;
+pub const DEFAULT_MAX_MEMORY_MB: u64 = 512;
+pub const DEFAULT_MAX_CPU_PERCENT: u32 = 95;
+pub const DEFAULT_MEMORY_SAMPLES: u32 = 2;
+pub const DEFAULT_CPU_SAMPLES: u32 = 3;
+pub const DEFAULT_RESTART_ON_PRESSURE: bool = true;
+pub const DEFAULT_MEMORY_THRESHOLD_PERCENT: u32 = 80;
+pub const DEFAULT_MAX_DISK_PERCENT: u32 = 90;
+pub const DEFAULT_PRESSURE_COOLDOWN: Duration = Duration::from_secs(5 * 60);
+pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DEFAULT_START_GRACE: Duration = Duration::from_secs(10);
+pub const DEFAULT_CHECK_FAILURES: u32 = 3;
 pub const DEFAULT_ENABLED: bool = true;
 
-const GLOBAL_FIELDS: &[&str] = &["agent", "restart", "logs"];
+const GLOBAL_FIELDS: &[&str] = &["agent", "restart", "logs", "limits", "users"];
+const AGENT_FIELDS: &[&str] = &["health_interval", "sample_retention"];
+/// Per-bot limits: allowed in a bot's [limits], in [users.NAME] and in the global [limits].
+const BOT_LIMIT_FIELDS: &[&str] = &[
+    "max_memory_mb",
+    "max_cpu_percent",
+    "memory_samples",
+    "cpu_samples",
+    "restart_on_pressure",
+];
+/// Only in the global [limits] (and, for the first, [users.NAME]).
+const FLEET_LIMIT_FIELDS: &[&str] = &[
+    "max_bots_per_user",
+    "max_total_bots",
+    "memory_threshold_percent",
+    "max_disk_percent",
+    "pressure_cooldown",
+];
+const HEALTH_FIELDS: &[&str] = &[
+    "port",
+    "http",
+    "expect",
+    "interval",
+    "timeout",
+    "start_grace",
+    "failures",
+];
 const RESTART_FIELDS: &[&str] = &[
     "policy",
     "stable_after",
@@ -46,6 +88,8 @@ const BOT_FIELDS: &[&str] = &[
     "stop_timeout",
     "template",
     "restart",
+    "limits",
+    "health",
 ];
 
 const DURATION_HELP: &str = "use a number with a unit ms, s, m, h or d, e.g. \"15s\"";
@@ -297,11 +341,144 @@ impl Default for LogSettings {
     }
 }
 
+/// `[agent]`: how often the agent looks at things.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentSettings {
+    pub health_interval: Duration,
+    pub sample_retention: Duration,
+}
+
+impl Default for AgentSettings {
+    fn default() -> Self {
+        Self {
+            health_interval: DEFAULT_HEALTH_INTERVAL,
+            sample_retention: DEFAULT_SAMPLE_RETENTION,
+        }
+    }
+}
+
+/// Per-bot resource limits as written in a bot's `[limits]` or in `[users.NAME]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LimitOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_memory_mb: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_cpu_percent: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_samples: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_samples: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restart_on_pressure: Option<bool>,
+}
+
+impl LimitOverrides {
+    fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// The limits that apply to one bot: global `[limits]`, then its owner's, then its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BotLimits {
+    pub max_memory_mb: u64,
+    pub max_cpu_percent: u32,
+    /// A limit must be exceeded in this many consecutive samples before it acts.
+    pub memory_samples: u32,
+    pub cpu_samples: u32,
+    pub restart_on_pressure: bool,
+}
+
+impl Default for BotLimits {
+    fn default() -> Self {
+        Self {
+            max_memory_mb: DEFAULT_MAX_MEMORY_MB,
+            max_cpu_percent: DEFAULT_MAX_CPU_PERCENT,
+            memory_samples: DEFAULT_MEMORY_SAMPLES,
+            cpu_samples: DEFAULT_CPU_SAMPLES,
+            restart_on_pressure: DEFAULT_RESTART_ON_PRESSURE,
+        }
+    }
+}
+
+impl BotLimits {
+    pub fn with(&self, o: &LimitOverrides) -> BotLimits {
+        BotLimits {
+            max_memory_mb: o.max_memory_mb.unwrap_or(self.max_memory_mb),
+            max_cpu_percent: o.max_cpu_percent.unwrap_or(self.max_cpu_percent),
+            memory_samples: o.memory_samples.unwrap_or(self.memory_samples),
+            cpu_samples: o.cpu_samples.unwrap_or(self.cpu_samples),
+            restart_on_pressure: o.restart_on_pressure.unwrap_or(self.restart_on_pressure),
+        }
+    }
+}
+
+/// The global `[limits]`: per-bot defaults plus fleet and host limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetLimits {
+    pub bot: BotLimits,
+    pub max_bots_per_user: u32,
+    pub max_total_bots: u32,
+    pub memory_threshold_percent: u32,
+    pub max_disk_percent: u32,
+    pub pressure_cooldown: Duration,
+}
+
+impl Default for FleetLimits {
+    fn default() -> Self {
+        Self {
+            bot: BotLimits::default(),
+            max_bots_per_user: DEFAULT_MAX_BOTS_PER_USER,
+            max_total_bots: DEFAULT_MAX_TOTAL_BOTS,
+            memory_threshold_percent: DEFAULT_MEMORY_THRESHOLD_PERCENT,
+            max_disk_percent: DEFAULT_MAX_DISK_PERCENT,
+            pressure_cooldown: DEFAULT_PRESSURE_COOLDOWN,
+        }
+    }
+}
+
+/// `[users.NAME]`: one owner's overrides of `[limits]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserSettings {
+    pub max_bots_per_user: Option<u32>,
+    pub limits: LimitOverrides,
+}
+
+/// A bot's `[health]` checks, with defaults applied (`interval` falls back to the agent's
+/// `health_interval`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HealthCheck {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<String>,
+    /// Accepted HTTP statuses; empty means any 2xx.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expect: Vec<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval: Option<Dur>,
+    pub timeout: Dur,
+    pub start_grace: Dur,
+    pub failures: u32,
+}
+
 /// `botctl.toml` with defaults applied.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GlobalConfig {
     pub restart: RestartPolicy,
     pub logs: LogSettings,
+    pub agent: AgentSettings,
+    pub limits: FleetLimits,
+    pub users: BTreeMap<String, UserSettings>,
+}
+
+impl GlobalConfig {
+    pub fn max_bots_for(&self, owner: &str) -> u32 {
+        self.users
+            .get(owner)
+            .and_then(|u| u.max_bots_per_user)
+            .unwrap_or(self.limits.max_bots_per_user)
+    }
 }
 
 /// One `bots.d/NAME.toml`. `restart` stays unresolved because the global file may
@@ -318,6 +495,8 @@ pub struct BotConfig {
     pub stop_timeout: Option<Duration>,
     pub template: Option<String>,
     pub restart: RestartOverrides,
+    pub limits: LimitOverrides,
+    pub health: Option<HealthCheck>,
 }
 
 // Field order here is the order `to_toml` writes them in.
@@ -339,6 +518,10 @@ struct BotFileOut<'a> {
     env: &'a BTreeMap<String, String>,
     #[serde(skip_serializing_if = "RestartOverrides::is_empty")]
     restart: &'a RestartOverrides,
+    #[serde(skip_serializing_if = "LimitOverrides::is_empty")]
+    limits: &'a LimitOverrides,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    health: Option<&'a HealthCheck>,
 }
 
 impl BotConfig {
@@ -348,6 +531,14 @@ impl BotConfig {
             policy.stop_timeout = t;
         }
         policy
+    }
+
+    pub fn limits(&self, global: &GlobalConfig) -> BotLimits {
+        let mut limits = global.limits.bot.clone();
+        if let Some(user) = global.users.get(&self.user) {
+            limits = limits.with(&user.limits);
+        }
+        limits.with(&self.limits)
     }
 
     pub fn to_toml(&self) -> String {
@@ -361,6 +552,8 @@ impl BotConfig {
             template: self.template.as_deref(),
             env: &self.env,
             restart: &self.restart,
+            limits: &self.limits,
+            health: self.health.as_ref(),
         };
         toml::to_string(&out).expect("strings, arrays and tables always serialize to TOML")
     }
@@ -569,6 +762,87 @@ impl<'a> Section<'a> {
         }
     }
 
+    fn limit_overrides(&self) -> Result<LimitOverrides, ConfigError> {
+        Ok(LimitOverrides {
+            max_memory_mb: self.whole("max_memory_mb", 1, u64::MAX)?,
+            max_cpu_percent: self.whole("max_cpu_percent", 1, u32::MAX)?,
+            memory_samples: self.whole("memory_samples", 1, u32::MAX)?,
+            cpu_samples: self.whole("cpu_samples", 1, u32::MAX)?,
+            restart_on_pressure: self.boolean("restart_on_pressure")?,
+        })
+    }
+
+    fn percent(&self, key: &str) -> Result<Option<u32>, ConfigError> {
+        match self.whole::<u32>(key, 1, 100)? {
+            Some(n) if n > 100 => Err(self.err(key, "must be a percentage from 1 to 100")),
+            other => Ok(other),
+        }
+    }
+
+    fn health(&self) -> Result<HealthCheck, ConfigError> {
+        self.check_keys(HEALTH_FIELDS)?;
+        let port = self.whole::<u16>("port", 1, u16::MAX)?;
+        let http = self.string("http", "\"http://127.0.0.1:8080/health\"")?;
+        if let Some(url) = &http
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(self.err(
+                "http",
+                "must be an http:// or https:// URL, e.g. http = \"http://127.0.0.1:8080/health\"",
+            ));
+        }
+        if port.is_none() && http.is_none() {
+            return Err(ConfigError {
+                file: self.file.to_path_buf(),
+                field: Some(self.prefix.clone()),
+                message: "has no check: set port = N (TCP connect to 127.0.0.1) and/or \
+                          http = \"URL\" (GET)"
+                    .into(),
+            });
+        }
+        let expect = match self.get("expect") {
+            None => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| match v {
+                    Value::Integer(n) if (100..=599).contains(n) => Some(*n as u16),
+                    _ => None,
+                })
+                .collect::<Option<Vec<u16>>>()
+                .ok_or_else(|| {
+                    self.err(
+                        "expect",
+                        "must be a list of HTTP statuses, e.g. expect = [200, 204]",
+                    )
+                })?,
+            Some(_) => {
+                return Err(self.err(
+                    "expect",
+                    "must be a list of HTTP statuses, e.g. expect = [200, 204]",
+                ));
+            }
+        };
+        let interval = self.duration("interval")?;
+        if interval.is_some_and(|d| d.0 < MIN_HEALTH_INTERVAL) {
+            return Err(self.err("interval", "must be at least 1s"));
+        }
+        Ok(HealthCheck {
+            port,
+            http,
+            expect,
+            interval,
+            timeout: self
+                .duration("timeout")?
+                .unwrap_or(Dur(DEFAULT_CHECK_TIMEOUT)),
+            start_grace: self
+                .duration("start_grace")?
+                .unwrap_or(Dur(DEFAULT_START_GRACE)),
+            failures: self
+                .whole("failures", 1, u32::MAX)?
+                .unwrap_or(DEFAULT_CHECK_FAILURES),
+        })
+    }
+
     fn restart(&self) -> Result<RestartOverrides, ConfigError> {
         self.check_keys(RESTART_FIELDS)?;
         Ok(RestartOverrides {
@@ -592,10 +866,67 @@ pub fn parse_global(path: &Path, text: &str) -> Result<GlobalConfig, ConfigError
         table: &table,
     };
     top.check_keys(GLOBAL_FIELDS)?;
-    if let Some(agent) = top.section("agent")? {
-        agent.check_keys(&[])?;
-    }
     let mut config = GlobalConfig::default();
+    if let Some(agent) = top.section("agent")? {
+        agent.check_keys(AGENT_FIELDS)?;
+        if let Some(d) = agent.duration("health_interval")? {
+            if d.0 < MIN_HEALTH_INTERVAL {
+                return Err(agent.err("health_interval", "must be at least 1s"));
+            }
+            config.agent.health_interval = d.0;
+        }
+        if let Some(d) = agent.duration("sample_retention")? {
+            config.agent.sample_retention = d.0;
+        }
+    }
+    if let Some(limits) = top.section("limits")? {
+        let allowed: Vec<&str> = BOT_LIMIT_FIELDS
+            .iter()
+            .chain(FLEET_LIMIT_FIELDS)
+            .copied()
+            .collect();
+        limits.check_keys(&allowed)?;
+        let l = &mut config.limits;
+        l.bot = l.bot.with(&limits.limit_overrides()?);
+        if let Some(n) = limits.whole("max_bots_per_user", 0, u32::MAX)? {
+            l.max_bots_per_user = n;
+        }
+        if let Some(n) = limits.whole("max_total_bots", 0, u32::MAX)? {
+            l.max_total_bots = n;
+        }
+        if let Some(n) = limits.percent("memory_threshold_percent")? {
+            l.memory_threshold_percent = n;
+        }
+        if let Some(n) = limits.percent("max_disk_percent")? {
+            l.max_disk_percent = n;
+        }
+        if let Some(d) = limits.duration("pressure_cooldown")? {
+            l.pressure_cooldown = d.0;
+        }
+    }
+    if let Some(users) = top.section("users")? {
+        for key in users.table.keys() {
+            let Some(user) = users.section(key)? else {
+                continue;
+            };
+            if !valid_owner_name(key) {
+                return Err(users.err(key, "is not a valid owner name"));
+            }
+            let allowed: Vec<&str> = BOT_LIMIT_FIELDS
+                .iter()
+                .chain(&["max_bots_per_user"])
+                .copied()
+                .collect();
+            user.check_keys(&allowed)?;
+            config.users.insert(
+                key.clone(),
+                UserSettings {
+                    max_bots_per_user: user.whole("max_bots_per_user", 0, u32::MAX)?,
+                    limits: user.limit_overrides()?,
+                },
+            );
+        }
+    }
     if let Some(restart) = top.section("restart")? {
         config.restart = config.restart.with(&restart.restart()?);
     }
@@ -736,6 +1067,17 @@ pub fn parse_bot(name: &str, path: &Path, text: &str) -> Result<BotConfig, Confi
         Some(section) => section.restart()?,
         None => RestartOverrides::default(),
     };
+    let limits = match top.section("limits")? {
+        Some(section) => {
+            section.check_keys(BOT_LIMIT_FIELDS)?;
+            section.limit_overrides()?
+        }
+        None => LimitOverrides::default(),
+    };
+    let health = match top.section("health")? {
+        Some(section) => Some(section.health()?),
+        None => None,
+    };
 
     Ok(BotConfig {
         name: name.to_string(),
@@ -748,6 +1090,8 @@ pub fn parse_bot(name: &str, path: &Path, text: &str) -> Result<BotConfig, Confi
         stop_timeout,
         template,
         restart,
+        limits,
+        health,
     })
 }
 
@@ -906,8 +1250,104 @@ mod tests {
                     max_size_mb: 1,
                     keep: 0
                 },
+                ..GlobalConfig::default()
             }
         );
+    }
+
+    #[test]
+    fn limits_users_and_agent_sections() {
+        let text = r#"
+            [agent]
+            health_interval = "2s"
+            sample_retention = "1d"
+            [limits]
+            max_bots_per_user = 3
+            max_total_bots = 10
+            max_memory_mb = 256
+            max_cpu_percent = 50
+            memory_samples = 4
+            cpu_samples = 5
+            restart_on_pressure = false
+            memory_threshold_percent = 70
+            max_disk_percent = 95
+            pressure_cooldown = "1m"
+            [users.alice]
+            max_bots_per_user = 7
+            max_memory_mb = 1024
+        "#;
+        let g = parse_global(Path::new("botctl.toml"), text).unwrap();
+        assert_eq!(g.agent.health_interval, secs(2));
+        assert_eq!(g.agent.sample_retention, secs(86_400));
+        assert_eq!(g.limits.max_total_bots, 10);
+        assert_eq!(g.limits.bot.max_cpu_percent, 50);
+        assert!(!g.limits.bot.restart_on_pressure);
+        assert_eq!(g.limits.pressure_cooldown, secs(60));
+        assert_eq!(g.max_bots_for("alice"), 7);
+        assert_eq!(g.max_bots_for("bob"), 3);
+        let alice =
+            bot("user = \"alice\"\ncommand = [\"x\"]\n[limits]\ncpu_samples = 9\n").unwrap();
+        let limits = alice.limits(&g);
+        assert_eq!(limits.max_memory_mb, 1024, "owner override");
+        assert_eq!(limits.cpu_samples, 9, "bot override");
+        assert_eq!(limits.memory_samples, 4, "global");
+
+        for (text, field) in [
+            (
+                "[agent]\nhealth_interval = \"500ms\"\n",
+                "agent.health_interval",
+            ),
+            (
+                "[limits]\nmax_disk_percent = 101\n",
+                "limits.max_disk_percent",
+            ),
+            ("[limits]\nstorage = 1\n", "limits.storage"),
+            (
+                "[users.bob]\nmax_total_bots = 1\n",
+                "users.bob.max_total_bots",
+            ),
+            ("[users]\nbob = 1\n", "users.bob"),
+        ] {
+            let e = parse_global(Path::new("botctl.toml"), text).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some(field), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn health_section() {
+        let b = bot(
+            "user = \"a\"\ncommand = [\"x\"]\n[health]\nport = 8080\nhttp = \"http://127.0.0.1:8080/h\"\nexpect = [200, 204]\ninterval = \"2s\"\nfailures = 2\n",
+        )
+        .unwrap();
+        let h = b.health.clone().unwrap();
+        assert_eq!(h.port, Some(8080));
+        assert_eq!(h.expect, vec![200, 204]);
+        assert_eq!(h.interval, Some(Dur(secs(2))));
+        assert_eq!(h.timeout, Dur(DEFAULT_CHECK_TIMEOUT));
+        assert_eq!(h.start_grace, Dur(DEFAULT_START_GRACE));
+        assert_eq!(h.failures, 2);
+        let again = parse_bot("echo", Path::new("bots.d/echo.toml"), &b.to_toml()).unwrap();
+        assert_eq!(again, b, "round trip through to_toml");
+
+        for (text, field) in [
+            ("[health]\nfailures = 1\n", "health"),
+            ("[health]\nport = 70000\n", "health.port"),
+            ("[health]\nhttp = \"ftp://x\"\n", "health.http"),
+            ("[health]\nport = 1\nexpect = [\"ok\"]\n", "health.expect"),
+            (
+                "[health]\nport = 1\ninterval = \"10ms\"\n",
+                "health.interval",
+            ),
+            ("[health]\nport = 1\nurl = \"x\"\n", "health.url"),
+            (
+                "[limits]\nmax_bots_per_user = 1\n",
+                "limits.max_bots_per_user",
+            ),
+        ] {
+            let full = format!("user = \"a\"\ncommand = [\"x\"]\n{text}");
+            let e = bot(&full).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some(field), "{text}: {e}");
+        }
     }
 
     #[test]
@@ -958,6 +1398,8 @@ mod tests {
                     retry_after: Some(Dur(secs(3600))),
                     stop_timeout: Some(Dur(secs(7))),
                 },
+                limits: LimitOverrides::default(),
+                health: None,
             }
         );
         for p in Platform::ALL {
@@ -997,7 +1439,7 @@ mod tests {
         assert_eq!(
             e.message,
             "unknown field; allowed here: user, command, cwd, env, platform, enabled, \
-             stop_timeout, template, restart"
+             stop_timeout, template, restart, limits, health"
         );
         let e = global_err("restrt = 1\n");
         assert_eq!(e.field.as_deref(), Some("restrt"));
@@ -1306,6 +1748,20 @@ mod tests {
                 backoff_max: Some(Dur(secs(90))),
                 ..RestartOverrides::default()
             },
+            limits: LimitOverrides {
+                max_memory_mb: Some(64),
+                restart_on_pressure: Some(false),
+                ..LimitOverrides::default()
+            },
+            health: Some(HealthCheck {
+                port: None,
+                http: Some("http://127.0.0.1:1/h".into()),
+                expect: vec![204],
+                interval: None,
+                timeout: Dur(secs(2)),
+                start_grace: Dur(Duration::ZERO),
+                failures: 1,
+            }),
         };
         let text = full.to_toml();
         assert_eq!(bot(&text).unwrap(), full, "{text}");

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub use paths::Paths;
 
 /// Bumped whenever a wire type or the service changes shape.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The version of this build, the same for the CLI and the agent of one binary.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -101,6 +101,8 @@ pub enum BotState {
     Disabled,
     /// Its file never parsed; nothing runs for it.
     ConfigError,
+    /// Not started: its owner or the fleet is at `max_bots_per_user` / `max_total_bots`.
+    OverLimit,
 }
 
 impl BotState {
@@ -114,6 +116,7 @@ impl BotState {
             BotState::Exited => "exited",
             BotState::Disabled => "disabled",
             BotState::ConfigError => "config-error",
+            BotState::OverLimit => "over-limit",
         }
     }
 
@@ -121,7 +124,7 @@ impl BotState {
     pub fn is_problem(&self) -> bool {
         matches!(
             self,
-            BotState::Failed | BotState::Backoff | BotState::ConfigError
+            BotState::Failed | BotState::Backoff | BotState::ConfigError | BotState::OverLimit
         )
     }
 }
@@ -157,6 +160,65 @@ pub struct BotInfo {
     /// Why the bot is in this state, when that needs saying: "restarting in 4s",
     /// "retrying in 15m", a spawn error, or the config error of its file.
     pub detail: Option<String>,
+    /// CPU of the bot's whole process group at the last sample, % of one core.
+    pub cpu_percent: Option<f32>,
+    /// Resident memory of the bot's whole process group at the last sample.
+    pub memory_bytes: Option<u64>,
+}
+
+/// The machine the fleet runs on, at the last sample.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HostInfo {
+    pub cpu_percent: f32,
+    pub memory_used_bytes: u64,
+    pub memory_total_bytes: u64,
+    /// The filesystem holding the botctl home.
+    pub disk_path: String,
+    pub disk_used_bytes: u64,
+    pub disk_total_bytes: u64,
+    /// 1, 5 and 15 minute load averages.
+    pub load: Vec<f64>,
+    pub uptime_secs: u64,
+    pub sampled_at_ms: i64,
+}
+
+impl HostInfo {
+    pub fn memory_percent(&self) -> f64 {
+        percent(self.memory_used_bytes, self.memory_total_bytes)
+    }
+    pub fn disk_percent(&self) -> f64 {
+        percent(self.disk_used_bytes, self.disk_total_bytes)
+    }
+}
+
+fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 * 100.0 / whole as f64
+    }
+}
+
+/// One point of a bot's resource history (a minute, averaged for CPU, peak for memory).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SamplePoint {
+    pub ts_ms: i64,
+    pub cpu_percent: f32,
+    pub memory_bytes: u64,
+}
+
+/// What supervision had to do for a bot, from the retained event history.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RecoveryRecord {
+    pub restarts: u32,
+    /// Exits nobody asked for.
+    pub crashes: u32,
+    /// Restarts for a memory or CPU limit or host memory pressure.
+    pub limit_restarts: u32,
+    pub health_restarts: u32,
+    pub last_exit: Option<ExitInfo>,
+    /// Mean time from a crash or forced restart to the bot running again.
+    pub mean_time_to_recovery_ms: Option<u64>,
 }
 
 /// A problem with one configuration file.
@@ -185,6 +247,8 @@ pub struct StatusReport {
     pub agent: AgentInfo,
     pub bots: Vec<BotInfo>,
     pub config_issues: Vec<ConfigIssue>,
+    /// None until the first sample is taken.
+    pub host: Option<HostInfo>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -290,6 +354,22 @@ pub struct BotDetail {
     pub stderr_log: String,
     pub recent_events: Vec<EventRecord>,
     pub config_issue: Option<ConfigIssue>,
+    pub limits: LimitsInfo,
+    /// The last hour, oldest first.
+    pub history: Vec<SamplePoint>,
+    pub record: RecoveryRecord,
+    /// What `[health]` checks, e.g. "tcp 127.0.0.1:8080, http http://...".
+    pub health_checks: Option<String>,
+}
+
+/// The resource limits in force for a bot.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LimitsInfo {
+    pub max_memory_mb: u64,
+    pub max_cpu_percent: u32,
+    pub memory_samples: u32,
+    pub cpu_samples: u32,
+    pub restart_on_pressure: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

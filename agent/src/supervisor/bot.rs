@@ -11,7 +11,7 @@ use nix::sys::signal::Signal;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::sleep_until;
 
-use super::machine::{Action, Exit, Input, Machine, Mode, Phase, Policy};
+use super::machine::{Action, EventKind, Exit, Input, Machine, Mode, Phase, Policy};
 use crate::Context;
 use crate::process::{self, BotProcess, SpawnSpec};
 use crate::store::{NewEvent, RegistryRow};
@@ -21,9 +21,32 @@ const KILL_GRACE: Duration = Duration::from_secs(5);
 /// How often to look for survivors of a stopping group once its leader is gone.
 const GROUP_POLL: Duration = Duration::from_millis(10);
 
+/// What a bot task needs from the configuration besides its own file.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub policy: RestartPolicy,
+    /// The default interval of its `[health]` checks.
+    pub health_interval: Duration,
+}
+
+impl Settings {
+    pub fn of(config: &BotConfig, global: &botctl_proto::config::GlobalConfig) -> Settings {
+        Settings {
+            policy: config.policy(global),
+            health_interval: global.agent.health_interval,
+        }
+    }
+}
+
 pub enum Command {
     User(UserAction, oneshot::Sender<BotOutcome>),
-    Reconfigure(Arc<BotConfig>, RestartPolicy),
+    Reconfigure(Arc<BotConfig>, Settings),
+    /// Replace the running process (a limit, a health check, host pressure); counts toward
+    /// the restart-rate limit.
+    Recycle {
+        kind: EventKind,
+        reason: String,
+    },
     /// Stop and end the task (bot removed from the fleet).
     Remove(oneshot::Sender<BotOutcome>),
     /// The agent is going away: stop the bot, or leave it running for the next agent.
@@ -44,6 +67,8 @@ pub struct View {
     /// Unix ms of the next automatic attempt (backoff or failed cool-down).
     pub next_attempt_ms: Option<i64>,
     pub last_error: Option<String>,
+    pub cpu_percent: Option<f32>,
+    pub memory_bytes: Option<u64>,
 }
 
 pub type SharedView = Arc<Mutex<View>>;
@@ -57,6 +82,8 @@ pub fn new_view() -> SharedView {
         last_exit: None,
         next_attempt_ms: None,
         last_error: None,
+        cpu_percent: None,
+        memory_bytes: None,
     }))
 }
 
@@ -118,13 +145,24 @@ pub struct BotTask {
     /// Ends the task once the bot is stopped (agent shutdown).
     exit_when_stopped: Option<oneshot::Sender<BotOutcome>>,
     view: SharedView,
+    settings: Settings,
+    tx: mpsc::UnboundedSender<Command>,
+    checker: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for BotTask {
+    fn drop(&mut self) {
+        if let Some(checker) = self.checker.take() {
+            checker.abort();
+        }
+    }
 }
 
 impl BotTask {
     pub fn spawn(
         ctx: Arc<Context>,
         config: Arc<BotConfig>,
-        policy: &RestartPolicy,
+        settings: Settings,
         begin: Begin,
         view: SharedView,
     ) -> mpsc::UnboundedSender<Command> {
@@ -132,7 +170,10 @@ impl BotTask {
         let mut task = BotTask {
             ctx,
             config,
-            policy: machine_policy(policy),
+            policy: machine_policy(&settings.policy),
+            settings,
+            tx: tx.clone(),
+            checker: None,
             machine: Machine::new(),
             process: None,
             started_at_ms: None,
@@ -168,8 +209,31 @@ impl BotTask {
                 task.publish();
             }
         }
+        task.start_checker();
         tokio::spawn(task.run(rx));
         tx
+    }
+
+    /// (Re)starts the `[health]` checks of this bot, if it has any.
+    fn start_checker(&mut self) {
+        if let Some(old) = self.checker.take() {
+            old.abort();
+        }
+        let Some(check) = self.config.health.clone() else {
+            return;
+        };
+        let checker = crate::health::checks::Checker {
+            ctx: self.ctx.clone(),
+            bot: self.config.name.clone(),
+            owner: self.config.user.clone(),
+            interval: check
+                .interval
+                .map_or(self.settings.health_interval, |d| d.0),
+            check,
+            view: self.view.clone(),
+            tx: self.tx.clone(),
+        };
+        self.checker = Some(tokio::spawn(checker.run()));
     }
 
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
@@ -221,14 +285,21 @@ impl BotTask {
                 self.waiters.push(Waiter { action, was, reply });
                 self.feed(input);
             }
-            Command::Reconfigure(config, policy) => {
+            Command::Recycle { kind, reason } => self.feed(Input::Recycle { kind, reason }),
+            Command::Reconfigure(config, settings) => {
                 let restart = config.command != self.config.command
                     || config.cwd != self.config.cwd
                     || config.env != self.config.env
                     || config.user != self.config.user;
                 let enabled_changed = config.enabled != self.config.enabled;
+                let checks_changed = config.health != self.config.health
+                    || settings.health_interval != self.settings.health_interval;
                 self.config = config;
-                self.policy = machine_policy(&policy);
+                self.policy = machine_policy(&settings.policy);
+                self.settings = settings;
+                if checks_changed {
+                    self.start_checker();
+                }
                 if enabled_changed && !self.config.enabled {
                     self.feed(Input::Stop);
                 } else if enabled_changed {
@@ -490,6 +561,10 @@ impl BotTask {
         view.last_exit = self.machine.last_exit.map(|(exit, at)| exit_info(exit, at));
         view.next_attempt_ms = next_attempt_ms;
         view.last_error = self.machine.last_error.clone();
+        if !running {
+            view.cpu_percent = None;
+            view.memory_bytes = None;
+        }
     }
 
     fn answer_waiters(&mut self) {

@@ -94,6 +94,8 @@ pub enum AfterStop {
     Stay,
     Start,
     Remove,
+    /// A limit, health or pressure restart: once stopped, restart under the rate limit.
+    Recycle,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,6 +132,9 @@ pub enum EventKind {
     Stopped,
     SpawnFailed,
     Adopted,
+    LimitRestart,
+    HealthRestart,
+    PressureRestart,
 }
 
 impl EventKind {
@@ -144,6 +149,9 @@ impl EventKind {
             EventKind::Stopped => "stopped",
             EventKind::SpawnFailed => "spawn-failed",
             EventKind::Adopted => "adopted",
+            EventKind::LimitRestart => "limit-restart",
+            EventKind::HealthRestart => "health-restart",
+            EventKind::PressureRestart => "pressure-restart",
         }
     }
 }
@@ -155,10 +163,24 @@ pub enum Input {
     Restart,
     Recover,
     Remove,
-    Spawned { pid: u32 },
-    SpawnFailed { error: String },
-    Exited { pid: u32, exit: Exit },
+    Spawned {
+        pid: u32,
+    },
+    SpawnFailed {
+        error: String,
+    },
+    Exited {
+        pid: u32,
+        exit: Exit,
+    },
     Timer,
+    /// The agent decided the running process must be replaced (a resource limit, a failing
+    /// health check, host memory pressure). Unlike a user restart it counts toward the
+    /// restart-rate limit, so a leaking bot cannot be recycled forever.
+    Recycle {
+        kind: EventKind,
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,6 +267,27 @@ impl Machine {
             Input::Remove => self.on_remove(policy),
             Input::Exited { pid, exit } => self.on_exited(pid, exit, now, policy),
             Input::Timer => self.on_timer(now),
+            Input::Recycle { kind, reason } => self.on_recycle(kind, reason, policy),
+        }
+    }
+
+    fn on_recycle(&mut self, kind: EventKind, reason: String, policy: &Policy) -> Vec<Action> {
+        match self.phase {
+            Phase::Running { pid, since } => {
+                self.phase = Phase::Stopping {
+                    pid,
+                    since,
+                    then: AfterStop::Recycle,
+                };
+                // Shown as the reason while the bot waits to come back.
+                self.last_error = Some(reason.clone());
+                vec![
+                    record(kind, format!("{reason}: restarting")),
+                    terminate(pid, policy),
+                ]
+            }
+            // Nothing runs (or a stop is already under way): nothing to recycle.
+            _ => Vec::new(),
         }
     }
 
@@ -480,7 +523,11 @@ impl Machine {
                 }
                 self.fail(what, ran, now, policy, Some(EventKind::Exited))
             }
-            Phase::Stopping { pid: own, then, .. } if own == pid => {
+            Phase::Stopping {
+                pid: own,
+                then,
+                since,
+            } if own == pid => {
                 self.last_exit = Some((exit, now));
                 match then {
                     AfterStop::Stay => {
@@ -495,6 +542,11 @@ impl Machine {
                     AfterStop::Remove => {
                         self.phase = Phase::Removed;
                         vec![record(EventKind::Stopped, "stopped: bot removed")]
+                    }
+                    AfterStop::Recycle => {
+                        let ran = now.saturating_duration_since(since);
+                        let what = format!("stopped ({}) after {}", exit.describe(), compact(ran));
+                        self.fail(what, ran, now, policy, None)
                     }
                 }
             }
@@ -725,6 +777,7 @@ mod tests {
             Input::SpawnFailed { .. } => 6,
             Input::Exited { .. } => 7,
             Input::Timer => 8,
+            Input::Recycle { .. } => 9,
         }
     }
 
@@ -775,6 +828,10 @@ mod tests {
         let by_user = rec(K::Stopped, "stopped by user");
         let none: Vec<Action> = Vec::new();
         let stay = AfterStop::Stay;
+        let recycle = Input::Recycle {
+            kind: K::LimitRestart,
+            reason: "memory 600 MiB > 512 MiB for 2 samples".into(),
+        };
 
         #[rustfmt::skip]
         let table: Vec<(Phase, Input, Phase, Vec<Action>)> = vec![
@@ -849,6 +906,15 @@ mod tests {
             (removed.clone(), spawn_failed.clone(), removed.clone(), none.clone()),
             (removed.clone(), exit1(100), removed.clone(), none.clone()),
             (removed.clone(), Input::Timer, removed.clone(), none.clone()),
+
+            (stopped.clone(), recycle.clone(), stopped.clone(), none.clone()),
+            (run.clone(), recycle.clone(), stopping(AfterStop::Recycle),
+                vec![rec(K::LimitRestart, "memory 600 MiB > 512 MiB for 2 samples: restarting"), term(100)]),
+            (stopping(stay), recycle.clone(), stopping(stay), none.clone()),
+            (backoff.clone(), recycle.clone(), backoff.clone(), none.clone()),
+            (failed.clone(), recycle.clone(), failed.clone(), none.clone()),
+            (exited.clone(), recycle.clone(), exited.clone(), none.clone()),
+            (removed.clone(), recycle.clone(), removed.clone(), none.clone()),
         ];
 
         let mut covered = std::collections::HashSet::new();
@@ -862,7 +928,47 @@ mod tests {
             assert_eq!(m.phase, after, "phase after {input:?} in {before:?}");
             assert_eq!(actions, expected, "actions for {input:?} in {before:?}");
         }
-        assert_eq!(covered.len(), 7 * 9);
+        assert_eq!(covered.len(), 7 * 10);
+    }
+
+    #[test]
+    fn recycles_count_toward_the_rate_limit() {
+        let p = Policy {
+            max_restarts: 2,
+            ..Policy::default()
+        };
+        let t0 = Instant::now();
+        let mut m = Machine::adopted(1, t0);
+        let mut now = t0;
+        for round in 0..3u32 {
+            now += S(60);
+            let pid = m.pid().unwrap();
+            let recycle = Input::Recycle {
+                kind: EventKind::LimitRestart,
+                reason: "memory 600 MiB > 512 MiB for 2 samples".into(),
+            };
+            let actions = m.handle(recycle, now, &p);
+            assert_eq!(actions[1], term(pid), "round {round}");
+            let actions = m.handle(exit1(pid), now, &p);
+            if round < 2 {
+                assert_eq!(
+                    actions,
+                    vec![Action::Spawn],
+                    "a stable run restarts at once"
+                );
+                m.handle(Input::Spawned { pid: pid + 1 }, now, &p);
+                assert_eq!(m.restarts, round + 1);
+            } else {
+                assert!(matches!(m.phase, Phase::Failed { .. }), "{:?}", m.phase);
+                assert!(matches!(
+                    &actions[0],
+                    Action::Record {
+                        kind: EventKind::Failed,
+                        ..
+                    }
+                ));
+            }
+        }
     }
 
     #[test]

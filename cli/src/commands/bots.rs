@@ -190,9 +190,42 @@ pub async fn show(target: &Target, name: String, json: bool) -> Result<(), CliEr
         ("stdout", d.stdout_log.clone()),
         ("stderr", d.stderr_log.clone()),
     ];
+    let l = &d.limits;
+    let r = &d.record;
+    let mut rows = rows;
+    rows.push((
+        "limits",
+        format!(
+            "memory {} MiB for {} samples, cpu {}% for {} samples, restart on host pressure: {}",
+            l.max_memory_mb,
+            l.memory_samples,
+            l.max_cpu_percent,
+            l.cpu_samples,
+            if l.restart_on_pressure { "yes" } else { "no" }
+        ),
+    ));
+    if let Some(h) = &d.health_checks {
+        rows.push(("health", h.clone()));
+    }
+    rows.push(("cpu", render::cpu(i.cpu_percent)));
+    rows.push(("memory", render::memory(i.memory_bytes)));
+    rows.push((
+        "record",
+        format!(
+            "{} restarts, {} crashes, {} limit restarts, {} health restarts, mean time to recovery {}",
+            r.restarts,
+            r.crashes,
+            r.limit_restarts,
+            r.health_restarts,
+            r.mean_time_to_recovery_ms
+                .map(ms)
+                .unwrap_or_else(|| "-".into())
+        ),
+    ));
     for (k, v) in rows {
         println!("{k:>10}  {v}");
     }
+    print_history(&d.history, now);
     if let Some(detail) = &i.detail {
         println!("{:>10}  {detail}", "note");
     }
@@ -208,6 +241,37 @@ pub async fn show(target: &Target, name: String, json: bool) -> Result<(), CliEr
         }
     }
     Ok(())
+}
+
+/// The last hour as two one-line graphs, a character a minute, oldest on the left.
+fn print_history(history: &[botctl_proto::SamplePoint], now: i64) {
+    if history.is_empty() {
+        println!("{:>10}  no samples yet (one is kept a minute)", "history");
+        return;
+    }
+    let mut cpu = vec![None; 60];
+    let mut mem = vec![None; 60];
+    for p in history {
+        let minutes_ago = ((now - p.ts_ms).max(0) / 60_000) as usize;
+        if minutes_ago < 60 {
+            cpu[59 - minutes_ago] = Some(p.cpu_percent as f64);
+            mem[59 - minutes_ago] = Some(p.memory_bytes as f64);
+        }
+    }
+    let peak_cpu = history.iter().map(|p| p.cpu_percent).fold(0f32, f32::max);
+    let peak_mem = history.iter().map(|p| p.memory_bytes).max().unwrap_or(0);
+    println!("last hour (a character a minute, now on the right):");
+    println!(
+        "{:>10}  {} peak {peak_cpu:.0}%",
+        "cpu",
+        render::sparkline(&cpu)
+    );
+    println!(
+        "{:>10}  {} peak {}",
+        "memory",
+        render::sparkline(&mem),
+        render::bytes(peak_mem)
+    );
 }
 
 fn shell_words(words: &[String]) -> String {

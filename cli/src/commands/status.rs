@@ -29,6 +29,21 @@ fn print(report: &StatusReport) {
         render::uptime(Some(a.uptime_secs)),
         a.home
     );
+    if let Some(h) = &report.host {
+        let load: Vec<String> = h.load.iter().map(|l| format!("{l:.2}")).collect();
+        println!(
+            "host: cpu {:.0}%, memory {} of {} ({:.0}%), disk {:.0}% ({} of {}), load {}, up {}",
+            h.cpu_percent,
+            render::bytes(h.memory_used_bytes),
+            render::bytes(h.memory_total_bytes),
+            h.memory_percent(),
+            h.disk_percent(),
+            render::bytes(h.disk_used_bytes),
+            render::bytes(h.disk_total_bytes),
+            load.join(" "),
+            render::uptime(Some(h.uptime_secs)),
+        );
+    }
     let now = now_ms();
     if !report.bots.is_empty() {
         let mut table = render::table(&[
@@ -37,6 +52,8 @@ fn print(report: &StatusReport) {
             "STATE",
             "PID",
             "UPTIME",
+            "CPU",
+            "MEM",
             "RESTARTS",
             "LAST EXIT",
         ]);
@@ -47,13 +64,15 @@ fn print(report: &StatusReport) {
                 render::state_cell(b.state),
                 Cell::new(opt(b.pid)),
                 Cell::new(render::uptime(b.uptime_secs)),
+                Cell::new(render::cpu(b.cpu_percent)),
+                Cell::new(render::memory(b.memory_bytes)),
                 Cell::new(b.restarts),
                 Cell::new(render::last_exit(&b.last_exit, now)),
             ]);
         }
         println!("{table}");
     }
-    println!("{}", render::summary(&report.bots));
+    println!("fleet: {}", render::summary(&report.bots));
     let notes: Vec<String> = report
         .bots
         .iter()
