@@ -6,5 +6,6 @@ mod cli;
 mod config_errors;
 mod health;
 mod socket;
+mod storage;
 mod supervision;
 mod support;

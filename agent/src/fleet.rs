@@ -6,15 +6,19 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use botctl_proto::config::{self, BotConfig, ConfigError, GlobalConfig};
+use std::path::Path;
+
 use botctl_proto::{
-    Action, ActionReport, AddBot, BotDetail, BotInfo, BotOutcome, BotState, ConfigIssue,
-    EventQuery, PolicyInfo, ReloadReport, RpcError, ShutdownReport, Target, now_ms,
+    Action, ActionReport, AddBot, BotDetail, BotInfo, BotOutcome, BotState, CleanupItem,
+    CleanupReport, ConfigIssue, CreateBot, EventQuery, OwnerStorage, PolicyInfo, ReloadReport,
+    RpcError, ShutdownReport, StorageReport, Target, TemplateInfo, now_ms,
 };
 use futures::future::join_all;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::Context;
 use crate::process;
+use crate::storage;
 use crate::store::{NewEvent, RegistryRow};
 use crate::supervisor::bot::{Begin, BotTask, Command, Settings, SharedView, new_view};
 
@@ -480,6 +484,18 @@ impl Fleet {
                 }
                 names
             }
+            Target::Template(t) => {
+                let names: Vec<String> = state
+                    .bots
+                    .values()
+                    .filter(|e| e.config.template.as_deref() == Some(t.as_str()))
+                    .map(|e| e.config.name.clone())
+                    .collect();
+                if names.is_empty() {
+                    return Err(RpcError::not_found(format!("no bots use template {t}")));
+                }
+                names
+            }
             Target::Failing => state
                 .bots
                 .values()
@@ -537,18 +553,11 @@ impl Fleet {
         let _guard = self.changes.lock().await;
         let paths = &self.ctx.paths;
         if !config::valid_bot_name(&req.name) {
-            return Err(RpcError::invalid(format!(
-                "invalid bot name {:?}: use lowercase letters, digits, '-' and '_', starting with a letter or digit (at most 64)",
-                req.name
-            )));
+            return Err(invalid_name(&req.name));
         }
         let file = paths.bot_file(&req.name);
-        if self.state.lock().unwrap().bots.contains_key(&req.name) || file.exists() {
-            return Err(RpcError::conflict(format!(
-                "bot {} already exists ({}): remove it first or choose another name",
-                req.name,
-                paths.display(&file)
-            )));
+        if self.exists(&req.name) || file.exists() {
+            return Err(already_exists(paths, &req.name, &file));
         }
         let platform = match req.platform.as_deref() {
             None => config::Platform::default(),
@@ -599,20 +608,25 @@ impl Fleet {
             "added",
             format!("added by botctl bots add ({})", paths.display(&file)),
         );
+        Ok(self.install(bot, req.start, "added"))
+    }
+
+    /// Puts a bot whose file is written into the fleet, started or not.
+    fn install(&self, bot: BotConfig, start: bool, verb: &str) -> BotOutcome {
         let global = self.state.lock().unwrap().global.clone();
         let settings = Settings::of(&bot, &global);
-        let begin = if req.start { Begin::Start } else { Begin::Idle };
+        let begin = if start { Begin::Start } else { Begin::Idle };
         let entry = self.spawn(bot, settings, begin);
         let view = entry.view.lock().unwrap().clone();
         let name = entry.config.name.clone();
         self.state.lock().unwrap().bots.insert(name.clone(), entry);
-        let ok = !req.start || view.state == BotState::Running;
-        Ok(BotOutcome {
-            message: match (req.start, view.pid) {
-                (false, _) => "added; not started".into(),
-                (true, Some(pid)) => format!("added and started (pid {pid})"),
+        let ok = !start || view.state == BotState::Running;
+        BotOutcome {
+            message: match (start, view.pid) {
+                (false, _) => format!("{verb}; not started"),
+                (true, Some(pid)) => format!("{verb} and started (pid {pid})"),
                 (true, None) => format!(
-                    "added, but it did not start: {}",
+                    "{verb}, but it did not start: {}",
                     view.last_error.unwrap_or_else(|| view.state.to_string())
                 ),
             },
@@ -620,18 +634,117 @@ impl Fleet {
             ok,
             state: Some(view.state),
             pid: view.pid,
-        })
+        }
     }
 
-    pub async fn remove(&self, name: &str) -> Result<BotOutcome, RpcError> {
+    /// `bots create`: limits and quota first, then the directory from the template, then the
+    /// file; a failure half-way removes what was made.
+    pub async fn create(&self, req: CreateBot) -> Result<BotOutcome, RpcError> {
+        let _guard = self.changes.lock().await;
+        let paths = &self.ctx.paths;
+        if !config::valid_bot_name(&req.name) {
+            return Err(invalid_name(&req.name));
+        }
+        if !config::valid_owner_name(&req.owner) {
+            return Err(RpcError::invalid(format!(
+                "invalid owner name {:?}: use letters, digits, _, . and -",
+                req.owner
+            )));
+        }
+        let file = paths.bot_file(&req.name);
+        if self.exists(&req.name) || file.exists() {
+            return Err(already_exists(paths, &req.name, &file));
+        }
+        let tdir = paths.templates_dir.join(&req.template);
+        if !config::valid_bot_name(&req.template) || !tdir.is_dir() {
+            return Err(RpcError::not_found(format!(
+                "no template {:?} in {}: `botctl templates list` shows them",
+                req.template,
+                paths.display(&paths.templates_dir)
+            )));
+        }
+        let template =
+            config::load_template(&tdir).map_err(|e| RpcError::invalid(e.to_string()))?;
+        let bot = config::bot_from_template(&req.name, &req.owner, &template, &req.sets, &file)
+            .map_err(|e| {
+                RpcError::invalid(match &e.field {
+                    Some(f) => format!("{f}: {}", e.message),
+                    None => e.message.clone(),
+                })
+            })?;
+        {
+            let state = self.state.lock().unwrap();
+            admit(&state, &state.global, &bot).map_err(|reason| {
+                RpcError::conflict(format!("cannot create {}: {reason}", req.name))
+            })?;
+            let owned: Vec<&BotConfig> = state
+                .bots
+                .values()
+                .filter(|e| e.config.user == req.owner)
+                .map(|e| &*e.config)
+                .collect();
+            let used = storage::owner_usage(paths, &req.owner, &owned);
+            let needs = storage::copies_size(paths, &template);
+            let quota = state.global.storage_quota_for(&req.owner) * MIB;
+            if used + needs > quota {
+                return Err(RpcError::conflict(format!(
+                    "cannot create {}: owner {} uses {} MiB of storage_quota_mb = {} and the copies of template {} need {} MiB more",
+                    req.name,
+                    req.owner,
+                    used.div_ceil(MIB),
+                    quota / MIB,
+                    template.name,
+                    needs.div_ceil(MIB)
+                )));
+            }
+        }
+        let dir = storage::create_bot_dir(paths, &template, &req.owner, &req.name)
+            .map_err(RpcError::internal)?;
+        if let Err(e) = write_atomically(&file, &bot.to_toml()) {
+            let _ = storage::fsops::remove_under(
+                &paths.bots_root,
+                &Path::new(&req.owner).join(&req.name),
+                false,
+            );
+            return Err(RpcError::internal(format!(
+                "cannot write {}: {e}",
+                paths.display(&file)
+            )));
+        }
+        self.event(
+            Some(&bot.name),
+            Some(&bot.user),
+            "created",
+            format!(
+                "created from template {} in {}",
+                template.name,
+                paths.display(&dir)
+            ),
+        );
+        Ok(self.install(bot, req.start, "created"))
+    }
+
+    fn exists(&self, name: &str) -> bool {
+        let state = self.state.lock().unwrap();
+        state.bots.contains_key(name) || state.over_limit.contains_key(name)
+    }
+
+    pub async fn remove(&self, name: &str, purge: bool) -> Result<BotOutcome, RpcError> {
         let _guard = self.changes.lock().await;
         let paths = &self.ctx.paths;
         let file = paths.bot_file(name);
-        let entry = {
+        let (entry, parked) = {
             let mut state = self.state.lock().unwrap();
-            state.over_limit.remove(name);
-            state.bots.remove(name)
+            (state.bots.remove(name), state.over_limit.remove(name))
         };
+        // Purge deletes only a default directory under bots/, never a custom cwd.
+        let purge_dir = entry
+            .as_ref()
+            .map(|e| e.config.clone())
+            .or(parked.map(|(c, _)| c))
+            .or_else(|| config::load_bot(&file).ok().map(Arc::new))
+            .filter(|c| c.cwd.is_none())
+            .map(|c| Path::new(&c.user).join(name));
         let outcome = match entry {
             Some(entry) => {
                 let (tx, rx) = oneshot::channel();
@@ -668,8 +781,250 @@ impl Fleet {
             .unwrap()
             .issues
             .remove(&paths.display(&file));
+        let mut outcome = outcome;
+        if purge {
+            match purge_dir {
+                Some(rel) if paths.bots_root.join(&rel).exists() => {
+                    match storage::fsops::remove_under(&paths.bots_root, &rel, false) {
+                        Ok(freed) => outcome.message.push_str(&format!(
+                            "; deleted bots/{} ({} files, {} bytes)",
+                            rel.display(),
+                            freed.files,
+                            freed.bytes
+                        )),
+                        Err(e) => {
+                            outcome.ok = false;
+                            outcome
+                                .message
+                                .push_str(&format!("; could not delete its directory: {e}"));
+                        }
+                    }
+                }
+                Some(_) => outcome.message.push_str("; it had no directory to delete"),
+                None => outcome
+                    .message
+                    .push_str("; its directory is a custom cwd: not deleted"),
+            }
+        }
         self.event(Some(name), None, "removed", outcome.message.clone());
         Ok(outcome)
+    }
+
+    pub fn templates(&self) -> Vec<TemplateInfo> {
+        let paths = &self.ctx.paths;
+        let state = self.state.lock().unwrap();
+        let count = |t: &str| {
+            state
+                .bots
+                .values()
+                .map(|e| &e.config)
+                .chain(state.over_limit.values().map(|(c, _)| c))
+                .filter(|c| c.template.as_deref() == Some(t))
+                .count() as u32
+        };
+        let bytes = |t: &str| {
+            storage::fsops::usage(&paths.templates_dir.join(t))
+                .map(|u| u.bytes)
+                .unwrap_or(0)
+        };
+        storage::templates(paths)
+            .into_iter()
+            .map(|t| match t {
+                Ok(t) => TemplateInfo {
+                    bots: count(&t.name),
+                    bytes: bytes(&t.name),
+                    name: t.name,
+                    description: t.description,
+                    command: t.command,
+                    platform: t.platform.to_string(),
+                    problem: None,
+                },
+                Err((name, problem)) => TemplateInfo {
+                    bots: count(&name),
+                    bytes: bytes(&name),
+                    name,
+                    description: None,
+                    command: Vec::new(),
+                    platform: "-".into(),
+                    problem: Some(problem),
+                },
+            })
+            .collect()
+    }
+
+    pub fn storage(&self, owner: Option<&str>) -> StorageReport {
+        let paths = &self.ctx.paths;
+        let state = self.state.lock().unwrap();
+        let configs: Vec<&BotConfig> = state
+            .bots
+            .values()
+            .map(|e| &*e.config)
+            .chain(state.over_limit.values().map(|(c, _)| &**c))
+            .collect();
+        let mut owners: BTreeSet<String> = configs.iter().map(|c| c.user.clone()).collect();
+        if let Ok(dirs) = std::fs::read_dir(&paths.bots_root) {
+            owners.extend(
+                dirs.flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .filter_map(|e| e.file_name().to_str().map(str::to_string)),
+            );
+        }
+        let mut cache = BTreeMap::new();
+        let mut report = StorageReport {
+            owners: Vec::new(),
+            total_bytes: 0,
+            total_saved_by_links: 0,
+            templates_bytes: storage::fsops::usage(&paths.templates_dir)
+                .map(|u| u.bytes)
+                .unwrap_or(0),
+        };
+        for o in owners
+            .iter()
+            .filter(|o| owner.is_none_or(|want| want == *o))
+        {
+            let bots: Vec<&BotConfig> = configs.iter().copied().filter(|c| &c.user == o).collect();
+            let used = storage::owner_usage(paths, o, &bots);
+            let saved: u64 = bots
+                .iter()
+                .map(|b| storage::saved_by_links(paths, b, &mut cache))
+                .sum();
+            let quota = state.global.storage_quota_for(o) * MIB;
+            report.total_bytes += used;
+            report.total_saved_by_links += saved;
+            report.owners.push(OwnerStorage {
+                owner: o.clone(),
+                bytes_used: used,
+                quota_bytes: quota,
+                bots: bots.len() as u32,
+                saved_by_links: saved,
+                over_quota: used > quota,
+            });
+        }
+        report
+    }
+
+    /// What cleanup would remove now: files (from the storage planner), stale registry rows
+    /// and database rows past retention.
+    pub async fn cleanup_plan(&self, owner: Option<&str>) -> Vec<CleanupItem> {
+        let paths = &self.ctx.paths;
+        let (mut items, running) = {
+            let state = self.state.lock().unwrap();
+            let mut bots = Vec::new();
+            let mut running = BTreeSet::new();
+            for e in state.bots.values() {
+                let live = e.view.lock().unwrap().pid.is_some();
+                if live {
+                    running.insert(e.config.name.clone());
+                }
+                bots.push((
+                    e.config.name.as_str(),
+                    e.config.user.as_str(),
+                    bot_cwd(paths, &e.config),
+                    live,
+                ));
+            }
+            for (c, _) in state.over_limit.values() {
+                bots.push((c.name.as_str(), c.user.as_str(), bot_cwd(paths, c), false));
+            }
+            let files = std::fs::read_dir(&paths.bots_dir)
+                .map(|d| {
+                    d.flatten()
+                        .filter_map(|e| {
+                            let n = e.file_name().to_string_lossy().into_owned();
+                            n.strip_suffix(".toml").map(str::to_string)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let fleet = storage::cleanup::Fleet { bots, files };
+            let settings = storage::cleanup::Settings {
+                temp_max_age: state.global.cleanup.temp_max_age,
+                orphan_grace: state.global.cleanup.orphan_grace,
+                keep_logs: state.global.logs.keep,
+            };
+            (
+                storage::cleanup::plan(paths, &settings, &fleet, owner),
+                running,
+            )
+        };
+        if owner.is_none() {
+            if let Ok(rows) = self.ctx.store.registry().await {
+                for row in rows.iter().filter(|r| !running.contains(&r.name)) {
+                    if process::adopt(row.pid, row.start_ticks).is_none() {
+                        items.push(CleanupItem {
+                            kind: "stale-registry".into(),
+                            path: format!("state/botctl.db#registry/{}", row.name),
+                            bytes: 0,
+                            reason: format!("process {} of {} is gone", row.pid, row.name),
+                        });
+                    }
+                }
+            }
+            if let Ok(m) = self.ctx.store.maintenance(false).await
+                && m.events + m.samples > 0
+            {
+                items.push(CleanupItem {
+                    kind: "database".into(),
+                    path: "state/botctl.db".into(),
+                    bytes: 0,
+                    reason: format!(
+                        "{} events and {} samples past retention; the file is vacuumed",
+                        m.events, m.samples
+                    ),
+                });
+            }
+        }
+        items
+    }
+
+    /// Removes what is still in a fresh plan, recording each removal as an event.
+    pub async fn cleanup_apply(&self, items: Vec<CleanupItem>) -> CleanupReport {
+        let fresh = self.cleanup_plan(None).await;
+        let (files, rest): (Vec<CleanupItem>, Vec<CleanupItem>) = items
+            .into_iter()
+            .partition(|i| !matches!(i.kind.as_str(), "stale-registry" | "database"));
+        let (mut removed, mut bytes, mut failed) =
+            storage::cleanup::apply(&self.ctx.paths, &fresh, &files);
+        for it in rest {
+            if !fresh.iter().any(|f| f.kind == it.kind && f.path == it.path) {
+                failed.push((
+                    it.path.clone(),
+                    "no longer in the cleanup plan; left alone".into(),
+                ));
+                continue;
+            }
+            match it.kind.as_str() {
+                "stale-registry" => {
+                    if let Some(name) = it.path.rsplit('/').next() {
+                        self.ctx.store.unregister(name);
+                    }
+                    removed.push(it);
+                }
+                _ => match self.ctx.store.maintenance(true).await {
+                    Ok(m) => {
+                        bytes += m.freed_bytes;
+                        removed.push(CleanupItem {
+                            bytes: m.freed_bytes,
+                            ..it
+                        });
+                    }
+                    Err(e) => failed.push((it.path.clone(), format!("{e:#}"))),
+                },
+            }
+        }
+        for it in &removed {
+            self.event(
+                None,
+                None,
+                "cleanup",
+                format!("removed {} ({} bytes): {}", it.path, it.bytes, it.reason),
+            );
+        }
+        CleanupReport {
+            items: removed,
+            bytes,
+            failed,
+        }
     }
 
     /// Stops every bot (or leaves them running for the next agent) and ends their tasks.
@@ -828,6 +1183,28 @@ fn admit(state: &State, global: &GlobalConfig, bot: &BotConfig) -> Result<(), St
 
 fn ms(d: Duration) -> u64 {
     d.as_millis() as u64
+}
+
+const MIB: u64 = 1024 * 1024;
+
+fn bot_cwd(paths: &botctl_proto::Paths, c: &BotConfig) -> std::path::PathBuf {
+    match &c.cwd {
+        Some(dir) => paths.home.join(dir),
+        None => paths.bot_dir(&c.user, &c.name),
+    }
+}
+
+fn invalid_name(name: &str) -> RpcError {
+    RpcError::invalid(format!(
+        "invalid bot name {name:?}: use lowercase letters, digits, '-' and '_', starting with a letter or digit (at most 64)"
+    ))
+}
+
+fn already_exists(paths: &botctl_proto::Paths, name: &str, file: &Path) -> RpcError {
+    RpcError::conflict(format!(
+        "bot {name} already exists ({}): remove it first or choose another name",
+        paths.display(file)
+    ))
 }
 
 fn no_such_bot(name: &str) -> RpcError {

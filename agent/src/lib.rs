@@ -6,6 +6,7 @@ pub mod health;
 pub mod logs;
 pub mod process;
 pub mod server;
+pub mod storage;
 pub mod store;
 pub mod supervisor;
 
@@ -34,6 +35,8 @@ pub struct Context {
     pub started_at_ms: i64,
     /// The host at the last health sample.
     pub host: std::sync::Mutex<Option<botctl_proto::HostInfo>>,
+    /// Wakes the cleanup loop before its interval (disk use crossed max_disk_percent).
+    pub cleanup_now: tokio::sync::Notify,
     http: std::sync::OnceLock<reqwest::Client>,
 }
 
@@ -44,6 +47,7 @@ impl Context {
             store,
             started_at_ms: now_ms(),
             host: std::sync::Mutex::new(None),
+            cleanup_now: tokio::sync::Notify::new(),
             http: std::sync::OnceLock::new(),
         }
     }
@@ -170,6 +174,7 @@ async fn serve(
     };
     tokio::spawn(server::serve(listener, handler));
     tokio::spawn(rotate_logs(fleet.clone()));
+    tokio::spawn(cleanup_loop(ctx.clone(), fleet.clone()));
     match health::Sampler::new(ctx.clone(), fleet.clone()) {
         Ok(sampler) => {
             tokio::spawn(sampler.run());
@@ -229,6 +234,52 @@ async fn rotate_logs(fleet: Arc<Fleet>) {
             }
         })
         .await;
+    }
+}
+
+/// The agent's own cleanup: every `cleanup_interval`, and at once when the disk fills up.
+async fn cleanup_loop(ctx: Arc<Context>, fleet: Arc<Fleet>) {
+    let mut over_quota = std::collections::BTreeSet::new();
+    loop {
+        let interval = fleet.global().agent.cleanup_interval;
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = ctx.cleanup_now.notified() => {}
+        }
+        let plan = fleet.cleanup_plan(None).await;
+        if !plan.is_empty() {
+            let report = fleet.cleanup_apply(plan).await;
+            ctx.store.record(NewEvent {
+                bot: None,
+                owner: None,
+                kind: "cleanup-freed".into(),
+                message: format!(
+                    "automatic cleanup removed {} item(s), {} bytes; {} left alone",
+                    report.items.len(),
+                    report.bytes,
+                    report.failed.len()
+                ),
+            });
+        }
+        for owner in fleet.storage(None).owners {
+            let was = over_quota.contains(&owner.owner);
+            if owner.over_quota && !was {
+                ctx.store.record(NewEvent {
+                    bot: None,
+                    owner: Some(owner.owner.clone()),
+                    kind: "over-quota".into(),
+                    message: format!(
+                        "owner {} uses {} MiB, over storage_quota_mb = {}",
+                        owner.owner,
+                        owner.bytes_used.div_ceil(1024 * 1024),
+                        owner.quota_bytes / (1024 * 1024)
+                    ),
+                });
+                over_quota.insert(owner.owner.clone());
+            } else if !owner.over_quota && was {
+                over_quota.remove(&owner.owner);
+            }
+        }
     }
 }
 

@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use botctl_proto::{
-    Action, ActionReport, AddBot, Agent, AgentInfo, BotDetail, BotInfo, BotOutcome, ClientHello,
-    EventQuery, EventRecord, MAX_FRAME_BYTES, PROTOCOL_VERSION, ReloadReport, RpcError,
-    ShutdownReport, StatusReport, Target, VERSION, now_ms,
+    Action, ActionReport, AddBot, Agent, AgentInfo, BotDetail, BotInfo, BotOutcome, CleanupItem,
+    CleanupReport, ClientHello, CreateBot, EventQuery, EventRecord, MAX_FRAME_BYTES,
+    PROTOCOL_VERSION, ReloadReport, RpcError, ShutdownReport, StatusReport, StorageReport, Target,
+    TemplateInfo, VERSION, now_ms,
 };
 use futures::StreamExt;
 use tarpc::context::Context as RpcContext;
@@ -39,6 +40,31 @@ impl Handler {
 }
 
 impl Agent for Handler {
+    async fn create_bot(self, _: RpcContext, bot: CreateBot) -> Result<BotOutcome, RpcError> {
+        self.fleet.create(bot).await
+    }
+
+    async fn templates(self, _: RpcContext) -> Vec<TemplateInfo> {
+        self.fleet.templates()
+    }
+
+    async fn storage(self, _: RpcContext, owner: Option<String>) -> StorageReport {
+        self.fleet.storage(owner.as_deref())
+    }
+
+    async fn cleanup_plan(self, _: RpcContext, owner: Option<String>) -> CleanupReport {
+        let items = self.fleet.cleanup_plan(owner.as_deref()).await;
+        CleanupReport {
+            bytes: items.iter().map(|i| i.bytes).sum(),
+            items,
+            failed: Vec::new(),
+        }
+    }
+
+    async fn cleanup_apply(self, _: RpcContext, items: Vec<CleanupItem>) -> CleanupReport {
+        self.fleet.cleanup_apply(items).await
+    }
+
     async fn hello(self, _: RpcContext, client: ClientHello) -> Result<AgentInfo, RpcError> {
         if client.protocol != PROTOCOL_VERSION {
             return Err(RpcError::new(
@@ -78,8 +104,13 @@ impl Agent for Handler {
         self.fleet.add(bot).await
     }
 
-    async fn remove_bot(self, _: RpcContext, name: String) -> Result<BotOutcome, RpcError> {
-        self.fleet.remove(&name).await
+    async fn remove_bot(
+        self,
+        _: RpcContext,
+        name: String,
+        purge: bool,
+    ) -> Result<BotOutcome, RpcError> {
+        self.fleet.remove(&name, purge).await
     }
 
     async fn show_bot(self, _: RpcContext, name: String) -> Result<BotDetail, RpcError> {

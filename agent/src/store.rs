@@ -50,6 +50,14 @@ pub struct SampleRow {
     pub memory_bytes: u64,
 }
 
+/// Rows past retention, and what removing them freed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Maintenance {
+    pub events: u64,
+    pub samples: u64,
+    pub freed_bytes: u64,
+}
+
 enum Cmd {
     Event(NewEvent, i64),
     Samples(Vec<SampleRow>),
@@ -60,6 +68,8 @@ enum Cmd {
         oneshot::Sender<rusqlite::Result<Vec<SamplePoint>>>,
     ),
     Record(String, oneshot::Sender<rusqlite::Result<RecoveryRecord>>),
+    /// Counts rows past retention; with `apply`, deletes them and vacuums.
+    Maintenance(bool, oneshot::Sender<rusqlite::Result<Maintenance>>),
     Register(RegistryRow),
     Unregister(String),
     Registry(oneshot::Sender<rusqlite::Result<Vec<RegistryRow>>>),
@@ -135,6 +145,16 @@ impl Store {
         let (tx, rx) = oneshot::channel();
         self.tx
             .send(Cmd::Record(bot.to_string(), tx))
+            .ok()
+            .context("store thread is gone")?;
+        Ok(rx.await.context("store thread is gone")??)
+    }
+
+    /// Rows past retention (`apply` false), or deletes them and vacuums the file.
+    pub async fn maintenance(&self, apply: bool) -> anyhow::Result<Maintenance> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Cmd::Maintenance(apply, tx))
             .ok()
             .context("store thread is gone")?;
         Ok(rx.await.context("store thread is gone")??)
@@ -259,13 +279,17 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Cmd>) {
                 sample_retention = *keep;
             }
         }
-        if let Err(e) = apply(&mut conn, batch) {
+        if let Err(e) = apply(&mut conn, batch, sample_retention) {
             eprintln!("store: write failed: {e}");
         }
     }
 }
 
-fn apply(conn: &mut Connection, batch: Vec<Cmd>) -> rusqlite::Result<()> {
+fn apply(
+    conn: &mut Connection,
+    batch: Vec<Cmd>,
+    sample_retention: Duration,
+) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     let mut replies = Vec::new();
     for cmd in batch {
@@ -330,6 +354,9 @@ fn apply(conn: &mut Connection, batch: Vec<Cmd>) -> rusqlite::Result<()> {
             }
             Cmd::Record(bot, reply) => {
                 let _ = reply.send(read_recovery(conn, &bot));
+            }
+            Cmd::Maintenance(apply, reply) => {
+                let _ = reply.send(maintain(conn, apply, sample_retention));
             }
             _ => {}
         }
@@ -445,6 +472,40 @@ fn read_recovery(conn: &Connection, bot: &str) -> rusqlite::Result<RecoveryRecor
         record.mean_time_to_recovery_ms = Some((sum / recoveries.len() as i64).max(0) as u64);
     }
     Ok(record)
+}
+
+fn maintain(
+    conn: &Connection,
+    apply: bool,
+    sample_retention: Duration,
+) -> rusqlite::Result<Maintenance> {
+    let now = now_ms();
+    let sample_cutoff = now - sample_retention.as_millis() as i64;
+    let event_cutoff = now - EVENT_RETENTION.as_millis() as i64;
+    let count = |sql: &str, cutoff: i64| -> rusqlite::Result<u64> {
+        conn.query_row(sql, params![cutoff], |r| r.get::<_, i64>(0))
+            .map(|n| n.max(0) as u64)
+    };
+    let mut m = Maintenance {
+        events: count("SELECT COUNT(*) FROM events WHERE ts_ms < ?1", event_cutoff)?,
+        samples: count(
+            "SELECT COUNT(*) FROM samples WHERE ts_ms < ?1",
+            sample_cutoff,
+        )?,
+        freed_bytes: 0,
+    };
+    if apply {
+        let size = |conn: &Connection| -> rusqlite::Result<u64> {
+            let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+            let page: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+            Ok((pages * page).max(0) as u64)
+        };
+        let before = size(conn)?;
+        prune(conn, sample_retention)?;
+        conn.execute_batch("VACUUM")?;
+        m.freed_bytes = before.saturating_sub(size(conn)?);
+    }
+    Ok(m)
 }
 
 fn prune(conn: &Connection, sample_retention: Duration) -> rusqlite::Result<()> {

@@ -91,6 +91,31 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Shared bot code that `bots create` makes bots from.
+    Templates {
+        #[command(subcommand)]
+        command: TemplatesCommand,
+    },
+    /// Disk use per owner against quotas, and what template links save.
+    Storage {
+        /// Only this owner.
+        #[arg(long, short, value_name = "OWNER")]
+        user: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what is garbage (old temp files, orphaned bot dirs, dangling links, old logs,
+    /// stale records); --force removes it.
+    Cleanup {
+        /// Remove what the plan lists (without it, nothing is deleted).
+        #[arg(long)]
+        force: bool,
+        /// Only this owner's bots.
+        #[arg(long, short, value_name = "OWNER")]
+        user: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Control the agent itself.
     Agent {
         #[command(subcommand)]
@@ -111,7 +136,7 @@ pub struct JsonFlag {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("which").required(true).multiple(false).args(["bots", "all", "user"])))]
+#[command(group(clap::ArgGroup::new("which").required(true).multiple(false).args(["bots", "all", "user", "template"])))]
 pub struct Selection {
     /// Bots by name.
     #[arg(value_name = "BOT")]
@@ -122,6 +147,9 @@ pub struct Selection {
     /// Every bot of this owner.
     #[arg(long, short, value_name = "OWNER")]
     pub user: Option<String>,
+    /// Every bot made from this template (e.g. after its code changed).
+    #[arg(long, value_name = "TEMPLATE")]
+    pub template: Option<String>,
     #[arg(long)]
     pub json: bool,
 }
@@ -162,10 +190,33 @@ pub enum BotsCommand {
         #[arg(last = true, required = true, value_name = "COMMAND")]
         command: Vec<String>,
     },
-    /// Stop a bot and remove its file.
+    /// Make a bot from a template: links to the shared code, its own copies and dirs.
+    #[command(
+        after_help = "Example:\n  botctl bots create tw-alice --user alice --template twitter --set env.LANG=en\n\n--set takes dotted fields of the bot file (env.KEY, platform, limits.max_memory_mb, ...);\nvalues are TOML (numbers, true/false, [\"a\"]) or plain strings."
+    )]
+    Create {
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// The owner.
+        #[arg(long, short, value_name = "OWNER")]
+        user: String,
+        /// The template (a directory under templates/).
+        #[arg(long, short, value_name = "TEMPLATE")]
+        template: String,
+        /// Override a field of the bot file (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// Make the bot but do not start it.
+        #[arg(long)]
+        no_start: bool,
+    },
+    /// Stop a bot and remove its file (and with --purge its directory).
     Remove {
         #[arg(value_name = "NAME")]
         name: String,
+        /// Also delete the bot's directory under bots/ (never a custom cwd).
+        #[arg(long)]
+        purge: bool,
         #[arg(long)]
         json: bool,
     },
@@ -176,6 +227,12 @@ pub enum BotsCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TemplatesCommand {
+    /// The templates, with the number of bots using each.
+    List(JsonFlag),
 }
 
 #[derive(Debug, Subcommand)]

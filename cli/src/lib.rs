@@ -66,6 +66,17 @@ impl From<tarpc::client::RpcError> for CliError {
 
 pub fn main() -> Run {
     let cli = Cli::parse();
+    if !matches!(
+        cli.command,
+        args::Command::Agent {
+            command: args::AgentCommand::Run
+        }
+    ) {
+        // A CLI whose output is cut short (`botctl status | head`) ends quietly, like other
+        // Unix tools; the agent keeps Rust's default of ignoring SIGPIPE.
+        // SAFETY: restoring a default signal disposition before any thread exists.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     let home = cli.home.clone().filter(|h| !h.as_os_str().is_empty());
     let paths = match Paths::resolve(home.as_deref()) {
         Ok(p) => p,

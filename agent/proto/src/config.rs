@@ -38,10 +38,15 @@ pub const DEFAULT_PRESSURE_COOLDOWN: Duration = Duration::from_secs(5 * 60);
 pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_START_GRACE: Duration = Duration::from_secs(10);
 pub const DEFAULT_CHECK_FAILURES: u32 = 3;
+pub const DEFAULT_STORAGE_QUOTA_MB: u64 = 1024;
+pub const DEFAULT_CLEANUP_INTERVAL: Duration = Duration::from_secs(3600);
+pub const DEFAULT_TEMP_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+pub const DEFAULT_ORPHAN_GRACE: Duration = Duration::from_secs(24 * 3600);
 pub const DEFAULT_ENABLED: bool = true;
 
-const GLOBAL_FIELDS: &[&str] = &["agent", "restart", "logs", "limits", "users"];
-const AGENT_FIELDS: &[&str] = &["health_interval", "sample_retention"];
+const GLOBAL_FIELDS: &[&str] = &["agent", "restart", "logs", "limits", "users", "cleanup"];
+const AGENT_FIELDS: &[&str] = &["health_interval", "sample_retention", "cleanup_interval"];
+const CLEANUP_FIELDS: &[&str] = &["temp_max_age", "orphan_grace"];
 /// Per-bot limits: allowed in a bot's [limits], in [users.NAME] and in the global [limits].
 const BOT_LIMIT_FIELDS: &[&str] = &[
     "max_memory_mb",
@@ -53,6 +58,7 @@ const BOT_LIMIT_FIELDS: &[&str] = &[
 /// Only in the global [limits] (and, for the first, [users.NAME]).
 const FLEET_LIMIT_FIELDS: &[&str] = &[
     "max_bots_per_user",
+    "storage_quota_mb",
     "max_total_bots",
     "memory_threshold_percent",
     "max_disk_percent",
@@ -346,6 +352,7 @@ impl Default for LogSettings {
 pub struct AgentSettings {
     pub health_interval: Duration,
     pub sample_retention: Duration,
+    pub cleanup_interval: Duration,
 }
 
 impl Default for AgentSettings {
@@ -353,6 +360,23 @@ impl Default for AgentSettings {
         Self {
             health_interval: DEFAULT_HEALTH_INTERVAL,
             sample_retention: DEFAULT_SAMPLE_RETENTION,
+            cleanup_interval: DEFAULT_CLEANUP_INTERVAL,
+        }
+    }
+}
+
+/// `[cleanup]`: what counts as garbage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CleanupSettings {
+    pub temp_max_age: Duration,
+    pub orphan_grace: Duration,
+}
+
+impl Default for CleanupSettings {
+    fn default() -> Self {
+        Self {
+            temp_max_age: DEFAULT_TEMP_MAX_AGE,
+            orphan_grace: DEFAULT_ORPHAN_GRACE,
         }
     }
 }
@@ -422,12 +446,14 @@ pub struct FleetLimits {
     pub memory_threshold_percent: u32,
     pub max_disk_percent: u32,
     pub pressure_cooldown: Duration,
+    pub storage_quota_mb: u64,
 }
 
 impl Default for FleetLimits {
     fn default() -> Self {
         Self {
             bot: BotLimits::default(),
+            storage_quota_mb: DEFAULT_STORAGE_QUOTA_MB,
             max_bots_per_user: DEFAULT_MAX_BOTS_PER_USER,
             max_total_bots: DEFAULT_MAX_TOTAL_BOTS,
             memory_threshold_percent: DEFAULT_MEMORY_THRESHOLD_PERCENT,
@@ -441,6 +467,7 @@ impl Default for FleetLimits {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserSettings {
     pub max_bots_per_user: Option<u32>,
+    pub storage_quota_mb: Option<u64>,
     pub limits: LimitOverrides,
 }
 
@@ -470,9 +497,17 @@ pub struct GlobalConfig {
     pub agent: AgentSettings,
     pub limits: FleetLimits,
     pub users: BTreeMap<String, UserSettings>,
+    pub cleanup: CleanupSettings,
 }
 
 impl GlobalConfig {
+    pub fn storage_quota_for(&self, owner: &str) -> u64 {
+        self.users
+            .get(owner)
+            .and_then(|u| u.storage_quota_mb)
+            .unwrap_or(self.limits.storage_quota_mb)
+    }
+
     pub fn max_bots_for(&self, owner: &str) -> u32 {
         self.users
             .get(owner)
@@ -762,6 +797,117 @@ impl<'a> Section<'a> {
         }
     }
 
+    fn command(&self) -> Result<Vec<String>, ConfigError> {
+        let command = match self.get("command") {
+            None => {
+                return Err(self.err(
+                    "command",
+                    "missing: every bot needs a command, e.g. command = [\"python3\", \"bot.py\"]",
+                ));
+            }
+            Some(Value::Array(items)) if !items.is_empty() => items
+                .iter()
+                .map(|v| v.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| self.err("command", COMMAND_HELP))?,
+            Some(_) => return Err(self.err("command", COMMAND_HELP)),
+        };
+        if command[0].is_empty() {
+            return Err(self.err(
+                "command",
+                "the program (first element) must not be empty, e.g. command = [\"python3\", \"bot.py\"]",
+            ));
+        }
+        Ok(command)
+    }
+
+    fn env(&self) -> Result<BTreeMap<String, String>, ConfigError> {
+        let env = match self.get("env") {
+            None => BTreeMap::new(),
+            Some(Value::Table(vars)) => {
+                let mut env = BTreeMap::new();
+                for (key, value) in vars {
+                    if !valid_env_key(key) {
+                        return Err(self.err(
+                            "env",
+                            format!(
+                                "invalid variable name {key:?}: use letters, digits and _, \
+                                 not starting with a digit"
+                            ),
+                        ));
+                    }
+                    // The value may be a secret: the message names the key only.
+                    let Value::String(value) = value else {
+                        return Err(self.err(
+                            &format!("env.{key}"),
+                            format!(
+                                "must be a string; quote numbers and booleans, e.g. {key} = \"1\""
+                            ),
+                        ));
+                    };
+                    env.insert(key.clone(), value.clone());
+                }
+                env
+            }
+            Some(_) => {
+                return Err(self.err(
+                    "env",
+                    "must be a table of strings, e.g. env = { LOG_LEVEL = \"info\" }",
+                ));
+            }
+        };
+        Ok(env)
+    }
+
+    fn platform(&self) -> Result<Option<Platform>, ConfigError> {
+        let platform = match self.string("platform", "\"telegram\"")? {
+            None => DEFAULT_PLATFORM,
+            Some(name) => Platform::ALL
+                .into_iter()
+                .find(|p| p.as_str() == name)
+                .ok_or_else(|| {
+                    self.err(
+                        "platform",
+                        format!(
+                            "unknown platform {name:?}: use twitter, messenger, telegram or generic"
+                        ),
+                    )
+                })?,
+        };
+        Ok(Some(platform))
+    }
+
+    /// Relative paths inside a template: no `..`, not absolute, not empty.
+    fn relative_paths(&self, key: &str) -> Result<Vec<String>, ConfigError> {
+        let help =
+            format!("must be a list of paths inside the template, e.g. {key} = [\"config.json\"]");
+        let items = match self.get(key) {
+            None => return Ok(Vec::new()),
+            Some(Value::Array(items)) => items,
+            Some(_) => return Err(self.err(key, help)),
+        };
+        let mut out = Vec::new();
+        for item in items {
+            let Some(p) = item.as_str() else {
+                return Err(self.err(key, help));
+            };
+            let path = Path::new(p);
+            let plain = !p.is_empty()
+                && path.is_relative()
+                && path
+                    .components()
+                    .all(|c| matches!(c, std::path::Component::Normal(_)));
+            if !plain {
+                return Err(self.err(
+                    key,
+                    format!("{p:?} must be a relative path inside the template, without `..`"),
+                ));
+            }
+            out.push(p.to_string());
+        }
+        Ok(out)
+    }
+
     fn limit_overrides(&self) -> Result<LimitOverrides, ConfigError> {
         Ok(LimitOverrides {
             max_memory_mb: self.whole("max_memory_mb", 1, u64::MAX)?,
@@ -878,6 +1024,21 @@ pub fn parse_global(path: &Path, text: &str) -> Result<GlobalConfig, ConfigError
         if let Some(d) = agent.duration("sample_retention")? {
             config.agent.sample_retention = d.0;
         }
+        if let Some(d) = agent.duration("cleanup_interval")? {
+            if d.0 < Duration::from_secs(1) {
+                return Err(agent.err("cleanup_interval", "must be at least 1s"));
+            }
+            config.agent.cleanup_interval = d.0;
+        }
+    }
+    if let Some(cleanup) = top.section("cleanup")? {
+        cleanup.check_keys(CLEANUP_FIELDS)?;
+        if let Some(d) = cleanup.duration("temp_max_age")? {
+            config.cleanup.temp_max_age = d.0;
+        }
+        if let Some(d) = cleanup.duration("orphan_grace")? {
+            config.cleanup.orphan_grace = d.0;
+        }
     }
     if let Some(limits) = top.section("limits")? {
         let allowed: Vec<&str> = BOT_LIMIT_FIELDS
@@ -893,6 +1054,9 @@ pub fn parse_global(path: &Path, text: &str) -> Result<GlobalConfig, ConfigError
         }
         if let Some(n) = limits.whole("max_total_bots", 0, u32::MAX)? {
             l.max_total_bots = n;
+        }
+        if let Some(n) = limits.whole("storage_quota_mb", 0, u64::MAX)? {
+            l.storage_quota_mb = n;
         }
         if let Some(n) = limits.percent("memory_threshold_percent")? {
             l.memory_threshold_percent = n;
@@ -914,7 +1078,7 @@ pub fn parse_global(path: &Path, text: &str) -> Result<GlobalConfig, ConfigError
             }
             let allowed: Vec<&str> = BOT_LIMIT_FIELDS
                 .iter()
-                .chain(&["max_bots_per_user"])
+                .chain(&["max_bots_per_user", "storage_quota_mb"])
                 .copied()
                 .collect();
             user.check_keys(&allowed)?;
@@ -922,6 +1086,7 @@ pub fn parse_global(path: &Path, text: &str) -> Result<GlobalConfig, ConfigError
                 key.clone(),
                 UserSettings {
                     max_bots_per_user: user.whole("max_bots_per_user", 0, u32::MAX)?,
+                    storage_quota_mb: user.whole("storage_quota_mb", 0, u64::MAX)?,
                     limits: user.limit_overrides()?,
                 },
             );
@@ -986,79 +1151,16 @@ pub fn parse_bot(name: &str, path: &Path, text: &str) -> Result<BotConfig, Confi
         ));
     }
 
-    let command = match top.get("command") {
-        None => {
-            return Err(top.err(
-                "command",
-                "missing: every bot needs a command, e.g. command = [\"python3\", \"bot.py\"]",
-            ));
-        }
-        Some(Value::Array(items)) if !items.is_empty() => items
-            .iter()
-            .map(|v| v.as_str().map(str::to_string))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| top.err("command", COMMAND_HELP))?,
-        Some(_) => return Err(top.err("command", COMMAND_HELP)),
-    };
-    if command[0].is_empty() {
-        return Err(top.err(
-            "command",
-            "the program (first element) must not be empty, e.g. command = [\"python3\", \"bot.py\"]",
-        ));
-    }
+    let command = top.command()?;
 
     let cwd = top.string("cwd", "\"/srv/mybot\"")?;
     if cwd.as_deref() == Some("") {
         return Err(top.err("cwd", "must not be empty; leave it out to use the default"));
     }
 
-    let env = match top.get("env") {
-        None => BTreeMap::new(),
-        Some(Value::Table(vars)) => {
-            let mut env = BTreeMap::new();
-            for (key, value) in vars {
-                if !valid_env_key(key) {
-                    return Err(top.err(
-                        "env",
-                        format!(
-                            "invalid variable name {key:?}: use letters, digits and _, \
-                             not starting with a digit"
-                        ),
-                    ));
-                }
-                // The value may be a secret: the message names the key only.
-                let Value::String(value) = value else {
-                    return Err(top.err(
-                        &format!("env.{key}"),
-                        format!("must be a string; quote numbers and booleans, e.g. {key} = \"1\""),
-                    ));
-                };
-                env.insert(key.clone(), value.clone());
-            }
-            env
-        }
-        Some(_) => {
-            return Err(top.err(
-                "env",
-                "must be a table of strings, e.g. env = { LOG_LEVEL = \"info\" }",
-            ));
-        }
-    };
+    let env = top.env()?;
 
-    let platform = match top.string("platform", "\"telegram\"")? {
-        None => DEFAULT_PLATFORM,
-        Some(name) => Platform::ALL
-            .into_iter()
-            .find(|p| p.as_str() == name)
-            .ok_or_else(|| {
-                top.err(
-                    "platform",
-                    format!(
-                        "unknown platform {name:?}: use twitter, messenger, telegram or generic"
-                    ),
-                )
-            })?,
-    };
+    let platform = top.platform()?.unwrap_or(DEFAULT_PLATFORM);
 
     let enabled = top.boolean("enabled")?.unwrap_or(DEFAULT_ENABLED);
     let stop_timeout = top.duration("stop_timeout")?.map(|d| d.0);
@@ -1093,6 +1195,163 @@ pub fn parse_bot(name: &str, path: &Path, text: &str) -> Result<BotConfig, Confi
         limits,
         health,
     })
+}
+
+const TEMPLATE_FIELDS: &[&str] = &[
+    "description",
+    "command",
+    "platform",
+    "copy",
+    "dirs",
+    "env",
+    "restart",
+    "limits",
+    "health",
+];
+
+/// `templates/NAME/template.toml`: how to make a bot from shared code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateConfig {
+    pub name: String,
+    pub description: Option<String>,
+    pub command: Vec<String>,
+    pub platform: Platform,
+    /// Entries every bot gets its own copy of (e.g. config.json, .env).
+    pub copy: Vec<String>,
+    /// Directories made empty in every bot (e.g. data, tmp).
+    pub dirs: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub restart: RestartOverrides,
+    pub limits: LimitOverrides,
+    pub health: Option<HealthCheck>,
+}
+
+pub const TEMPLATE_FILE: &str = "template.toml";
+
+pub fn parse_template(name: &str, path: &Path, text: &str) -> Result<TemplateConfig, ConfigError> {
+    if !valid_bot_name(name) {
+        return Err(file_error(
+            path,
+            format!("invalid template name {name:?}: use lowercase letters, digits, _ and -"),
+        ));
+    }
+    let table = parse_table(path, text)?;
+    let top = Section {
+        file: path,
+        prefix: String::new(),
+        table: &table,
+    };
+    top.check_keys(TEMPLATE_FIELDS)?;
+    let copy = top.relative_paths("copy")?;
+    let dirs = top.relative_paths("dirs")?;
+    if let Some(both) = copy.iter().find(|c| dirs.contains(c)) {
+        return Err(top.err(
+            "dirs",
+            format!("{both:?} is also in copy: list it in one of them"),
+        ));
+    }
+    Ok(TemplateConfig {
+        name: name.to_string(),
+        description: top.string("description", "\"A Twitter bot\"")?,
+        command: top.command()?,
+        platform: top.platform()?.unwrap_or(DEFAULT_PLATFORM),
+        copy,
+        dirs,
+        env: top.env()?,
+        restart: match top.section("restart")? {
+            Some(section) => section.restart()?,
+            None => RestartOverrides::default(),
+        },
+        limits: match top.section("limits")? {
+            Some(section) => {
+                section.check_keys(BOT_LIMIT_FIELDS)?;
+                section.limit_overrides()?
+            }
+            None => LimitOverrides::default(),
+        },
+        health: match top.section("health")? {
+            Some(section) => Some(section.health()?),
+            None => None,
+        },
+    })
+}
+
+/// Reads `DIR/template.toml`; the template's name is the directory name.
+pub fn load_template(dir: &Path) -> Result<TemplateConfig, ConfigError> {
+    let path = dir.join(TEMPLATE_FILE);
+    let name = dir
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        file_error(
+            &path,
+            format!("cannot read: {e} (every template needs a {TEMPLATE_FILE})"),
+        )
+    })?;
+    parse_template(&name, &path, &text)
+}
+
+/// The bot file `bots create` writes: the template's settings, then `--set KEY=VALUE`
+/// overrides (dotted keys, TOML values or plain strings), validated like any bot file.
+pub fn bot_from_template(
+    name: &str,
+    owner: &str,
+    template: &TemplateConfig,
+    sets: &[(String, String)],
+    path: &Path,
+) -> Result<BotConfig, ConfigError> {
+    let base = BotConfig {
+        name: name.to_string(),
+        user: owner.to_string(),
+        command: template.command.clone(),
+        cwd: None,
+        env: template.env.clone(),
+        platform: template.platform,
+        enabled: DEFAULT_ENABLED,
+        stop_timeout: None,
+        template: Some(template.name.clone()),
+        restart: template.restart.clone(),
+        limits: template.limits.clone(),
+        health: template.health.clone(),
+    };
+    let mut table: toml::Table = base.to_toml().parse().expect("to_toml writes valid TOML");
+    for (key, raw) in sets {
+        let value = format!("v = {raw}")
+            .parse::<toml::Table>()
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| Value::String(raw.clone()));
+        let parts: Vec<&str> = key.split('.').collect();
+        if parts.iter().any(|p| p.is_empty()) || matches!(parts[0], "user" | "template") {
+            return Err(ConfigError {
+                file: path.to_path_buf(),
+                field: Some(key.clone()),
+                message: "cannot be set here: use a field of the bot file such as env.KEY, \
+                          platform or limits.max_memory_mb (the owner is --user)"
+                    .into(),
+            });
+        }
+        let mut at = &mut table;
+        for part in &parts[..parts.len() - 1] {
+            let entry = at
+                .entry(part.to_string())
+                .or_insert_with(|| Value::Table(toml::Table::new()));
+            at = match entry {
+                Value::Table(t) => t,
+                _ => {
+                    return Err(ConfigError {
+                        file: path.to_path_buf(),
+                        field: Some(key.clone()),
+                        message: format!("{part} is not a section"),
+                    });
+                }
+            };
+        }
+        at.insert(parts[parts.len() - 1].to_string(), value);
+    }
+    let text = toml::to_string(&table).expect("a table serializes");
+    parse_bot(name, path, &text)
 }
 
 /// The bot's name is the file stem: `bots.d/echo.toml` is the bot `echo`.
@@ -1309,6 +1568,59 @@ mod tests {
             ("[users]\nbob = 1\n", "users.bob"),
         ] {
             let e = parse_global(Path::new("botctl.toml"), text).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some(field), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn templates_and_bots_made_from_them() {
+        let path = Path::new("templates/tw/template.toml");
+        let t = parse_template(
+            "tw",
+            path,
+            "command = [\"python3\", \"bot.py\"]\nplatform = \"twitter\"\ncopy = [\"config.json\"]\ndirs = [\"data\"]\nenv = { LANG = \"en\" }\n[limits]\nmax_memory_mb = 64\n",
+        )
+        .unwrap();
+        assert_eq!(t.copy, vec!["config.json"]);
+        assert_eq!(t.platform, Platform::Twitter);
+        let file = Path::new("bots.d/b1.toml");
+        let sets = vec![
+            ("env.TOKEN_FILE".to_string(), "token.txt".to_string()),
+            ("limits.max_cpu_percent".to_string(), "50".to_string()),
+            ("enabled".to_string(), "false".to_string()),
+        ];
+        let b = bot_from_template("b1", "alice", &t, &sets, file).unwrap();
+        assert_eq!(b.template.as_deref(), Some("tw"));
+        assert_eq!(b.command, vec!["python3", "bot.py"]);
+        assert_eq!(
+            b.env.get("TOKEN_FILE").map(String::as_str),
+            Some("token.txt")
+        );
+        assert_eq!(b.env.get("LANG").map(String::as_str), Some("en"));
+        assert_eq!(b.limits.max_memory_mb, Some(64));
+        assert_eq!(b.limits.max_cpu_percent, Some(50));
+        assert!(!b.enabled);
+
+        for (key, value, field) in [
+            ("user", "bob", "user"),
+            ("limits.max_memory_mb", "lots", "limits.max_memory_mb"),
+            ("nonsense", "1", "nonsense"),
+        ] {
+            let e = bot_from_template("b1", "alice", &t, &[(key.into(), value.into())], file)
+                .unwrap_err();
+            assert_eq!(e.field.as_deref(), Some(field), "{key}: {e}");
+        }
+        for (text, field) in [
+            ("command = [\"x\"]\ncopy = [\"../etc\"]\n", "copy"),
+            ("command = [\"x\"]\ndirs = [\"/abs\"]\n", "dirs"),
+            (
+                "command = [\"x\"]\ncopy = [\"a\"]\ndirs = [\"a\"]\n",
+                "dirs",
+            ),
+            ("copy = []\n", "command"),
+            ("command = [\"x\"]\nuser = \"a\"\n", "user"),
+        ] {
+            let e = parse_template("tw", path, text).unwrap_err();
             assert_eq!(e.field.as_deref(), Some(field), "{text}: {e}");
         }
     }

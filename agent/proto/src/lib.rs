@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub use paths::Paths;
 
 /// Bumped whenever a wire type or the service changes shape.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The version of this build, the same for the CLI and the agent of one binary.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -280,6 +280,8 @@ pub enum Target {
     Owner(String),
     /// `recover` with no names: every bot that is failed or backing off.
     Failing,
+    /// Every bot made from this template.
+    Template(String),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -409,6 +411,87 @@ pub struct ShutdownReport {
     pub kept: Vec<String>,
 }
 
+/// `bots create`: a bot from a template.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct CreateBot {
+    pub name: String,
+    pub owner: String,
+    pub template: String,
+    /// `--set KEY=VALUE` overrides of the bot file (values can be secrets: never printed).
+    pub sets: Vec<(String, String)>,
+    pub start: bool,
+}
+
+impl std::fmt::Debug for CreateBot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateBot")
+            .field("name", &self.name)
+            .field("owner", &self.owner)
+            .field("template", &self.template)
+            .field(
+                "sets",
+                &self
+                    .sets
+                    .iter()
+                    .map(|(k, _)| k.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .field("start", &self.start)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TemplateInfo {
+    pub name: String,
+    pub description: Option<String>,
+    pub command: Vec<String>,
+    pub platform: String,
+    /// Bots made from it.
+    pub bots: u32,
+    pub bytes: u64,
+    /// Why its template.toml cannot be used, if it cannot.
+    pub problem: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OwnerStorage {
+    pub owner: String,
+    pub bytes_used: u64,
+    pub quota_bytes: u64,
+    pub bots: u32,
+    /// What the bots' links to templates save compared with full copies.
+    pub saved_by_links: u64,
+    pub over_quota: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StorageReport {
+    pub owners: Vec<OwnerStorage>,
+    pub total_bytes: u64,
+    pub total_saved_by_links: u64,
+    pub templates_bytes: u64,
+}
+
+/// One thing cleanup would remove (or removed). `path` is relative to the home.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CleanupItem {
+    /// temp, orphan, dangling-link, old-log, stale-registry, database
+    pub kind: String,
+    pub path: String,
+    pub bytes: u64,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CleanupReport {
+    /// What was (or, for a plan, would be) removed.
+    pub items: Vec<CleanupItem>,
+    pub bytes: u64,
+    /// Paths that were not removed, and why.
+    pub failed: Vec<(String, String)>,
+}
+
 /// The agent's RPC service. Append only (see the module comment).
 #[tarpc::service]
 pub trait Agent {
@@ -418,11 +501,18 @@ pub trait Agent {
     async fn list_bots(owner: Option<String>) -> Vec<BotInfo>;
     async fn control(action: Action, target: Target) -> Result<ActionReport, RpcError>;
     async fn add_bot(bot: AddBot) -> Result<BotOutcome, RpcError>;
-    async fn remove_bot(name: String) -> Result<BotOutcome, RpcError>;
+    async fn remove_bot(name: String, purge: bool) -> Result<BotOutcome, RpcError>;
     async fn show_bot(name: String) -> Result<BotDetail, RpcError>;
     async fn reload() -> ReloadReport;
     async fn events(query: EventQuery) -> Result<Vec<EventRecord>, RpcError>;
     async fn shutdown(keep_bots: bool) -> ShutdownReport;
+    async fn create_bot(bot: CreateBot) -> Result<BotOutcome, RpcError>;
+    async fn templates() -> Vec<TemplateInfo>;
+    async fn storage(owner: Option<String>) -> StorageReport;
+    /// The cleanup plan: what `cleanup --force` would remove now.
+    async fn cleanup_plan(owner: Option<String>) -> CleanupReport;
+    /// Removes those of `items` that are still in a fresh plan.
+    async fn cleanup_apply(items: Vec<CleanupItem>) -> CleanupReport;
 }
 
 /// Milliseconds since the Unix epoch, the time unit on the wire.

@@ -252,6 +252,9 @@ impl Sampler {
         let disk_over = disk > limits.max_disk_percent as f64;
         if disk_over != self.disk_alarm {
             self.disk_alarm = disk_over;
+            if disk_over {
+                self.ctx.cleanup_now.notify_one();
+            }
             self.event(
                 "host-disk",
                 if disk_over {

@@ -124,18 +124,70 @@ pub async fn add(target: &Target, args: AddArgs) -> Result<(), CliError> {
     }
 }
 
-pub async fn remove(target: &Target, name: String, json: bool) -> Result<(), CliError> {
+pub async fn create(
+    target: &Target,
+    name: String,
+    owner: String,
+    template: String,
+    sets: Vec<String>,
+    start: bool,
+) -> Result<(), CliError> {
+    let mut pairs = Vec::new();
+    for set in &sets {
+        match set.split_once('=') {
+            Some((k, v)) if !k.is_empty() => pairs.push((k.to_string(), v.to_string())),
+            _ => {
+                return Err(CliError {
+                    code: 2,
+                    message: format!(
+                        "--set takes KEY=VALUE, got {:?}",
+                        set.split('=').next().unwrap_or_default()
+                    ),
+                });
+            }
+        }
+    }
+    let session = connect(target).await?;
+    let req = botctl_proto::CreateBot {
+        name,
+        owner,
+        template,
+        sets: pairs,
+        start,
+    };
+    let outcome = session
+        .client
+        .create_bot(ctx(Duration::from_secs(600)), req)
+        .await??;
+    println!("{}: {}", outcome.bot, outcome.message);
+    if outcome.ok {
+        Ok(())
+    } else {
+        Err(CliError::quiet())
+    }
+}
+
+pub async fn remove(
+    target: &Target,
+    name: String,
+    purge: bool,
+    json: bool,
+) -> Result<(), CliError> {
     let session = connect(target).await?;
     let outcome = session
         .client
-        .remove_bot(ctx(Duration::from_secs(3600)), name)
+        .remove_bot(ctx(Duration::from_secs(3600)), name, purge)
         .await??;
     if json {
         render::print_json(&outcome);
     } else {
         println!("{}: {}", outcome.bot, outcome.message);
     }
-    Ok(())
+    if outcome.ok {
+        Ok(())
+    } else {
+        Err(CliError::quiet())
+    }
 }
 
 pub async fn show(target: &Target, name: String, json: bool) -> Result<(), CliError> {

@@ -19,6 +19,8 @@ pub async fn run(target: &Target, action: Action, sel: Selection) -> Result<(), 
         Which::All
     } else if let Some(owner) = sel.user {
         Which::Owner(owner)
+    } else if let Some(template) = sel.template {
+        Which::Template(template)
     } else {
         Which::Bots(sel.bots)
     };
@@ -60,6 +62,8 @@ async fn execute(
             Which::Failing => names_of(client.list_bots(ctx(secs(10)), None).await?, |s| {
                 matches!(s, BotState::Failed | BotState::Backoff)
             }),
+            // The agent knows which bots use a template; no bar for this one.
+            Which::Template(_) => Vec::new(),
         };
         if let Some(bar) = render::progress(names.len(), action.as_str()) {
             let calls = names.into_iter().map(|name| {

@@ -2,6 +2,7 @@
 
 mod agent;
 mod bots;
+mod cleanup;
 mod completions;
 mod config;
 mod control;
@@ -9,9 +10,11 @@ mod events;
 mod logs;
 mod reload;
 mod status;
+mod storage;
+mod templates;
 
 use crate::CliError;
-use crate::args::{BotsCommand, Command, ConfigCommand};
+use crate::args::{BotsCommand, Command, ConfigCommand, TemplatesCommand};
 use crate::client::Target;
 
 pub async fn run(command: Command, target: &Target) -> Result<(), CliError> {
@@ -43,7 +46,16 @@ pub async fn run(command: Command, target: &Target) -> Result<(), CliError> {
                 };
                 bots::add(target, add).await
             }
-            BotsCommand::Remove { name, json } => bots::remove(target, name, json).await,
+            BotsCommand::Create {
+                name,
+                user,
+                template,
+                sets,
+                no_start,
+            } => bots::create(target, name, user, template, sets, !no_start).await,
+            BotsCommand::Remove { name, purge, json } => {
+                bots::remove(target, name, purge, json).await
+            }
             BotsCommand::Show { name, json } => bots::show(target, name, json).await,
         },
         Command::Logs {
@@ -64,6 +76,11 @@ pub async fn run(command: Command, target: &Target) -> Result<(), CliError> {
             command: ConfigCommand::Check(f),
         } => config::check(target, f.json),
         Command::Agent { command } => agent::run(target, command).await,
+        Command::Templates {
+            command: TemplatesCommand::List(f),
+        } => templates::list(target, f.json).await,
+        Command::Storage { user, json } => storage::run(target, user, json).await,
+        Command::Cleanup { force, user, json } => cleanup::run(target, force, user, json).await,
         Command::Completions { shell } => {
             completions::run(shell);
             Ok(())
