@@ -271,7 +271,7 @@ fn status_shows_the_host() {
     );
     assert!(
         out.stdout
-            .contains("fleet: 1 bot: 1 running, 0 failed, 0 over limit"),
+            .contains("fleet: 1 bot: 1 running, 0 failed, 0 auth issues, 0 over limit"),
         "{out:?}"
     );
 }

@@ -22,6 +22,14 @@ use crate::storage;
 use crate::store::{NewEvent, RegistryRow};
 use crate::supervisor::bot::{Begin, BotTask, Command, Settings, SharedView, new_view};
 
+/// What the auth monitor needs of one bot.
+pub struct AuthTarget {
+    pub config: Arc<BotConfig>,
+    pub cwd: std::path::PathBuf,
+    pub view: SharedView,
+    pub tx: mpsc::UnboundedSender<Command>,
+}
+
 struct Entry {
     config: Arc<BotConfig>,
     tx: mpsc::UnboundedSender<Command>,
@@ -336,6 +344,7 @@ impl Fleet {
                     )),
                     cpu_percent: None,
                     memory_bytes: None,
+                    auth: None,
                 });
             }
         }
@@ -360,6 +369,7 @@ impl Fleet {
                         detail: Some(issue.to_string()),
                         cpu_percent: None,
                         memory_bytes: None,
+                        auth: None,
                     });
                 }
             }
@@ -583,6 +593,7 @@ impl Fleet {
             restart: Default::default(),
             limits: Default::default(),
             health: None,
+            auth: None,
         };
         {
             let state = self.state.lock().unwrap();
@@ -1088,6 +1099,28 @@ impl Fleet {
             .collect()
     }
 
+    /// Names of the valid bots that have an `[auth]` section.
+    pub fn auth_bots(&self) -> Vec<String> {
+        let state = self.state.lock().unwrap();
+        state
+            .bots
+            .values()
+            .filter(|e| e.config.auth.is_some())
+            .map(|e| e.config.name.clone())
+            .collect()
+    }
+
+    pub fn auth_target(&self, name: &str) -> Option<AuthTarget> {
+        let state = self.state.lock().unwrap();
+        let e = state.bots.get(name)?;
+        Some(AuthTarget {
+            config: e.config.clone(),
+            cwd: bot_cwd(&self.ctx.paths, &e.config),
+            view: e.view.clone(),
+            tx: e.tx.clone(),
+        })
+    }
+
     pub fn log_settings(&self) -> config::LogSettings {
         self.state.lock().unwrap().global.logs.clone()
     }
@@ -1124,6 +1157,12 @@ fn info(
                 config::format_duration(secs_until(t))
             )
         }),
+        BotState::AuthInvalid => view.auth_blocked.as_ref().map(|why| {
+            format!(
+                "session invalid: {why}; it starts again by itself once valid cookies are in place (botctl auth set-cookies {} FILE)",
+                config.name
+            )
+        }),
         BotState::Failed => view.next_attempt_ms.map(|t| {
             format!(
                 "too many restarts; retrying in {} (or `botctl recover {}`)",
@@ -1154,6 +1193,7 @@ fn info(
         },
         cpu_percent: view.cpu_percent,
         memory_bytes: view.memory_bytes,
+        auth: view.auth.clone(),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The botctl agent: one per home, started on demand by the CLI. It owns the lock that makes it
 //! the only agent, the RPC socket, the store and the supervised fleet.
 
+pub mod auth;
 pub mod fleet;
 pub mod health;
 pub mod logs;
@@ -37,6 +38,8 @@ pub struct Context {
     pub host: std::sync::Mutex<Option<botctl_proto::HostInfo>>,
     /// Wakes the cleanup loop before its interval (disk use crossed max_disk_percent).
     pub cleanup_now: tokio::sync::Notify,
+    /// Asks the auth monitor to check a bot soon (set once the monitor runs).
+    pub auth_requests: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<String>>,
     http: std::sync::OnceLock<reqwest::Client>,
 }
 
@@ -48,7 +51,14 @@ impl Context {
             started_at_ms: now_ms(),
             host: std::sync::Mutex::new(None),
             cleanup_now: tokio::sync::Notify::new(),
+            auth_requests: std::sync::OnceLock::new(),
             http: std::sync::OnceLock::new(),
+        }
+    }
+
+    pub fn request_auth_check(&self, bot: &str) {
+        if let Some(tx) = self.auth_requests.get() {
+            let _ = tx.send(bot.to_string());
         }
     }
 
@@ -167,10 +177,12 @@ async fn serve(
         ),
     );
     let shutdown = Arc::new(Shutdown::default());
+    let auth = auth::Monitor::start(ctx.clone(), fleet.clone());
     let handler = server::Handler {
         ctx: ctx.clone(),
         fleet: fleet.clone(),
         shutdown: shutdown.clone(),
+        auth,
     };
     tokio::spawn(server::serve(listener, handler));
     tokio::spawn(rotate_logs(fleet.clone()));

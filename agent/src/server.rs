@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use botctl_proto::{
-    Action, ActionReport, AddBot, Agent, AgentInfo, BotDetail, BotInfo, BotOutcome, CleanupItem,
-    CleanupReport, ClientHello, CreateBot, EventQuery, EventRecord, MAX_FRAME_BYTES,
+    Action, ActionReport, AddBot, Agent, AgentInfo, AuthReport, BotDetail, BotInfo, BotOutcome,
+    CleanupItem, CleanupReport, ClientHello, CreateBot, EventQuery, EventRecord, MAX_FRAME_BYTES,
     PROTOCOL_VERSION, ReloadReport, RpcError, ShutdownReport, StatusReport, StorageReport, Target,
     TemplateInfo, VERSION, now_ms,
 };
@@ -24,6 +24,7 @@ pub struct Handler {
     pub ctx: Arc<Context>,
     pub fleet: Arc<Fleet>,
     pub shutdown: Arc<Shutdown>,
+    pub auth: Arc<crate::auth::Monitor>,
 }
 
 impl Handler {
@@ -40,6 +41,66 @@ impl Handler {
 }
 
 impl Agent for Handler {
+    async fn auth_check(
+        self,
+        _: RpcContext,
+        bots: Vec<String>,
+    ) -> Result<Vec<AuthReport>, RpcError> {
+        let names = if bots.is_empty() {
+            self.fleet.auth_bots()
+        } else {
+            for name in &bots {
+                match self.fleet.auth_target(name) {
+                    None => {
+                        return Err(RpcError::not_found(format!(
+                            "no bot named {name}: `botctl bots list` shows the fleet"
+                        )));
+                    }
+                    Some(t) if t.config.auth.is_none() => {
+                        return Err(RpcError::invalid(format!(
+                            "{name} has no [auth] section in its bot file: nothing to check"
+                        )));
+                    }
+                    Some(_) => {}
+                }
+            }
+            bots
+        };
+        Ok(self.auth.check(&names).await)
+    }
+
+    async fn set_cookies(
+        self,
+        _: RpcContext,
+        bot: String,
+        file: String,
+    ) -> Result<AuthReport, RpcError> {
+        let Some(target) = self.fleet.auth_target(&bot) else {
+            return Err(RpcError::not_found(format!("no bot named {bot}")));
+        };
+        let Some(auth) = &target.config.auth else {
+            return Err(RpcError::invalid(format!(
+                "{bot} has no [auth] section: add one with cookies = \"cookies.json\" first"
+            )));
+        };
+        let dest = target.cwd.join(&auth.cookies);
+        let source = std::path::PathBuf::from(&file);
+        tokio::task::spawn_blocking(move || crate::auth::install_cookies(&source, &dest))
+            .await
+            .map_err(|e| RpcError::internal(e.to_string()))?
+            .map_err(RpcError::invalid)?;
+        self.ctx.store.record(crate::store::NewEvent {
+            bot: Some(bot.clone()),
+            owner: Some(target.config.user.clone()),
+            kind: "auth-cookies".into(),
+            message: format!("new cookie file installed as {}", auth.cookies),
+        });
+        let mut reports = self.auth.check(std::slice::from_ref(&bot)).await;
+        reports
+            .pop()
+            .ok_or_else(|| RpcError::internal("the check did not run"))
+    }
+
     async fn create_bot(self, _: RpcContext, bot: CreateBot) -> Result<BotOutcome, RpcError> {
         self.fleet.create(bot).await
     }

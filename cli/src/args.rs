@@ -91,6 +91,11 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Session cookies of bots with an [auth] section: check them, install new ones.
+    Auth {
+        #[command(subcommand)]
+        command: AuthCommand,
+    },
     /// Shared bot code that `bots create` makes bots from.
     Templates {
         #[command(subcommand)]
@@ -224,6 +229,30 @@ pub enum BotsCommand {
     Show {
         #[arg(value_name = "NAME")]
         name: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Check sessions now: a line per bot with outcome, expiry, time left, last probe.
+    /// Exits 1 when any session is invalid.
+    Check {
+        /// Bots to check; none means every bot with [auth].
+        #[arg(value_name = "BOT")]
+        bots: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate a cookie file and install it for a bot (mode 0600), then check it; a bot
+    /// stopped for an invalid session starts again once it is valid.
+    SetCookies {
+        #[arg(value_name = "BOT")]
+        bot: String,
+        /// Netscape cookies.txt or a browser extension's JSON export.
+        #[arg(value_name = "FILE")]
+        file: std::path::PathBuf,
         #[arg(long)]
         json: bool,
     },

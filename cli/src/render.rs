@@ -32,7 +32,7 @@ pub fn state_cell(state: BotState) -> Cell {
     match state {
         BotState::Running => cell.fg(Color::Green),
         BotState::Failed | BotState::ConfigError => cell.fg(Color::Red),
-        BotState::Backoff | BotState::Stopping => cell.fg(Color::Yellow),
+        BotState::Backoff | BotState::Stopping | BotState::AuthInvalid => cell.fg(Color::Yellow),
         _ => cell.fg(Color::DarkGrey),
     }
 }
@@ -86,9 +86,22 @@ pub fn summary(bots: &[BotInfo]) -> String {
     }
     let count = |s: BotState| bots.iter().filter(|b| b.state == s).count();
     let noun = if bots.len() == 1 { "bot" } else { "bots" };
+    let auth_issues = bots
+        .iter()
+        .filter(|b| {
+            b.state == BotState::AuthInvalid
+                || b.auth.as_deref().is_some_and(|a| {
+                    matches!(
+                        a,
+                        "expired" | "missing" | "malformed" | "rejected" | "no-file" | "expiring"
+                    )
+                })
+        })
+        .count();
     let mut parts = vec![
         format!("{} running", count(BotState::Running)),
         format!("{} failed", count(BotState::Failed)),
+        format!("{auth_issues} auth issues"),
         format!("{} over limit", count(BotState::OverLimit)),
     ];
     // Other states only when present, so the line stays short for a healthy fleet.
@@ -99,6 +112,7 @@ pub fn summary(bots: &[BotInfo]) -> String {
         BotState::Exited,
         BotState::Disabled,
         BotState::ConfigError,
+        BotState::AuthInvalid,
     ] {
         let n = count(state);
         if n > 0 {

@@ -39,13 +39,32 @@ pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_START_GRACE: Duration = Duration::from_secs(10);
 pub const DEFAULT_CHECK_FAILURES: u32 = 3;
 pub const DEFAULT_STORAGE_QUOTA_MB: u64 = 1024;
+pub const DEFAULT_AUTH_INTERVAL: Duration = Duration::from_secs(5 * 60);
+pub const DEFAULT_WARN_BEFORE: Duration = Duration::from_secs(3 * 86_400);
+pub const DEFAULT_PROBE_METHOD: &str = "GET";
+pub const DEFAULT_PROBE_EXPECT: u16 = 200;
 pub const DEFAULT_CLEANUP_INTERVAL: Duration = Duration::from_secs(3600);
 pub const DEFAULT_TEMP_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 pub const DEFAULT_ORPHAN_GRACE: Duration = Duration::from_secs(24 * 3600);
 pub const DEFAULT_ENABLED: bool = true;
 
 const GLOBAL_FIELDS: &[&str] = &["agent", "restart", "logs", "limits", "users", "cleanup"];
-const AGENT_FIELDS: &[&str] = &["health_interval", "sample_retention", "cleanup_interval"];
+const AGENT_FIELDS: &[&str] = &[
+    "health_interval",
+    "sample_retention",
+    "cleanup_interval",
+    "auth_interval",
+];
+const AUTH_FIELDS: &[&str] = &[
+    "cookies",
+    "required",
+    "warn_before",
+    "on_invalid",
+    "probe_url",
+    "probe_method",
+    "probe_expect",
+    "probe_headers_file",
+];
 const CLEANUP_FIELDS: &[&str] = &["temp_max_age", "orphan_grace"];
 /// Per-bot limits: allowed in a bot's [limits], in [users.NAME] and in the global [limits].
 const BOT_LIMIT_FIELDS: &[&str] = &[
@@ -96,6 +115,7 @@ const BOT_FIELDS: &[&str] = &[
     "restart",
     "limits",
     "health",
+    "auth",
 ];
 
 const DURATION_HELP: &str = "use a number with a unit ms, s, m, h or d, e.g. \"15s\"";
@@ -353,6 +373,7 @@ pub struct AgentSettings {
     pub health_interval: Duration,
     pub sample_retention: Duration,
     pub cleanup_interval: Duration,
+    pub auth_interval: Duration,
 }
 
 impl Default for AgentSettings {
@@ -361,6 +382,7 @@ impl Default for AgentSettings {
             health_interval: DEFAULT_HEALTH_INTERVAL,
             sample_retention: DEFAULT_SAMPLE_RETENTION,
             cleanup_interval: DEFAULT_CLEANUP_INTERVAL,
+            auth_interval: DEFAULT_AUTH_INTERVAL,
         }
     }
 }
@@ -489,6 +511,35 @@ pub struct HealthCheck {
     pub failures: u32,
 }
 
+/// What to do when a bot's session is invalid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnInvalid {
+    /// Stop the bot (state auth-invalid) until the session is valid again.
+    Stop,
+    /// Only say so (event and alert); the bot keeps running.
+    Alert,
+}
+
+/// A bot's `[auth]`: its session cookies and how to check them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuthConfig {
+    /// Path of the cookie file, relative to the bot's directory.
+    pub cookies: String,
+    /// Cookies that must be present; None means the platform's preset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required: Option<Vec<String>>,
+    pub warn_before: Dur,
+    pub on_invalid: OnInvalid,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe_url: Option<String>,
+    pub probe_method: String,
+    pub probe_expect: Vec<u16>,
+    /// A TOML file of `Header = "value"` lines (secrets), relative to the bot's directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe_headers_file: Option<String>,
+}
+
 /// `botctl.toml` with defaults applied.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GlobalConfig {
@@ -532,6 +583,7 @@ pub struct BotConfig {
     pub restart: RestartOverrides,
     pub limits: LimitOverrides,
     pub health: Option<HealthCheck>,
+    pub auth: Option<AuthConfig>,
 }
 
 // Field order here is the order `to_toml` writes them in.
@@ -557,6 +609,8 @@ struct BotFileOut<'a> {
     limits: &'a LimitOverrides,
     #[serde(skip_serializing_if = "Option::is_none")]
     health: Option<&'a HealthCheck>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth: Option<&'a AuthConfig>,
 }
 
 impl BotConfig {
@@ -589,6 +643,7 @@ impl BotConfig {
             restart: &self.restart,
             limits: &self.limits,
             health: self.health.as_ref(),
+            auth: self.auth.as_ref(),
         };
         toml::to_string(&out).expect("strings, arrays and tables always serialize to TOML")
     }
@@ -989,6 +1044,98 @@ impl<'a> Section<'a> {
         })
     }
 
+    fn auth(&self) -> Result<AuthConfig, ConfigError> {
+        self.check_keys(AUTH_FIELDS)?;
+        let cookies = self
+            .string("cookies", "\"cookies.json\"")?
+            .ok_or_else(|| {
+                self.err(
+                    "cookies",
+                    "missing: the cookie file to check, relative to the bot's directory, e.g. cookies = \"cookies.json\"",
+                )
+            })?;
+        if cookies.is_empty() {
+            return Err(self.err("cookies", "must not be empty"));
+        }
+        let required = match self.get("required") {
+            None => None,
+            Some(Value::Array(items)) => Some(
+                items
+                    .iter()
+                    .map(|v| v.as_str().filter(|s| !s.is_empty()).map(str::to_string))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| {
+                        self.err(
+                            "required",
+                            "must be a list of cookie names, e.g. required = [\"auth_token\"]",
+                        )
+                    })?,
+            ),
+            Some(_) => {
+                return Err(self.err(
+                    "required",
+                    "must be a list of cookie names, e.g. required = [\"auth_token\"]",
+                ));
+            }
+        };
+        let on_invalid = match self.string("on_invalid", "\"stop\"")?.as_deref() {
+            None | Some("stop") => OnInvalid::Stop,
+            Some("alert") => OnInvalid::Alert,
+            Some(other) => {
+                return Err(self.err(
+                    "on_invalid",
+                    format!("unknown action {other:?}: use stop or alert"),
+                ));
+            }
+        };
+        let probe_url = self.string("probe_url", "\"https://api.example.com/me\"")?;
+        if let Some(url) = &probe_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(self.err("probe_url", "must be an http:// or https:// URL"));
+        }
+        let probe_method = self
+            .string("probe_method", "\"GET\"")?
+            .unwrap_or_else(|| DEFAULT_PROBE_METHOD.to_string());
+        if !matches!(probe_method.as_str(), "GET" | "POST" | "HEAD") {
+            return Err(self.err("probe_method", "use GET, POST or HEAD"));
+        }
+        let probe_expect = match self.get("probe_expect") {
+            None => vec![DEFAULT_PROBE_EXPECT],
+            Some(Value::Array(items)) if !items.is_empty() => items
+                .iter()
+                .map(|v| match v {
+                    Value::Integer(n) if (100..=599).contains(n) => Some(*n as u16),
+                    _ => None,
+                })
+                .collect::<Option<Vec<u16>>>()
+                .ok_or_else(|| {
+                    self.err(
+                        "probe_expect",
+                        "must be a list of HTTP statuses, e.g. [200]",
+                    )
+                })?,
+            Some(_) => {
+                return Err(self.err(
+                    "probe_expect",
+                    "must be a list of HTTP statuses, e.g. [200]",
+                ));
+            }
+        };
+        Ok(AuthConfig {
+            cookies,
+            required,
+            warn_before: self
+                .duration("warn_before")?
+                .unwrap_or(Dur(DEFAULT_WARN_BEFORE)),
+            on_invalid,
+            probe_url,
+            probe_method,
+            probe_expect,
+            probe_headers_file: self.string("probe_headers_file", "\"probe-headers.toml\"")?,
+        })
+    }
+
     fn restart(&self) -> Result<RestartOverrides, ConfigError> {
         self.check_keys(RESTART_FIELDS)?;
         Ok(RestartOverrides {
@@ -1023,6 +1170,12 @@ pub fn parse_global(path: &Path, text: &str) -> Result<GlobalConfig, ConfigError
         }
         if let Some(d) = agent.duration("sample_retention")? {
             config.agent.sample_retention = d.0;
+        }
+        if let Some(d) = agent.duration("auth_interval")? {
+            if d.0 < Duration::from_secs(1) {
+                return Err(agent.err("auth_interval", "must be at least 1s"));
+            }
+            config.agent.auth_interval = d.0;
         }
         if let Some(d) = agent.duration("cleanup_interval")? {
             if d.0 < Duration::from_secs(1) {
@@ -1180,6 +1333,10 @@ pub fn parse_bot(name: &str, path: &Path, text: &str) -> Result<BotConfig, Confi
         Some(section) => Some(section.health()?),
         None => None,
     };
+    let auth = match top.section("auth")? {
+        Some(section) => Some(section.auth()?),
+        None => None,
+    };
 
     Ok(BotConfig {
         name: name.to_string(),
@@ -1194,6 +1351,7 @@ pub fn parse_bot(name: &str, path: &Path, text: &str) -> Result<BotConfig, Confi
         restart,
         limits,
         health,
+        auth,
     })
 }
 
@@ -1207,6 +1365,7 @@ const TEMPLATE_FIELDS: &[&str] = &[
     "restart",
     "limits",
     "health",
+    "auth",
 ];
 
 /// `templates/NAME/template.toml`: how to make a bot from shared code.
@@ -1224,6 +1383,7 @@ pub struct TemplateConfig {
     pub restart: RestartOverrides,
     pub limits: LimitOverrides,
     pub health: Option<HealthCheck>,
+    pub auth: Option<AuthConfig>,
 }
 
 pub const TEMPLATE_FILE: &str = "template.toml";
@@ -1273,6 +1433,10 @@ pub fn parse_template(name: &str, path: &Path, text: &str) -> Result<TemplateCon
             Some(section) => Some(section.health()?),
             None => None,
         },
+        auth: match top.section("auth")? {
+            Some(section) => Some(section.auth()?),
+            None => None,
+        },
     })
 }
 
@@ -1314,6 +1478,7 @@ pub fn bot_from_template(
         restart: template.restart.clone(),
         limits: template.limits.clone(),
         health: template.health.clone(),
+        auth: template.auth.clone(),
     };
     let mut table: toml::Table = base.to_toml().parse().expect("to_toml writes valid TOML");
     for (key, raw) in sets {
@@ -1712,6 +1877,7 @@ mod tests {
                 },
                 limits: LimitOverrides::default(),
                 health: None,
+                auth: None,
             }
         );
         for p in Platform::ALL {
@@ -1751,7 +1917,7 @@ mod tests {
         assert_eq!(
             e.message,
             "unknown field; allowed here: user, command, cwd, env, platform, enabled, \
-             stop_timeout, template, restart, limits, health"
+             stop_timeout, template, restart, limits, health, auth"
         );
         let e = global_err("restrt = 1\n");
         assert_eq!(e.field.as_deref(), Some("restrt"));
@@ -2073,6 +2239,16 @@ mod tests {
                 timeout: Dur(secs(2)),
                 start_grace: Dur(Duration::ZERO),
                 failures: 1,
+            }),
+            auth: Some(AuthConfig {
+                cookies: "c.txt".into(),
+                required: Some(vec!["sid".into()]),
+                warn_before: Dur(secs(3600)),
+                on_invalid: OnInvalid::Alert,
+                probe_url: Some("https://x.test/me".into()),
+                probe_method: "POST".into(),
+                probe_expect: vec![200, 204],
+                probe_headers_file: Some("h.toml".into()),
             }),
         };
         let text = full.to_toml();

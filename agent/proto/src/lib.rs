@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub use paths::Paths;
 
 /// Bumped whenever a wire type or the service changes shape.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The version of this build, the same for the CLI and the agent of one binary.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -103,6 +103,8 @@ pub enum BotState {
     ConfigError,
     /// Not started: its owner or the fleet is at `max_bots_per_user` / `max_total_bots`.
     OverLimit,
+    /// Stopped because its session cookies are invalid; started again once they are valid.
+    AuthInvalid,
 }
 
 impl BotState {
@@ -117,6 +119,7 @@ impl BotState {
             BotState::Disabled => "disabled",
             BotState::ConfigError => "config-error",
             BotState::OverLimit => "over-limit",
+            BotState::AuthInvalid => "auth-invalid",
         }
     }
 
@@ -124,7 +127,11 @@ impl BotState {
     pub fn is_problem(&self) -> bool {
         matches!(
             self,
-            BotState::Failed | BotState::Backoff | BotState::ConfigError | BotState::OverLimit
+            BotState::Failed
+                | BotState::Backoff
+                | BotState::ConfigError
+                | BotState::OverLimit
+                | BotState::AuthInvalid
         )
     }
 }
@@ -164,6 +171,38 @@ pub struct BotInfo {
     pub cpu_percent: Option<f32>,
     /// Resident memory of the bot's whole process group at the last sample.
     pub memory_bytes: Option<u64>,
+    /// The outcome of the last auth check (valid, expiring, expired, missing, malformed,
+    /// rejected, unknown, no-file), for bots with `[auth]`.
+    pub auth: Option<String>,
+}
+
+/// One bot's session check, as `botctl auth check` shows it. Never holds a cookie value.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthReport {
+    pub bot: String,
+    pub owner: String,
+    pub platform: String,
+    /// valid, expiring, expired, missing, malformed, rejected, unknown, no-file
+    pub outcome: String,
+    /// What the outcome is about: missing names, where a file is malformed, a probe status.
+    pub detail: Option<String>,
+    /// Earliest expiry of the required cookies, Unix ms (None: session cookies only).
+    pub expires_at_ms: Option<i64>,
+    pub checked_at_ms: i64,
+    /// What the last live probe said ("accepted", "rejected: ...").
+    pub last_probe: Option<String>,
+    pub last_probe_at_ms: Option<i64>,
+    /// The cookie file can be read by other users (it should be 0600).
+    pub world_readable: bool,
+}
+
+impl AuthReport {
+    pub fn is_invalid(&self) -> bool {
+        matches!(
+            self.outcome.as_str(),
+            "expired" | "missing" | "malformed" | "rejected" | "no-file"
+        )
+    }
 }
 
 /// The machine the fleet runs on, at the last sample.
@@ -513,6 +552,10 @@ pub trait Agent {
     async fn cleanup_plan(owner: Option<String>) -> CleanupReport;
     /// Removes those of `items` that are still in a fresh plan.
     async fn cleanup_apply(items: Vec<CleanupItem>) -> CleanupReport;
+    /// Checks the sessions of these bots now (all bots with `[auth]` when empty).
+    async fn auth_check(bots: Vec<String>) -> Result<Vec<AuthReport>, RpcError>;
+    /// Validates a cookie file, installs it for the bot (0600, atomically) and checks it.
+    async fn set_cookies(bot: String, file: String) -> Result<AuthReport, RpcError>;
 }
 
 /// Milliseconds since the Unix epoch, the time unit on the wire.

@@ -47,6 +47,9 @@ pub enum Command {
         kind: EventKind,
         reason: String,
     },
+    /// The auth monitor's verdict: Some(why) parks the bot until None says the session is
+    /// valid again.
+    Auth(Option<String>),
     /// Stop and end the task (bot removed from the fleet).
     Remove(oneshot::Sender<BotOutcome>),
     /// The agent is going away: stop the bot, or leave it running for the next agent.
@@ -69,6 +72,10 @@ pub struct View {
     pub last_error: Option<String>,
     pub cpu_percent: Option<f32>,
     pub memory_bytes: Option<u64>,
+    /// The last auth check's outcome label.
+    pub auth: Option<String>,
+    /// Why the bot is parked as auth-invalid.
+    pub auth_blocked: Option<String>,
 }
 
 pub type SharedView = Arc<Mutex<View>>;
@@ -84,6 +91,8 @@ pub fn new_view() -> SharedView {
         last_error: None,
         cpu_percent: None,
         memory_bytes: None,
+        auth: None,
+        auth_blocked: None,
     }))
 }
 
@@ -148,6 +157,8 @@ pub struct BotTask {
     settings: Settings,
     tx: mpsc::UnboundedSender<Command>,
     checker: Option<tokio::task::JoinHandle<()>>,
+    /// Parked by the auth monitor: why.
+    auth_blocked: Option<String>,
 }
 
 impl Drop for BotTask {
@@ -174,6 +185,7 @@ impl BotTask {
             settings,
             tx: tx.clone(),
             checker: None,
+            auth_blocked: None,
             machine: Machine::new(),
             process: None,
             started_at_ms: None,
@@ -275,6 +287,10 @@ impl BotTask {
     fn command(&mut self, cmd: Command) -> bool {
         match cmd {
             Command::User(action, reply) => {
+                if matches!(action, UserAction::Start | UserAction::Restart) {
+                    // An explicit start overrides the block; the next check decides again.
+                    self.auth_blocked = None;
+                }
                 let was = self.machine.phase.clone();
                 let input = match action {
                     UserAction::Start => Input::Start,
@@ -286,6 +302,22 @@ impl BotTask {
                 self.feed(input);
             }
             Command::Recycle { kind, reason } => self.feed(Input::Recycle { kind, reason }),
+            Command::Auth(Some(why)) => {
+                self.auth_blocked = Some(why.clone());
+                self.feed(Input::Park {
+                    reason: format!("session invalid: {why}"),
+                });
+            }
+            Command::Auth(None) => {
+                if self.auth_blocked.take().is_some()
+                    && self.config.enabled
+                    && self.machine.phase == Phase::Stopped
+                {
+                    self.feed(Input::Start);
+                } else {
+                    self.publish();
+                }
+            }
             Command::Reconfigure(config, settings) => {
                 let restart = config.command != self.config.command
                     || config.cwd != self.config.cwd
@@ -357,6 +389,9 @@ impl BotTask {
             let actions = self.machine.handle(input, Instant::now(), &self.policy);
             if spawned {
                 self.register();
+                if self.config.auth.is_some() {
+                    self.ctx.request_auth_check(&self.config.name);
+                }
             }
             for action in actions {
                 match action {
@@ -543,6 +578,7 @@ impl BotTask {
         let (state, next_attempt_ms) = match &self.machine.phase {
             Phase::Running { .. } => (BotState::Running, None),
             Phase::Stopping { .. } => (BotState::Stopping, None),
+            Phase::Stopped if self.auth_blocked.is_some() => (BotState::AuthInvalid, None),
             Phase::Stopped | Phase::Removed if !self.config.enabled => (BotState::Disabled, None),
             Phase::Stopped | Phase::Removed => (BotState::Stopped, None),
             Phase::Backoff { until } => (BotState::Backoff, Some(to_ms(*until))),
@@ -561,6 +597,7 @@ impl BotTask {
         view.last_exit = self.machine.last_exit.map(|(exit, at)| exit_info(exit, at));
         view.next_attempt_ms = next_attempt_ms;
         view.last_error = self.machine.last_error.clone();
+        view.auth_blocked = self.auth_blocked.clone();
         if !running {
             view.cpu_percent = None;
             view.memory_bytes = None;

@@ -96,6 +96,8 @@ pub enum AfterStop {
     Remove,
     /// A limit, health or pressure restart: once stopped, restart under the rate limit.
     Recycle,
+    /// Stopped by the agent for a reason (an invalid session): once stopped, stay stopped.
+    Park,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,6 +183,11 @@ pub enum Input {
         kind: EventKind,
         reason: String,
     },
+    /// The agent stops the bot for a reason that is not a crash (an invalid session); it stays
+    /// stopped until started again, and the reason is what the stop event says.
+    Park {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,6 +214,8 @@ pub struct Machine {
     // Stop/Remove that arrived while a spawn was in flight: there is no pid to terminate yet,
     // so the request is parked and applied to whatever the spawn produces.
     after_spawn: Option<AfterStop>,
+    // Why a Park stop is under way, for the event once it completes.
+    park_reason: Option<String>,
 }
 
 impl Default for Machine {
@@ -227,6 +236,7 @@ impl Machine {
             spawning: false,
             user_restart: false,
             after_spawn: None,
+            park_reason: None,
         }
     }
 
@@ -268,6 +278,34 @@ impl Machine {
             Input::Exited { pid, exit } => self.on_exited(pid, exit, now, policy),
             Input::Timer => self.on_timer(now),
             Input::Recycle { kind, reason } => self.on_recycle(kind, reason, policy),
+            Input::Park { reason } => self.on_park(reason, policy),
+        }
+    }
+
+    fn on_park(&mut self, reason: String, policy: &Policy) -> Vec<Action> {
+        match &mut self.phase {
+            Phase::Running { pid, since } => {
+                let (pid, since) = (*pid, *since);
+                self.park_reason = Some(reason);
+                self.phase = Phase::Stopping {
+                    pid,
+                    since,
+                    then: AfterStop::Park,
+                };
+                vec![terminate(pid, policy)]
+            }
+            Phase::Stopping { then, .. } => {
+                if *then != AfterStop::Remove {
+                    *then = AfterStop::Park;
+                    self.park_reason = Some(reason);
+                }
+                Vec::new()
+            }
+            Phase::Backoff { .. } | Phase::Failed { .. } => {
+                self.phase = Phase::Stopped;
+                vec![record(EventKind::Stopped, format!("stopped: {reason}"))]
+            }
+            Phase::Stopped | Phase::Exited | Phase::Removed => Vec::new(),
         }
     }
 
@@ -302,7 +340,7 @@ impl Machine {
                 }
             }
             // Remove is never downgraded: the fleet entry is already gone.
-            Input::Stop if self.after_spawn != Some(AfterStop::Remove) => {
+            Input::Stop | Input::Park { .. } if self.after_spawn != Some(AfterStop::Remove) => {
                 self.after_spawn = Some(AfterStop::Stay);
             }
             Input::Remove => self.after_spawn = Some(AfterStop::Remove),
@@ -543,6 +581,11 @@ impl Machine {
                         self.phase = Phase::Removed;
                         vec![record(EventKind::Stopped, "stopped: bot removed")]
                     }
+                    AfterStop::Park => {
+                        self.phase = Phase::Stopped;
+                        let why = self.park_reason.take().unwrap_or_default();
+                        vec![record(EventKind::Stopped, format!("stopped: {why}"))]
+                    }
                     AfterStop::Recycle => {
                         let ran = now.saturating_duration_since(since);
                         let what = format!("stopped ({}) after {}", exit.describe(), compact(ran));
@@ -778,6 +821,7 @@ mod tests {
             Input::Exited { .. } => 7,
             Input::Timer => 8,
             Input::Recycle { .. } => 9,
+            Input::Park { .. } => 10,
         }
     }
 
@@ -828,6 +872,9 @@ mod tests {
         let by_user = rec(K::Stopped, "stopped by user");
         let none: Vec<Action> = Vec::new();
         let stay = AfterStop::Stay;
+        let park = Input::Park {
+            reason: "session expired".into(),
+        };
         let recycle = Input::Recycle {
             kind: K::LimitRestart,
             reason: "memory 600 MiB > 512 MiB for 2 samples".into(),
@@ -915,6 +962,14 @@ mod tests {
             (failed.clone(), recycle.clone(), failed.clone(), none.clone()),
             (exited.clone(), recycle.clone(), exited.clone(), none.clone()),
             (removed.clone(), recycle.clone(), removed.clone(), none.clone()),
+
+            (stopped.clone(), park.clone(), stopped.clone(), none.clone()),
+            (run.clone(), park.clone(), stopping(AfterStop::Park), vec![term(100)]),
+            (stopping(stay), park.clone(), stopping(AfterStop::Park), none.clone()),
+            (backoff.clone(), park.clone(), stopped.clone(), vec![rec(K::Stopped, "stopped: session expired")]),
+            (failed.clone(), park.clone(), stopped.clone(), vec![rec(K::Stopped, "stopped: session expired")]),
+            (exited.clone(), park.clone(), exited.clone(), none.clone()),
+            (removed.clone(), park.clone(), removed.clone(), none.clone()),
         ];
 
         let mut covered = std::collections::HashSet::new();
@@ -928,7 +983,33 @@ mod tests {
             assert_eq!(m.phase, after, "phase after {input:?} in {before:?}");
             assert_eq!(actions, expected, "actions for {input:?} in {before:?}");
         }
-        assert_eq!(covered.len(), 7 * 10);
+        assert_eq!(covered.len(), 7 * 11);
+    }
+
+    #[test]
+    fn park_stops_with_its_reason_and_stays_stopped() {
+        let p = Policy::default();
+        let t0 = Instant::now();
+        let mut m = Machine::adopted(5, t0);
+        let actions = m.handle(
+            Input::Park {
+                reason: "auth expired (auth_token)".into(),
+            },
+            t0 + S(1),
+            &p,
+        );
+        assert_eq!(actions, vec![term(5)]);
+        let actions = m.handle(exit1(5), t0 + S(2), &p);
+        assert_eq!(
+            actions,
+            vec![rec(
+                EventKind::Stopped,
+                "stopped: auth expired (auth_token)"
+            )]
+        );
+        assert_eq!(m.phase, Phase::Stopped);
+        assert_eq!(m.deadline(), None, "no automatic restart");
+        assert_eq!(m.handle(Input::Start, t0 + S(3), &p), vec![Action::Spawn]);
     }
 
     #[test]

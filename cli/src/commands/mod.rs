@@ -1,6 +1,7 @@
 //! One module per command; `run` dispatches.
 
 mod agent;
+mod auth;
 mod bots;
 mod cleanup;
 mod completions;
@@ -14,7 +15,7 @@ mod storage;
 mod templates;
 
 use crate::CliError;
-use crate::args::{BotsCommand, Command, ConfigCommand, TemplatesCommand};
+use crate::args::{AuthCommand, BotsCommand, Command, ConfigCommand, TemplatesCommand};
 use crate::client::Target;
 
 pub async fn run(command: Command, target: &Target) -> Result<(), CliError> {
@@ -76,6 +77,12 @@ pub async fn run(command: Command, target: &Target) -> Result<(), CliError> {
             command: ConfigCommand::Check(f),
         } => config::check(target, f.json),
         Command::Agent { command } => agent::run(target, command).await,
+        Command::Auth { command } => match command {
+            AuthCommand::Check { bots, json } => auth::check(target, bots, json).await,
+            AuthCommand::SetCookies { bot, file, json } => {
+                auth::set_cookies(target, bot, file, json).await
+            }
+        },
         Command::Templates {
             command: TemplatesCommand::List(f),
         } => templates::list(target, f.json).await,

@@ -46,7 +46,9 @@ fn print(report: &StatusReport) {
     }
     let now = now_ms();
     if !report.bots.is_empty() {
-        let mut table = render::table(&[
+        // The AUTH column only when some bot has its session checked.
+        let with_auth = report.bots.iter().any(|b| b.auth.is_some());
+        let mut headers = vec![
             "BOT",
             "OWNER",
             "STATE",
@@ -56,9 +58,13 @@ fn print(report: &StatusReport) {
             "MEM",
             "RESTARTS",
             "LAST EXIT",
-        ]);
+        ];
+        if with_auth {
+            headers.push("AUTH");
+        }
+        let mut table = render::table(&headers);
         for b in &report.bots {
-            table.add_row(vec![
+            let mut row = vec![
                 Cell::new(&b.name),
                 Cell::new(&b.owner),
                 render::state_cell(b.state),
@@ -68,7 +74,11 @@ fn print(report: &StatusReport) {
                 Cell::new(render::memory(b.memory_bytes)),
                 Cell::new(b.restarts),
                 Cell::new(render::last_exit(&b.last_exit, now)),
-            ]);
+            ];
+            if with_auth {
+                row.push(Cell::new(b.auth.as_deref().unwrap_or("-")));
+            }
+            table.add_row(row);
         }
         println!("{table}");
     }
