@@ -6,6 +6,7 @@ mod auth;
 mod cli;
 mod config_errors;
 mod health;
+mod remote;
 mod socket;
 mod storage;
 mod supervision;

@@ -299,7 +299,7 @@ impl Fleet {
     }
 
     fn event(&self, bot: Option<&str>, owner: Option<&str>, kind: &str, message: String) {
-        self.ctx.store.record(NewEvent {
+        self.ctx.record(NewEvent {
             bot: bot.map(str::to_string),
             owner: owner.map(str::to_string),
             kind: kind.into(),
@@ -594,6 +594,7 @@ impl Fleet {
             limits: Default::default(),
             health: None,
             auth: None,
+            update: None,
         };
         {
             let state = self.state.lock().unwrap();
@@ -1099,6 +1100,121 @@ impl Fleet {
             .collect()
     }
 
+    /// Bots with an `[update]` section.
+    pub fn updatable_bots(&self) -> Vec<String> {
+        let state = self.state.lock().unwrap();
+        state
+            .bots
+            .values()
+            .filter(|e| e.config.update.is_some())
+            .map(|e| e.config.name.clone())
+            .collect()
+    }
+
+    /// Bots whose `[update] repo` and `branch` match a push.
+    pub fn bots_for_push(&self, repo: &str, branch: &str) -> Vec<String> {
+        let state = self.state.lock().unwrap();
+        state
+            .bots
+            .values()
+            .filter(|e| {
+                e.config.update.as_ref().is_some_and(|u| {
+                    u.repo
+                        .as_deref()
+                        .is_some_and(|r| r.eq_ignore_ascii_case(repo))
+                        && u.branch == branch
+                })
+            })
+            .map(|e| e.config.name.clone())
+            .collect()
+    }
+
+    /// Pulls a bot's code (`git pull --ff-only` in its directory, or its update_command)
+    /// and restarts it. A failed pull leaves the bot running its old code, and says so.
+    pub async fn update(&self, name: &str) -> Result<BotOutcome, RpcError> {
+        let (config, cwd) = {
+            let state = self.state.lock().unwrap();
+            let e = state.bots.get(name).ok_or_else(|| no_such_bot(name))?;
+            (e.config.clone(), bot_cwd(&self.ctx.paths, &e.config))
+        };
+        let Some(up) = &config.update else {
+            return Err(RpcError::invalid(format!(
+                "{name} has no [update] section: add one (repo, branch or update_command) to its bot file"
+            )));
+        };
+        let argv: Vec<String> = match &up.update_command {
+            Some(cmd) => cmd.clone(),
+            None => vec![
+                "git".into(),
+                "-C".into(),
+                cwd.display().to_string(),
+                "pull".into(),
+                "--ff-only".into(),
+            ],
+        };
+        let mut cmd = tokio::process::Command::new(&argv[0]);
+        cmd.args(&argv[1..])
+            .current_dir(&cwd)
+            .stdin(std::process::Stdio::null())
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .kill_on_drop(true);
+        let what = if up.update_command.is_some() {
+            "update_command"
+        } else {
+            "git pull --ff-only"
+        };
+        let result = tokio::time::timeout(up.timeout.0, cmd.output()).await;
+        let failure = match result {
+            Err(_) => Some(format!(
+                "{what} took longer than {}",
+                config::format_duration(up.timeout.0)
+            )),
+            Ok(Err(e)) => Some(format!("cannot run {what}: {e}")),
+            Ok(Ok(out)) if !out.status.success() => Some(format!(
+                "{what} failed ({}): {}",
+                out.status,
+                last_line(&out.stderr)
+                    .or_else(|| last_line(&out.stdout))
+                    .unwrap_or_default()
+            )),
+            Ok(Ok(out)) => {
+                let said = last_line(&out.stdout).unwrap_or_else(|| "done".into());
+                self.event(
+                    Some(name),
+                    Some(&config.user),
+                    "update-applied",
+                    format!("{what}: {said}"),
+                );
+                None
+            }
+        };
+        if let Some(why) = failure {
+            self.event(
+                Some(name),
+                Some(&config.user),
+                "update-failed",
+                format!("{why}; it keeps running its old code"),
+            );
+            return Ok(BotOutcome {
+                bot: name.to_string(),
+                ok: false,
+                message: format!("{why}; not restarted"),
+                state: None,
+                pid: None,
+            });
+        }
+        let report = self
+            .control(Action::Restart, Target::Bots(vec![name.to_string()]))
+            .await?;
+        let mut outcome = report
+            .outcomes
+            .into_iter()
+            .next()
+            .ok_or_else(|| no_such_bot(name))?;
+        outcome.message = format!("updated; {}", outcome.message);
+        Ok(outcome)
+    }
+
     /// Names of the valid bots that have an `[auth]` section.
     pub fn auth_bots(&self) -> Vec<String> {
         let state = self.state.lock().unwrap();
@@ -1226,6 +1342,27 @@ fn ms(d: Duration) -> u64 {
 }
 
 const MIB: u64 = 1024 * 1024;
+
+/// The last non-empty line of a command's output, with any credentials in URLs masked
+/// (`https://user:token@host` is a common git remote).
+fn last_line(bytes: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(bytes);
+    let line = text.lines().rev().find(|l| !l.trim().is_empty())?.trim();
+    let mut out = String::new();
+    for word in line.split(' ') {
+        let masked = match (word.find("://"), word.find('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                format!("{}://***{}", &word[..scheme], &word[at..])
+            }
+            _ => word.to_string(),
+        };
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&masked);
+    }
+    Some(out.chars().take(300).collect())
+}
 
 fn bot_cwd(paths: &botctl_proto::Paths, c: &BotConfig) -> std::path::PathBuf {
     match &c.cwd {

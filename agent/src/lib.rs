@@ -5,8 +5,12 @@ pub mod auth;
 pub mod fleet;
 pub mod health;
 pub mod logs;
+pub mod notify;
 pub mod process;
+pub mod remote;
+pub mod secret;
 pub mod server;
+pub mod services;
 pub mod storage;
 pub mod store;
 pub mod supervisor;
@@ -40,6 +44,8 @@ pub struct Context {
     pub cleanup_now: tokio::sync::Notify,
     /// Asks the auth monitor to check a bot soon (set once the monitor runs).
     pub auth_requests: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<String>>,
+    /// Events that deserve a notification become alerts here.
+    pub alerts: services::Alerts,
     http: std::sync::OnceLock<reqwest::Client>,
 }
 
@@ -52,8 +58,19 @@ impl Context {
             host: std::sync::Mutex::new(None),
             cleanup_now: tokio::sync::Notify::new(),
             auth_requests: std::sync::OnceLock::new(),
+            alerts: services::Alerts::default(),
             http: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Records an event, and alerts about it when it deserves one.
+    pub fn record(&self, event: NewEvent) {
+        self.alerts.on_event(&event);
+        self.store.record(event);
+    }
+
+    pub fn notifier(&self) -> notify::Notifier {
+        self.alerts.notifier()
     }
 
     pub fn request_auth_check(&self, bot: &str) {
@@ -143,7 +160,7 @@ async fn serve(
     let (store, problem) = Store::open(&paths.db_file);
     let ctx = Arc::new(Context::new(paths.clone(), store.clone()));
     let record = |kind: &str, message: String| {
-        store.record(NewEvent {
+        ctx.record(NewEvent {
             bot: None,
             owner: None,
             kind: kind.into(),
@@ -165,6 +182,17 @@ async fn serve(
         .iter()
         .filter(|b| b.state == botctl_proto::BotState::Running)
         .count();
+    let shutdown = Arc::new(Shutdown::default());
+    let auth = auth::Monitor::start(ctx.clone(), fleet.clone());
+    let services = services::Services::new(ctx.clone(), fleet.clone()).await;
+    services.apply(&fleet.global());
+    let handler = server::Handler {
+        ctx: ctx.clone(),
+        fleet: fleet.clone(),
+        shutdown: shutdown.clone(),
+        auth,
+        services: services.clone(),
+    };
     record(
         "agent-started",
         format!(
@@ -176,14 +204,7 @@ async fn serve(
             report.issues.len()
         ),
     );
-    let shutdown = Arc::new(Shutdown::default());
-    let auth = auth::Monitor::start(ctx.clone(), fleet.clone());
-    let handler = server::Handler {
-        ctx: ctx.clone(),
-        fleet: fleet.clone(),
-        shutdown: shutdown.clone(),
-        auth,
-    };
+
     tokio::spawn(server::serve(listener, handler));
     tokio::spawn(rotate_logs(fleet.clone()));
     tokio::spawn(cleanup_loop(ctx.clone(), fleet.clone()));
@@ -218,6 +239,7 @@ async fn serve(
             }
             _ = hup.recv() => {
                 let report = fleet.reload().await;
+                services.apply(&fleet.global());
                 record("reload", format!(
                     "reload on SIGHUP: {} added, {} changed, {} removed, {} config problems",
                     report.added.len(), report.changed.len(), report.removed.len(), report.issues.len()
@@ -261,7 +283,7 @@ async fn cleanup_loop(ctx: Arc<Context>, fleet: Arc<Fleet>) {
         let plan = fleet.cleanup_plan(None).await;
         if !plan.is_empty() {
             let report = fleet.cleanup_apply(plan).await;
-            ctx.store.record(NewEvent {
+            ctx.record(NewEvent {
                 bot: None,
                 owner: None,
                 kind: "cleanup-freed".into(),
@@ -276,7 +298,7 @@ async fn cleanup_loop(ctx: Arc<Context>, fleet: Arc<Fleet>) {
         for owner in fleet.storage(None).owners {
             let was = over_quota.contains(&owner.owner);
             if owner.over_quota && !was {
-                ctx.store.record(NewEvent {
+                ctx.record(NewEvent {
                     bot: None,
                     owner: Some(owner.owner.clone()),
                     kind: "over-quota".into(),

@@ -25,6 +25,7 @@ pub struct Handler {
     pub fleet: Arc<Fleet>,
     pub shutdown: Arc<Shutdown>,
     pub auth: Arc<crate::auth::Monitor>,
+    pub services: Arc<crate::services::Services>,
 }
 
 impl Handler {
@@ -41,6 +42,22 @@ impl Handler {
 }
 
 impl Agent for Handler {
+    async fn update_bot(self, _: RpcContext, bot: String) -> Result<BotOutcome, RpcError> {
+        self.fleet.update(&bot).await
+    }
+
+    async fn updatable_bots(self, _: RpcContext) -> Vec<String> {
+        self.fleet.updatable_bots()
+    }
+
+    async fn notify_test(self, _: RpcContext, message: String) -> Result<String, RpcError> {
+        self.ctx
+            .notifier()
+            .test(message, std::time::Duration::from_secs(30))
+            .await
+            .map_err(RpcError::invalid)
+    }
+
     async fn auth_check(
         self,
         _: RpcContext,
@@ -89,7 +106,7 @@ impl Agent for Handler {
             .await
             .map_err(|e| RpcError::internal(e.to_string()))?
             .map_err(RpcError::invalid)?;
-        self.ctx.store.record(crate::store::NewEvent {
+        self.ctx.record(crate::store::NewEvent {
             bot: Some(bot.clone()),
             owner: Some(target.config.user.clone()),
             kind: "auth-cookies".into(),
@@ -179,7 +196,9 @@ impl Agent for Handler {
     }
 
     async fn reload(self, _: RpcContext) -> ReloadReport {
-        self.fleet.reload().await
+        let report = self.fleet.reload().await;
+        self.services.apply(&self.fleet.global());
+        report
     }
 
     async fn events(self, _: RpcContext, query: EventQuery) -> Result<Vec<EventRecord>, RpcError> {
@@ -218,7 +237,7 @@ pub async fn serve(listener: UnixListener, handler: Handler) {
         match stream.peer_cred() {
             Ok(cred) if cred.uid() == own_uid || cred.uid() == 0 => {}
             Ok(cred) => {
-                handler.ctx.store.record(crate::store::NewEvent {
+                handler.ctx.record(crate::store::NewEvent {
                     bot: None,
                     owner: None,
                     kind: "refused".into(),

@@ -70,6 +70,10 @@ enum Cmd {
     Record(String, oneshot::Sender<rusqlite::Result<RecoveryRecord>>),
     /// Counts rows past retention; with `apply`, deletes them and vacuums.
     Maintenance(bool, oneshot::Sender<rusqlite::Result<Maintenance>>),
+    MetaSet(String, String),
+    MetaGet(String, oneshot::Sender<rusqlite::Result<Option<String>>>),
+    Delivery(String),
+    Deliveries(oneshot::Sender<rusqlite::Result<Vec<String>>>),
     Register(RegistryRow),
     Unregister(String),
     Registry(oneshot::Sender<rusqlite::Result<Vec<RegistryRow>>>),
@@ -160,6 +164,34 @@ impl Store {
         Ok(rx.await.context("store thread is gone")??)
     }
 
+    /// A small persistent setting of the agent's own (e.g. the Telegram update offset).
+    pub fn meta_set(&self, key: &str, value: &str) {
+        let _ = self.tx.send(Cmd::MetaSet(key.into(), value.into()));
+    }
+
+    pub async fn meta_get(&self, key: &str) -> anyhow::Result<Option<String>> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Cmd::MetaGet(key.into(), tx))
+            .ok()
+            .context("store thread is gone")?;
+        Ok(rx.await.context("store thread is gone")??)
+    }
+
+    /// Remembers a GitHub delivery id so a redelivery is not acted on twice.
+    pub fn delivery_seen(&self, id: &str) {
+        let _ = self.tx.send(Cmd::Delivery(id.into()));
+    }
+
+    pub async fn recent_deliveries(&self) -> anyhow::Result<Vec<String>> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Cmd::Deliveries(tx))
+            .ok()
+            .context("store thread is gone")?;
+        Ok(rx.await.context("store thread is gone")??)
+    }
+
     pub fn unregister(&self, name: &str) {
         let _ = self.tx.send(Cmd::Unregister(name.to_string()));
     }
@@ -233,7 +265,9 @@ fn init(conn: &Connection) -> rusqlite::Result<()> {
             cpu REAL NOT NULL,
             memory INTEGER NOT NULL);
          CREATE INDEX IF NOT EXISTS samples_bot ON samples(bot, ts_ms);
-         CREATE INDEX IF NOT EXISTS samples_ts ON samples(ts_ms);",
+         CREATE INDEX IF NOT EXISTS samples_ts ON samples(ts_ms);
+         CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+         CREATE TABLE IF NOT EXISTS deliveries(id TEXT PRIMARY KEY, ts_ms INTEGER NOT NULL);",
     )?;
     // Files made before a column existed get it added; bump user_version with each change.
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -333,6 +367,18 @@ fn apply(
                 }
             }
             Cmd::SampleRetention(_) => {}
+            Cmd::MetaSet(k, v) => {
+                tx.execute(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
+                    params![k, v],
+                )?;
+            }
+            Cmd::Delivery(id) => {
+                tx.execute(
+                    "INSERT OR IGNORE INTO deliveries(id, ts_ms) VALUES (?1, ?2)",
+                    params![id, now_ms()],
+                )?;
+            }
             // Reads answer after the writes queued before them are visible.
             other => replies.push(other),
         }
@@ -354,6 +400,23 @@ fn apply(
             }
             Cmd::Record(bot, reply) => {
                 let _ = reply.send(read_recovery(conn, &bot));
+            }
+            Cmd::MetaGet(k, reply) => {
+                let _ = reply.send(
+                    conn.query_row("SELECT value FROM meta WHERE key = ?1", params![k], |r| {
+                        r.get(0)
+                    })
+                    .optional(),
+                );
+            }
+            Cmd::Deliveries(reply) => {
+                let read = || -> rusqlite::Result<Vec<String>> {
+                    let mut stmt =
+                        conn.prepare("SELECT id FROM deliveries ORDER BY ts_ms DESC LIMIT 10000")?;
+                    let rows = stmt.query_map([], |r| r.get(0))?;
+                    rows.collect()
+                };
+                let _ = reply.send(read());
             }
             Cmd::Maintenance(apply, reply) => {
                 let _ = reply.send(maintain(conn, apply, sample_retention));
@@ -513,6 +576,7 @@ fn prune(conn: &Connection, sample_retention: Duration) -> rusqlite::Result<()> 
     conn.execute("DELETE FROM samples WHERE ts_ms < ?1", params![cutoff])?;
     let cutoff = now_ms() - EVENT_RETENTION.as_millis() as i64;
     conn.execute("DELETE FROM events WHERE ts_ms < ?1", params![cutoff])?;
+    conn.execute("DELETE FROM deliveries WHERE ts_ms < ?1", params![cutoff])?;
     let max_id: Option<i64> = conn
         .query_row("SELECT MAX(id) FROM events", [], |r| r.get(0))
         .optional()?

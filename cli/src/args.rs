@@ -96,6 +96,23 @@ pub enum Command {
         #[command(subcommand)]
         command: AuthCommand,
     },
+    /// Update bots' code (`git pull --ff-only` in the bot's directory, or its
+    /// update_command) and restart them; a failed update leaves the old code running.
+    Update {
+        /// Bots to update.
+        #[arg(value_name = "BOT", required_unless_present = "all")]
+        bots: Vec<String>,
+        /// Every bot with an [update] section.
+        #[arg(long, conflicts_with = "bots")]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Alerts: send a test message through the configured channels.
+    Notify {
+        #[command(subcommand)]
+        command: NotifyCommand,
+    },
     /// Shared bot code that `bots create` makes bots from.
     Templates {
         #[command(subcommand)]
@@ -255,6 +272,16 @@ pub enum AuthCommand {
         file: std::path::PathBuf,
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotifyCommand {
+    /// Send one test message to every configured channel and say what happened.
+    Test {
+        /// The text (default: a short greeting naming this host).
+        #[arg(value_name = "MESSAGE")]
+        message: Option<String>,
     },
 }
 

@@ -40,6 +40,13 @@ pub const DEFAULT_START_GRACE: Duration = Duration::from_secs(10);
 pub const DEFAULT_CHECK_FAILURES: u32 = 3;
 pub const DEFAULT_STORAGE_QUOTA_MB: u64 = 1024;
 pub const DEFAULT_AUTH_INTERVAL: Duration = Duration::from_secs(5 * 60);
+pub const DEFAULT_REPORT_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+pub const DEFAULT_REPEAT_AFTER: Duration = Duration::from_secs(30 * 60);
+pub const DEFAULT_TELEGRAM_API: &str = "https://api.telegram.org";
+pub const DEFAULT_MIN_LEVEL: &str = "info";
+pub const DEFAULT_UPDATE_BRANCH: &str = "main";
+pub const DEFAULT_UPDATE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+pub const DEFAULT_RATE_PER_MINUTE: u32 = 60;
 pub const DEFAULT_WARN_BEFORE: Duration = Duration::from_secs(3 * 86_400);
 pub const DEFAULT_PROBE_METHOD: &str = "GET";
 pub const DEFAULT_PROBE_EXPECT: u16 = 200;
@@ -48,12 +55,22 @@ pub const DEFAULT_TEMP_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 pub const DEFAULT_ORPHAN_GRACE: Duration = Duration::from_secs(24 * 3600);
 pub const DEFAULT_ENABLED: bool = true;
 
-const GLOBAL_FIELDS: &[&str] = &["agent", "restart", "logs", "limits", "users", "cleanup"];
+const GLOBAL_FIELDS: &[&str] = &[
+    "agent", "restart", "logs", "limits", "users", "cleanup", "notify", "remote",
+];
+const NOTIFY_FIELDS: &[&str] = &["repeat_after", "telegram", "webhook"];
+const NOTIFY_TELEGRAM_FIELDS: &[&str] = &["token_file", "chat_ids", "api_base", "min_level"];
+const NOTIFY_WEBHOOK_FIELDS: &[&str] = &["url", "secret_file", "min_level"];
+const REMOTE_FIELDS: &[&str] = &["telegram", "http"];
+const REMOTE_TELEGRAM_FIELDS: &[&str] = &["token_file", "admins", "api_base"];
+const REMOTE_HTTP_FIELDS: &[&str] = &["listen", "secret_file", "rate_per_minute"];
+const UPDATE_FIELDS: &[&str] = &["repo", "branch", "update_command", "timeout"];
 const AGENT_FIELDS: &[&str] = &[
     "health_interval",
     "sample_retention",
     "cleanup_interval",
     "auth_interval",
+    "report_interval",
 ];
 const AUTH_FIELDS: &[&str] = &[
     "cookies",
@@ -116,6 +133,7 @@ const BOT_FIELDS: &[&str] = &[
     "limits",
     "health",
     "auth",
+    "update",
 ];
 
 const DURATION_HELP: &str = "use a number with a unit ms, s, m, h or d, e.g. \"15s\"";
@@ -374,6 +392,8 @@ pub struct AgentSettings {
     pub sample_retention: Duration,
     pub cleanup_interval: Duration,
     pub auth_interval: Duration,
+    /// A summary alert this often; zero turns it off.
+    pub report_interval: Duration,
 }
 
 impl Default for AgentSettings {
@@ -383,6 +403,7 @@ impl Default for AgentSettings {
             sample_retention: DEFAULT_SAMPLE_RETENTION,
             cleanup_interval: DEFAULT_CLEANUP_INTERVAL,
             auth_interval: DEFAULT_AUTH_INTERVAL,
+            report_interval: DEFAULT_REPORT_INTERVAL,
         }
     }
 }
@@ -540,6 +561,77 @@ pub struct AuthConfig {
     pub probe_headers_file: Option<String>,
 }
 
+/// A bot's `[update]`: where its code comes from, for `botctl update` and GitHub pushes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UpdateConfig {
+    /// "owner/name" on GitHub.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repo: Option<String>,
+    pub branch: String,
+    /// Run instead of `git pull --ff-only`, in the bot's directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub update_command: Option<Vec<String>>,
+    pub timeout: Dur,
+}
+
+/// `[notify.telegram]`: alerts to Telegram chats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelegramNotify {
+    /// A file holding the bot token (never the token inline).
+    pub token_file: PathBuf,
+    pub chat_ids: Vec<i64>,
+    pub api_base: String,
+    pub min_level: String,
+}
+
+/// `[notify.webhook]`: the same alerts as JSON POSTs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookNotify {
+    pub url: String,
+    pub secret_file: Option<PathBuf>,
+    pub min_level: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifySettings {
+    pub repeat_after: Duration,
+    pub telegram: Option<TelegramNotify>,
+    pub webhook: Option<WebhookNotify>,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        Self {
+            repeat_after: DEFAULT_REPEAT_AFTER,
+            telegram: None,
+            webhook: None,
+        }
+    }
+}
+
+/// `[remote.telegram]`: admin commands by long polling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelegramRemote {
+    pub token_file: PathBuf,
+    pub admins: Vec<i64>,
+    pub api_base: String,
+}
+
+/// `[remote.http]`: `/health` and signed GitHub webhooks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRemote {
+    pub listen: std::net::SocketAddr,
+    /// The GitHub webhook secret; without it `/github` answers 404.
+    pub secret_file: Option<PathBuf>,
+    pub rate_per_minute: u32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RemoteSettings {
+    pub telegram: Option<TelegramRemote>,
+    pub http: Option<HttpRemote>,
+}
+
 /// `botctl.toml` with defaults applied.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GlobalConfig {
@@ -549,6 +641,8 @@ pub struct GlobalConfig {
     pub limits: FleetLimits,
     pub users: BTreeMap<String, UserSettings>,
     pub cleanup: CleanupSettings,
+    pub notify: NotifySettings,
+    pub remote: RemoteSettings,
 }
 
 impl GlobalConfig {
@@ -584,6 +678,7 @@ pub struct BotConfig {
     pub limits: LimitOverrides,
     pub health: Option<HealthCheck>,
     pub auth: Option<AuthConfig>,
+    pub update: Option<UpdateConfig>,
 }
 
 // Field order here is the order `to_toml` writes them in.
@@ -611,6 +706,8 @@ struct BotFileOut<'a> {
     health: Option<&'a HealthCheck>,
     #[serde(skip_serializing_if = "Option::is_none")]
     auth: Option<&'a AuthConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    update: Option<&'a UpdateConfig>,
 }
 
 impl BotConfig {
@@ -644,6 +741,7 @@ impl BotConfig {
             limits: &self.limits,
             health: self.health.as_ref(),
             auth: self.auth.as_ref(),
+            update: self.update.as_ref(),
         };
         toml::to_string(&out).expect("strings, arrays and tables always serialize to TOML")
     }
@@ -1136,6 +1234,98 @@ impl<'a> Section<'a> {
         })
     }
 
+    fn update(&self) -> Result<UpdateConfig, ConfigError> {
+        self.check_keys(UPDATE_FIELDS)?;
+        let repo = self.string("repo", "\"alice/tweeter\"")?;
+        if let Some(r) = &repo {
+            let ok = r.split('/').count() == 2
+                && r.split('/').all(|p| {
+                    !p.is_empty()
+                        && p.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                });
+            if !ok {
+                return Err(self.err("repo", "must be \"owner/name\" as on GitHub"));
+            }
+        }
+        let update_command = match self.get("update_command") {
+            None => None,
+            Some(_) => {
+                let sub = Section {
+                    file: self.file,
+                    prefix: self.prefix.clone(),
+                    table: self.table,
+                };
+                Some(sub.array_of_strings("update_command")?)
+            }
+        };
+        Ok(UpdateConfig {
+            repo,
+            branch: self
+                .string("branch", "\"main\"")?
+                .unwrap_or_else(|| DEFAULT_UPDATE_BRANCH.to_string()),
+            update_command,
+            timeout: self
+                .duration("timeout")?
+                .unwrap_or(Dur(DEFAULT_UPDATE_TIMEOUT)),
+        })
+    }
+
+    fn array_of_strings(&self, key: &str) -> Result<Vec<String>, ConfigError> {
+        let help =
+            format!("must be a non-empty array of strings, e.g. {key} = [\"make\", \"deploy\"]");
+        match self.get(key) {
+            Some(Value::Array(items)) if !items.is_empty() => items
+                .iter()
+                .map(|v| v.as_str().filter(|s| !s.is_empty()).map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| self.err(key, help)),
+            _ => Err(self.err(key, help)),
+        }
+    }
+
+    fn ids(&self, key: &str) -> Result<Vec<i64>, ConfigError> {
+        let help =
+            format!("must be a non-empty list of numeric Telegram ids, e.g. {key} = [123456789]");
+        match self.get(key) {
+            Some(Value::Array(items)) if !items.is_empty() => items
+                .iter()
+                .map(|v| v.as_integer())
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| self.err(key, help)),
+            _ => Err(self.err(key, help)),
+        }
+    }
+
+    fn level(&self, key: &str) -> Result<String, ConfigError> {
+        match self.string(key, "\"warning\"")? {
+            None => Ok(DEFAULT_MIN_LEVEL.to_string()),
+            Some(l) if matches!(l.as_str(), "info" | "warning" | "critical") => Ok(l),
+            Some(l) => Err(self.err(
+                key,
+                format!("unknown level {l:?}: use info, warning or critical"),
+            )),
+        }
+    }
+
+    fn path(&self, key: &str, example: &str) -> Result<Option<PathBuf>, ConfigError> {
+        match self.string(key, example)? {
+            Some(p) if p.is_empty() => Err(self.err(key, "must not be empty")),
+            Some(p) => Ok(Some(PathBuf::from(p))),
+            None => Ok(None),
+        }
+    }
+
+    fn url(&self, key: &str) -> Result<Option<String>, ConfigError> {
+        let url = self.string(key, "\"https://example.com/hook\"")?;
+        if let Some(u) = &url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            return Err(self.err(key, "must be an http:// or https:// URL"));
+        }
+        Ok(url)
+    }
+
     fn restart(&self) -> Result<RestartOverrides, ConfigError> {
         self.check_keys(RESTART_FIELDS)?;
         Ok(RestartOverrides {
@@ -1171,6 +1361,9 @@ pub fn parse_global(path: &Path, text: &str) -> Result<GlobalConfig, ConfigError
         if let Some(d) = agent.duration("sample_retention")? {
             config.agent.sample_retention = d.0;
         }
+        if let Some(d) = agent.duration("report_interval")? {
+            config.agent.report_interval = d.0;
+        }
         if let Some(d) = agent.duration("auth_interval")? {
             if d.0 < Duration::from_secs(1) {
                 return Err(agent.err("auth_interval", "must be at least 1s"));
@@ -1182,6 +1375,68 @@ pub fn parse_global(path: &Path, text: &str) -> Result<GlobalConfig, ConfigError
                 return Err(agent.err("cleanup_interval", "must be at least 1s"));
             }
             config.agent.cleanup_interval = d.0;
+        }
+    }
+    if let Some(notify) = top.section("notify")? {
+        notify.check_keys(NOTIFY_FIELDS)?;
+        if let Some(d) = notify.duration("repeat_after")? {
+            config.notify.repeat_after = d.0;
+        }
+        if let Some(t) = notify.section("telegram")? {
+            t.check_keys(NOTIFY_TELEGRAM_FIELDS)?;
+            config.notify.telegram = Some(TelegramNotify {
+                token_file: t.path("token_file", "\"telegram.token\"")?.ok_or_else(|| {
+                    t.err("token_file", "missing: a file holding the bot token (never the token itself), e.g. token_file = \"telegram.token\"")
+                })?,
+                chat_ids: t.ids("chat_ids")?,
+                api_base: t.url("api_base")?.unwrap_or_else(|| DEFAULT_TELEGRAM_API.to_string()),
+                min_level: t.level("min_level")?,
+            });
+        }
+        if let Some(w) = notify.section("webhook")? {
+            w.check_keys(NOTIFY_WEBHOOK_FIELDS)?;
+            config.notify.webhook = Some(WebhookNotify {
+                url: w
+                    .url("url")?
+                    .ok_or_else(|| w.err("url", "missing: where to POST alerts"))?,
+                secret_file: w.path("secret_file", "\"webhook.secret\"")?,
+                min_level: w.level("min_level")?,
+            });
+        }
+    }
+    if let Some(remote) = top.section("remote")? {
+        remote.check_keys(REMOTE_FIELDS)?;
+        if let Some(t) = remote.section("telegram")? {
+            t.check_keys(REMOTE_TELEGRAM_FIELDS)?;
+            config.remote.telegram = Some(TelegramRemote {
+                token_file: t.path("token_file", "\"admin-bot.token\"")?.ok_or_else(|| {
+                    t.err("token_file", "missing: a file holding the admin bot's token, e.g. token_file = \"admin-bot.token\"")
+                })?,
+                admins: t.ids("admins")?,
+                api_base: t.url("api_base")?.unwrap_or_else(|| DEFAULT_TELEGRAM_API.to_string()),
+            });
+        }
+        if let Some(h) = remote.section("http")? {
+            h.check_keys(REMOTE_HTTP_FIELDS)?;
+            let listen = h.string("listen", "\"127.0.0.1:8080\"")?.ok_or_else(|| {
+                h.err(
+                    "listen",
+                    "missing: the address to listen on, e.g. listen = \"127.0.0.1:8080\"",
+                )
+            })?;
+            let listen = listen.parse().map_err(|_| {
+                h.err(
+                    "listen",
+                    format!("{listen:?} is not an address: use IP:PORT, e.g. \"127.0.0.1:8080\""),
+                )
+            })?;
+            config.remote.http = Some(HttpRemote {
+                listen,
+                secret_file: h.path("secret_file", "\"github.secret\"")?,
+                rate_per_minute: h
+                    .whole("rate_per_minute", 1, u32::MAX)?
+                    .unwrap_or(DEFAULT_RATE_PER_MINUTE),
+            });
         }
     }
     if let Some(cleanup) = top.section("cleanup")? {
@@ -1337,6 +1592,10 @@ pub fn parse_bot(name: &str, path: &Path, text: &str) -> Result<BotConfig, Confi
         Some(section) => Some(section.auth()?),
         None => None,
     };
+    let update = match top.section("update")? {
+        Some(section) => Some(section.update()?),
+        None => None,
+    };
 
     Ok(BotConfig {
         name: name.to_string(),
@@ -1352,6 +1611,7 @@ pub fn parse_bot(name: &str, path: &Path, text: &str) -> Result<BotConfig, Confi
         limits,
         health,
         auth,
+        update,
     })
 }
 
@@ -1479,6 +1739,7 @@ pub fn bot_from_template(
         limits: template.limits.clone(),
         health: template.health.clone(),
         auth: template.auth.clone(),
+        update: None,
     };
     let mut table: toml::Table = base.to_toml().parse().expect("to_toml writes valid TOML");
     for (key, raw) in sets {
@@ -1878,6 +2139,7 @@ mod tests {
                 limits: LimitOverrides::default(),
                 health: None,
                 auth: None,
+                update: None,
             }
         );
         for p in Platform::ALL {
@@ -1917,7 +2179,7 @@ mod tests {
         assert_eq!(
             e.message,
             "unknown field; allowed here: user, command, cwd, env, platform, enabled, \
-             stop_timeout, template, restart, limits, health, auth"
+             stop_timeout, template, restart, limits, health, auth, update"
         );
         let e = global_err("restrt = 1\n");
         assert_eq!(e.field.as_deref(), Some("restrt"));
@@ -2249,6 +2511,12 @@ mod tests {
                 probe_method: "POST".into(),
                 probe_expect: vec![200, 204],
                 probe_headers_file: Some("h.toml".into()),
+            }),
+            update: Some(UpdateConfig {
+                repo: Some("alice/bot".into()),
+                branch: "prod".into(),
+                update_command: Some(vec!["make".into(), "deploy".into()]),
+                timeout: Dur(secs(60)),
             }),
         };
         let text = full.to_toml();

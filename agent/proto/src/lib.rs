@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub use paths::Paths;
 
 /// Bumped whenever a wire type or the service changes shape.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// The version of this build, the same for the CLI and the agent of one binary.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -556,6 +556,12 @@ pub trait Agent {
     async fn auth_check(bots: Vec<String>) -> Result<Vec<AuthReport>, RpcError>;
     /// Validates a cookie file, installs it for the bot (0600, atomically) and checks it.
     async fn set_cookies(bot: String, file: String) -> Result<AuthReport, RpcError>;
+    /// Updates one bot's code (git pull --ff-only or its update_command) and restarts it.
+    async fn update_bot(bot: String) -> Result<BotOutcome, RpcError>;
+    /// Bots with an `[update]` section.
+    async fn updatable_bots() -> Vec<String>;
+    /// Sends a test alert through every configured channel; says where it went.
+    async fn notify_test(message: String) -> Result<String, RpcError>;
 }
 
 /// Milliseconds since the Unix epoch, the time unit on the wire.

@@ -13,32 +13,7 @@ use serde_json::{Map, Value};
 /// into memory on the agent would be a cheap way to hurt the supervisor.
 pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 
-/// Holds a secret string; Debug prints "<redacted>", no Display, no Serialize.
-///
-/// The lack of `Display`/`Serialize` is deliberate: the only way to the text is `expose()`,
-/// which makes every place a secret leaves the process easy to find.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: String) -> Self {
-        Secret(s)
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
+pub use crate::secret::Secret;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cookie {
@@ -1261,7 +1236,7 @@ b.com\tFALSE\t/\tFALSE\t0\tsid\tSECRETs2\n",
 
     #[test]
     fn secret_debug_is_redacted() {
-        let s = Secret::new("SECRETdebug".into());
+        let s = Secret::new("SECRETdebug");
         assert_eq!(format!("{s:?}"), "<redacted>");
         assert_eq!(format!("{:#?}", Some(&s)), "Some(\n    <redacted>,\n)");
     }
@@ -1406,10 +1381,8 @@ b.com\tFALSE\t/\tFALSE\t0\tsid\tSECRETs2\n",
     async fn probe_200_sends_cookie_and_csrf_headers() {
         let (url, server) = serve(200);
         let mut p = probe_for(url);
-        p.headers.push((
-            "Authorization".into(),
-            Secret::new("Bearer SECRETbearer".into()),
-        ));
+        p.headers
+            .push(("Authorization".into(), Secret::new("Bearer SECRETbearer")));
         assert_eq!(run(&p, PROBE_JAR, Platform::Twitter).await, Ok(()));
         let request = server.join().unwrap();
         assert!(
@@ -1560,7 +1533,7 @@ b.com\tFALSE\t/\tFALSE\t0\tsid\tSECRETs2\n",
         let jar = parse(PROBE_JAR).unwrap();
         let mut p = probe_for(refused_url());
         p.headers
-            .push(("bad header".into(), Secret::new("SECRETh1".into())));
+            .push(("bad header".into(), Secret::new("SECRETh1")));
         let r = probe(&client(), &p, &jar, &[], Platform::Generic).await;
         assert_eq!(r, Err(unknown("probe header #1 has an invalid name")));
     }
@@ -1631,10 +1604,8 @@ b.com\tFALSE\t/\tFALSE\t0\tsid\tSECRETs2\n",
             server.join().unwrap();
         }
         let mut p = probe_for(serve_silently());
-        p.headers.push((
-            "authorization".into(),
-            Secret::new("Bearer SECRETbearer".into()),
-        ));
+        p.headers
+            .push(("authorization".into(), Secret::new("Bearer SECRETbearer")));
         texts.push(("probe debug".into(), format!("{p:?}")));
         probe_outcomes.push(run(&p, PROBE_JAR, Platform::Twitter).await);
         probe_outcomes.push(run(&probe_for(refused_url()), PROBE_JAR, Platform::Twitter).await);

@@ -231,7 +231,7 @@ impl Monitor {
         let was_label = s.report.as_ref().map(|r| r.outcome.clone());
         let changed = was_label.as_deref() != Some(report.outcome.as_str());
         let record = |kind: &str, message: String| {
-            self.ctx.store.record(NewEvent {
+            self.ctx.record(NewEvent {
                 bot: Some(name.clone()),
                 owner: Some(report.owner.clone()),
                 kind: kind.into(),

@@ -119,7 +119,7 @@ impl Checker {
     }
 
     fn event(&self, kind: &str, message: String) {
-        self.ctx.store.record(NewEvent {
+        self.ctx.record(NewEvent {
             bot: Some(self.bot.clone()),
             owner: Some(self.owner.clone()),
             kind: kind.into(),

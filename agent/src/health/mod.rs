@@ -294,7 +294,7 @@ impl Sampler {
     }
 
     fn event(&self, kind: &str, message: String) {
-        self.ctx.store.record(NewEvent {
+        self.ctx.record(NewEvent {
             bot: None,
             owner: None,
             kind: kind.into(),

@@ -564,7 +564,7 @@ impl BotTask {
     }
 
     fn record(&self, kind: &str, message: String) {
-        self.ctx.store.record(NewEvent {
+        self.ctx.record(NewEvent {
             bot: Some(self.config.name.clone()),
             owner: Some(self.config.user.clone()),
             kind: kind.to_string(),

@@ -9,13 +9,17 @@ mod config;
 mod control;
 mod events;
 mod logs;
+mod notify;
 mod reload;
 mod status;
 mod storage;
 mod templates;
+mod update;
 
 use crate::CliError;
-use crate::args::{AuthCommand, BotsCommand, Command, ConfigCommand, TemplatesCommand};
+use crate::args::{
+    AuthCommand, BotsCommand, Command, ConfigCommand, NotifyCommand, TemplatesCommand,
+};
 use crate::client::Target;
 
 pub async fn run(command: Command, target: &Target) -> Result<(), CliError> {
@@ -83,6 +87,10 @@ pub async fn run(command: Command, target: &Target) -> Result<(), CliError> {
                 auth::set_cookies(target, bot, file, json).await
             }
         },
+        Command::Update { bots, all, json } => update::run(target, bots, all, json).await,
+        Command::Notify {
+            command: NotifyCommand::Test { message },
+        } => notify::test(target, message).await,
         Command::Templates {
             command: TemplatesCommand::List(f),
         } => templates::list(target, f.json).await,

@@ -1,0 +1,440 @@
+//! HTTP listener: `GET /health` and signed GitHub push webhooks on `POST /github`.
+//! Every request is rate-limited per source address and bounded in size and time.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde::Serialize;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+
+use super::github::{Push, parse_push, verify_signature};
+use super::{Control, RateLimiter, Report, Secret, Verdict, printable};
+
+/// Connections served at once; beyond that the listener stops accepting and the kernel
+/// backlog absorbs the rest, so a connection flood cannot exhaust file descriptors.
+const MAX_CONNECTIONS: usize = 64;
+/// Distinct sources the rate limiter remembers; see [`RateLimiter::check`].
+const MAX_SOURCES: usize = 4096;
+/// Webhook and health headers are small; anything larger is not a legitimate caller.
+const MAX_HEADER_BYTES: usize = 16 * 1024;
+const MAX_DELIVERY_ID: usize = 128;
+
+/// Settings of the HTTP listener.
+///
+/// `github_secret: None` disables `POST /github`: it then answers 404 like any unknown path,
+/// so a scanner cannot tell a disabled endpoint from a missing one.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub listen: SocketAddr,
+    pub github_secret: Option<Secret>,
+    /// Largest accepted request body, in bytes.
+    pub max_body: usize,
+    /// Requests allowed per minute and source address (IPv6 sources are grouped by /64).
+    pub rate_per_minute: u32,
+    /// Time allowed for the request headers, and again for the body.
+    pub read_timeout: Duration,
+}
+
+impl HttpConfig {
+    /// The recommended limits: 1 MiB bodies, 60 requests a minute, 10 s to send each part.
+    pub fn new(listen: SocketAddr, github_secret: Option<Secret>) -> Self {
+        HttpConfig {
+            listen,
+            github_secret,
+            max_body: 1024 * 1024,
+            rate_per_minute: 60,
+            read_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+struct State {
+    config: HttpConfig,
+    control: Arc<dyn Control>,
+    limiter: RateLimiter<IpAddr>,
+    updates: Arc<Updates>,
+}
+
+/// Serves `/health` and `/github` on `listener` until the returned future is dropped
+/// (abort its task to stop). Only fatal listener errors end it; `config.listen` is not used
+/// here, the caller binds it, which lets tests bind port 0.
+///
+/// The source of a request is the TCP peer address: `X-Forwarded-For` is ignored because
+/// anyone can forge it, so behind a reverse proxy all requests share one rate-limit bucket.
+pub async fn serve_http(
+    config: HttpConfig,
+    control: Arc<dyn Control>,
+    listener: TcpListener,
+) -> io::Result<()> {
+    let state = Arc::new(State {
+        limiter: RateLimiter::new(config.rate_per_minute, MAX_SOURCES),
+        updates: Arc::new(Updates {
+            control: control.clone(),
+            inflight: Mutex::new(HashMap::new()),
+        }),
+        config,
+        control,
+    });
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            unreachable!("the semaphore is never closed");
+        };
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => match e.raw_os_error() {
+                // EBADF, EINVAL, ENOTSOCK: the listener itself is unusable; retrying would spin.
+                Some(9 | 22 | 88) => return Err(e),
+                // EMFILE, ENFILE, ENOBUFS, ENOMEM: wait for resources instead of spinning.
+                Some(23 | 24 | 105 | 12) => {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+                // Errors of the one aborted connection (ECONNABORTED, EPROTO...).
+                _ => {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            serve_connection(state, stream, peer).await;
+            drop(permit);
+        });
+    }
+}
+
+async fn serve_connection(state: Arc<State>, stream: TcpStream, peer: SocketAddr) {
+    let read_timeout = state.config.read_timeout;
+    // Headers and body each get read_timeout; the margin covers writing a small answer.
+    // Without an overall deadline a client that never reads the answer could pin a slot.
+    let deadline = read_timeout
+        .saturating_mul(2)
+        .saturating_add(Duration::from_secs(5));
+    let ip = peer.ip();
+    let service = service_fn(move |req| {
+        let state = state.clone();
+        async move { Ok::<_, Infallible>(handle(&state, ip, req).await) }
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(read_timeout)
+        // One request per connection: an idle keep-alive connection would otherwise hold a
+        // slot with no timeout, and webhook senders reconnect anyway.
+        .keep_alive(false)
+        .max_buf_size(64 * 1024)
+        .max_header_size(MAX_HEADER_BYTES)
+        .max_headers(64);
+    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    // Errors here are the client's (malformed request, disconnect, header timeout) and
+    // hyper already answered or closed; they are not worth an event each.
+    let _ = tokio::time::timeout(deadline, connection).await;
+}
+
+/// Rate-limit key: IPv6 hosts usually own a whole /64, so one address each would let a
+/// single host rotate past the limit.
+fn source_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mut octets = v6.octets();
+                octets[8..].fill(0);
+                IpAddr::from(octets)
+            }
+        },
+    }
+}
+
+type Answer = Response<Full<Bytes>>;
+
+async fn handle(state: &State, ip: IpAddr, req: Request<Incoming>) -> Answer {
+    let source = format!("http {ip}");
+    if let Verdict::Deny { report } = state.limiter.check(&source_key(ip), Instant::now()) {
+        if report {
+            state.control.report(Report::Refused {
+                source,
+                why: format!(
+                    "rate limited (over {} requests a minute; further refusals in the next minute not reported)",
+                    state.config.rate_per_minute
+                ),
+            });
+        }
+        let mut answer = text(StatusCode::TOO_MANY_REQUESTS, "too many requests\n");
+        answer
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+        return answer;
+    }
+    let method = req.method().clone();
+    match req.uri().path() {
+        "/health" if method == Method::GET => health(state),
+        "/health" => not_allowed("GET"),
+        "/github" => match &state.config.github_secret {
+            None => not_found(),
+            Some(_) if method != Method::POST => not_allowed("POST"),
+            Some(secret) => github(state, secret, source, req).await,
+        },
+        _ => not_found(),
+    }
+}
+
+fn health(state: &State) -> Answer {
+    let summary = state.control.health();
+    let status = if summary.healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    json(status, &summary)
+}
+
+async fn github(state: &State, secret: &Secret, source: String, req: Request<Incoming>) -> Answer {
+    let refuse = |status: StatusCode, why: String| {
+        let answer = text(status, format!("{why}\n"));
+        state.control.report(Report::Refused {
+            source: source.clone(),
+            why,
+        });
+        answer
+    };
+    let max_body = state.config.max_body;
+    // Refuse an announced oversize body before reading any of it.
+    if let Some(length) = content_length(req.headers())
+        && length > max_body as u64
+    {
+        return refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("webhook body of {length} bytes is over the {max_body} byte limit"),
+        );
+    }
+    let (parts, body) = req.into_parts();
+    // Chunked bodies announce no length, so the cap is enforced while reading too.
+    let read = tokio::time::timeout(
+        state.config.read_timeout,
+        Limited::new(body, max_body).collect(),
+    )
+    .await;
+    let body = match read {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            return refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("webhook body over the {max_body} byte limit"),
+            );
+        }
+        Ok(Err(_)) => return text(StatusCode::BAD_REQUEST, "could not read the body\n"),
+        Err(_) => {
+            return refuse(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "webhook body not received within {} s",
+                    state.config.read_timeout.as_secs_f64()
+                ),
+            );
+        }
+    };
+    let signature = parts
+        .headers
+        .get("x-hub-signature-256")
+        .map(HeaderValue::as_bytes);
+    if let Err(e) = verify_signature(secret, signature, &body) {
+        return refuse(StatusCode::UNAUTHORIZED, e.as_str().to_string());
+    }
+    // From here on the sender knows the secret, so it is GitHub (or the owner).
+    let event = header_text(&parts.headers, "x-github-event").unwrap_or_default();
+    match event.as_str() {
+        "ping" => text(StatusCode::OK, "pong\n"),
+        "push" => push(state, &parts.headers, &body, refuse),
+        other => text(
+            StatusCode::OK,
+            format!("ignored event {}\n", printable(other, 64)),
+        ),
+    }
+}
+
+fn push(
+    state: &State,
+    headers: &HeaderMap,
+    body: &[u8],
+    refuse: impl Fn(StatusCode, String) -> Answer,
+) -> Answer {
+    let delivery = match header_text(headers, "x-github-delivery") {
+        Some(id)
+            if !id.is_empty()
+                && id.len() <= MAX_DELIVERY_ID
+                && id.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            id
+        }
+        // Without a usable id a redelivery could not be recognised, so it is not acted on.
+        _ => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "push without a valid X-GitHub-Delivery id".to_string(),
+            );
+        }
+    };
+    let (repo, branch) = match parse_push(body) {
+        Ok(Push::Branch { repo, branch }) => (repo, branch),
+        Ok(Push::Ignored { why }) => {
+            return text(
+                StatusCode::OK,
+                format!("ignored: {}\n", printable(&why, 200)),
+            );
+        }
+        Err(why) => return refuse(StatusCode::BAD_REQUEST, printable(&why, 200)),
+    };
+    // Checked only once the push is known to be actionable, so ignored events do not
+    // fill the agent's delivery store.
+    if !state.control.first_delivery(&delivery) {
+        return text(StatusCode::OK, "duplicate delivery ignored\n");
+    }
+    let bots = state.control.bots_for_push(&repo, &branch);
+    let target = format!("{}@{}", printable(&repo, 100), printable(&branch, 100));
+    state.control.report(Report::Accepted {
+        what: format!(
+            "github push to {target} (delivery {delivery}): {}",
+            if bots.is_empty() {
+                "no bot follows it".to_string()
+            } else {
+                format!("updating {}", bots.join(", "))
+            }
+        ),
+    });
+    for bot in &bots {
+        state.updates.start(bot.clone());
+    }
+    #[derive(Serialize)]
+    struct Accepted<'a> {
+        repo: &'a str,
+        branch: &'a str,
+        updating: &'a [String],
+    }
+    let status = if bots.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    json(
+        status,
+        &Accepted {
+            repo: &repo,
+            branch: &branch,
+            updating: &bots,
+        },
+    )
+}
+
+/// Runs webhook-triggered updates in the background, at most one per bot at a time.
+///
+/// A push arriving while that bot is updating schedules exactly one more run afterwards,
+/// so a burst of pushes costs at most two updates and the last push is never missed.
+struct Updates {
+    control: Arc<dyn Control>,
+    /// Bots being updated, and whether another run was requested meanwhile.
+    inflight: Mutex<HashMap<String, bool>>,
+}
+
+impl Updates {
+    fn start(self: &Arc<Self>, bot: String) {
+        {
+            let mut inflight = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(again) = inflight.get_mut(&bot) {
+                *again = true;
+                return;
+            }
+            inflight.insert(bot.clone(), false);
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            loop {
+                // A separate task, so a panicking update is reported and does not leave the
+                // bot marked in flight forever.
+                let why = match tokio::spawn(this.control.update(bot.clone())).await {
+                    Ok(Ok(_)) => None,
+                    Ok(Err(why)) => Some(why),
+                    Err(_) => Some("update task panicked".to_string()),
+                };
+                if let Some(why) = why {
+                    this.control.report(Report::UpdateFailed {
+                        bot: bot.clone(),
+                        why,
+                    });
+                }
+                let mut inflight = this.inflight.lock().unwrap_or_else(|e| e.into_inner());
+                match inflight.get_mut(&bot) {
+                    Some(again) if *again => *again = false,
+                    _ => {
+                        inflight.remove(&bot);
+                        break;
+                    }
+                }
+            }
+        });
+    }
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    Some(headers.get(name)?.to_str().ok()?.trim().to_string())
+}
+
+fn text(status: StatusCode, body: impl Into<String>) -> Answer {
+    let mut answer = Response::new(Full::new(Bytes::from(body.into())));
+    *answer.status_mut() = status;
+    answer.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    answer
+}
+
+fn json(status: StatusCode, value: &impl Serialize) -> Answer {
+    let Ok(body) = serde_json::to_vec(value) else {
+        return text(StatusCode::INTERNAL_SERVER_ERROR, "serialization failed\n");
+    };
+    let mut answer = Response::new(Full::new(Bytes::from(body)));
+    *answer.status_mut() = status;
+    answer.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    answer
+}
+
+fn not_found() -> Answer {
+    text(StatusCode::NOT_FOUND, "not found\n")
+}
+
+fn not_allowed(allow: &'static str) -> Answer {
+    let mut answer = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+    answer
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    answer
+}

@@ -1,0 +1,499 @@
+//! The agent's outward-facing services: alerts (events become notifications), the periodic
+//! summary, and remote control (HTTP listener, Telegram commands) wired to the fleet. They
+//! are (re)started from the configuration after every load and reload.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use botctl_proto::config::GlobalConfig;
+use botctl_proto::{Action, BotState, Target, now_ms};
+use tokio::task::JoinHandle;
+
+use crate::Context;
+use crate::fleet::Fleet;
+use crate::notify::{self, Alert, Level, Notifier};
+use crate::remote::{self, BoxFuture, Control, HealthSummary};
+use crate::secret::Secret;
+use crate::store::NewEvent;
+
+/// Kinds whose event follows an outage of the bot: the next start is a recovery.
+const OUTAGE_KINDS: &[&str] = &[
+    "exited",
+    "backoff",
+    "failed",
+    "spawn-failed",
+    "limit-restart",
+    "health-restart",
+    "pressure-restart",
+];
+
+/// The alert an event raises, if any. `last` is the bot's previous event kind.
+pub fn alert_for(e: &NewEvent, last: Option<&str>) -> Option<Alert> {
+    let level = match e.kind.as_str() {
+        "failed" | "auth-invalid" | "update-failed" => Level::Critical,
+        "limit-restart" | "health-restart" | "pressure-restart" | "auth-expiring"
+        | "over-quota" => Level::Warning,
+        "host-memory" | "host-disk" if !e.message.contains("back to") => Level::Warning,
+        "host-memory" | "host-disk" | "agent-started" | "auth-valid" | "cleanup-freed"
+        | "update-applied" => Level::Info,
+        "started" | "restarted" if last.is_some_and(|k| OUTAGE_KINDS.contains(&k)) => {
+            let bot = e.bot.clone().unwrap_or_default();
+            let mut a = Alert::new(
+                Level::Info,
+                "recovered",
+                format!("{bot} recovered after a crash ({})", e.message),
+            )
+            .with_bot(bot);
+            if let Some(o) = &e.owner {
+                a = a.with_owner(o.clone());
+            }
+            return Some(a);
+        }
+        _ => return None,
+    };
+    let text = match &e.bot {
+        Some(bot) => format!("{bot}: {}", e.message),
+        None => e.message.clone(),
+    };
+    let mut a = Alert::new(level, e.kind.clone(), text);
+    if let Some(b) = &e.bot {
+        a = a.with_bot(b.clone());
+    }
+    if let Some(o) = &e.owner {
+        a = a.with_owner(o.clone());
+    }
+    Some(a)
+}
+
+/// Turns events into alerts (through whatever notifier is configured now).
+#[derive(Default)]
+pub struct Alerts {
+    notifier: Mutex<Option<Notifier>>,
+    last_kind: Mutex<HashMap<String, String>>,
+}
+
+impl Alerts {
+    pub fn on_event(&self, e: &NewEvent) {
+        let last = match &e.bot {
+            Some(bot) => self
+                .last_kind
+                .lock()
+                .unwrap()
+                .insert(bot.clone(), e.kind.clone()),
+            None => None,
+        };
+        if let Some(alert) = alert_for(e, last.as_deref())
+            && let Some(n) = &*self.notifier.lock().unwrap()
+        {
+            n.notify(alert);
+        }
+    }
+
+    pub fn notifier(&self) -> Notifier {
+        self.notifier
+            .lock()
+            .unwrap()
+            .clone()
+            .unwrap_or_else(Notifier::disabled)
+    }
+
+    fn set(&self, n: Notifier) {
+        *self.notifier.lock().unwrap() = Some(n);
+    }
+}
+
+/// The running services and the configuration they were started from.
+pub struct Services {
+    ctx: Arc<Context>,
+    fleet: Arc<Fleet>,
+    applied: Mutex<
+        Option<(
+            botctl_proto::config::NotifySettings,
+            botctl_proto::config::RemoteSettings,
+            Duration,
+        )>,
+    >,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    control: Arc<AgentControl>,
+}
+
+impl Services {
+    pub async fn new(ctx: Arc<Context>, fleet: Arc<Fleet>) -> Arc<Services> {
+        let offset = ctx.store.meta_get("telegram_offset").await.ok().flatten();
+        let deliveries = ctx.store.recent_deliveries().await.unwrap_or_default();
+        let control = Arc::new(AgentControl {
+            ctx: ctx.clone(),
+            fleet: fleet.clone(),
+            offset: AtomicI64::new(offset.and_then(|o| o.parse().ok()).unwrap_or(i64::MIN)),
+            deliveries: Mutex::new(deliveries.into_iter().collect()),
+        });
+        Arc::new(Services {
+            ctx,
+            fleet,
+            applied: Mutex::new(None),
+            tasks: Mutex::new(Vec::new()),
+            control,
+        })
+    }
+
+    /// Starts (or restarts, when their configuration changed) the notifier, the summary and
+    /// remote control. Problems (unreadable secret files, a port in use) are events.
+    pub fn apply(&self, global: &GlobalConfig) {
+        let wanted = (
+            global.notify.clone(),
+            global.remote.clone(),
+            global.agent.report_interval,
+        );
+        {
+            let mut applied = self.applied.lock().unwrap();
+            if applied.as_ref() == Some(&wanted) {
+                return;
+            }
+            *applied = Some(wanted);
+        }
+        for t in self.tasks.lock().unwrap().drain(..) {
+            t.abort();
+        }
+        let problem = |what: String| {
+            self.ctx.record(NewEvent {
+                bot: None,
+                owner: None,
+                kind: "config-error".into(),
+                message: what,
+            })
+        };
+        let home = &self.ctx.paths.home;
+        // Alerts.
+        let telegram = global.notify.telegram.as_ref().and_then(|t| {
+            match Secret::from_file(&home.join(&t.token_file)) {
+                Ok(token) => Some(notify::TelegramConfig {
+                    token,
+                    chat_ids: t.chat_ids.clone(),
+                    api_base: t.api_base.clone(),
+                    min_level: level(&t.min_level),
+                }),
+                Err(e) => {
+                    problem(format!(
+                        "[notify.telegram] token_file: {e}; Telegram alerts are off"
+                    ));
+                    None
+                }
+            }
+        });
+        let webhook = global.notify.webhook.as_ref().and_then(|w| {
+            let secret = match &w.secret_file {
+                Some(f) => match Secret::from_file(&home.join(f)) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        problem(format!(
+                            "[notify.webhook] secret_file: {e}; webhook alerts are off"
+                        ));
+                        return None;
+                    }
+                },
+                None => None,
+            };
+            Some(notify::WebhookConfig {
+                url: w.url.clone(),
+                secret,
+                min_level: level(&w.min_level),
+            })
+        });
+        let dispatch = notify::DispatchConfig {
+            repeat_after: global.notify.repeat_after,
+            ..notify::DispatchConfig::default()
+        };
+        let (reports_tx, mut reports_rx) = tokio::sync::mpsc::unbounded_channel();
+        let notifier = if telegram.is_none() && webhook.is_none() {
+            Notifier::disabled()
+        } else {
+            Notifier::start(
+                telegram,
+                webhook,
+                dispatch,
+                self.ctx.http_client().clone(),
+                reports_tx,
+            )
+        };
+        self.ctx.alerts.set(notifier);
+        let ctx = self.ctx.clone();
+        let mut tasks = Vec::new();
+        tasks.push(tokio::spawn(async move {
+            while let Some(r) = reports_rx.recv().await {
+                if let notify::Report::Dropped {
+                    channel,
+                    reason,
+                    alerts,
+                } = r
+                {
+                    ctx.record(NewEvent {
+                        bot: None,
+                        owner: None,
+                        kind: "notify-dropped".into(),
+                        message: format!("{alerts} alert(s) to {channel} dropped: {reason}"),
+                    });
+                }
+            }
+        }));
+        // The periodic summary.
+        let every = global.agent.report_interval;
+        if !every.is_zero() {
+            let control = self.control.clone();
+            let ctx = self.ctx.clone();
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    ctx.alerts.notifier().notify(Alert::new(
+                        Level::Info,
+                        "summary",
+                        control.status_text(),
+                    ));
+                }
+            }));
+        }
+        // Remote control.
+        if let Some(h) = &global.remote.http {
+            let secret = match &h.secret_file {
+                Some(f) => match Secret::from_file(&home.join(f)) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        problem(format!("[remote.http] secret_file: {e}; /github is off"));
+                        None
+                    }
+                },
+                None => None,
+            };
+            let mut config = remote::HttpConfig::new(h.listen, secret);
+            config.rate_per_minute = h.rate_per_minute;
+            let control: Arc<dyn Control> = self.control.clone();
+            let ctx = self.ctx.clone();
+            let listen = h.listen;
+            tasks.push(tokio::spawn(supervise("http listener", ctx, move || {
+                let config = config.clone();
+                let control = control.clone();
+                Box::pin(async move {
+                    let listener = tokio::net::TcpListener::bind(listen)
+                        .await
+                        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+                    remote::serve_http(config, control, listener)
+                        .await
+                        .map_err(|e| e.to_string())
+                })
+            })));
+        }
+        if let Some(t) = &global.remote.telegram {
+            match Secret::from_file(&home.join(&t.token_file)) {
+                Ok(token) => {
+                    let mut config = remote::TelegramCommandsConfig::new(token, t.admins.clone());
+                    config.api_base = t.api_base.clone();
+                    let control: Arc<dyn Control> = self.control.clone();
+                    let client = self.ctx.http_client().clone();
+                    let ctx = self.ctx.clone();
+                    tasks.push(tokio::spawn(supervise(
+                        "telegram commands",
+                        ctx,
+                        move || {
+                            let config = config.clone();
+                            let control = control.clone();
+                            let client = client.clone();
+                            Box::pin(async move {
+                                remote::poll_telegram(config, control, client).await;
+                                Err("stopped".to_string())
+                            })
+                        },
+                    )));
+                }
+                Err(e) => problem(format!(
+                    "[remote.telegram] token_file: {e}; Telegram commands are off"
+                )),
+            }
+        }
+        *self.tasks.lock().unwrap() = tasks;
+        let _ = &self.fleet;
+    }
+
+    pub fn control(&self) -> Arc<AgentControl> {
+        self.control.clone()
+    }
+}
+
+/// Runs a component forever: when it ends or panics, that is an event and it is restarted
+/// with backoff; nothing else goes down with it.
+async fn supervise<F>(name: &'static str, ctx: Arc<Context>, make: F)
+where
+    F: Fn() -> BoxFuture<Result<(), String>> + Send + 'static,
+{
+    let mut delay = Duration::from_secs(1);
+    loop {
+        let started = std::time::Instant::now();
+        let result = tokio::spawn(make()).await;
+        let why = match result {
+            Ok(Ok(())) => "ended".to_string(),
+            Ok(Err(e)) => e,
+            Err(e) if e.is_panic() => "panicked".to_string(),
+            Err(_) => return,
+        };
+        if started.elapsed() > Duration::from_secs(60) {
+            delay = Duration::from_secs(1);
+        }
+        ctx.record(NewEvent {
+            bot: None,
+            owner: None,
+            kind: "component-restart".into(),
+            message: format!("{name} {why}; restarting in {}s", delay.as_secs()),
+        });
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(60));
+    }
+}
+
+fn level(name: &str) -> Level {
+    match name {
+        "critical" => Level::Critical,
+        "warning" => Level::Warning,
+        _ => Level::Info,
+    }
+}
+
+/// The agent as the remote-control side sees it.
+pub struct AgentControl {
+    ctx: Arc<Context>,
+    fleet: Arc<Fleet>,
+    offset: AtomicI64,
+    deliveries: Mutex<HashSet<String>>,
+}
+
+impl Control for AgentControl {
+    fn health(&self) -> HealthSummary {
+        let bots = self.fleet.list(None);
+        let failed = bots.iter().filter(|b| b.state == BotState::Failed).count();
+        HealthSummary {
+            pid: std::process::id(),
+            version: botctl_proto::VERSION.to_string(),
+            uptime_secs: ((now_ms() - self.ctx.started_at_ms).max(0) / 1000) as u64,
+            bots: bots.len(),
+            running: bots.iter().filter(|b| b.state == BotState::Running).count(),
+            failed,
+            healthy: failed == 0,
+        }
+    }
+
+    fn bots_for_push(&self, repo: &str, branch: &str) -> Vec<String> {
+        self.fleet.bots_for_push(repo, branch)
+    }
+
+    fn update(&self, bot: String) -> BoxFuture<Result<String, String>> {
+        let fleet = self.fleet.clone();
+        Box::pin(async move {
+            match fleet.update(&bot).await {
+                Ok(o) if o.ok => Ok(o.message),
+                Ok(o) => Err(o.message),
+                Err(e) => Err(e.message),
+            }
+        })
+    }
+
+    fn status_text(&self) -> String {
+        let bots = self.fleet.list(None);
+        let count = |s: BotState| bots.iter().filter(|b| b.state == s).count();
+        let mut text = format!(
+            "{} bots: {} running, {} failed, {} auth-invalid, {} backoff",
+            bots.len(),
+            count(BotState::Running),
+            count(BotState::Failed),
+            count(BotState::AuthInvalid),
+            count(BotState::Backoff)
+        );
+        if let Some(h) = &*self.ctx.host.lock().unwrap() {
+            text.push_str(&format!(
+                "\nhost: cpu {:.0}%, memory {:.0}%, disk {:.0}%",
+                h.cpu_percent,
+                h.memory_percent(),
+                h.disk_percent()
+            ));
+        }
+        for b in bots.iter().filter(|b| b.state.is_problem()) {
+            text.push_str(&format!("\n{} ({}): {}", b.name, b.owner, b.state));
+        }
+        text
+    }
+
+    fn list_text(&self, owner: Option<String>) -> String {
+        let bots = self.fleet.list(owner.as_deref());
+        if bots.is_empty() {
+            return "no bots".into();
+        }
+        bots.iter()
+            .map(|b| format!("{} ({}): {}", b.name, b.owner, b.state))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn control(&self, action: &str, bot: String) -> BoxFuture<String> {
+        let fleet = self.fleet.clone();
+        let action = match action {
+            "stop" => Action::Stop,
+            "start" => Action::Start,
+            _ => Action::Restart,
+        };
+        Box::pin(async move {
+            match fleet.control(action, Target::Bots(vec![bot.clone()])).await {
+                Ok(r) => r
+                    .outcomes
+                    .into_iter()
+                    .map(|o| format!("{}: {}", o.bot, o.message))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                Err(e) => e.message,
+            }
+        })
+    }
+
+    fn load_offset(&self) -> Option<i64> {
+        let o = self.offset.load(Ordering::SeqCst);
+        (o != i64::MIN).then_some(o)
+    }
+
+    fn save_offset(&self, offset: i64) {
+        self.offset.store(offset, Ordering::SeqCst);
+        self.ctx
+            .store
+            .meta_set("telegram_offset", &offset.to_string());
+    }
+
+    fn first_delivery(&self, delivery_id: &str) -> bool {
+        let fresh = self
+            .deliveries
+            .lock()
+            .unwrap()
+            .insert(delivery_id.to_string());
+        if fresh {
+            self.ctx.store.delivery_seen(delivery_id);
+        }
+        fresh
+    }
+
+    fn report(&self, report: remote::Report) {
+        let (kind, message) = match report {
+            remote::Report::Refused { source, why } => {
+                ("remote-refused", format!("refused {source}: {why}"))
+            }
+            remote::Report::Accepted { what } => ("remote", what),
+            remote::Report::UpdateFailed { bot, why } => (
+                "update-failed",
+                format!("{bot}: update from a push failed: {why}"),
+            ),
+            remote::Report::Unavailable { what, why } => {
+                ("remote-unavailable", format!("{what} unavailable: {why}"))
+            }
+        };
+        self.ctx.record(NewEvent {
+            bot: None,
+            owner: None,
+            kind: kind.into(),
+            message,
+        });
+    }
+}
