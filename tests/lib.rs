@@ -5,6 +5,7 @@ mod adoption;
 mod auth;
 mod cli;
 mod config_errors;
+mod docs;
 mod health;
 mod remote;
 mod socket;

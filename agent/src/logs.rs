@@ -25,30 +25,60 @@ fn rotated(path: &Path, n: u32) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Rotates `path` when it is larger than `max_bytes`: NAME.out.(k-1) -> NAME.out.k, the live
-/// file is copied to NAME.out.1 and truncated in place (the bot keeps its open descriptor).
-/// `keep` = 0 just truncates. Returns whether it rotated.
-pub fn rotate_if_needed(path: &Path, max_bytes: u64, keep: u32) -> io::Result<bool> {
+/// What a size check did to a log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// Under the limit.
+    None,
+    /// Shifted into NAME.out.1 and truncated.
+    Rotated,
+    /// Truncated without keeping a copy (the log grew again too soon: a flood); the bytes
+    /// dropped.
+    Dropped(u64),
+}
+
+/// Rotates `path` when it is larger than `max_bytes`: NAME.out.(k-1) -> NAME.out.k, the last
+/// `max_bytes` of the live file are copied to NAME.out.1 and it is truncated in place (the bot
+/// keeps its open descriptor). With `keep` = 0, or when `copy` is false (a flood: the caller
+/// rotated this file moments ago), it is only truncated: the disk stays bounded and the cost
+/// stays one ftruncate however fast the bot writes.
+pub fn rotate_if_needed(
+    path: &Path,
+    max_bytes: u64,
+    keep: u32,
+    copy: bool,
+) -> io::Result<Rotation> {
+    use std::io::{Seek, SeekFrom};
     let size = match std::fs::metadata(path) {
         Ok(m) => m.len(),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Rotation::None),
         Err(e) => return Err(e),
     };
     if size <= max_bytes {
-        return Ok(false);
+        return Ok(Rotation::None);
     }
-    if keep > 0 {
-        let _ = std::fs::remove_file(rotated(path, keep));
-        for n in (1..keep).rev() {
-            let from = rotated(path, n);
-            if from.exists() {
-                std::fs::rename(&from, rotated(path, n + 1))?;
-            }
+    if keep == 0 || !copy {
+        OpenOptions::new().write(true).open(path)?.set_len(0)?;
+        return Ok(if keep == 0 {
+            Rotation::Rotated
+        } else {
+            Rotation::Dropped(size)
+        });
+    }
+    let _ = std::fs::remove_file(rotated(path, keep));
+    for n in (1..keep).rev() {
+        let from = rotated(path, n);
+        if from.exists() {
+            std::fs::rename(&from, rotated(path, n + 1))?;
         }
-        std::fs::copy(path, rotated(path, 1))?;
     }
+    // Only the newest max_bytes: a rotated file is never larger than a live one may be.
+    let mut src = File::open(path)?;
+    src.seek(SeekFrom::Start(size.saturating_sub(max_bytes)))?;
+    let mut dst = File::create(rotated(path, 1))?;
+    io::copy(&mut io::Read::take(&mut src, max_bytes), &mut dst)?;
     OpenOptions::new().write(true).open(path)?.set_len(0)?;
-    Ok(true)
+    Ok(Rotation::Rotated)
 }
 
 #[cfg(test)]
@@ -63,14 +93,29 @@ mod tests {
         let mut writer = open_for_bot(&log).unwrap();
         for round in 0..4 {
             writer.write_all(&[b'a' + round; 100]).unwrap();
-            assert!(rotate_if_needed(&log, 50, 2).unwrap());
+            assert_eq!(
+                rotate_if_needed(&log, 50, 2, true).unwrap(),
+                Rotation::Rotated
+            );
         }
-        assert!(!rotate_if_needed(&log, 50, 2).unwrap());
+        assert_eq!(rotate_if_needed(&log, 50, 2, true).unwrap(), Rotation::None);
         assert_eq!(std::fs::metadata(&log).unwrap().len(), 0);
-        assert_eq!(std::fs::read(rotated(&log, 1)).unwrap(), vec![b'd'; 100]);
-        assert_eq!(std::fs::read(rotated(&log, 2)).unwrap(), vec![b'c'; 100]);
+        assert_eq!(
+            std::fs::read(rotated(&log, 1)).unwrap(),
+            vec![b'd'; 50],
+            "the newest 50 bytes"
+        );
+        assert_eq!(std::fs::read(rotated(&log, 2)).unwrap(), vec![b'c'; 50]);
         assert!(!rotated(&log, 3).exists());
         writer.write_all(b"after\n").unwrap();
         assert_eq!(std::fs::read(&log).unwrap(), b"after\n");
+        // A flood: truncated without a copy, and the older copies stay as they are.
+        writer.write_all(&[b'z'; 80]).unwrap();
+        assert_eq!(
+            rotate_if_needed(&log, 50, 2, false).unwrap(),
+            Rotation::Dropped(86)
+        );
+        assert_eq!(std::fs::metadata(&log).unwrap().len(), 0);
+        assert_eq!(std::fs::read(rotated(&log, 1)).unwrap(), vec![b'd'; 50]);
     }
 }

@@ -157,10 +157,21 @@ impl Agent for Handler {
     }
 
     async fn status(self, _: RpcContext) -> StatusReport {
+        let mut config_issues = self.fleet.issues();
+        // A database that cannot be written is a problem a person must fix, like a config one.
+        if let Some(problem) = self.ctx.store.problem() {
+            config_issues.push(botctl_proto::ConfigIssue {
+                file: self.ctx.paths.display(&self.ctx.paths.db_file),
+                field: None,
+                message: problem,
+                bot: None,
+                kept_last_good: false,
+            });
+        }
         StatusReport {
             agent: self.info(),
             bots: self.fleet.list(None),
-            config_issues: self.fleet.issues(),
+            config_issues,
             host: self.ctx.host.lock().unwrap().clone(),
         }
     }

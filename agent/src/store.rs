@@ -1,9 +1,11 @@
 //! The agent's SQLite file (`state/botctl.db`, WAL): the running-bot registry used for adoption
 //! and the event history. It lives on its own thread so supervision never waits on the disk.
 
-use std::path::Path;
-use std::sync::mpsc;
-use std::time::Duration;
+use std::collections::{BTreeMap, VecDeque};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use botctl_proto::{EventQuery, EventRecord, RecoveryRecord, SamplePoint, now_ms};
@@ -15,6 +17,11 @@ const EVENT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 /// And never more than this many rows, whatever their age.
 const EVENT_MAX_ROWS: i64 = 200_000;
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// How often a batch that could not be written is tried again.
+const RETRY_EVERY: Duration = Duration::from_millis(500);
+/// Changes held in memory while the file cannot be written; the oldest go first beyond this
+/// (the registry is kept whole apart, so adoption never depends on what was dropped).
+const MAX_PENDING: usize = 100_000;
 
 /// A bot the agent started, as recorded for the next agent to adopt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,9 +65,20 @@ pub struct Maintenance {
     pub freed_bytes: u64,
 }
 
-enum Cmd {
+/// A change to the file. Kept until it is on disk: a batch that cannot be written (the file
+/// is locked, the disk is full) is retried, not dropped.
+#[derive(Debug, Clone)]
+enum Write {
     Event(NewEvent, i64),
     Samples(Vec<SampleRow>),
+    MetaSet(String, String),
+    Delivery(String, i64),
+    Register(RegistryRow),
+    Unregister(String),
+}
+
+enum Cmd {
+    Write(Write),
     SampleRetention(Duration),
     History(
         String,
@@ -70,12 +88,8 @@ enum Cmd {
     Record(String, oneshot::Sender<rusqlite::Result<RecoveryRecord>>),
     /// Counts rows past retention; with `apply`, deletes them and vacuums.
     Maintenance(bool, oneshot::Sender<rusqlite::Result<Maintenance>>),
-    MetaSet(String, String),
     MetaGet(String, oneshot::Sender<rusqlite::Result<Option<String>>>),
-    Delivery(String),
     Deliveries(oneshot::Sender<rusqlite::Result<Vec<String>>>),
-    Register(RegistryRow),
-    Unregister(String),
     Registry(oneshot::Sender<rusqlite::Result<Vec<RegistryRow>>>),
     Events(
         EventQuery,
@@ -88,19 +102,22 @@ enum Cmd {
 #[derive(Clone)]
 pub struct Store {
     tx: mpsc::Sender<Cmd>,
+    /// What keeps the file from being written right now, for `status`.
+    problem: Arc<Mutex<Option<String>>>,
 }
 
 impl Store {
     /// Opens (creating) the database and starts its thread. The second value, when present,
     /// says why the file could not be used and that the history is kept in memory instead.
     pub fn open(path: &Path) -> (Store, Option<String>) {
-        let (conn, problem) = match open_file(path) {
-            Ok(conn) => (conn, None),
+        let (conn, file, problem) = match open_checked(path) {
+            Ok((conn, replaced)) => (conn, Some(path.to_path_buf()), replaced),
             Err(e) => {
                 let conn = Connection::open_in_memory().expect("sqlite in memory");
                 init(&conn).expect("sqlite schema in memory");
                 (
                     conn,
+                    None,
                     Some(format!(
                         "cannot use {}: {e:#}; keeping history in memory until the agent restarts",
                         path.display()
@@ -108,25 +125,39 @@ impl Store {
                 )
             }
         };
+        let in_memory = file.is_none().then(|| problem.clone()).flatten();
+        let problem_now = Arc::new(Mutex::new(in_memory));
+        let writer = Writer::new(conn, file, path.to_path_buf(), problem_now.clone());
         let (tx, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("store".into())
-            .spawn(move || run(conn, rx))
+            .spawn(move || run(writer, rx))
             .expect("spawn store thread");
-        (Store { tx }, problem)
+        (
+            Store {
+                tx,
+                problem: problem_now,
+            },
+            problem,
+        )
+    }
+
+    /// Why the database cannot be written right now (changes wait in memory), if it cannot.
+    pub fn problem(&self) -> Option<String> {
+        self.problem.lock().unwrap().clone()
     }
 
     pub fn record(&self, event: NewEvent) {
-        let _ = self.tx.send(Cmd::Event(event, now_ms()));
+        let _ = self.tx.send(Cmd::Write(Write::Event(event, now_ms())));
     }
 
     pub fn register(&self, row: RegistryRow) {
-        let _ = self.tx.send(Cmd::Register(row));
+        let _ = self.tx.send(Cmd::Write(Write::Register(row)));
     }
 
     pub fn samples(&self, rows: Vec<SampleRow>) {
         if !rows.is_empty() {
-            let _ = self.tx.send(Cmd::Samples(rows));
+            let _ = self.tx.send(Cmd::Write(Write::Samples(rows)));
         }
     }
 
@@ -166,7 +197,9 @@ impl Store {
 
     /// A small persistent setting of the agent's own (e.g. the Telegram update offset).
     pub fn meta_set(&self, key: &str, value: &str) {
-        let _ = self.tx.send(Cmd::MetaSet(key.into(), value.into()));
+        let _ = self
+            .tx
+            .send(Cmd::Write(Write::MetaSet(key.into(), value.into())));
     }
 
     pub async fn meta_get(&self, key: &str) -> anyhow::Result<Option<String>> {
@@ -180,7 +213,9 @@ impl Store {
 
     /// Remembers a GitHub delivery id so a redelivery is not acted on twice.
     pub fn delivery_seen(&self, id: &str) {
-        let _ = self.tx.send(Cmd::Delivery(id.into()));
+        let _ = self
+            .tx
+            .send(Cmd::Write(Write::Delivery(id.into(), now_ms())));
     }
 
     pub async fn recent_deliveries(&self) -> anyhow::Result<Vec<String>> {
@@ -193,7 +228,9 @@ impl Store {
     }
 
     pub fn unregister(&self, name: &str) {
-        let _ = self.tx.send(Cmd::Unregister(name.to_string()));
+        let _ = self
+            .tx
+            .send(Cmd::Write(Write::Unregister(name.to_string())));
     }
 
     pub async fn registry(&self) -> anyhow::Result<Vec<RegistryRow>> {
@@ -285,109 +322,276 @@ fn init(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn run(mut conn: Connection, rx: mpsc::Receiver<Cmd>) {
-    let mut last_prune = None;
-    let mut sample_retention = botctl_proto::config::DEFAULT_SAMPLE_RETENTION;
-    loop {
-        if last_prune.is_none_or(|t: std::time::Instant| t.elapsed() >= PRUNE_EVERY) {
-            if let Err(e) = prune(&conn, sample_retention) {
-                eprintln!("store: pruning old events failed: {e}");
-            }
-            last_prune = Some(std::time::Instant::now());
-        }
-        let first = match rx.recv_timeout(PRUNE_EVERY) {
-            Ok(cmd) => cmd,
-            Err(mpsc::RecvTimeoutError::Timeout) => continue,
-            Err(mpsc::RecvTimeoutError::Disconnected) => return,
-        };
-        // Everything already queued goes into one transaction: one fsync for a burst.
-        let mut batch = vec![first];
-        while let Ok(cmd) = rx.try_recv() {
-            batch.push(cmd);
-            if batch.len() >= 1024 {
-                break;
-            }
-        }
-        for cmd in &batch {
-            if let Cmd::SampleRetention(keep) = cmd {
-                sample_retention = *keep;
-            }
-        }
-        if let Err(e) = apply(&mut conn, batch, sample_retention) {
-            eprintln!("store: write failed: {e}");
-        }
+/// Identifies the database file as the store last left it, to notice it deleted, replaced or
+/// truncated under the agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId {
+    dev: u64,
+    ino: u64,
+    len: u64,
+}
+
+impl FileId {
+    fn of(path: &Path) -> Option<FileId> {
+        let m = std::fs::metadata(path).ok()?;
+        Some(FileId {
+            dev: m.dev(),
+            ino: m.ino(),
+            len: m.len(),
+        })
     }
 }
 
-fn apply(
-    conn: &mut Connection,
-    batch: Vec<Cmd>,
+/// When writes started failing, and why.
+struct Failing {
+    since: Instant,
+    error: String,
+}
+
+/// The store thread's state: the connection, the changes not yet on disk, and a copy of the
+/// registry, which is what a rebuilt file must hold for the next agent to adopt the bots.
+struct Writer {
+    conn: Connection,
+    /// The file, while it is used (`None` once the store fell back to memory).
+    file: Option<PathBuf>,
+    /// Where the file is meant to be, for messages.
+    path: PathBuf,
+    seen: Option<FileId>,
+    pending: VecDeque<Write>,
+    dropped: usize,
+    failing: Option<Failing>,
+    registry: BTreeMap<String, RegistryRow>,
+    /// Rewrite the registry table from `registry` with the next write (after a rebuild, or
+    /// when registry changes were dropped).
+    resync: bool,
     sample_retention: Duration,
-) -> rusqlite::Result<()> {
-    let tx = conn.transaction()?;
-    let mut replies = Vec::new();
-    for cmd in batch {
-        match cmd {
-            Cmd::Event(e, ts) => {
-                tx.execute(
-                    "INSERT INTO events(ts_ms, bot, owner, kind, message) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![ts, e.bot, e.owner, e.kind, e.message],
-                )?;
-            }
-            Cmd::Register(r) => {
-                tx.execute(
-                    "INSERT OR REPLACE INTO registry(name, owner, pid, pgid, start_ticks, started_at_ms, restarts, config_toml)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    params![
-                        r.name,
-                        r.owner,
-                        r.pid,
-                        r.pgid,
-                        r.start_ticks as i64,
-                        r.started_at_ms,
-                        r.restarts,
-                        r.config_toml
-                    ],
-                )?;
-            }
-            Cmd::Unregister(name) => {
-                tx.execute("DELETE FROM registry WHERE name = ?1", params![name])?;
-            }
-            Cmd::Samples(rows) => {
-                let mut stmt = tx.prepare_cached(
-                    "INSERT INTO samples(bot, ts_ms, cpu, memory) VALUES (?1, ?2, ?3, ?4)",
-                )?;
-                for r in rows {
-                    stmt.execute(params![
-                        r.bot,
-                        r.ts_ms,
-                        r.cpu_percent,
-                        r.memory_bytes as i64
-                    ])?;
-                }
-            }
-            Cmd::SampleRetention(_) => {}
-            Cmd::MetaSet(k, v) => {
-                tx.execute(
-                    "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
-                    params![k, v],
-                )?;
-            }
-            Cmd::Delivery(id) => {
-                tx.execute(
-                    "INSERT OR IGNORE INTO deliveries(id, ts_ms) VALUES (?1, ?2)",
-                    params![id, now_ms()],
-                )?;
-            }
-            // Reads answer after the writes queued before them are visible.
-            other => replies.push(other),
+    problem: Arc<Mutex<Option<String>>>,
+}
+
+impl Writer {
+    fn new(
+        conn: Connection,
+        file: Option<PathBuf>,
+        path: PathBuf,
+        problem: Arc<Mutex<Option<String>>>,
+    ) -> Writer {
+        let registry = read_registry(&conn)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| (r.name.clone(), r))
+            .collect();
+        let seen = file.as_deref().and_then(FileId::of);
+        Writer {
+            conn,
+            file,
+            path,
+            seen,
+            pending: VecDeque::new(),
+            dropped: 0,
+            failing: None,
+            registry,
+            resync: false,
+            sample_retention: botctl_proto::config::DEFAULT_SAMPLE_RETENTION,
+            problem,
         }
     }
-    tx.commit()?;
-    for cmd in replies {
+
+    fn queue(&mut self, write: Write) {
+        match &write {
+            Write::Register(row) => {
+                self.registry.insert(row.name.clone(), row.clone());
+            }
+            Write::Unregister(name) => {
+                self.registry.remove(name);
+            }
+            _ => {}
+        }
+        self.pending.push_back(write);
+        if self.pending.len() > MAX_PENDING {
+            self.pending.pop_front();
+            self.dropped += 1;
+            self.resync = true;
+        }
+    }
+
+    fn event(&mut self, kind: &str, message: String) {
+        self.queue(Write::Event(
+            NewEvent {
+                bot: None,
+                owner: None,
+                kind: kind.into(),
+                message,
+            },
+            now_ms(),
+        ));
+    }
+
+    /// Writes what is pending in one transaction, or keeps it for the next try.
+    fn write(&mut self) {
+        if self.pending.is_empty() && !self.resync {
+            return;
+        }
+        let registry = self.resync.then_some(&self.registry);
+        match apply(&mut self.conn, &self.pending, registry) {
+            Ok(()) => {
+                let written = self.pending.len();
+                self.pending.clear();
+                self.resync = false;
+                self.seen = self.file.as_deref().and_then(FileId::of);
+                if let Some(failing) = self.failing.take() {
+                    let dropped = std::mem::take(&mut self.dropped);
+                    let message = format!(
+                        "{} can be written again after {} ({}); {written} change(s) held in memory were written{}",
+                        self.path.display(),
+                        compact(failing.since.elapsed()),
+                        failing.error,
+                        if dropped > 0 {
+                            format!(", {dropped} older ones were dropped")
+                        } else {
+                            String::new()
+                        }
+                    );
+                    eprintln!("botctl agent: store: {message}");
+                    *self.problem.lock().unwrap() = None;
+                    self.event("store-recovered", message);
+                    self.write();
+                }
+            }
+            Err(e) if is_corrupt(&e) && self.file.is_some() => {
+                self.rebuild(format!("is damaged ({e})"));
+                // Once: a fresh file that fails again is reported as a failing write below.
+                if apply(&mut self.conn, &self.pending, Some(&self.registry)).is_ok() {
+                    self.pending.clear();
+                    self.resync = false;
+                    self.seen = self.file.as_deref().and_then(FileId::of);
+                }
+            }
+            Err(e) => {
+                let error = e.to_string();
+                if self.failing.is_none() {
+                    let message = format!(
+                        "cannot write {}: {error}; changes are kept in memory and written once it works again",
+                        self.path.display()
+                    );
+                    eprintln!("botctl agent: store: {message}");
+                    self.failing = Some(Failing {
+                        since: Instant::now(),
+                        error: error.clone(),
+                    });
+                    // Stored with the time the trouble began, once the file can be written.
+                    self.event("store-error", message);
+                }
+                let since = self
+                    .failing
+                    .as_ref()
+                    .map_or(Duration::ZERO, |f| f.since.elapsed());
+                *self.problem.lock().unwrap() = Some(format!(
+                    "cannot be written for {} ({error}): {} change(s) held in memory; supervision goes on",
+                    compact(since),
+                    self.pending.len()
+                ));
+            }
+        }
+    }
+
+    /// Notices the file deleted, replaced or truncated by someone else since the last write.
+    fn check_file(&mut self) {
+        let (Some(file), Some(seen)) = (&self.file, self.seen) else {
+            return;
+        };
+        let why = match std::fs::metadata(file) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some("was deleted".to_string()),
+            Err(_) => None,
+            Ok(m) if (m.dev(), m.ino()) != (seen.dev, seen.ino) => {
+                Some("was replaced by another file".to_string())
+            }
+            // The store itself only shrinks the file by VACUUM, after which `seen` is renewed.
+            Ok(m) if m.len() < seen.len => Some(format!(
+                "was truncated (from {} to {} bytes)",
+                seen.len,
+                m.len()
+            )),
+            Ok(_) => None,
+        };
+        if let Some(why) = why {
+            self.rebuild(why);
+        }
+    }
+
+    /// Makes a usable file at `path` again: a copy of what the open connection can still read
+    /// when that is sound (a deleted file is whole behind our descriptor), else a fresh file.
+    /// Either way it gets the registry of the running bots.
+    fn rebuild(&mut self, why: String) {
+        let Some(file) = self.file.clone() else {
+            return;
+        };
+        let copy = sibling(&file, "rebuild");
+        let _ = std::fs::remove_file(&copy);
+        let salvaged = self
+            .conn
+            .execute("VACUUM INTO ?1", params![copy.to_string_lossy()])
+            .is_ok()
+            && Connection::open(&copy)
+                .and_then(|c| c.query_row("PRAGMA quick_check", [], |r| r.get::<_, String>(0)))
+                .is_ok_and(|s| s == "ok");
+        // Closing the old connection removes its -wal and -shm; only then is the name free.
+        drop(std::mem::replace(
+            &mut self.conn,
+            Connection::open_in_memory().expect("sqlite in memory"),
+        ));
+        let mut kept_aside = None;
+        if std::fs::symlink_metadata(&file).is_ok() {
+            let aside = sibling(&file, &format!("broken-{}", now_ms()));
+            if std::fs::rename(&file, &aside).is_ok() {
+                kept_aside = Some(aside);
+            }
+        }
+        for suffix in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+        }
+        let outcome = if salvaged && std::fs::rename(&copy, &file).is_ok() {
+            "rebuilt it from the agent's open copy".to_string()
+        } else {
+            let _ = std::fs::remove_file(&copy);
+            format!(
+                "started a new one with the {} running bot(s){}",
+                self.registry.len(),
+                match &kept_aside {
+                    Some(aside) => format!("; the old file is kept as {}", aside.display()),
+                    None => String::new(),
+                }
+            )
+        };
+        let message = match open_file(&file) {
+            Ok(conn) => {
+                self.conn = conn;
+                format!("{} {why}; {outcome}", self.path.display())
+            }
+            Err(e) => {
+                let conn = Connection::open_in_memory().expect("sqlite in memory");
+                init(&conn).expect("sqlite schema in memory");
+                self.conn = conn;
+                self.file = None;
+                let message = format!(
+                    "{} {why} and cannot be made again ({e:#}); keeping history in memory until the agent restarts",
+                    self.path.display()
+                );
+                *self.problem.lock().unwrap() = Some(message.clone());
+                message
+            }
+        };
+        eprintln!("botctl agent: store: {message}");
+        self.resync = true;
+        self.event("store-error", message);
+        self.seen = self.file.as_deref().and_then(FileId::of);
+    }
+
+    fn answer(&mut self, cmd: Cmd) {
+        let conn = &self.conn;
         match cmd {
+            // From memory: it is what the file holds, plus what could not be written yet.
             Cmd::Registry(reply) => {
-                let _ = reply.send(read_registry(conn));
+                let _ = reply.send(Ok(self.registry.values().cloned().collect()));
             }
             Cmd::Events(q, reply) => {
                 let _ = reply.send(read_events(conn, &q));
@@ -419,12 +623,185 @@ fn apply(
                 let _ = reply.send(read());
             }
             Cmd::Maintenance(apply, reply) => {
-                let _ = reply.send(maintain(conn, apply, sample_retention));
+                let _ = reply.send(maintain(conn, apply, self.sample_retention));
+                self.seen = self.file.as_deref().and_then(FileId::of);
             }
-            _ => {}
+            Cmd::Write(_) | Cmd::SampleRetention(_) => {}
         }
     }
+}
+
+/// `botctl.db` -> `botctl.db.WHAT` in the same directory.
+fn sibling(file: &Path, what: &str) -> PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(format!(".{what}"));
+    PathBuf::from(name)
+}
+
+fn is_corrupt(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+    )
+}
+
+/// Opens the file; one that is not a database or is damaged is moved aside for a new one
+/// (the next agent must not be stuck without a registry). The second value says so.
+fn open_checked(path: &Path) -> anyhow::Result<(Connection, Option<String>)> {
+    let damaged = match open_file(path) {
+        Ok(conn) => match read_registry(&conn) {
+            Ok(_) => return Ok((conn, None)),
+            Err(e) if is_corrupt(&e) => e.to_string(),
+            Err(e) => return Err(e.into()),
+        },
+        Err(e) => match e.downcast_ref::<rusqlite::Error>() {
+            Some(sql) if is_corrupt(sql) => sql.to_string(),
+            _ => return Err(e),
+        },
+    };
+    let aside = sibling(path, &format!("broken-{}", now_ms()));
+    std::fs::rename(path, &aside)
+        .with_context(|| format!("moving the damaged {} aside", path.display()))?;
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    let conn = open_file(path)?;
+    Ok((
+        conn,
+        Some(format!(
+            "{} was damaged ({damaged}): kept it as {} and started a new one; running bots are found by their processes",
+            path.display(),
+            aside.display()
+        )),
+    ))
+}
+
+fn run(mut w: Writer, rx: mpsc::Receiver<Cmd>) {
+    let mut last_prune = None;
+    loop {
+        if last_prune.is_none_or(|t: Instant| t.elapsed() >= PRUNE_EVERY) {
+            if let Err(e) = prune(&w.conn, w.sample_retention) {
+                eprintln!("store: pruning old events failed: {e}");
+            }
+            last_prune = Some(Instant::now());
+        }
+        let wait = if w.pending.is_empty() {
+            PRUNE_EVERY
+        } else {
+            RETRY_EVERY
+        };
+        let mut batch = Vec::new();
+        match rx.recv_timeout(wait) {
+            Ok(cmd) => batch.push(cmd),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                w.write();
+                return;
+            }
+        }
+        // Everything already queued goes into one transaction: one fsync for a burst.
+        while batch.len() < 1024 {
+            match rx.try_recv() {
+                Ok(cmd) => batch.push(cmd),
+                Err(_) => break,
+            }
+        }
+        let mut reads = Vec::new();
+        for cmd in batch {
+            match cmd {
+                Cmd::Write(write) => w.queue(write),
+                Cmd::SampleRetention(keep) => w.sample_retention = keep,
+                other => reads.push(other),
+            }
+        }
+        w.check_file();
+        w.write();
+        // Reads answer after the writes queued before them are visible (or known to wait).
+        for cmd in reads {
+            w.answer(cmd);
+        }
+    }
+}
+
+fn apply(
+    conn: &mut Connection,
+    writes: &VecDeque<Write>,
+    registry: Option<&BTreeMap<String, RegistryRow>>,
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    for write in writes {
+        match write {
+            Write::Event(e, ts) => {
+                tx.execute(
+                    "INSERT INTO events(ts_ms, bot, owner, kind, message) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![ts, e.bot, e.owner, e.kind, e.message],
+                )?;
+            }
+            Write::Register(r) => register(&tx, r)?,
+            Write::Unregister(name) => {
+                tx.execute("DELETE FROM registry WHERE name = ?1", params![name])?;
+            }
+            Write::Samples(rows) => {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO samples(bot, ts_ms, cpu, memory) VALUES (?1, ?2, ?3, ?4)",
+                )?;
+                for r in rows {
+                    stmt.execute(params![
+                        r.bot,
+                        r.ts_ms,
+                        r.cpu_percent,
+                        r.memory_bytes as i64
+                    ])?;
+                }
+            }
+            Write::MetaSet(k, v) => {
+                tx.execute(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
+                    params![k, v],
+                )?;
+            }
+            Write::Delivery(id, ts) => {
+                tx.execute(
+                    "INSERT OR IGNORE INTO deliveries(id, ts_ms) VALUES (?1, ?2)",
+                    params![id, ts],
+                )?;
+            }
+        }
+    }
+    if let Some(rows) = registry {
+        tx.execute("DELETE FROM registry", [])?;
+        for r in rows.values() {
+            register(&tx, r)?;
+        }
+    }
+    tx.commit()
+}
+
+fn register(tx: &rusqlite::Transaction<'_>, r: &RegistryRow) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT OR REPLACE INTO registry(name, owner, pid, pgid, start_ticks, started_at_ms, restarts, config_toml)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            r.name,
+            r.owner,
+            r.pid,
+            r.pgid,
+            r.start_ticks as i64,
+            r.started_at_ms,
+            r.restarts,
+            r.config_toml
+        ],
+    )?;
     Ok(())
+}
+
+/// `1.5s`, `3m` or `2h`: how long the file could not be written.
+fn compact(d: Duration) -> String {
+    botctl_proto::config::format_duration(if d < Duration::from_secs(60) {
+        Duration::from_millis(d.as_millis() as u64 / 100 * 100)
+    } else {
+        Duration::from_secs(d.as_secs())
+    })
 }
 
 fn read_registry(conn: &Connection) -> rusqlite::Result<Vec<RegistryRow>> {

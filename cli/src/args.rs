@@ -143,11 +143,32 @@ pub enum Command {
         #[command(subcommand)]
         command: AgentCommand,
     },
-    /// Print a shell completion script.
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell).
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// For the completion scripts: the fleet's bot, owner or template names, one a line. Asks
+    /// a running agent, never starts one; reads bots.d and templates/ when none answers.
+    #[command(name = "__complete", hide = true)]
+    Complete {
+        #[arg(value_enum)]
+        kind: NameKind,
+    },
+    /// For maintainers: write DIR/completions/ and DIR/man/ from these definitions.
+    #[command(name = "__generate-docs", hide = true)]
+    GenerateDocs {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+}
+
+/// What `botctl __complete` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NameKind {
+    Bots,
+    Owners,
+    Templates,
 }
 
 #[derive(Debug, Args)]
@@ -234,7 +255,7 @@ pub enum BotsCommand {
     },
     /// Stop a bot and remove its file (and with --purge its directory).
     Remove {
-        #[arg(value_name = "NAME")]
+        #[arg(value_name = "BOT")]
         name: String,
         /// Also delete the bot's directory under bots/ (never a custom cwd).
         #[arg(long)]
@@ -244,7 +265,7 @@ pub enum BotsCommand {
     },
     /// Show one bot in detail.
     Show {
-        #[arg(value_name = "NAME")]
+        #[arg(value_name = "BOT")]
         name: String,
         #[arg(long)]
         json: bool,
@@ -313,6 +334,23 @@ pub enum AgentCommand {
     Restart,
     /// Say whether the agent runs, without starting it.
     Status(JsonFlag),
+    /// Write a systemd unit that runs the agent at boot (a user unit; --system for a system
+    /// unit) and print the command that enables it.
+    Install {
+        /// A system unit in /etc/systemd/system (needs root and a home: --home or BOTCTL_HOME)
+        /// instead of a user unit in ~/.config/systemd/user.
+        #[arg(long)]
+        system: bool,
+        /// Also enable and start it now (`systemctl enable --now`).
+        #[arg(long)]
+        now: bool,
+    },
+    /// Remove the systemd unit written by `agent install`.
+    Uninstall {
+        /// The system unit instead of the user unit.
+        #[arg(long)]
+        system: bool,
+    },
 }
 
 #[cfg(test)]

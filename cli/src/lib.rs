@@ -4,7 +4,9 @@
 pub mod args;
 pub mod client;
 mod commands;
+pub mod docs;
 pub mod render;
+mod systemd;
 pub mod tail;
 
 use std::process::ExitCode;

@@ -2579,3 +2579,263 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+/// The parsers meet hand-edited and half-written files: no input may panic them, whether it is
+/// random bytes or TOML built from the real field names with values of every type and size.
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Sections a file may have, each with the keys allowed in it.
+    fn sections() -> Vec<(&'static str, &'static [&'static str])> {
+        vec![
+            ("", BOT_FIELDS),
+            ("", TEMPLATE_FIELDS),
+            ("", GLOBAL_FIELDS),
+            ("agent", AGENT_FIELDS),
+            ("restart", RESTART_FIELDS),
+            ("logs", LOG_FIELDS),
+            ("limits", BOT_LIMIT_FIELDS),
+            ("limits", FLEET_LIMIT_FIELDS),
+            ("users.alice", BOT_LIMIT_FIELDS),
+            ("users.alice", FLEET_LIMIT_FIELDS),
+            ("cleanup", CLEANUP_FIELDS),
+            ("health", HEALTH_FIELDS),
+            ("auth", AUTH_FIELDS),
+            ("update", UPDATE_FIELDS),
+            ("env", &["TOKEN", "LANG"]),
+            ("notify", NOTIFY_FIELDS),
+            ("notify.telegram", NOTIFY_TELEGRAM_FIELDS),
+            ("notify.webhook", NOTIFY_WEBHOOK_FIELDS),
+            ("remote", REMOTE_FIELDS),
+            ("remote.telegram", REMOTE_TELEGRAM_FIELDS),
+            ("remote.http", REMOTE_HTTP_FIELDS),
+        ]
+    }
+
+    /// Values of every TOML type, at the edges that break arithmetic and conversions.
+    fn value() -> impl Strategy<Value = String> {
+        let plausible = prop_oneof![
+            Just("\"1s\"".to_string()),
+            Just("\"250ms\"".to_string()),
+            Just("3".to_string()),
+            Just("100".to_string()),
+            Just("true".to_string()),
+            Just("\"x\"".to_string()),
+            Just("[\"a\", \"b\"]".to_string()),
+            Just("[200, 204]".to_string()),
+        ];
+        let edge = prop_oneof![
+            Just("0".to_string()),
+            Just("-1".to_string()),
+            Just("9223372036854775807".to_string()),
+            Just("-9223372036854775808".to_string()),
+            Just("4294967296".to_string()),
+            Just("1e308".to_string()),
+            Just("nan".to_string()),
+            Just("-inf".to_string()),
+            Just("true".to_string()),
+            Just("1979-05-27T07:32:00Z".to_string()),
+            any::<i64>().prop_map(|n| n.to_string()),
+            any::<f64>().prop_map(|f| format!("{f:?}")),
+            "[0-9]{1,25}(ms|s|m|h|d|x|)".prop_map(|d| format!("{d:?}")),
+            prop_oneof![
+                Just("always"),
+                Just("on-failure"),
+                Just("never"),
+                Just("twitter"),
+                Just("stop"),
+                Just("GET"),
+                Just("127.0.0.1:8080"),
+                Just("http://127.0.0.1:1/x"),
+                Just("owner/repo"),
+                Just("../../etc"),
+                Just(""),
+            ]
+            .prop_map(|s| format!("{s:?}")),
+            any::<String>().prop_map(|s| format!("{s:?}")),
+        ];
+        let scalar = prop_oneof![3 => plausible, 2 => edge];
+        scalar.prop_recursive(2, 8, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4)
+                    .prop_map(|v| format!("[{}]", v.join(", "))),
+                prop::collection::vec(("[a-z_]{1,8}", inner), 0..3).prop_map(|kv| {
+                    let body: Vec<String> = kv.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+                    format!("{{ {} }}", body.join(", "))
+                }),
+            ]
+        })
+    }
+
+    /// A value of the type a field takes (or a plain string for names this does not know).
+    fn typical(key: &str) -> &'static str {
+        const DURATION_WORDS: &[&str] = &[
+            "interval",
+            "after",
+            "timeout",
+            "backoff",
+            "window",
+            "grace",
+            "age",
+            "cooldown",
+            "before",
+            "retention",
+        ];
+        if DURATION_WORDS.iter().any(|w| key.contains(w)) {
+            "\"1s\""
+        } else if key.ends_with("_mb")
+            || key.starts_with("max_")
+            || key.ends_with("samples")
+            || key.ends_with("percent")
+            || matches!(key, "port" | "failures" | "keep" | "rate_per_minute")
+        {
+            "3"
+        } else if matches!(key, "enabled" | "restart_on_pressure") {
+            "true"
+        } else if matches!(key, "expect" | "probe_expect" | "chat_ids" | "admins") {
+            "[200]"
+        } else if matches!(
+            key,
+            "command" | "required" | "update_command" | "copy" | "dirs"
+        ) {
+            "[\"a\", \"b\"]"
+        } else if key == "policy" {
+            "\"on-failure\""
+        } else if key == "platform" {
+            "\"twitter\""
+        } else if key == "on_invalid" {
+            "\"alert\""
+        } else if key == "probe_method" {
+            "\"POST\""
+        } else if key == "http" || key == "probe_url" || key == "url" || key == "api_base" {
+            "\"http://127.0.0.1:1/x\""
+        } else if key == "listen" {
+            "\"127.0.0.1:0\""
+        } else if key == "repo" {
+            "\"owner/repo\""
+        } else {
+            "\"value\""
+        }
+    }
+
+    /// A file of sections and `key = value` lines drawn from the real field names (and a few
+    /// that are not), so most inputs get past the TOML syntax into the field checks.
+    fn config_text() -> impl Strategy<Value = String> {
+        text_of(sections())
+    }
+
+    /// Like [`config_text`] but only with what a bot file may hold, after its required fields.
+    fn bot_text() -> impl Strategy<Value = String> {
+        const TOP: &[&str] = &["cwd", "platform", "enabled", "stop_timeout", "template"];
+        let bot_sections = vec![
+            ("", TOP),
+            ("restart", RESTART_FIELDS),
+            ("limits", BOT_LIMIT_FIELDS),
+            ("health", HEALTH_FIELDS),
+            ("auth", AUTH_FIELDS),
+            ("update", UPDATE_FIELDS),
+            ("env", &["TOKEN", "LANG"]),
+        ];
+        text_of(bot_sections).prop_map(|t| format!("user = \"alice\"\ncommand = [\"x\"]\n{t}"))
+    }
+
+    fn text_of(all: Vec<(&'static str, &'static [&'static str])>) -> impl Strategy<Value = String> {
+        let line = (0..all.len(), any::<prop::sample::Index>(), value(), 0..20u8);
+        prop::collection::vec(line, 0..8).prop_map(move |lines| {
+            let mut by_section: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+            for (s, key, value, dice) in lines {
+                let (section, keys) = all[s];
+                let key = if dice == 0 {
+                    "unknown_field"
+                } else {
+                    keys[key.index(keys.len())]
+                };
+                // Mostly a value of the right type, so the checks behind the type run too.
+                let value = if dice % 4 == 0 {
+                    value
+                } else {
+                    typical(key).to_string()
+                };
+                by_section
+                    .entry(section)
+                    .or_default()
+                    .push(format!("{key} = {value}"));
+            }
+            let mut text = String::new();
+            // Top-level keys first: after a [section] header they would belong to it.
+            for (section, lines) in by_section {
+                if !section.is_empty() {
+                    text.push_str(&format!("[{section}]\n"));
+                }
+                for l in lines {
+                    text.push_str(&l);
+                    text.push('\n');
+                }
+            }
+            text
+        })
+    }
+
+    /// A valid bot file with bytes cut, repeated or replaced somewhere.
+    fn mangled() -> impl Strategy<Value = String> {
+        const VALID: &str = "user = \"alice\"\ncommand = [\"sleep\", \"1\"]\nenv = { A = \"b\" }\n\
+            [restart]\nbackoff_initial = \"1s\"\nmax_restarts = 3\n[health]\nport = 8080\n\
+            [auth]\ncookies = \"c.json\"\n";
+        (0..VALID.len(), 0..VALID.len(), any::<String>()).prop_map(|(a, b, insert)| {
+            let (a, b) = (a.min(b), a.max(b));
+            let bytes = VALID.as_bytes();
+            let mut out = bytes[..a].to_vec();
+            out.extend_from_slice(insert.as_bytes());
+            out.extend_from_slice(&bytes[b..]);
+            String::from_utf8_lossy(&out).into_owned()
+        })
+    }
+
+    fn any_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            1 => prop::collection::vec(any::<u8>(), 0..512)
+                .prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
+            1 => any::<String>(),
+            2 => config_text(),
+            3 => bot_text(),
+            1 => mangled(),
+        ]
+    }
+
+    fn check_all(text: &str) {
+        let file = Path::new("bots.d/fuzz.toml");
+        if let Ok(bot) = parse_bot("fuzz", file, text) {
+            // What the agent stores as the last good version must read back the same.
+            let again = parse_bot("fuzz", file, &bot.to_toml());
+            assert_eq!(again, Ok(bot), "to_toml does not round-trip:\n{text}");
+        }
+        let _ = parse_global(Path::new("botctl.toml"), text);
+        let _ = parse_template("fuzz", Path::new("templates/fuzz/template.toml"), text);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn parsers_never_panic(text in any_text()) {
+            check_all(&text);
+        }
+
+        #[test]
+        fn durations_never_panic(s in "[0-9a-z ]{0,30}") {
+            if let Ok(d) = parse_duration(&s) {
+                // Whatever parses must format to something that parses to the same.
+                prop_assert_eq!(parse_duration(&format_duration_exact(d)), Ok(d));
+            }
+        }
+
+        #[test]
+        fn names_never_panic(name in any::<String>()) {
+            let _ = valid_bot_name(&name);
+            let _ = valid_owner_name(&name);
+            let _ = parse_bot(&name, Path::new("bots.d/x.toml"), "user = \"a\"\ncommand = [\"x\"]\n");
+        }
+    }
+}

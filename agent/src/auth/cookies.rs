@@ -1631,3 +1631,147 @@ b.com\tFALSE\t/\tFALSE\t0\tsid\tSECRETs2\n",
         }
     }
 }
+
+/// Cookie files come from browser extensions, curl and hand edits: whatever they hold, parsing
+/// and checking them must not panic, and no error may quote a cookie value.
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Values carry a marker so a leak into an error or outcome is easy to spot.
+    const MARK: &str = "SECRETzz";
+
+    fn field() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("TRUE".to_string()),
+            Just("false".to_string()),
+            Just(".x.com".to_string()),
+            Just("/".to_string()),
+            Just("0".to_string()),
+            Just("-1".to_string()),
+            Just("9223372036854775807".to_string()),
+            Just("99999999999999999999".to_string()),
+            Just("auth_token".to_string()),
+            "[ -~]{0,12}",
+            any::<String>(),
+        ]
+    }
+
+    fn netscape() -> impl Strategy<Value = String> {
+        let line = (
+            prop::collection::vec(field(), 0..9),
+            any::<bool>(),
+            prop_oneof![Just(""), Just("#HttpOnly_"), Just("# "), Just("\u{feff}")],
+            prop_oneof![Just("\n"), Just("\r\n"), Just("\r")],
+        )
+            .prop_map(|(mut fields, secret, prefix, end)| {
+                if secret && !fields.is_empty() {
+                    let last = fields.len() - 1;
+                    fields[last] = format!("{MARK}{}", fields[last]);
+                }
+                format!("{prefix}{}{end}", fields.join("\t"))
+            });
+        prop::collection::vec(line, 0..6).prop_map(|lines| lines.concat())
+    }
+
+    fn json_value() -> impl Strategy<Value = serde_json::Value> {
+        use serde_json::{Value, json};
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<f64>().prop_map(|f| json!(f)),
+            Just(json!(1e300)),
+            Just(json!(-1.5)),
+            Just(json!(u64::MAX)),
+            "[ -~]{0,10}".prop_map(Value::String),
+            Just(Value::String(format!("{MARK}v"))),
+        ];
+        leaf.prop_recursive(2, 12, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                prop::collection::btree_map("[a-z]{1,4}", inner, 0..3)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn json_cookie_object() -> impl Strategy<Value = serde_json::Value> {
+        const KEYS: &[&str] = &[
+            "name",
+            "value",
+            "domain",
+            "path",
+            "expirationDate",
+            "expires",
+            "session",
+            "secure",
+            "httpOnly",
+            "hostOnly",
+        ];
+        prop::collection::vec((prop::sample::select(KEYS), json_value()), 0..10).prop_map(|kv| {
+            let mut obj = serde_json::Map::new();
+            for (k, v) in kv {
+                obj.insert(k.to_string(), v);
+            }
+            serde_json::Value::Object(obj)
+        })
+    }
+
+    fn json_file() -> impl Strategy<Value = String> {
+        let cookies = prop::collection::vec(
+            prop_oneof![3 => json_cookie_object(), 1 => json_value()],
+            0..4,
+        );
+        (cookies, any::<bool>(), 0..4usize).prop_map(|(items, wrapped, cut)| {
+            let array = serde_json::Value::Array(items);
+            let root = if wrapped {
+                serde_json::json!({ "cookies": array })
+            } else {
+                array
+            };
+            let text = serde_json::to_string_pretty(&root).unwrap_or_default();
+            // Sometimes cut short, as a half-written export would be.
+            let keep = text.len() - text.len() * cut / 8;
+            String::from_utf8_lossy(&text.as_bytes()[..keep]).into_owned()
+        })
+    }
+
+    fn cookie_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..256)
+                .prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
+            any::<String>(),
+            netscape(),
+            json_file(),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn parse_never_panics_nor_quotes_a_value(
+            text in cookie_text(),
+            now in prop_oneof![Just(0i64), Just(i64::MAX), Just(i64::MIN), any::<i64>(), Just(1_700_000_000i64)],
+            warn in prop_oneof![Just(0i64), Just(i64::MAX), Just(-1i64), any::<i64>()],
+        ) {
+            match parse(&text) {
+                Err(e) => {
+                    prop_assert!(!e.to_string().contains(MARK), "{}", e);
+                    prop_assert!(!format!("{e:?}").contains(MARK), "{:?}", e);
+                }
+                Ok(jar) => {
+                    prop_assert!(!format!("{jar:?}").contains(MARK), "{:?}", jar);
+                    for required in [&[][..], &["auth_token".to_string(), "ct0".to_string()][..]] {
+                        let outcome = evaluate(&jar, required, now, warn);
+                        let shown = format!("{outcome:?} {}", outcome.label());
+                        prop_assert!(!shown.contains(MARK), "{}", shown);
+                    }
+                    let _ = find(&jar, "auth_token", Some("x.com"));
+                }
+            }
+        }
+    }
+}

@@ -5,21 +5,20 @@
 pub mod cookies;
 
 use std::collections::{BTreeMap, HashMap};
-use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use botctl_proto::config::{AuthConfig, BotConfig, OnInvalid, Platform};
+use botctl_proto::config::{AuthConfig, OnInvalid, Platform};
 use botctl_proto::{AuthReport, now_ms};
-use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
-use tokio::io::unix::AsyncFd;
+use nix::sys::inotify::{AddWatchFlags, WatchDescriptor};
 use tokio::sync::mpsc;
 
 use crate::Context;
 use crate::fleet::Fleet;
 use crate::store::NewEvent;
 use crate::supervisor::bot::Command;
+use crate::watch::DirWatcher;
 use cookies::{Outcome, Secret};
 
 /// A live probe may take this long.
@@ -346,29 +345,16 @@ fn probe_headers(cwd: &Path, auth: &AuthConfig) -> Result<Vec<(String, Secret)>,
 
 /// inotify on the directories holding cookie files: a changed file is checked at once.
 struct Watcher {
-    fd: AsyncFd<InotifyFd>,
+    inner: DirWatcher,
     watches: BTreeMap<PathBuf, WatchDescriptor>,
     /// Per watch: (file name, bot).
     files: HashMap<WatchDescriptor, Vec<(std::ffi::OsString, String)>>,
 }
 
-struct InotifyFd(Inotify);
-
-impl AsRawFd for InotifyFd {
-    fn as_raw_fd(&self) -> RawFd {
-        self.0.as_fd().as_raw_fd()
-    }
-}
-
 impl Watcher {
     fn new() -> std::io::Result<Watcher> {
-        let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
-        // SAFETY: the Inotify owns its fd for as long as the AsyncFd holds it.
-        let fd = unsafe {
-            AsyncFd::register_with_interest(InotifyFd(inotify), tokio::io::Interest::READABLE)
-        }?;
         Ok(Watcher {
-            fd,
+            inner: DirWatcher::new()?,
             watches: BTreeMap::new(),
             files: HashMap::new(),
         })
@@ -400,7 +386,7 @@ impl Watcher {
             .collect();
         for dir in stale {
             if let Some(wd) = self.watches.remove(&dir) {
-                let _ = self.fd.get_ref().0.rm_watch(wd);
+                self.inner.remove(wd);
                 self.files.remove(&wd);
             }
         }
@@ -414,7 +400,7 @@ impl Watcher {
                         | AddWatchFlags::IN_DELETE
                         | AddWatchFlags::IN_ATTRIB;
                     // A bot dir that does not exist yet is watched at a later sync.
-                    let Ok(wd) = self.fd.get_ref().0.add_watch(&dir, flags) else {
+                    let Ok(wd) = self.inner.add(&dir, flags) else {
                         continue;
                     };
                     self.watches.insert(dir, wd);
@@ -428,22 +414,13 @@ impl Watcher {
     /// Waits for a change to a watched cookie file; returns the bots concerned.
     async fn changed(&mut self) -> Vec<String> {
         loop {
-            let Ok(mut guard) = self.fd.readable().await else {
-                return std::future::pending().await;
-            };
-            let events = match guard
-                .try_io(|fd| fd.get_ref().0.read_events().map_err(std::io::Error::from))
-            {
-                Ok(Ok(events)) => events,
-                Ok(Err(_)) | Err(_) => continue,
-            };
             let mut bots = Vec::new();
-            for e in events {
-                let (Some(files), Some(name)) = (self.files.get(&e.wd), &e.name) else {
+            for (wd, name) in self.inner.next().await {
+                let Some(files) = self.files.get(&wd) else {
                     continue;
                 };
                 for (file, bot) in files {
-                    if file == name && !bots.contains(bot) {
+                    if *file == name && !bots.contains(bot) {
                         bots.push(bot.clone());
                     }
                 }
@@ -468,9 +445,4 @@ pub fn install_cookies(source: &Path, dest: &Path) -> Result<(), String> {
     cookies::parse(&text).map_err(|e| format!("{}: {e}", source.display()))?;
     crate::fleet::write_atomically(dest, &text)
         .map_err(|e| format!("writing {}: {e}", dest.display()))
-}
-
-/// Whether a bot's config asks for auth checks (used when a bot starts).
-pub fn wants_check(config: &BotConfig) -> bool {
-    config.auth.is_some()
 }

@@ -1947,3 +1947,268 @@ mod tests {
         }
     }
 }
+
+/// The machine driven by a simulated runner through arbitrary sequences of user commands,
+/// crashes, spawn results and time, checked against the promises the README makes: one live
+/// process per bot at most, and automatic restarts no faster than the policy allows.
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Start,
+        Stop,
+        Restart,
+        Recover,
+        Remove,
+        Recycle,
+        Park,
+        /// The live process exits by itself (or, when a stop was asked, at last obeys it).
+        Exit(Exit),
+        /// The outstanding spawn, if any, reports back.
+        SpawnOk,
+        SpawnFails,
+        /// A stale exit report for a pid that is not the live one.
+        StaleExit(u32),
+        Wait(u64),
+        /// The runner's timer fires at the machine's deadline.
+        Deadline,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let exit = prop_oneof![
+            Just(Exit::Code(0)),
+            Just(Exit::Code(1)),
+            Just(Exit::Signal(9)),
+            Just(Exit::Unknown),
+        ];
+        prop_oneof![
+            2 => Just(Op::Start),
+            2 => Just(Op::Stop),
+            2 => Just(Op::Restart),
+            1 => Just(Op::Recover),
+            1 => Just(Op::Remove),
+            1 => Just(Op::Recycle),
+            1 => Just(Op::Park),
+            6 => exit.prop_map(Op::Exit),
+            4 => Just(Op::SpawnOk),
+            1 => Just(Op::SpawnFails),
+            1 => (0u32..3).prop_map(Op::StaleExit),
+            4 => (0u64..3_000).prop_map(Op::Wait),
+            5 => Just(Op::Deadline),
+        ]
+    }
+
+    fn policy() -> impl Strategy<Value = Policy> {
+        let mode = prop_oneof![Just(Mode::Always), Just(Mode::OnFailure), Just(Mode::Never)];
+        (
+            mode,
+            0u64..2_000,
+            0u64..1_000,
+            0u64..4_000,
+            0u32..5,
+            1u64..20_000,
+            0u64..10_000,
+        )
+            .prop_map(
+                |(mode, stable, initial, max, max_restarts, window, retry)| Policy {
+                    mode,
+                    stable_after: Duration::from_millis(stable),
+                    backoff_initial: Duration::from_millis(initial),
+                    backoff_max: Duration::from_millis(max),
+                    max_restarts,
+                    window: Duration::from_millis(window),
+                    retry_after: Duration::from_millis(retry),
+                    stop_timeout: Duration::from_secs(1),
+                },
+            )
+    }
+
+    /// What the runner knows: the process it started, if any, and what it was asked to do.
+    #[derive(Default)]
+    struct Runner {
+        live: Option<u32>,
+        spawn_pending: bool,
+        next_pid: u32,
+        /// Times of restarts the machine decided by itself, since the last human reset.
+        automatic: Vec<Instant>,
+        /// When the last quick failure was seen, and when `Failed` was entered.
+        quick_exit_at: Option<Instant>,
+        failed_at: Option<Instant>,
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(600))]
+
+        #[test]
+        fn one_process_at_most_and_restarts_within_policy(
+            p in policy(),
+            ops in prop::collection::vec(op(), 1..120),
+        ) {
+            run(&p, ops)?;
+        }
+    }
+
+    fn run(p: &Policy, ops: Vec<Op>) -> Result<(), TestCaseError> {
+        let mut m = Machine::new();
+        let mut r = Runner {
+            next_pid: 100,
+            ..Runner::default()
+        };
+        let mut now = Instant::now();
+        for (step, op) in ops.into_iter().enumerate() {
+            let before = m.phase.clone();
+            let ctx = || format!("step {step}: {op:?} in {before:?}");
+            let input = match &op {
+                Op::Start => Input::Start,
+                Op::Stop => Input::Stop,
+                Op::Restart => Input::Restart,
+                Op::Recover => Input::Recover,
+                Op::Remove => Input::Remove,
+                Op::Recycle => Input::Recycle {
+                    kind: EventKind::LimitRestart,
+                    reason: "limit".into(),
+                },
+                Op::Park => Input::Park {
+                    reason: "session".into(),
+                },
+                Op::Exit(exit) => match r.live.take() {
+                    Some(pid) => Input::Exited { pid, exit: *exit },
+                    None => continue,
+                },
+                Op::SpawnOk if r.spawn_pending => {
+                    r.spawn_pending = false;
+                    r.next_pid += 1;
+                    r.live = Some(r.next_pid);
+                    Input::Spawned { pid: r.next_pid }
+                }
+                Op::SpawnFails if r.spawn_pending => {
+                    r.spawn_pending = false;
+                    Input::SpawnFailed {
+                        error: "no such file".into(),
+                    }
+                }
+                Op::SpawnOk | Op::SpawnFails => continue,
+                Op::StaleExit(pid) => Input::Exited {
+                    pid: *pid,
+                    exit: Exit::Code(1),
+                },
+                Op::Wait(ms) => {
+                    now += Duration::from_millis(*ms);
+                    continue;
+                }
+                Op::Deadline => match m.deadline() {
+                    Some(at) => {
+                        now = now.max(at);
+                        Input::Timer
+                    }
+                    None => continue,
+                },
+            };
+            let human = matches!(input, Input::Start | Input::Restart | Input::Recover);
+            // Exits the machine answers with a restart of its own accord: a crash, or the end
+            // of a recycle (a limit or health restart); not the end of a user restart.
+            let (own_exit_or_spawn_failure, quick) = match (&input, &before) {
+                (Input::Exited { pid, .. }, Phase::Running { pid: own, since })
+                | (
+                    Input::Exited { pid, .. },
+                    Phase::Stopping {
+                        pid: own,
+                        since,
+                        then: AfterStop::Recycle,
+                    },
+                ) if pid == own => (true, now.saturating_duration_since(*since) < p.stable_after),
+                (Input::SpawnFailed { .. }, _) => (true, true),
+                _ => (false, false),
+            };
+            let timer = input == Input::Timer;
+            let actions = m.handle(input, now, p);
+            let recovered = actions.iter().any(|a| {
+                matches!(
+                    a,
+                    Action::Record {
+                        kind: EventKind::Recovered,
+                        ..
+                    }
+                )
+            });
+            if human || recovered {
+                r.automatic.clear();
+            }
+
+            for action in &actions {
+                match action {
+                    Action::Spawn => {
+                        prop_assert!(
+                            r.live.is_none(),
+                            "{}: Spawn while {:?} lives",
+                            ctx(),
+                            r.live
+                        );
+                        prop_assert!(!r.spawn_pending, "{}: a second Spawn in flight", ctx());
+                        r.spawn_pending = true;
+                    }
+                    Action::Terminate { pid, .. } => {
+                        prop_assert_eq!(Some(*pid), r.live, "{}: terminates a dead pid", ctx());
+                    }
+                    Action::Record { .. } => {}
+                }
+            }
+            // The machine tracks exactly the live process, so it can always stop it.
+            prop_assert_eq!(m.pid(), r.live, "{}: machine and runner disagree", ctx());
+
+            // Every restart the machine decides by itself counts toward the rate limit.
+            if own_exit_or_spawn_failure && matches!(m.phase, Phase::Backoff { .. }) {
+                r.automatic.push(now);
+                r.quick_exit_at = quick.then_some(now);
+            }
+            let in_window = r
+                .automatic
+                .iter()
+                .filter(|&&t| now.saturating_duration_since(t) <= p.window)
+                .count();
+            prop_assert!(
+                in_window <= p.max_restarts as usize,
+                "{}: {} automatic restarts within {:?}, max {}",
+                ctx(),
+                in_window,
+                p.window,
+                p.max_restarts
+            );
+
+            // After a quick failure a restart waits the backoff; after failing, the cool-down.
+            if timer && actions.contains(&Action::Spawn) {
+                match before {
+                    Phase::Backoff { .. } => {
+                        if let Some(at) = r.quick_exit_at {
+                            let waited = now.saturating_duration_since(at);
+                            let least = p.backoff_initial.min(p.backoff_max);
+                            prop_assert!(waited >= least, "{}: after {:?}", ctx(), waited);
+                        }
+                    }
+                    Phase::Failed { .. } => {
+                        let at = r.failed_at.expect("entered Failed");
+                        let waited = now.saturating_duration_since(at);
+                        prop_assert!(waited >= p.retry_after, "{}: after {:?}", ctx(), waited);
+                    }
+                    _ => prop_assert!(false, "{}: the timer spawned", ctx()),
+                }
+            }
+            if matches!(m.phase, Phase::Failed { .. }) && !matches!(before, Phase::Failed { .. }) {
+                r.failed_at = Some(now);
+            }
+
+            if m.phase == Phase::Removed {
+                prop_assert!(
+                    r.live.is_none() && !r.spawn_pending,
+                    "{}: removed with a process left",
+                    ctx()
+                );
+                break;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,4 +1,5 @@
-//! `botctl agent start|stop|restart|status` (`run` is dispatched by main before we get here).
+//! `botctl agent start|stop|restart|status|install|uninstall` (`run` is dispatched by main
+//! before we get here).
 
 use std::time::{Duration, Instant};
 
@@ -8,6 +9,7 @@ use crate::CliError;
 use crate::args::AgentCommand;
 use crate::client::{Target, connect, connect_existing, ctx};
 use crate::render;
+use crate::systemd;
 
 pub async fn run(target: &Target, command: AgentCommand) -> Result<(), CliError> {
     match command {
@@ -16,6 +18,8 @@ pub async fn run(target: &Target, command: AgentCommand) -> Result<(), CliError>
         AgentCommand::Stop { keep_bots } => stop(target, keep_bots).await,
         AgentCommand::Restart => restart(target).await,
         AgentCommand::Status(f) => status(target, f.json).await,
+        AgentCommand::Install { system, now } => install(target, system, now).await,
+        AgentCommand::Uninstall { system } => uninstall(system),
     }
 }
 
@@ -161,4 +165,141 @@ fn wait_gone(pid: u32, within: Duration) -> Result<(), CliError> {
         std::thread::sleep(Duration::from_millis(5));
     }
     Ok(())
+}
+
+/// Writes the systemd unit (see `systemd::render`); never starts an agent itself.
+async fn install(target: &Target, system: bool, now: bool) -> Result<(), CliError> {
+    if system && target.home.is_none() {
+        // A system service has no login session, hence no $XDG_RUNTIME_DIR: without one home
+        // shared with the shell, its agent and your CLI would look for different sockets.
+        return Err(CliError {
+            code: 2,
+            message: "a system unit needs a home that the agent and your shell share: pass \
+                      --home DIR (or set BOTCTL_HOME), and use the same home in your shell"
+                .to_string(),
+        });
+    }
+    let exe = std::env::current_exe()
+        .map_err(|e| CliError::failed(format!("cannot find the botctl binary: {e}")))?;
+    let user = if system {
+        Some(systemd::invoking_user().ok_or_else(|| {
+            CliError::failed("cannot tell which user the system unit should run the agent as")
+        })?)
+    } else {
+        None
+    };
+    let text = systemd::render(&systemd::Unit {
+        system,
+        exe: &exe,
+        home: target.home.as_ref().map(|_| target.paths.home.as_path()),
+        user: user.as_deref(),
+    })
+    .map_err(CliError::failed)?;
+    let dir = systemd::unit_dir(system).map_err(CliError::failed)?;
+    let path = dir.join(systemd::UNIT_NAME);
+    let before = std::fs::read_to_string(&path).ok();
+    if before.as_deref() != Some(text.as_str()) {
+        write_atomically(&path, &text)
+            .map_err(|e| CliError::failed(format!("cannot write {}: {e}", path.display())))?;
+    }
+    let what = match before {
+        None => "wrote",
+        Some(old) if old == text => "unchanged:",
+        Some(_) => "updated",
+    };
+    println!("{what} {}", path.display());
+    if let Some(s) = connect_existing(target).await.ok().flatten() {
+        println!(
+            "note: an agent (pid {}) already runs outside systemd; the unit's agent cannot take \
+             over until it is gone: `botctl agent stop --keep-bots` (the bots keep running and \
+             are adopted)",
+            s.agent.pid
+        );
+    }
+    if now {
+        systemctl(system, &["daemon-reload"])?;
+        systemctl(system, &["enable", "--now", systemd::UNIT_NAME])?;
+        println!("enabled and started {}", systemd::UNIT_NAME);
+    } else {
+        println!("enable and start it: {}", systemd::enable_command(system));
+    }
+    if !system {
+        let who = systemd::invoking_user().unwrap_or_else(|| "$USER".to_string());
+        println!(
+            "a user unit starts at boot, before anyone logs in, only with lingering: \
+             loginctl enable-linger {who}"
+        );
+    }
+    Ok(())
+}
+
+/// Removes the unit and its enable link (what `systemctl disable` removes), so nothing dangles.
+fn uninstall(system: bool) -> Result<(), CliError> {
+    let dir = systemd::unit_dir(system).map_err(CliError::failed)?;
+    let path = dir.join(systemd::UNIT_NAME);
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            println!("no unit at {}: nothing to remove", path.display());
+            return Ok(());
+        }
+        Err(e) => {
+            return Err(CliError::failed(format!(
+                "cannot remove {}: {e}",
+                path.display()
+            )));
+        }
+    }
+    let link = dir
+        .join(format!("{}.wants", systemd::wanted_by(system)))
+        .join(systemd::UNIT_NAME);
+    if link.symlink_metadata().is_ok_and(|m| m.is_symlink()) {
+        std::fs::remove_file(&link)
+            .map_err(|e| CliError::failed(format!("cannot remove {}: {e}", link.display())))?;
+    }
+    println!("removed {}", path.display());
+    let ctl = systemd::systemctl(system);
+    println!(
+        "if it is running, stop it: {ctl} stop {} && {ctl} daemon-reload (the bots keep running; \
+         the next agent adopts them)",
+        systemd::UNIT_NAME
+    );
+    Ok(())
+}
+
+fn systemctl(system: bool, args: &[&str]) -> Result<(), CliError> {
+    let mut cmd = std::process::Command::new("systemctl");
+    if !system {
+        cmd.arg("--user");
+    }
+    cmd.args(args);
+    let shown = format!("{} {}", systemd::systemctl(system), args.join(" "));
+    match cmd.status() {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => Err(CliError::failed(format!("`{shown}` failed ({status})"))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(CliError::failed(format!(
+            "systemctl not found (is this a systemd machine?); the unit is written, enable it \
+             with: {}",
+            systemd::enable_command(system)
+        ))),
+        Err(e) => Err(CliError::failed(format!("cannot run `{shown}`: {e}"))),
+    }
+}
+
+fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("service.tmp");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o644)
+        .open(&tmp)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
 }

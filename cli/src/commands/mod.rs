@@ -100,5 +100,7 @@ pub async fn run(command: Command, target: &Target) -> Result<(), CliError> {
             completions::run(shell);
             Ok(())
         }
+        Command::Complete { kind } => completions::names(target, kind).await,
+        Command::GenerateDocs { dir } => completions::generate_docs(&dir),
     }
 }

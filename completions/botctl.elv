@@ -1,0 +1,574 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[botctl] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'botctl'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'botctl'= {
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand status 'Show the agent and every bot: state, pid, uptime, restarts, last exit'
+            cand start 'Start bots'
+            cand stop 'Stop bots (SIGTERM to the whole process group, SIGKILL after stop_timeout)'
+            cand restart 'Restart bots'
+            cand recover 'Retry failed bots now instead of after their cool-down (all failing bots by default)'
+            cand bots 'Add, remove, list and inspect bots'
+            cand logs 'Show a bot''s output (logs/BOT.out, or logs/BOT.err with --stderr)'
+            cand events 'Show the event history: starts, exits, restarts, backoff, failures, config errors'
+            cand reload 'Re-read botctl.toml and bots.d: start new bots, apply changes, stop removed ones'
+            cand config 'Check the configuration files'
+            cand auth 'Session cookies of bots with an [auth] section: check them, install new ones'
+            cand update 'Update bots'' code (`git pull --ff-only` in the bot''s directory, or its update_command) and restart them; a failed update leaves the old code running'
+            cand notify 'Alerts: send a test message through the configured channels'
+            cand templates 'Shared bot code that `bots create` makes bots from'
+            cand storage 'Disk use per owner against quotas, and what template links save'
+            cand cleanup 'Show what is garbage (old temp files, orphaned bot dirs, dangling links, old logs, stale records); --force removes it'
+            cand agent 'Control the agent itself'
+            cand completions 'Print a shell completion script (bash, zsh, fish, elvish or powershell)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'botctl;status'= {
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --json 'Print JSON instead of a table'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;start'= {
+            cand -u 'Every bot of this owner'
+            cand --user 'Every bot of this owner'
+            cand --template 'Every bot made from this template (e.g. after its code changed)'
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --all 'Every bot'
+            cand --json 'json'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;stop'= {
+            cand -u 'Every bot of this owner'
+            cand --user 'Every bot of this owner'
+            cand --template 'Every bot made from this template (e.g. after its code changed)'
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --all 'Every bot'
+            cand --json 'json'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;restart'= {
+            cand -u 'Every bot of this owner'
+            cand --user 'Every bot of this owner'
+            cand --template 'Every bot made from this template (e.g. after its code changed)'
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --all 'Every bot'
+            cand --json 'json'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;recover'= {
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --json 'json'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;bots'= {
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand list 'List bots'
+            cand add 'Add a bot (writes bots.d/NAME.toml) and start it'
+            cand create 'Make a bot from a template: links to the shared code, its own copies and dirs'
+            cand remove 'Stop a bot and remove its file (and with --purge its directory)'
+            cand show 'Show one bot in detail'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'botctl;bots;list'= {
+            cand -u 'Only bots of this owner; without a value, of the invoking Unix user'
+            cand --user 'Only bots of this owner; without a value, of the invoking Unix user'
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --json 'json'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;bots;add'= {
+            cand -u 'The owner'
+            cand --user 'The owner'
+            cand --cwd 'Working directory (default bots/OWNER/NAME under the home)'
+            cand -e 'Environment variable for the bot (repeatable)'
+            cand --env 'Environment variable for the bot (repeatable)'
+            cand --platform 'twitter, messenger, telegram or generic'
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --no-start 'Write the file but do not start the bot'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;bots;create'= {
+            cand -u 'The owner'
+            cand --user 'The owner'
+            cand -t 'The template (a directory under templates/)'
+            cand --template 'The template (a directory under templates/)'
+            cand --set 'Override a field of the bot file (repeatable)'
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --no-start 'Make the bot but do not start it'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;bots;remove'= {
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --purge 'Also delete the bot''s directory under bots/ (never a custom cwd)'
+            cand --json 'json'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;bots;show'= {
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --json 'json'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;bots;help'= {
+            cand list 'List bots'
+            cand add 'Add a bot (writes bots.d/NAME.toml) and start it'
+            cand create 'Make a bot from a template: links to the shared code, its own copies and dirs'
+            cand remove 'Stop a bot and remove its file (and with --purge its directory)'
+            cand show 'Show one bot in detail'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'botctl;bots;help;list'= {
+        }
+        &'botctl;bots;help;add'= {
+        }
+        &'botctl;bots;help;create'= {
+        }
+        &'botctl;bots;help;remove'= {
+        }
+        &'botctl;bots;help;show'= {
+        }
+        &'botctl;bots;help;help'= {
+        }
+        &'botctl;logs'= {
+            cand -n 'How many lines from the end'
+            cand --lines 'How many lines from the end'
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand -f 'Keep printing new output as it arrives'
+            cand --follow 'Keep printing new output as it arrives'
+            cand --stderr 'Show standard error instead of standard output'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;events'= {
+            cand --bot 'Only this bot''s events'
+            cand --since 'Only events newer than this, e.g. 30m, 1h, 2d'
+            cand -n 'How many events at most (the newest)'
+            cand --lines 'How many events at most (the newest)'
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand -f 'Keep printing new events as they happen'
+            cand --follow 'Keep printing new events as they happen'
+            cand --json 'json'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;reload'= {
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --json 'Print JSON instead of a table'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;config'= {
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand check 'Parse botctl.toml and every bots.d file and report problems (never starts an agent)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'botctl;config;check'= {
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --json 'Print JSON instead of a table'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;config;help'= {
+            cand check 'Parse botctl.toml and every bots.d file and report problems (never starts an agent)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'botctl;config;help;check'= {
+        }
+        &'botctl;config;help;help'= {
+        }
+        &'botctl;auth'= {
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand check 'Check sessions now: a line per bot with outcome, expiry, time left, last probe. Exits 1 when any session is invalid'
+            cand set-cookies 'Validate a cookie file and install it for a bot (mode 0600), then check it; a bot stopped for an invalid session starts again once it is valid'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'botctl;auth;check'= {
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --json 'json'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;auth;set-cookies'= {
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --json 'json'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;auth;help'= {
+            cand check 'Check sessions now: a line per bot with outcome, expiry, time left, last probe. Exits 1 when any session is invalid'
+            cand set-cookies 'Validate a cookie file and install it for a bot (mode 0600), then check it; a bot stopped for an invalid session starts again once it is valid'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'botctl;auth;help;check'= {
+        }
+        &'botctl;auth;help;set-cookies'= {
+        }
+        &'botctl;auth;help;help'= {
+        }
+        &'botctl;update'= {
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --all 'Every bot with an [update] section'
+            cand --json 'json'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;notify'= {
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand test 'Send one test message to every configured channel and say what happened'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'botctl;notify;test'= {
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;notify;help'= {
+            cand test 'Send one test message to every configured channel and say what happened'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'botctl;notify;help;test'= {
+        }
+        &'botctl;notify;help;help'= {
+        }
+        &'botctl;templates'= {
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand list 'The templates, with the number of bots using each'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'botctl;templates;list'= {
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --json 'Print JSON instead of a table'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;templates;help'= {
+            cand list 'The templates, with the number of bots using each'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'botctl;templates;help;list'= {
+        }
+        &'botctl;templates;help;help'= {
+        }
+        &'botctl;storage'= {
+            cand -u 'Only this owner'
+            cand --user 'Only this owner'
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --json 'json'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;cleanup'= {
+            cand -u 'Only this owner''s bots'
+            cand --user 'Only this owner''s bots'
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --force 'Remove what the plan lists (without it, nothing is deleted)'
+            cand --json 'json'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;agent'= {
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand run 'Run the agent in the foreground (what the CLI starts in the background)'
+            cand start 'Start the agent if it is not running'
+            cand stop 'Stop the bots, then the agent'
+            cand restart 'Replace the agent (after an upgrade); the bots keep running and are adopted'
+            cand status 'Say whether the agent runs, without starting it'
+            cand install 'Write a systemd unit that runs the agent at boot (a user unit; --system for a system unit) and print the command that enables it'
+            cand uninstall 'Remove the systemd unit written by `agent install`'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'botctl;agent;run'= {
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;agent;start'= {
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;agent;stop'= {
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --keep-bots 'Leave the bots running; the next agent adopts them'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;agent;restart'= {
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;agent;status'= {
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --json 'Print JSON instead of a table'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;agent;install'= {
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --system 'A system unit in /etc/systemd/system (needs root and a home: --home or BOTCTL_HOME) instead of a user unit in ~/.config/systemd/user'
+            cand --now 'Also enable and start it now (`systemctl enable --now`)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;agent;uninstall'= {
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --system 'The system unit instead of the user unit'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;agent;help'= {
+            cand run 'Run the agent in the foreground (what the CLI starts in the background)'
+            cand start 'Start the agent if it is not running'
+            cand stop 'Stop the bots, then the agent'
+            cand restart 'Replace the agent (after an upgrade); the bots keep running and are adopted'
+            cand status 'Say whether the agent runs, without starting it'
+            cand install 'Write a systemd unit that runs the agent at boot (a user unit; --system for a system unit) and print the command that enables it'
+            cand uninstall 'Remove the systemd unit written by `agent install`'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'botctl;agent;help;run'= {
+        }
+        &'botctl;agent;help;start'= {
+        }
+        &'botctl;agent;help;stop'= {
+        }
+        &'botctl;agent;help;restart'= {
+        }
+        &'botctl;agent;help;status'= {
+        }
+        &'botctl;agent;help;install'= {
+        }
+        &'botctl;agent;help;uninstall'= {
+        }
+        &'botctl;agent;help;help'= {
+        }
+        &'botctl;completions'= {
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;help'= {
+            cand status 'Show the agent and every bot: state, pid, uptime, restarts, last exit'
+            cand start 'Start bots'
+            cand stop 'Stop bots (SIGTERM to the whole process group, SIGKILL after stop_timeout)'
+            cand restart 'Restart bots'
+            cand recover 'Retry failed bots now instead of after their cool-down (all failing bots by default)'
+            cand bots 'Add, remove, list and inspect bots'
+            cand logs 'Show a bot''s output (logs/BOT.out, or logs/BOT.err with --stderr)'
+            cand events 'Show the event history: starts, exits, restarts, backoff, failures, config errors'
+            cand reload 'Re-read botctl.toml and bots.d: start new bots, apply changes, stop removed ones'
+            cand config 'Check the configuration files'
+            cand auth 'Session cookies of bots with an [auth] section: check them, install new ones'
+            cand update 'Update bots'' code (`git pull --ff-only` in the bot''s directory, or its update_command) and restart them; a failed update leaves the old code running'
+            cand notify 'Alerts: send a test message through the configured channels'
+            cand templates 'Shared bot code that `bots create` makes bots from'
+            cand storage 'Disk use per owner against quotas, and what template links save'
+            cand cleanup 'Show what is garbage (old temp files, orphaned bot dirs, dangling links, old logs, stale records); --force removes it'
+            cand agent 'Control the agent itself'
+            cand completions 'Print a shell completion script (bash, zsh, fish, elvish or powershell)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'botctl;help;status'= {
+        }
+        &'botctl;help;start'= {
+        }
+        &'botctl;help;stop'= {
+        }
+        &'botctl;help;restart'= {
+        }
+        &'botctl;help;recover'= {
+        }
+        &'botctl;help;bots'= {
+            cand list 'List bots'
+            cand add 'Add a bot (writes bots.d/NAME.toml) and start it'
+            cand create 'Make a bot from a template: links to the shared code, its own copies and dirs'
+            cand remove 'Stop a bot and remove its file (and with --purge its directory)'
+            cand show 'Show one bot in detail'
+        }
+        &'botctl;help;bots;list'= {
+        }
+        &'botctl;help;bots;add'= {
+        }
+        &'botctl;help;bots;create'= {
+        }
+        &'botctl;help;bots;remove'= {
+        }
+        &'botctl;help;bots;show'= {
+        }
+        &'botctl;help;logs'= {
+        }
+        &'botctl;help;events'= {
+        }
+        &'botctl;help;reload'= {
+        }
+        &'botctl;help;config'= {
+            cand check 'Parse botctl.toml and every bots.d file and report problems (never starts an agent)'
+        }
+        &'botctl;help;config;check'= {
+        }
+        &'botctl;help;auth'= {
+            cand check 'Check sessions now: a line per bot with outcome, expiry, time left, last probe. Exits 1 when any session is invalid'
+            cand set-cookies 'Validate a cookie file and install it for a bot (mode 0600), then check it; a bot stopped for an invalid session starts again once it is valid'
+        }
+        &'botctl;help;auth;check'= {
+        }
+        &'botctl;help;auth;set-cookies'= {
+        }
+        &'botctl;help;update'= {
+        }
+        &'botctl;help;notify'= {
+            cand test 'Send one test message to every configured channel and say what happened'
+        }
+        &'botctl;help;notify;test'= {
+        }
+        &'botctl;help;templates'= {
+            cand list 'The templates, with the number of bots using each'
+        }
+        &'botctl;help;templates;list'= {
+        }
+        &'botctl;help;storage'= {
+        }
+        &'botctl;help;cleanup'= {
+        }
+        &'botctl;help;agent'= {
+            cand run 'Run the agent in the foreground (what the CLI starts in the background)'
+            cand start 'Start the agent if it is not running'
+            cand stop 'Stop the bots, then the agent'
+            cand restart 'Replace the agent (after an upgrade); the bots keep running and are adopted'
+            cand status 'Say whether the agent runs, without starting it'
+            cand install 'Write a systemd unit that runs the agent at boot (a user unit; --system for a system unit) and print the command that enables it'
+            cand uninstall 'Remove the systemd unit written by `agent install`'
+        }
+        &'botctl;help;agent;run'= {
+        }
+        &'botctl;help;agent;start'= {
+        }
+        &'botctl;help;agent;stop'= {
+        }
+        &'botctl;help;agent;restart'= {
+        }
+        &'botctl;help;agent;status'= {
+        }
+        &'botctl;help;agent;install'= {
+        }
+        &'botctl;help;agent;uninstall'= {
+        }
+        &'botctl;help;completions'= {
+        }
+        &'botctl;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,415 @@
+//! The fleet benchmark: a temp home with N sleeper bots (default 200, BOTCTL_BENCH_BOTS to
+//! change) driven through the release binary; prints one table of figures against targets.
+//! Run with `cargo bench --bench fleet`. It cleans up every process it started.
+//!
+//! It is also its own marker bot: `fleet --marker FILE` appends the CLOCK_MONOTONIC time at
+//! which it started to FILE and sleeps, so crash-to-new-process is measured on one clock.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_botctl");
+
+/// Room for the fleet, the marker bot and the template bots beyond the default limits.
+const LIMITS: &str = "[limits]\nmax_total_bots = 10000\nmax_bots_per_user = 10000\n";
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--marker") {
+        marker(Path::new(&args[i + 1]));
+    }
+    let n: usize = std::env::var("BOTCTL_BENCH_BOTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let bench = Bench::new(n);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| bench.run()));
+    bench.cleanup();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
+
+fn monotonic_ns() -> u128 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec we pass.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u128 * 1_000_000_000 + ts.tv_nsec as u128
+}
+
+fn marker(file: &Path) -> ! {
+    let now = monotonic_ns();
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)
+    {
+        let _ = writeln!(f, "{now}");
+    }
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+struct Bench {
+    n: usize,
+    home: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+struct Row {
+    measure: &'static str,
+    value: String,
+    target: &'static str,
+    ok: Option<bool>,
+}
+
+impl Bench {
+    fn new(n: usize) -> Bench {
+        let dir = tempfile::Builder::new()
+            .prefix("bb")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let home = dir.path().to_path_buf();
+        std::fs::create_dir_all(home.join("bots.d")).unwrap();
+        std::fs::write(
+            home.join("botctl.toml"),
+            format!("{LIMITS}[restart]\nstable_after = \"1s\"\nmax_restarts = 10000\n"),
+        )
+        .unwrap();
+        for i in 0..n {
+            std::fs::write(
+                home.join(format!("bots.d/s{i:03}.toml")),
+                format!(
+                    "user = \"u{}\"\ncommand = [\"sleep\", \"100000\"]\n",
+                    i % 10
+                ),
+            )
+            .unwrap();
+        }
+        Bench { n, home, _dir: dir }
+    }
+
+    fn botctl(&self, args: &[&str]) -> std::process::Output {
+        let out = Command::new(BIN)
+            .args(args)
+            .env("BOTCTL_HOME", &self.home)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .expect("running botctl");
+        if !out.status.success() {
+            panic!(
+                "botctl {args:?} failed: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        out
+    }
+
+    fn timed(&self, args: &[&str]) -> Duration {
+        let t = Instant::now();
+        self.botctl(args);
+        t.elapsed()
+    }
+
+    fn agent_pid(&self) -> u32 {
+        std::fs::read_to_string(self.home.join("run/agent.pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    fn running(&self) -> usize {
+        let out = self.botctl(&["status", "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["bots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["state"] == "running")
+            .count()
+    }
+
+    fn run(&self) {
+        let n = self.n;
+        let mut rows = Vec::new();
+        eprintln!("fleet benchmark: {n} bots in {}", self.home.display());
+
+        // Start: the agent starts the whole fleet, then a stop and a timed start of all.
+        self.botctl(&["agent", "start"]);
+        wait(|| self.running() == n, "all bots running");
+        self.botctl(&["stop", "--all"]);
+        let t = Instant::now();
+        self.botctl(&["start", "--all"]);
+        wait(|| self.running() == n, "all bots running again");
+        let start_all = t.elapsed();
+        rows.push(Row {
+            measure: "start all bots until all alive",
+            value: ms(start_all),
+            target: "<= 250 ms",
+            ok: Some(start_all <= Duration::from_millis(250)),
+        });
+
+        // status with the agent warm.
+        for _ in 0..5 {
+            self.botctl(&["status"]);
+        }
+        let mut warm: Vec<Duration> = (0..30).map(|_| self.timed(&["status"])).collect();
+        warm.sort();
+        let (med, p90) = (median(&warm), pct(&warm, 90));
+        rows.push(Row {
+            measure: "status, agent warm (median / p90 of 30)",
+            value: format!("{} / {}", ms(med), ms(p90)),
+            target: "<= 5 ms median",
+            ok: Some(med <= Duration::from_millis(5)),
+        });
+        let mut warm_json: Vec<Duration> =
+            (0..30).map(|_| self.timed(&["status", "--json"])).collect();
+        warm_json.sort();
+        rows.push(Row {
+            measure: "status --json, agent warm (median)",
+            value: ms(median(&warm_json)),
+            target: "-",
+            ok: None,
+        });
+
+        // status with agent auto-start (bots keep running and are adopted).
+        let mut cold = Vec::new();
+        for _ in 0..10 {
+            self.botctl(&["agent", "stop", "--keep-bots"]);
+            cold.push(self.timed(&["status"]));
+        }
+        cold.sort();
+        let cmed = median(&cold);
+        rows.push(Row {
+            measure: "status with agent auto-start (median of 10)",
+            value: ms(cmed),
+            target: "<= 20 ms",
+            ok: Some(cmed <= Duration::from_millis(20)),
+        });
+        assert_eq!(self.running(), n, "every bot adopted, none restarted");
+
+        // Crash to new process, after a stable run.
+        let marker_file = self.home.join("markers");
+        let me = std::env::current_exe().unwrap();
+        std::fs::write(
+            self.home.join("bots.d/crashy.toml"),
+            format!(
+                "user = \"bench\"\ncommand = [{:?}, \"--marker\", {:?}]\n",
+                me.display().to_string(),
+                marker_file.display().to_string()
+            ),
+        )
+        .unwrap();
+        self.botctl(&["reload"]);
+        let mut crash = Vec::new();
+        for _ in 0..20 {
+            wait(
+                || lines(&marker_file) > crash.len(),
+                "the marker bot started",
+            );
+            // Past stable_after, so the restart is immediate rather than backed off.
+            std::thread::sleep(Duration::from_millis(1100));
+            let pid = self.bot_pid("crashy");
+            let before = lines(&marker_file);
+            let t0 = monotonic_ns();
+            // SAFETY: a pid the agent reports for the bot we created.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            wait(|| lines(&marker_file) > before, "the marker bot restarted");
+            let t1: u128 = std::fs::read_to_string(&marker_file)
+                .unwrap()
+                .lines()
+                .last()
+                .unwrap()
+                .parse()
+                .unwrap();
+            crash.push(Duration::from_nanos((t1.saturating_sub(t0)) as u64));
+        }
+        crash.sort();
+        let (cm, cp) = (median(&crash), pct(&crash, 90));
+        rows.push(Row {
+            measure: "crash to new process after a stable run (median / p90 of 20)",
+            value: format!("{} / {}", ms(cm), ms(cp)),
+            target: "<= 3 ms median",
+            ok: Some(cm <= Duration::from_millis(3)),
+        });
+
+        // Agent memory and idle CPU at the default health interval.
+        let agent = self.agent_pid();
+        let rss = rss_kib(agent);
+        rows.push(Row {
+            measure: "agent RSS",
+            value: format!("{:.1} MiB", rss as f64 / 1024.0),
+            target: "<= 15 MiB",
+            ok: Some(rss <= 15 * 1024),
+        });
+        let idle_secs = 30.0;
+        let before = cpu_ns(agent);
+        std::thread::sleep(Duration::from_secs_f64(idle_secs));
+        let idle_pct = (cpu_ns(agent) - before) as f64 / 1e9 / idle_secs * 100.0;
+        rows.push(Row {
+            measure: "agent CPU over 30 idle s (% of one core)",
+            value: format!("{idle_pct:.3} %"),
+            target: "<= 0.05 %",
+            ok: Some(idle_pct <= 0.05),
+        });
+
+        // The cost of one health tick: CPU over 10 s at a 1 s interval, less the idle rate.
+        std::fs::write(
+            self.home.join("botctl.toml"),
+            format!("{LIMITS}[restart]\nstable_after = \"1s\"\nmax_restarts = 10000\n[agent]\nhealth_interval = \"1s\"\n"),
+        )
+        .unwrap();
+        self.botctl(&["reload"]);
+        std::thread::sleep(Duration::from_secs(2));
+        let before = cpu_ns(agent);
+        let window = 10.0;
+        std::thread::sleep(Duration::from_secs_f64(window));
+        let busy = (cpu_ns(agent) - before) as f64 / 1e9;
+        let tick = ((busy - idle_pct / 100.0 * window) / window).max(0.0);
+        rows.push(Row {
+            measure: "one health tick (all bots + host)",
+            value: format!("{:.2} ms", tick * 1000.0),
+            target: "-",
+            ok: None,
+        });
+
+        // Storage: 50 bots from a 20 MB template.
+        let tdir = self.home.join("templates/big");
+        std::fs::create_dir_all(tdir.join("lib")).unwrap();
+        let blob: Vec<u8> = (0..20 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+        std::fs::write(tdir.join("lib/blob.bin"), blob).unwrap();
+        std::fs::write(tdir.join("config.json"), "{}").unwrap();
+        std::fs::write(
+            tdir.join("template.toml"),
+            "command = [\"sleep\", \"100000\"]\ncopy = [\"config.json\"]\ndirs = [\"data\", \"tmp\"]\n",
+        )
+        .unwrap();
+        std::fs::write(self.home.join("botctl.toml"), LIMITS).unwrap();
+        self.botctl(&["reload"]);
+        for i in 0..50 {
+            self.botctl(&[
+                "bots",
+                "create",
+                &format!("t{i:02}"),
+                "--user",
+                "tpl",
+                "--template",
+                "big",
+                "--no-start",
+            ]);
+        }
+        let out = self.botctl(&["storage", "--user", "tpl", "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let used = v["owners"][0]["bytes_used"].as_u64().unwrap_or(0);
+        let template = v["templates_bytes"].as_u64().unwrap_or(1);
+        let extra = used as f64 / template as f64 * 100.0;
+        rows.push(Row {
+            measure: "storage of 50 bots from a 20 MB template",
+            value: format!("template + {extra:.3} %"),
+            target: "<= template + 5 %",
+            ok: Some(extra <= 5.0),
+        });
+
+        print_table(n, &rows);
+    }
+
+    fn bot_pid(&self, name: &str) -> u32 {
+        let out = self.botctl(&["bots", "show", name, "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["info"]["pid"].as_u64().expect("a running bot") as u32
+    }
+
+    fn cleanup(&self) {
+        let _ = Command::new(BIN)
+            .args(["agent", "stop"])
+            .env("BOTCTL_HOME", &self.home)
+            .output();
+        // Anything left that carries this home (only ours: the home is unique).
+        let needle = format!("BOTCTL_HOME={}", self.home.display());
+        if let Ok(dir) = std::fs::read_dir("/proc") {
+            for e in dir.flatten() {
+                let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                    continue;
+                };
+                let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+                if env.split(|b| *b == 0).any(|v| v == needle.as_bytes()) {
+                    // SAFETY: a process that carries this benchmark's own home.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
+        }
+    }
+}
+
+fn print_table(n: usize, rows: &[Row]) {
+    println!("\nbotctl fleet benchmark, {n} bots, release build");
+    println!("| measure | result | target | met |");
+    println!("|---|---|---|---|");
+    for r in rows {
+        let met = match r.ok {
+            Some(true) => "yes",
+            Some(false) => "NO",
+            None => "-",
+        };
+        println!("| {} | {} | {} | {met} |", r.measure, r.value, r.target);
+    }
+}
+
+fn wait(mut cond: impl FnMut() -> bool, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn lines(path: &Path) -> usize {
+    std::fs::read_to_string(path)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
+fn median(v: &[Duration]) -> Duration {
+    v[v.len() / 2]
+}
+
+fn pct(v: &[Duration], p: usize) -> Duration {
+    v[((v.len() * p).div_ceil(100))
+        .saturating_sub(1)
+        .min(v.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// CPU time of every thread of a process, in nanoseconds (schedstat is exact where
+/// /proc/PID/stat counts 10 ms ticks).
+fn cpu_ns(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
