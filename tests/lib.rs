@@ -6,6 +6,7 @@ mod auth;
 mod cli;
 mod config_errors;
 mod docs;
+mod faults;
 mod health;
 mod remote;
 mod socket;

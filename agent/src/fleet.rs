@@ -22,6 +22,8 @@ use crate::storage;
 use crate::store::{NewEvent, RegistryRow};
 use crate::supervisor::bot::{Begin, BotTask, Command, Settings, SharedView, new_view};
 
+mod discover;
+
 /// What the auth monitor needs of one bot.
 pub struct AuthTarget {
     pub config: Arc<BotConfig>,
@@ -64,14 +66,52 @@ impl Fleet {
         })
     }
 
-    /// First load: adopt what an earlier agent left running, start the rest.
+    /// First load: adopt what an earlier agent left running, start the rest. The registry is
+    /// checked against the live processes first: a bot running without a row (the registry
+    /// was lost, damaged, or not written before the last agent died) is adopted, not doubled.
     pub async fn load(&self, registry: Vec<RegistryRow>) -> ReloadReport {
         let _guard = self.changes.lock().await;
+        let live = discover::live_bots(&self.ctx.paths.home);
+        let (registry, extra, repaired) = discover::reconcile(registry, live);
         let mut registry: BTreeMap<String, RegistryRow> =
             registry.into_iter().map(|r| (r.name.clone(), r)).collect();
+        for name in repaired {
+            let Some(row) = registry.get(&name) else {
+                continue;
+            };
+            self.ctx.store.register(row.clone());
+            self.event(
+                Some(&name),
+                Some(&row.owner),
+                "discovered",
+                format!(
+                    "found its process {} running without a registry record (the registry was lost or behind): adopting it instead of starting a copy",
+                    row.pid
+                ),
+            );
+        }
+        for (name, p) in extra {
+            self.stop_duplicate(&name, &p);
+        }
         let report = self.apply_files(&mut registry);
         // Recorded bots that no longer have a file: stop whatever is left of them.
         for row in registry.into_values() {
+            if self.ctx.paths.bot_file(&row.name).exists() {
+                // Its file is broken and no last good version is known: leave it running
+                // rather than stop a bot over a typo; `reload` adopts it once the file is fixed.
+                if process::start_ticks(row.pid) == Some(row.start_ticks) {
+                    self.event(
+                        Some(&row.name),
+                        Some(&row.owner),
+                        "config-error",
+                        format!(
+                            "process {} keeps running unsupervised: its bot file is broken and no last good version is recorded; fix the file and run `botctl reload`",
+                            row.pid
+                        ),
+                    );
+                }
+                continue;
+            }
             self.ctx.store.unregister(&row.name);
             match process::adopt(row.pid, row.start_ticks) {
                 Some(p) => {
@@ -99,8 +139,36 @@ impl Fleet {
 
     pub async fn reload(&self) -> ReloadReport {
         let _guard = self.changes.lock().await;
-        let mut none = BTreeMap::new();
-        self.apply_files(&mut none)
+        // A bot that is new to this agent may still run: left unsupervised at load because its
+        // file was broken, say. Adopt it rather than start a second copy.
+        let known: BTreeSet<String> = self.state.lock().unwrap().bots.keys().cloned().collect();
+        let mut live = discover::live_bots(&self.ctx.paths.home);
+        live.retain(|name, _| !known.contains(name));
+        let (rows, _, _) = discover::reconcile(Vec::new(), live);
+        let mut adoptable = rows.into_iter().map(|r| (r.name.clone(), r)).collect();
+        self.apply_files(&mut adoptable)
+    }
+
+    /// A second live process of a bot, which the agent did not start as such (an agent
+    /// killed mid-restart, say): it is stopped so the bot runs once.
+    fn stop_duplicate(&self, name: &str, p: &discover::Found) {
+        process::signal_group(p.pid, nix::sys::signal::Signal::SIGTERM);
+        self.event(
+            Some(name),
+            Some(&p.owner),
+            "stopped",
+            format!(
+                "stopped process {}: a second copy of the bot, not the one in the registry",
+                p.pid
+            ),
+        );
+        let (pid, ticks) = (p.pid, p.start_ticks);
+        tokio::spawn(async move {
+            tokio::time::sleep(DUPLICATE_KILL_AFTER).await;
+            if process::start_ticks(pid) == Some(ticks) {
+                process::signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+            }
+        });
     }
 
     /// Reads botctl.toml and bots.d and makes the running fleet match them. `adoptable` holds
@@ -1342,6 +1410,9 @@ fn ms(d: Duration) -> u64 {
 }
 
 const MIB: u64 = 1024 * 1024;
+
+/// A duplicate process that ignores SIGTERM is killed after this long.
+const DUPLICATE_KILL_AFTER: Duration = Duration::from_secs(10);
 
 /// The last non-empty line of a command's output, with any credentials in URLs masked
 /// (`https://user:token@host` is a common git remote).

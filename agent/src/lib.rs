@@ -38,6 +38,12 @@ const FLOOD_COPY_EVERY: Duration = Duration::from_secs(1);
 /// A flood is reported at most this often per log.
 const FLOOD_REPORT_EVERY: Duration = Duration::from_secs(60);
 
+/// Writes a line to the agent's log (its stderr). Not `eprintln!`, which panics when the write
+/// fails: the log lives in the home, whose disk may be the one that is full.
+pub(crate) fn log_line(line: std::fmt::Arguments<'_>) {
+    let _ = std::io::Write::write_fmt(&mut std::io::stderr(), format_args!("{line}\n"));
+}
+
 /// What every component of the agent shares.
 pub struct Context {
     pub paths: Paths,
@@ -126,11 +132,11 @@ fn run_agent(paths: &Paths, ready: &mut ReadyPipe) -> anyhow::Result<()> {
         .with_context(|| format!("setting permissions of {}", paths.run_dir.display()))?;
     let Some(_lock) = take_lock(paths)? else {
         ready.send("busy");
-        eprintln!(
+        log_line(format_args!(
             "botctl agent: another agent already runs for {} (lock {} is held)",
             paths.home.display(),
             paths.lock_file.display()
-        );
+        ));
         return Ok(());
     };
     // We hold the lock, so any socket file left here belongs to a dead agent.
@@ -173,11 +179,13 @@ async fn serve(
         })
     };
     if let Some(problem) = problem {
-        eprintln!("botctl agent: {problem}");
+        log_line(format_args!("botctl agent: {problem}"));
         record("store-error", problem);
     }
     let registry = store.registry().await.unwrap_or_else(|e| {
-        eprintln!("botctl agent: cannot read the bot registry: {e:#}");
+        log_line(format_args!(
+            "botctl agent: cannot read the bot registry: {e:#}"
+        ));
         Vec::new()
     });
     let fleet = Fleet::new(ctx.clone());
@@ -324,7 +332,7 @@ async fn rotate_logs(ctx: Arc<Context>, fleet: Arc<Fleet>) {
                         Ok(logs::Rotation::None) => None,
                         Ok(r) => Some((file, r)),
                         Err(e) => {
-                            eprintln!("rotating {}: {e}", file.display());
+                            log_line(format_args!("rotating {}: {e}", file.display()));
                             None
                         }
                     }

@@ -187,7 +187,7 @@ pub fn reap(process: &BotProcess) -> Exit {
 pub fn signal_group(pgid: u32, signal: Signal) {
     match killpg(Pid::from_raw(pgid as i32), signal) {
         Ok(()) | Err(Errno::ESRCH) => {}
-        Err(e) => eprintln!("signal {signal} to process group {pgid}: {e}"),
+        Err(e) => crate::log_line(format_args!("signal {signal} to process group {pgid}: {e}")),
     }
 }
 

@@ -240,7 +240,7 @@ pub async fn serve(listener: UnixListener, handler: Handler) {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
             Err(e) => {
-                eprintln!("accept failed: {e}");
+                crate::store::log_line(format_args!("accept failed: {e}"));
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 continue;
             }
@@ -261,7 +261,9 @@ pub async fn serve(listener: UnixListener, handler: Handler) {
                 continue;
             }
             Err(e) => {
-                eprintln!("peer credentials unavailable: {e}; refusing the connection");
+                crate::store::log_line(format_args!(
+                    "peer credentials unavailable: {e}; refusing the connection"
+                ));
                 continue;
             }
         }

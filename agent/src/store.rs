@@ -451,7 +451,7 @@ impl Writer {
                             String::new()
                         }
                     );
-                    eprintln!("botctl agent: store: {message}");
+                    log_line(format_args!("botctl agent: store: {message}"));
                     *self.problem.lock().unwrap() = None;
                     self.event("store-recovered", message);
                     self.write();
@@ -473,7 +473,7 @@ impl Writer {
                         "cannot write {}: {error}; changes are kept in memory and written once it works again",
                         self.path.display()
                     );
-                    eprintln!("botctl agent: store: {message}");
+                    log_line(format_args!("botctl agent: store: {message}"));
                     self.failing = Some(Failing {
                         since: Instant::now(),
                         error: error.clone(),
@@ -525,6 +525,10 @@ impl Writer {
         let Some(file) = self.file.clone() else {
             return;
         };
+        // The whole state directory may be what was deleted.
+        if let Some(dir) = file.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
         let copy = sibling(&file, "rebuild");
         let _ = std::fs::remove_file(&copy);
         let salvaged = self
@@ -554,8 +558,7 @@ impl Writer {
         } else {
             let _ = std::fs::remove_file(&copy);
             format!(
-                "started a new one with the {} running bot(s){}",
-                self.registry.len(),
+                "started a new one holding the registry of the running bots{}",
                 match &kept_aside {
                     Some(aside) => format!("; the old file is kept as {}", aside.display()),
                     None => String::new(),
@@ -580,7 +583,7 @@ impl Writer {
                 message
             }
         };
-        eprintln!("botctl agent: store: {message}");
+        log_line(format_args!("botctl agent: store: {message}"));
         self.resync = true;
         self.event("store-error", message);
         self.seen = self.file.as_deref().and_then(FileId::of);
@@ -631,6 +634,8 @@ impl Writer {
     }
 }
 
+pub(crate) use crate::log_line;
+
 /// `botctl.db` -> `botctl.db.WHAT` in the same directory.
 fn sibling(file: &Path, what: &str) -> PathBuf {
     let mut name = file.as_os_str().to_owned();
@@ -648,15 +653,18 @@ fn is_corrupt(e: &rusqlite::Error) -> bool {
 /// Opens the file; one that is not a database or is damaged is moved aside for a new one
 /// (the next agent must not be stuck without a registry). The second value says so.
 fn open_checked(path: &Path) -> anyhow::Result<(Connection, Option<String>)> {
-    let damaged = match open_file(path) {
-        Ok(conn) => match read_registry(&conn) {
-            Ok(_) => return Ok((conn, None)),
-            Err(e) if is_corrupt(&e) => e.to_string(),
-            Err(e) => return Err(e.into()),
-        },
-        Err(e) => match e.downcast_ref::<rusqlite::Error>() {
-            Some(sql) if is_corrupt(sql) => sql.to_string(),
-            _ => return Err(e),
+    let damaged = match short_of_its_header(path) {
+        Some(why) => why,
+        None => match open_file(path) {
+            Ok(conn) => match read_registry(&conn) {
+                Ok(_) => return Ok((conn, None)),
+                Err(e) if is_corrupt(&e) => e.to_string(),
+                Err(e) => return Err(e.into()),
+            },
+            Err(e) => match e.downcast_ref::<rusqlite::Error>() {
+                Some(sql) if is_corrupt(sql) => sql.to_string(),
+                _ => return Err(e),
+            },
         },
     };
     let aside = sibling(path, &format!("broken-{}", now_ms()));
@@ -676,12 +684,43 @@ fn open_checked(path: &Path) -> anyhow::Result<(Connection, Option<String>)> {
     ))
 }
 
+/// A database file cut short (truncated by hand, a copy that stopped half way): its header
+/// says how many pages it has, and SQLite itself may not notice until it reads a missing one.
+fn short_of_its_header(path: &Path) -> Option<String> {
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut h = [0u8; 100];
+    file.read_exact(&mut h).ok()?;
+    if &h[..16] != b"SQLite format 3\0" {
+        return None;
+    }
+    let be32 = |at: usize| u32::from_be_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
+    let page_size = match u16::from_be_bytes([h[16], h[17]]) {
+        1 => 65_536,
+        n => u64::from(n),
+    };
+    // The page count is only meaningful when the header says it is current.
+    let pages = u64::from(be32(28));
+    if be32(24) != be32(92) || pages == 0 {
+        return None;
+    }
+    let len = file.metadata().ok()?.len();
+    (len < pages * page_size).then(|| {
+        format!(
+            "it is {len} bytes, its header says {} pages of {page_size}: truncated",
+            pages
+        )
+    })
+}
+
 fn run(mut w: Writer, rx: mpsc::Receiver<Cmd>) {
     let mut last_prune = None;
     loop {
         if last_prune.is_none_or(|t: Instant| t.elapsed() >= PRUNE_EVERY) {
             if let Err(e) = prune(&w.conn, w.sample_retention) {
-                eprintln!("store: pruning old events failed: {e}");
+                log_line(format_args!(
+                    "botctl agent: store: pruning old events failed: {e}"
+                ));
             }
             last_prune = Some(Instant::now());
         }
@@ -1057,5 +1096,156 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(events.len(), 1);
+    }
+}
+
+/// The file going wrong under a running store: it must keep every change, say what is wrong
+/// and leave a file the next agent can adopt from.
+#[cfg(test)]
+mod fault_tests {
+    use super::*;
+
+    fn row(name: &str, pid: u32) -> RegistryRow {
+        RegistryRow {
+            name: name.into(),
+            owner: "alice".into(),
+            pid,
+            pgid: pid,
+            start_ticks: 7,
+            started_at_ms: 1,
+            restarts: 0,
+            config_toml: String::new(),
+        }
+    }
+
+    fn event(kind: &str) -> NewEvent {
+        NewEvent {
+            bot: None,
+            owner: None,
+            kind: kind.into(),
+            message: kind.into(),
+        }
+    }
+
+    async fn kinds(store: &Store) -> Vec<String> {
+        let q = EventQuery {
+            limit: 100,
+            ..Default::default()
+        };
+        store
+            .events(q)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect()
+    }
+
+    /// Drops a store and waits until its thread has closed the file (which removes the -wal).
+    async fn store_flushed_and_gone(store: Store, db: &Path) {
+        store.flush().await;
+        drop(store);
+        let wal = PathBuf::from(format!("{}-wal", db.display()));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while wal.exists() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    fn registry_on_disk(db: &Path) -> Vec<RegistryRow> {
+        read_registry(&Connection::open(db).unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_deleted_file_is_rebuilt_with_its_registry_and_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("state/botctl.db");
+        let (store, _) = Store::open(&db);
+        store.register(row("a", 10));
+        store.record(event("started"));
+        store.flush().await;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+        }
+        store.register(row("b", 11));
+        store.flush().await;
+        assert!(db.exists());
+        let k = kinds(&store).await;
+        assert!(k.contains(&"started".to_string()), "history kept: {k:?}");
+        assert!(k.contains(&"store-error".to_string()), "{k:?}");
+        drop(store);
+        let names: Vec<String> = registry_on_disk(&db).into_iter().map(|r| r.name).collect();
+        assert_eq!(names, ["a", "b"]);
+    }
+
+    #[tokio::test]
+    async fn a_locked_file_holds_changes_until_it_can_write_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("botctl.db");
+        let (store, _) = Store::open(&db);
+        store.flush().await;
+        let locker = Connection::open(&db).unwrap();
+        locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        store.register(row("a", 10));
+        store.record(event("started"));
+        store.flush().await;
+        let problem = store.problem().expect("a problem while locked");
+        assert!(problem.contains("locked"), "{problem}");
+        locker.execute_batch("COMMIT").unwrap();
+        drop(locker);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while store.problem().is_some() {
+            assert!(Instant::now() < deadline, "still failing");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        store.flush().await;
+        let k = kinds(&store).await;
+        for kind in ["started", "store-error", "store-recovered"] {
+            assert!(k.contains(&kind.to_string()), "{kind} missing: {k:?}");
+        }
+        assert_eq!(registry_on_disk(&db), vec![row("a", 10)]);
+    }
+
+    #[tokio::test]
+    async fn a_damaged_or_short_file_is_kept_aside_for_a_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("botctl.db");
+        {
+            let (store, _) = Store::open(&db);
+            for i in 0..200 {
+                store.record(event(&format!("e{i}")));
+                store.register(row(&format!("bot{i}"), i));
+            }
+            store.flush().await;
+        }
+        // Everything into the main file, as a stopped agent leaves it.
+        Connection::open(&db)
+            .unwrap()
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+            .unwrap();
+        let len = std::fs::metadata(&db).unwrap().len();
+        assert!(len > 8192, "{len}");
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&db)
+            .unwrap()
+            .set_len(len / 2)
+            .unwrap();
+        let (store, problem) = Store::open(&db);
+        let problem = problem.expect("the short file is reported");
+        assert!(problem.contains("truncated"), "{problem}");
+        assert!(store.registry().await.unwrap().is_empty());
+
+        store_flushed_and_gone(store, &db).await;
+        std::fs::write(&db, vec![b'x'; 8192]).unwrap();
+        let (_store, problem) = Store::open(&db);
+        let problem = problem.expect("reported");
+        assert!(problem.contains("kept it as"), "{problem}");
+        let aside = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains(".broken-"))
+            .count();
+        assert_eq!(aside, 2, "both old files are kept");
     }
 }

@@ -15,8 +15,14 @@ pub fn color_enabled() -> bool {
 
 pub fn table(headers: &[&str]) -> Table {
     let mut t = Table::new();
+    // Fitting columns to the terminal is only worth its cost when there is a terminal.
+    let arrangement = if std::io::stdout().is_terminal() {
+        ContentArrangement::Dynamic
+    } else {
+        ContentArrangement::Disabled
+    };
     t.load_style(presets::UTF8_BORDERS_ONLY)
-        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_content_arrangement(arrangement)
         .set_header(headers.iter().map(Cell::new));
     if !color_enabled() {
         t.force_no_tty();

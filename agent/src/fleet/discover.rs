@@ -71,7 +71,7 @@ pub fn live_bots(home: &Path) -> BTreeMap<String, Vec<Found>> {
         }
     }
     for list in found.values_mut() {
-        list.sort_by(|a, b| b.start_ticks.cmp(&a.start_ticks));
+        list.sort_by_key(|p| std::cmp::Reverse(p.start_ticks));
     }
     found
 }
@@ -90,12 +90,12 @@ fn leader(pid: u32) -> Option<(u32, u64)> {
 /// The registry as it should be: each recorded row whose process is the live one is kept; a
 /// bot whose row is missing or names a dead process gets a row for its live process (the
 /// newest, keeping the old row's restart count and configuration). The second value lists
-/// the processes beyond one per bot, which should not exist at all, as (bot, pid); the third
-/// names the bots whose rows were made up here.
+/// the processes beyond one per bot, which should not exist at all; the third names the bots
+/// whose rows were made up here.
 pub fn reconcile(
     registry: Vec<RegistryRow>,
     live: BTreeMap<String, Vec<Found>>,
-) -> (Vec<RegistryRow>, Vec<(String, u32)>, Vec<String>) {
+) -> (Vec<RegistryRow>, Vec<(String, Found)>, Vec<String>) {
     let mut rows: BTreeMap<String, RegistryRow> =
         registry.into_iter().map(|r| (r.name.clone(), r)).collect();
     let mut extra = Vec::new();
@@ -134,7 +134,7 @@ pub fn reconcile(
         };
         for (i, p) in procs.iter().enumerate() {
             if i != keep {
-                extra.push((name.clone(), p.pid));
+                extra.push((name.clone(), p.clone()));
             }
         }
     }
@@ -184,10 +184,17 @@ mod tests {
         assert_eq!((by["stale"].pid, by["stale"].restarts), (22, 4));
         assert_eq!(by["stale"].config_toml, "user = \"alice\"\n");
         assert_eq!((by["lost"].pid, by["lost"].owner.as_str()), (41, "bob"));
-        assert_eq!(by["gone"], &row("gone", 30, 300), "dead rows are left to the caller");
+        assert_eq!(
+            by["gone"],
+            &row("gone", 30, 300),
+            "dead rows are left to the caller"
+        );
         assert_eq!(
             extra,
-            vec![("good".to_string(), 11), ("lost".to_string(), 40)]
+            vec![
+                ("good".to_string(), found(11, 150)),
+                ("lost".to_string(), found(40, 400))
+            ]
         );
         assert_eq!(repaired, vec!["lost".to_string(), "stale".to_string()]);
     }
