@@ -71,7 +71,11 @@ impl Fleet {
     /// was lost, damaged, or not written before the last agent died) is adopted, not doubled.
     pub async fn load(&self, registry: Vec<RegistryRow>) -> ReloadReport {
         let _guard = self.changes.lock().await;
+        let t0 = std::time::Instant::now();
         let live = discover::live_bots(&self.ctx.paths.home);
+        if std::env::var_os("BOTCTL_TRACE_STARTUP").is_some() {
+            crate::log_line(format_args!("startup: /proc scan took {:?}", t0.elapsed()));
+        }
         let (registry, extra, repaired) = discover::reconcile(registry, live);
         let mut registry: BTreeMap<String, RegistryRow> =
             registry.into_iter().map(|r| (r.name.clone(), r)).collect();

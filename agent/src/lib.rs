@@ -168,7 +168,16 @@ async fn serve(
     ready: &mut ReadyPipe,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::UnixListener::from_std(listener)?;
+    // BOTCTL_TRACE_STARTUP=1 logs how long each phase of the start takes.
+    let t0 = std::time::Instant::now();
+    let trace = std::env::var_os("BOTCTL_TRACE_STARTUP").is_some();
+    let phase = |what: &str| {
+        if trace {
+            log_line(format_args!("startup: {what} at {:?}", t0.elapsed()));
+        }
+    };
     let (store, problem) = Store::open(&paths.db_file);
+    phase("store open");
     let ctx = Arc::new(Context::new(paths.clone(), store.clone()));
     let record = |kind: &str, message: String| {
         ctx.record(NewEvent {
@@ -188,8 +197,10 @@ async fn serve(
         ));
         Vec::new()
     });
+    phase("registry read");
     let fleet = Fleet::new(ctx.clone());
     let report = fleet.load(registry).await;
+    phase("fleet loaded");
     let bots = fleet.list(None);
     let running = bots
         .iter()
@@ -198,6 +209,7 @@ async fn serve(
     let shutdown = Arc::new(Shutdown::default());
     let auth = auth::Monitor::start(ctx.clone(), fleet.clone());
     let services = services::Services::new(ctx.clone(), fleet.clone()).await;
+    phase("services ready");
     services.apply(&fleet.global());
     let handler = server::Handler {
         ctx: ctx.clone(),
@@ -228,6 +240,7 @@ async fn serve(
         Err(e) => record("health-error", format!("cannot sample processes: {e}")),
     }
     ready.send("ready");
+    phase("ready");
 
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;

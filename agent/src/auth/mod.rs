@@ -41,24 +41,19 @@ pub struct Monitor {
     fleet: Arc<Fleet>,
     status: Mutex<HashMap<String, Status>>,
     requests: mpsc::UnboundedSender<String>,
-    client: reqwest::Client,
+    /// Built on the first probe: TLS setup costs milliseconds the agent's start can do without.
+    client: std::sync::OnceLock<reqwest::Client>,
 }
 
 impl Monitor {
     pub fn start(ctx: Arc<Context>, fleet: Arc<Fleet>) -> Arc<Monitor> {
         let (tx, rx) = mpsc::unbounded_channel();
-        // Probes must see a redirect (to a login page) as the answer, not follow it.
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("botctl/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
         let monitor = Arc::new(Monitor {
             ctx,
             fleet,
             status: Mutex::new(HashMap::new()),
             requests: tx,
-            client,
+            client: std::sync::OnceLock::new(),
         });
         let _ = monitor.ctx.auth_requests.set(monitor.requests.clone());
         tokio::spawn(monitor.clone().run(rx));
@@ -169,8 +164,16 @@ impl Monitor {
                         headers,
                         timeout: PROBE_TIMEOUT,
                     };
+                    // Probes must see a redirect (to a login page) as the answer, not follow it.
+                    let client = self.client.get_or_init(|| {
+                        reqwest::Client::builder()
+                            .redirect(reqwest::redirect::Policy::none())
+                            .user_agent(concat!("botctl/", env!("CARGO_PKG_VERSION")))
+                            .build()
+                            .unwrap_or_default()
+                    });
                     let result = cookies::probe(
-                        &self.client,
+                        client,
                         &probe,
                         jar,
                         &required,
