@@ -199,18 +199,21 @@ pub fn group_alive(pgid: u32) -> bool {
     }
 }
 
+/// Every pid in /proc (empty when /proc cannot be read).
+pub fn all_pids() -> impl Iterator<Item = u32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+}
+
 fn group_has_live_member(pgid: u32) -> bool {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
+    if std::fs::metadata("/proc/self").is_err() {
+        // Without /proc we cannot tell: assume the group lives (the caller kills it anyway).
         return true;
-    };
-    for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
+    }
+    for pid in all_pids() {
         if let Some(stat) = read_stat(pid)
             && stat.pgrp == pgid
             && stat.state != 'Z'

@@ -25,17 +25,7 @@ pub fn live_bots(home: &Path) -> BTreeMap<String, Vec<Found>> {
     let home_var = format!("{}={}", botctl_proto::paths::HOME_ENV, home.display());
     let me = std::process::id();
     let mut found: BTreeMap<String, Vec<Found>> = BTreeMap::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return found;
-    };
-    for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
+    for pid in crate::process::all_pids() {
         if pid == me {
             continue;
         }

@@ -57,6 +57,23 @@ pub async fn list(target: &Target, user: Option<String>, json: bool) -> Result<(
     Ok(())
 }
 
+/// `KEY=VALUE` arguments as pairs; anything else is a usage error naming the flag (never the
+/// value: it may be a secret).
+fn key_values(args: &[String], flag: &str) -> Result<Vec<(String, String)>, CliError> {
+    args.iter()
+        .map(|a| match a.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            _ => Err(CliError {
+                code: 2,
+                message: format!(
+                    "{flag} takes KEY=VALUE, got {:?}",
+                    a.split('=').next().unwrap_or_default()
+                ),
+            }),
+        })
+        .collect()
+}
+
 fn invoking_user() -> Result<String, CliError> {
     // SAFETY: getpwuid returns a pointer into static storage or null; we copy out at once.
     let from_passwd = unsafe {
@@ -77,21 +94,7 @@ fn invoking_user() -> Result<String, CliError> {
 }
 
 pub async fn add(target: &Target, args: AddArgs) -> Result<(), CliError> {
-    let mut env = Vec::new();
-    for pair in &args.env {
-        match pair.split_once('=') {
-            Some((k, v)) if !k.is_empty() => env.push((k.to_string(), v.to_string())),
-            _ => {
-                return Err(CliError {
-                    code: 2,
-                    message: format!(
-                        "--env takes KEY=VALUE, got {:?}",
-                        pair.split('=').next().unwrap_or_default()
-                    ),
-                });
-            }
-        }
-    }
+    let env = key_values(&args.env, "--env")?;
     // A relative --cwd means relative to where the user typed it, not to the agent.
     let cwd = match args.cwd {
         Some(dir) => Some(
@@ -132,21 +135,7 @@ pub async fn create(
     sets: Vec<String>,
     start: bool,
 ) -> Result<(), CliError> {
-    let mut pairs = Vec::new();
-    for set in &sets {
-        match set.split_once('=') {
-            Some((k, v)) if !k.is_empty() => pairs.push((k.to_string(), v.to_string())),
-            _ => {
-                return Err(CliError {
-                    code: 2,
-                    message: format!(
-                        "--set takes KEY=VALUE, got {:?}",
-                        set.split('=').next().unwrap_or_default()
-                    ),
-                });
-            }
-        }
-    }
+    let pairs = key_values(&sets, "--set")?;
     let session = connect(target).await?;
     let req = botctl_proto::CreateBot {
         name,

@@ -101,14 +101,27 @@ fn secs(n: u64) -> Duration {
 fn finish(report: &ActionReport, json: bool) -> Result<(), CliError> {
     if json {
         render::print_json(report);
-    } else {
-        for o in &report.outcomes {
+    }
+    print_outcomes(
+        &report.outcomes,
+        !json,
+        &format!("did not {}", report.action.as_str()),
+    )
+}
+
+/// A line per bot (when `print`), and exit 1 naming the bots that did not make it.
+pub(crate) fn print_outcomes(
+    outcomes: &[botctl_proto::BotOutcome],
+    print: bool,
+    failed_verb: &str,
+) -> Result<(), CliError> {
+    if print {
+        for o in outcomes {
             let mark = if o.ok { "ok  " } else { "FAIL" };
             println!("{mark} {}: {}", o.bot, o.message);
         }
     }
-    let failed: Vec<&str> = report
-        .outcomes
+    let failed: Vec<&str> = outcomes
         .iter()
         .filter(|o| !o.ok)
         .map(|o| o.bot.as_str())
@@ -117,10 +130,9 @@ fn finish(report: &ActionReport, json: bool) -> Result<(), CliError> {
         Ok(())
     } else {
         Err(CliError::failed(format!(
-            "{} of {} bot(s) did not {}: {}",
+            "{} of {} bot(s) {failed_verb}: {}",
             failed.len(),
-            report.outcomes.len(),
-            report.action.as_str(),
+            outcomes.len(),
             failed.join(", ")
         )))
     }

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use botctl_proto::{Action, ActionReport};
 use futures::future::join_all;
 
 use crate::CliError;
@@ -57,32 +56,8 @@ pub async fn run(
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let report = ActionReport {
-        action: Action::Restart,
-        outcomes,
-    };
     if json {
-        render::print_json(&report.outcomes);
-    } else {
-        for o in &report.outcomes {
-            let mark = if o.ok { "ok  " } else { "FAIL" };
-            println!("{mark} {}: {}", o.bot, o.message);
-        }
+        render::print_json(&outcomes);
     }
-    let failed: Vec<&str> = report
-        .outcomes
-        .iter()
-        .filter(|o| !o.ok)
-        .map(|o| o.bot.as_str())
-        .collect();
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(CliError::failed(format!(
-            "{} of {} update(s) failed: {}",
-            failed.len(),
-            report.outcomes.len(),
-            failed.join(", ")
-        )))
-    }
+    super::control::print_outcomes(&outcomes, !json, "were not updated")
 }
