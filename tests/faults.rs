@@ -1050,7 +1050,6 @@ fn df(path: &Path) -> (u64, u64) {
 
 /// A local HTTP sink for notifications: it records every request body.
 fn notification_sink() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
-    use std::io::BufRead;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -1063,27 +1062,9 @@ fn notification_sink() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
                 let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
                 let mut conn = conn;
                 loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    let Some((_, body)) = read_http_request(&mut reader) else {
                         return;
-                    }
-                    let mut length = 0;
-                    loop {
-                        let mut h = String::new();
-                        if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if h.trim().is_empty() {
-                            break;
-                        }
-                        if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
-                            length = v.trim().parse().unwrap_or(0);
-                        }
-                    }
-                    let mut body = vec![0; length];
-                    if reader.read_exact(&mut body).is_err() {
-                        return;
-                    }
+                    };
                     sink.lock()
                         .unwrap()
                         .push(String::from_utf8_lossy(&body).into_owned());

@@ -3,7 +3,7 @@
 //! deliveries to the agent's HTTP listener, and a real git repository with a bare remote.
 
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -85,28 +85,10 @@ fn serve(
     let mut reader = BufReader::new(conn.try_clone().unwrap());
     let mut conn = conn;
     loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        let Some((line, body)) = read_http_request(&mut reader) else {
             return;
-        }
+        };
         let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
-        let mut length = 0;
-        loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                return;
-            }
-            if h.trim().is_empty() {
-                break;
-            }
-            if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut body = vec![0; length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
         let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let token = path
             .strip_prefix("/bot")

@@ -450,3 +450,31 @@ pub fn whoami() -> String {
         .expect("running id -un");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
+
+/// Reads one HTTP/1.1 request from a keep-alive connection: the request line and the body
+/// (by Content-Length). None when the peer closed the connection.
+pub fn read_http_request(
+    reader: &mut std::io::BufReader<std::net::TcpStream>,
+) -> Option<(String, Vec<u8>)> {
+    use std::io::{BufRead, Read};
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return None;
+    }
+    let mut length = 0;
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).unwrap_or(0) == 0 {
+            return None;
+        }
+        if h.trim().is_empty() {
+            break;
+        }
+        if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some((line, body))
+}

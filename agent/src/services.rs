@@ -107,7 +107,6 @@ impl Alerts {
 /// The running services and the configuration they were started from.
 pub struct Services {
     ctx: Arc<Context>,
-    fleet: Arc<Fleet>,
     applied: Mutex<
         Option<(
             botctl_proto::config::NotifySettings,
@@ -126,13 +125,11 @@ impl Services {
             fleet: fleet.clone(),
             offset: AtomicI64::new(i64::MIN),
             deliveries: Mutex::new(HashSet::new()),
-            loaded: tokio::sync::OnceCell::new(),
         });
         // Before anything can poll Telegram or take a delivery: neither may run twice.
         control.load().await;
         Arc::new(Services {
             ctx,
-            fleet,
             applied: Mutex::new(None),
             tasks: Mutex::new(Vec::new()),
             control,
@@ -268,16 +265,13 @@ impl Services {
             };
             let mut config = remote::HttpConfig::new(h.listen, secret);
             config.rate_per_minute = h.rate_per_minute;
-            let agent = self.control.clone();
             let control: Arc<dyn Control> = self.control.clone();
             let ctx = self.ctx.clone();
             let listen = h.listen;
             tasks.push(tokio::spawn(supervise("http listener", ctx, move || {
                 let config = config.clone();
                 let control = control.clone();
-                let agent = agent.clone();
                 Box::pin(async move {
-                    agent.load().await;
                     let listener = tokio::net::TcpListener::bind(listen)
                         .await
                         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -315,7 +309,6 @@ impl Services {
             }
         }
         *self.tasks.lock().unwrap() = tasks;
-        let _ = &self.fleet;
     }
 
     pub fn control(&self) -> Arc<AgentControl> {
@@ -367,29 +360,23 @@ pub struct AgentControl {
     fleet: Arc<Fleet>,
     offset: AtomicI64,
     deliveries: Mutex<HashSet<String>>,
-    /// The stored offset and delivery ids, read before remote control first runs (and not
-    /// at all when it is off, which keeps the agent's start short).
-    loaded: tokio::sync::OnceCell<()>,
 }
 
 impl AgentControl {
+    /// The stored Telegram offset and GitHub delivery ids.
     async fn load(&self) {
-        self.loaded
-            .get_or_init(|| async {
-                let offset = self
-                    .ctx
-                    .store
-                    .meta_get("telegram_offset")
-                    .await
-                    .ok()
-                    .flatten();
-                if let Some(o) = offset.and_then(|o| o.parse().ok()) {
-                    self.offset.store(o, Ordering::SeqCst);
-                }
-                let ids = self.ctx.store.recent_deliveries().await.unwrap_or_default();
-                self.deliveries.lock().unwrap().extend(ids);
-            })
-            .await;
+        let offset = self
+            .ctx
+            .store
+            .meta_get("telegram_offset")
+            .await
+            .ok()
+            .flatten();
+        if let Some(o) = offset.and_then(|o| o.parse().ok()) {
+            self.offset.store(o, Ordering::SeqCst);
+        }
+        let ids = self.ctx.store.recent_deliveries().await.unwrap_or_default();
+        self.deliveries.lock().unwrap().extend(ids);
     }
 }
 
