@@ -499,10 +499,7 @@ impl Fleet {
             })
             .await
             .unwrap_or_default();
-        let cwd = match &config.cwd {
-            Some(dir) => paths.home.join(dir),
-            None => paths.bot_dir(&config.user, &config.name),
-        };
+        let cwd = bot_cwd(paths, &config);
         Ok(BotDetail {
             info,
             file: paths.display(&paths.bot_file(name)),
@@ -1439,7 +1436,8 @@ fn last_line(bytes: &[u8]) -> Option<String> {
     Some(out.chars().take(300).collect())
 }
 
-fn bot_cwd(paths: &botctl_proto::Paths, c: &BotConfig) -> std::path::PathBuf {
+/// A bot's working directory: its `cwd` (relative to the home) or `bots/OWNER/NAME`.
+pub fn bot_cwd(paths: &botctl_proto::Paths, c: &BotConfig) -> std::path::PathBuf {
     match &c.cwd {
         Some(dir) => paths.home.join(dir),
         None => paths.bot_dir(&c.user, &c.name),
@@ -1459,7 +1457,7 @@ fn already_exists(paths: &botctl_proto::Paths, name: &str, file: &Path) -> RpcEr
     ))
 }
 
-fn no_such_bot(name: &str) -> RpcError {
+pub fn no_such_bot(name: &str) -> RpcError {
     RpcError::not_found(format!(
         "no bot named {name}: `botctl bots list` shows the fleet"
     ))

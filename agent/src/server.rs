@@ -69,9 +69,7 @@ impl Agent for Handler {
             for name in &bots {
                 match self.fleet.auth_target(name) {
                     None => {
-                        return Err(RpcError::not_found(format!(
-                            "no bot named {name}: `botctl bots list` shows the fleet"
-                        )));
+                        return Err(crate::fleet::no_such_bot(name));
                     }
                     Some(t) if t.config.auth.is_none() => {
                         return Err(RpcError::invalid(format!(
@@ -93,7 +91,7 @@ impl Agent for Handler {
         file: String,
     ) -> Result<AuthReport, RpcError> {
         let Some(target) = self.fleet.auth_target(&bot) else {
-            return Err(RpcError::not_found(format!("no bot named {bot}")));
+            return Err(crate::fleet::no_such_bot(&bot));
         };
         let Some(auth) = &target.config.auth else {
             return Err(RpcError::invalid(format!(

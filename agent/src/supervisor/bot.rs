@@ -408,10 +408,7 @@ impl BotTask {
     fn start_process(&mut self) -> Input {
         let config = self.config.clone();
         let paths = &self.ctx.paths;
-        let cwd = match &config.cwd {
-            Some(dir) => paths.home.join(dir),
-            None => paths.bot_dir(&config.user, &config.name),
-        };
+        let cwd = crate::fleet::bot_cwd(paths, &config);
         if config.cwd.is_none()
             && let Err(e) = std::fs::create_dir_all(&cwd)
         {
