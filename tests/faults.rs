@@ -553,7 +553,8 @@ fn hostile_peers_are_dropped_while_a_silent_one_blocks_no_one() {
     // A frame claiming almost 4 GiB, whose sender then waits: dropped at once, not awaited.
     let mut huge = UnixStream::connect(&socket).expect("connect");
     huge.write_all(&0xFFFF_FFF0u32.to_be_bytes()).unwrap();
-    huge.write_all(b"some").unwrap();
+    // The agent may already have hung up after the length alone: a refused write is fine.
+    let _ = huge.write_all(b"some");
     assert!(hung_up(&mut huge), "the agent drops a peer claiming 4 GiB");
 
     // Ten peers each announcing a frame just under the limit and sending nothing more.
