@@ -182,17 +182,7 @@ fn adopted_bots_keep_their_restart_count() {
 #[test]
 fn an_adopted_group_is_stopped_whole() {
     let home = Home::fast();
-    home.write_bot(
-        "stubborn",
-        "user = \"alice\"\n\
-         command = [\"sh\", \"-c\", \"trap '' TERM; sleep 1000 & while true; do sleep 1; done\"]\n\
-         stop_timeout = \"500ms\"\n",
-    );
-    let pid = home.running_pid("stubborn");
-    wait_for("the grandchild sleep 1000", WAIT, || {
-        let pids = bot_pids(&home, "stubborn");
-        ensure(pids.iter().any(|p| cmdline(*p) == ["sleep", "1000"]), pids)
-    });
+    let pid = stubborn_bot(&home);
     home.botctl(&["agent", "restart"]).ok();
     assert_eq!(home.running_pid("stubborn"), pid, "adopted");
 

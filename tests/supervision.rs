@@ -333,17 +333,7 @@ fn a_failed_bot_is_retried_after_the_cool_down() {
 #[test]
 fn stop_kills_a_group_that_ignores_sigterm() {
     let home = Home::fast();
-    home.write_bot(
-        "stubborn",
-        "user = \"alice\"\n\
-         command = [\"sh\", \"-c\", \"trap '' TERM; sleep 1000 & while true; do sleep 1; done\"]\n\
-         stop_timeout = \"500ms\"\n",
-    );
-    let pid = home.running_pid("stubborn");
-    wait_for("the grandchild sleep 1000", WAIT, || {
-        let pids = bot_pids(&home, "stubborn");
-        ensure(pids.iter().any(|p| cmdline(*p) == ["sleep", "1000"]), pids)
-    });
+    let pid = stubborn_bot(&home);
 
     home.botctl(&["stop", "stubborn"]).ok().says(&["stopped"]);
     assert!(!alive(pid));

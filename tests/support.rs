@@ -478,3 +478,20 @@ pub fn read_http_request(
     reader.read_exact(&mut body).ok()?;
     Some((line, body))
 }
+
+/// A bot `stubborn` that ignores SIGTERM and has a grandchild (`sleep 1000`) in its group,
+/// with a 500 ms stop timeout; returns its pid once the grandchild runs too.
+pub fn stubborn_bot(home: &Home) -> u32 {
+    home.write_bot(
+        "stubborn",
+        "user = \"alice\"\n\
+         command = [\"sh\", \"-c\", \"trap '' TERM; sleep 1000 & while true; do sleep 1; done\"]\n\
+         stop_timeout = \"500ms\"\n",
+    );
+    let pid = home.running_pid("stubborn");
+    wait_for("the grandchild sleep 1000", WAIT, || {
+        let pids = bot_pids(home, "stubborn");
+        ensure(pids.iter().any(|p| cmdline(*p) == ["sleep", "1000"]), pids)
+    });
+    pid
+}
