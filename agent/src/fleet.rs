@@ -50,6 +50,23 @@ struct State {
     issues: BTreeMap<String, ConfigIssue>,
 }
 
+/// botctl.toml and every bot file as read from disk, ready to apply.
+pub struct Files {
+    global: Result<GlobalConfig, ConfigError>,
+    fleet: config::Fleet,
+}
+
+impl Files {
+    /// Reads and parses them: the largest part of a start with many bots, which is why the
+    /// agent does it on its own thread while the store opens.
+    pub fn read(paths: &botctl_proto::Paths) -> Files {
+        Files {
+            global: config::load_global(&paths.config_file),
+            fleet: config::load_fleet(&paths.bots_dir),
+        }
+    }
+}
+
 pub struct Fleet {
     ctx: Arc<Context>,
     state: Mutex<State>,
@@ -66,16 +83,27 @@ impl Fleet {
         })
     }
 
-    /// First load: adopt what an earlier agent left running, start the rest. The registry is
-    /// checked against the live processes first: a bot running without a row (the registry
-    /// was lost, damaged, or not written before the last agent died) is adopted, not doubled.
-    pub async fn load(&self, registry: Vec<RegistryRow>) -> ReloadReport {
+    /// First load: adopt what an earlier agent left running, start the rest. Unless the last
+    /// agent exited cleanly (`registry_complete`), the registry is checked against the live
+    /// processes first: a bot running without a row (the registry was lost, damaged, or not
+    /// written before the last agent died) is adopted, not doubled.
+    pub async fn load(
+        &self,
+        files: Files,
+        registry: Vec<RegistryRow>,
+        registry_complete: bool,
+    ) -> ReloadReport {
         let _guard = self.changes.lock().await;
-        let t0 = std::time::Instant::now();
-        let live = discover::live_bots(&self.ctx.paths.home);
-        if std::env::var_os("BOTCTL_TRACE_STARTUP").is_some() {
-            crate::log_line(format_args!("startup: /proc scan took {:?}", t0.elapsed()));
-        }
+        let live = if registry_complete {
+            BTreeMap::new()
+        } else {
+            let t0 = std::time::Instant::now();
+            let live = discover::live_bots(&self.ctx.paths.home);
+            if std::env::var_os("BOTCTL_TRACE_STARTUP").is_some() {
+                crate::log_line(format_args!("startup: /proc scan took {:?}", t0.elapsed()));
+            }
+            live
+        };
         let (registry, extra, repaired) = discover::reconcile(registry, live);
         let mut registry: BTreeMap<String, RegistryRow> =
             registry.into_iter().map(|r| (r.name.clone(), r)).collect();
@@ -97,7 +125,7 @@ impl Fleet {
         for (name, p) in extra {
             self.stop_duplicate(&name, &p);
         }
-        let report = self.apply_files(&mut registry);
+        let report = self.apply_files(files, &mut registry);
         // Recorded bots that no longer have a file: stop whatever is left of them.
         for row in registry.into_values() {
             if self.ctx.paths.bot_file(&row.name).exists() {
@@ -150,7 +178,7 @@ impl Fleet {
         live.retain(|name, _| !known.contains(name));
         let (rows, _, _) = discover::reconcile(Vec::new(), live);
         let mut adoptable = rows.into_iter().map(|r| (r.name.clone(), r)).collect();
-        self.apply_files(&mut adoptable)
+        self.apply_files(Files::read(&self.ctx.paths), &mut adoptable)
     }
 
     /// A second live process of a bot, which the agent did not start as such (an agent
@@ -177,13 +205,16 @@ impl Fleet {
 
     /// Reads botctl.toml and bots.d and makes the running fleet match them. `adoptable` holds
     /// registry rows of an earlier agent; the ones used are removed from it.
-    fn apply_files(&self, adoptable: &mut BTreeMap<String, RegistryRow>) -> ReloadReport {
-        let paths = &self.ctx.paths;
+    fn apply_files(
+        &self,
+        files: Files,
+        adoptable: &mut BTreeMap<String, RegistryRow>,
+    ) -> ReloadReport {
         let mut report = ReloadReport::default();
         let mut issues = BTreeMap::new();
         let mut state = self.state.lock().unwrap();
 
-        match config::load_global(&paths.config_file) {
+        match files.global {
             Ok(global) => state.global = global,
             Err(e) => {
                 let issue = self.issue(&e, None, true);
@@ -194,7 +225,7 @@ impl Fleet {
         self.ctx
             .store
             .set_sample_retention(global.agent.sample_retention);
-        let fleet = config::load_fleet(&paths.bots_dir);
+        let fleet = files.fleet;
         let previously_over: BTreeSet<String> = state.over_limit.keys().cloned().collect();
         state.over_limit.clear();
         let mut seen = BTreeSet::new();

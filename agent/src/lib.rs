@@ -28,7 +28,7 @@ use botctl_proto::paths::READY_FD_ENV;
 use botctl_proto::{Paths, now_ms};
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::fleet::Fleet;
+use crate::fleet::{Files, Fleet};
 use crate::store::{NewEvent, Store};
 
 /// How often every log is checked against `[logs] max_size_mb` besides inotify's word.
@@ -176,6 +176,12 @@ async fn serve(
             log_line(format_args!("startup: {what} at {:?}", t0.elapsed()));
         }
     };
+    let files = {
+        let paths = paths.clone();
+        std::thread::Builder::new()
+            .name("read-config".into())
+            .spawn(move || Files::read(&paths))
+    };
     let (store, problem) = Store::open(&paths.db_file);
     phase("store open");
     let ctx = Arc::new(Context::new(paths.clone(), store.clone()));
@@ -197,9 +203,19 @@ async fn serve(
         ));
         Vec::new()
     });
+    // After a clean exit the registry names every bot process; otherwise (a crash, a kill,
+    // a lost or new database) the live processes are searched too.
+    let registry_complete = store.take_clean_exit().await;
     phase("registry read");
     let fleet = Fleet::new(ctx.clone());
-    let report = fleet.load(registry).await;
+    // Before the fleet's start floods the store with events: this reads from it.
+    let services = services::Services::new(ctx.clone(), fleet.clone()).await;
+    let files = match files.map(|t| t.join()) {
+        Ok(Ok(files)) => files,
+        _ => Files::read(paths),
+    };
+    phase("config read");
+    let report = fleet.load(files, registry, registry_complete).await;
     phase("fleet loaded");
     let bots = fleet.list(None);
     let running = bots
@@ -208,8 +224,6 @@ async fn serve(
         .count();
     let shutdown = Arc::new(Shutdown::default());
     let auth = auth::Monitor::start(ctx.clone(), fleet.clone());
-    let services = services::Services::new(ctx.clone(), fleet.clone()).await;
-    phase("services ready");
     services.apply(&fleet.global());
     let handler = server::Handler {
         ctx: ctx.clone(),
@@ -248,6 +262,9 @@ async fn serve(
     loop {
         tokio::select! {
             _ = shutdown.notify.notified() => {
+                // The request stopped (or let go of) the bots; any added since are let go
+                // of too, so that no bot task is left to start a process after the last write.
+                fleet.shutdown(true).await;
                 record("agent-stopped", "agent stopped by `botctl agent stop`".into());
                 break;
             }
@@ -273,7 +290,7 @@ async fn serve(
             }
         }
     }
-    store.flush().await;
+    store.close_cleanly().await;
     Ok(())
 }
 

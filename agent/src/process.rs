@@ -136,12 +136,12 @@ pub fn spawn(spec: SpawnSpec<'_>) -> io::Result<BotProcess> {
 
 /// Takes over a process started by an earlier agent, if `pid` is still that process.
 pub fn adopt(pid: u32, expected_ticks: u64) -> Option<BotProcess> {
-    if start_ticks(pid)? != expected_ticks || is_zombie(pid) {
-        return None;
-    }
     let pidfd = pidfd_open(pid).ok()?;
-    // Checked again now that the pidfd pins the process: the pid cannot be reused under us.
-    if start_ticks(pid)? != expected_ticks {
+    // Checked after the pidfd is open: a process that still has this pid and the recorded
+    // start time had it since before the open (a newer process cannot have an older start
+    // time), so the pidfd refers to it and not to a process that reused the pid.
+    let stat = read_stat(pid)?;
+    if stat.start_ticks != expected_ticks || stat.is_gone() {
         return None;
     }
     Some(BotProcess {
@@ -216,8 +216,7 @@ fn group_has_live_member(pgid: u32) -> bool {
     for pid in all_pids() {
         if let Some(stat) = read_stat(pid)
             && stat.pgrp == pgid
-            && stat.state != 'Z'
-            && stat.state != 'X'
+            && !stat.is_gone()
         {
             return true;
         }
@@ -225,13 +224,21 @@ fn group_has_live_member(pgid: u32) -> bool {
     false
 }
 
-struct Stat {
-    state: char,
-    pgrp: u32,
-    start_ticks: u64,
+/// What the agent needs of /proc/PID/stat.
+pub struct Stat {
+    pub state: char,
+    pub pgrp: u32,
+    pub start_ticks: u64,
 }
 
-fn read_stat(pid: u32) -> Option<Stat> {
+impl Stat {
+    /// A zombie or dead process: gone but for its entry.
+    pub fn is_gone(&self) -> bool {
+        matches!(self.state, 'Z' | 'X')
+    }
+}
+
+pub fn read_stat(pid: u32) -> Option<Stat> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces and parentheses: parse after the last ')'.
     let rest = &text[text.rfind(')')? + 1..];
@@ -246,10 +253,6 @@ fn read_stat(pid: u32) -> Option<Stat> {
 
 pub fn start_ticks(pid: u32) -> Option<u64> {
     read_stat(pid).map(|s| s.start_ticks)
-}
-
-fn is_zombie(pid: u32) -> bool {
-    read_stat(pid).is_none_or(|s| s.state == 'Z' || s.state == 'X')
 }
 
 /// Seconds a process has been running, from its start ticks.

@@ -22,6 +22,8 @@ const RETRY_EVERY: Duration = Duration::from_millis(500);
 /// Changes held in memory while the file cannot be written; the oldest go first beyond this
 /// (the registry is kept whole apart, so adoption never depends on what was dropped).
 const MAX_PENDING: usize = 100_000;
+/// The meta key an agent leaves when it exits with its registry complete.
+const CLEAN_EXIT: &str = "clean_exit";
 
 /// A bot the agent started, as recorded for the next agent to adopt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +74,7 @@ enum Write {
     Event(NewEvent, i64),
     Samples(Vec<SampleRow>),
     MetaSet(String, String),
+    MetaDelete(String),
     Delivery(String, i64),
     Register(RegistryRow),
     Unregister(String),
@@ -209,6 +212,28 @@ impl Store {
             .ok()
             .context("store thread is gone")?;
         Ok(rx.await.context("store thread is gone")??)
+    }
+
+    /// Whether the previous agent left the registry complete: it exited cleanly after every
+    /// start was written down (see `close_cleanly`). The mark is removed durably before this
+    /// answers, so an agent that dies from here on leaves none; a store that cannot write
+    /// answers no, since its registry cannot be trusted either.
+    pub async fn take_clean_exit(&self) -> bool {
+        if !matches!(self.meta_get(CLEAN_EXIT).await, Ok(Some(_))) {
+            return false;
+        }
+        let _ = self
+            .tx
+            .send(Cmd::Write(Write::MetaDelete(CLEAN_EXIT.into())));
+        self.flush().await;
+        self.problem().is_none()
+    }
+
+    /// The last write of an agent that exits with its registry complete (no bot task left
+    /// that could still start a process): the next agent may trust the registry alone.
+    pub async fn close_cleanly(&self) {
+        self.meta_set(CLEAN_EXIT, &now_ms().to_string());
+        self.flush().await;
     }
 
     /// Remembers a GitHub delivery id so a redelivery is not acted on twice.
@@ -799,6 +824,9 @@ fn apply(
                     params![k, v],
                 )?;
             }
+            Write::MetaDelete(k) => {
+                tx.execute("DELETE FROM meta WHERE key = ?1", params![k])?;
+            }
             Write::Delivery(id, ts) => {
                 tx.execute(
                     "INSERT OR IGNORE INTO deliveries(id, ts_ms) VALUES (?1, ?2)",
@@ -1078,6 +1106,39 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(after, vec![all[1].clone()]);
+    }
+
+    #[tokio::test]
+    async fn a_clean_exit_is_vouched_for_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("botctl.db");
+        {
+            let (store, _) = Store::open(&db);
+            assert!(!store.take_clean_exit().await, "a new file vouches for nothing");
+            store.close_cleanly().await;
+        }
+        let (store, _) = Store::open(&db);
+        assert!(store.take_clean_exit().await, "the last agent exited cleanly");
+        drop(store);
+        // An agent that then dies without closing leaves no mark behind.
+        let (store, _) = Store::open(&db);
+        assert!(!store.take_clean_exit().await, "the mark was taken");
+    }
+
+    #[tokio::test]
+    async fn a_clean_exit_is_not_trusted_while_the_file_cannot_be_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("botctl.db");
+        {
+            let (store, _) = Store::open(&db);
+            store.close_cleanly().await;
+        }
+        let (store, _) = Store::open(&db);
+        store.flush().await;
+        let locker = Connection::open(&db).unwrap();
+        locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        assert!(!store.take_clean_exit().await, "the mark could not be removed");
+        locker.execute_batch("COMMIT").unwrap();
     }
 
     #[tokio::test]

@@ -29,12 +29,13 @@ pub fn live_bots(home: &Path) -> BTreeMap<String, Vec<Found>> {
         if pid == me {
             continue;
         }
-        let Some((pgrp, start_ticks)) = leader(pid) else {
+        let Some(stat) = process::read_stat(pid) else {
             continue;
         };
-        if pgrp != pid {
+        if stat.pgrp != pid || stat.is_gone() {
             continue;
         }
+        let start_ticks = stat.start_ticks;
         // Processes of other users are unreadable here, and are not our bots anyway.
         let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
             continue;
@@ -64,17 +65,6 @@ pub fn live_bots(home: &Path) -> BTreeMap<String, Vec<Found>> {
         list.sort_by_key(|p| std::cmp::Reverse(p.start_ticks));
     }
     found
-}
-
-/// Process group and start time of a live (not zombie) process.
-fn leader(pid: u32) -> Option<(u32, u64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
-    // fields[0] is field 3 of stat (state), so field N is fields[N - 3].
-    if matches!(fields.first(), Some(&"Z" | &"X")) {
-        return None;
-    }
-    Some((fields.get(2)?.parse().ok()?, fields.get(19)?.parse().ok()?))
 }
 
 /// The registry as it should be: each recorded row whose process is the live one is kept; a

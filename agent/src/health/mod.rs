@@ -19,6 +19,8 @@ use crate::store::{NewEvent, SampleRow};
 use crate::supervisor::bot::{Command, SharedView};
 use crate::supervisor::machine::EventKind;
 
+/// How long after the agent's start the sampler takes its baseline.
+const PRIME_AFTER: Duration = Duration::from_millis(500);
 /// History is stored a point a minute: averages of CPU, peaks of memory.
 const HISTORY_STEP: Duration = Duration::from_secs(60);
 /// A process tree deeper than this is not followed (a fork bomb must not cost us).
@@ -78,14 +80,26 @@ impl Sampler {
     }
 
     /// Runs forever: one tick per `health_interval` (re-read each time, so a reload applies).
-    pub async fn run(mut self) {
+    ///
+    /// Sampling reads /proc for every bot, a few milliseconds for a large fleet: it runs on a
+    /// blocking thread so that requests and crash restarts never wait behind it, and the
+    /// baseline is taken a moment after start so that it does not compete with the first
+    /// requests of a freshly started agent.
+    pub async fn run(self) {
+        let first = self.fleet.global().agent.health_interval;
+        tokio::time::sleep(PRIME_AFTER.min(first / 2)).await;
         // CPU % is a difference between two refreshes: prime both systems so the first real
         // tick has a baseline.
-        self.prime();
+        let Some(mut sampler) = off_thread(self, |s| s.prime()).await else {
+            return;
+        };
         loop {
-            let global = self.fleet.global();
+            let global = sampler.fleet.global();
             tokio::time::sleep(global.agent.health_interval).await;
-            self.tick(&global);
+            match off_thread(sampler, move |s| s.tick(&global)).await {
+                Some(s) => sampler = s,
+                None => return,
+            }
         }
     }
 
@@ -293,6 +307,20 @@ impl Sampler {
             message,
         });
     }
+}
+
+/// Runs `work` on the sampler on a blocking thread and hands the sampler back (`None` only
+/// when the runtime is shutting down).
+async fn off_thread(
+    mut sampler: Sampler,
+    work: impl FnOnce(&mut Sampler) + Send + 'static,
+) -> Option<Sampler> {
+    tokio::task::spawn_blocking(move || {
+        work(&mut sampler);
+        sampler
+    })
+    .await
+    .ok()
 }
 
 /// Per-process figures read straight from /proc with descriptors kept open between ticks:

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
+use crate::render::Cell;
 use botctl_proto::{AuthReport, now_ms};
-use comfy_table::Cell;
 
 use crate::CliError;
 use crate::client::{Target, connect, ctx};

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
+use crate::render::Cell;
 use botctl_proto::config::format_duration;
 use botctl_proto::{AddBot, now_ms};
-use comfy_table::Cell;
 
 use crate::CliError;
 use crate::client::{Target, connect, ctx};

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
+use crate::render::Cell;
 use botctl_proto::{StatusReport, now_ms};
-use comfy_table::Cell;
 
 use crate::CliError;
 use crate::client::{Target, connect, ctx};

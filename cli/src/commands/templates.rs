@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use comfy_table::Cell;
+use crate::render::Cell;
 
 use crate::CliError;
 use crate::client::{Target, connect, ctx};
