@@ -1114,11 +1114,17 @@ mod tests {
         let db = dir.path().join("botctl.db");
         {
             let (store, _) = Store::open(&db);
-            assert!(!store.take_clean_exit().await, "a new file vouches for nothing");
+            assert!(
+                !store.take_clean_exit().await,
+                "a new file vouches for nothing"
+            );
             store.close_cleanly().await;
         }
         let (store, _) = Store::open(&db);
-        assert!(store.take_clean_exit().await, "the last agent exited cleanly");
+        assert!(
+            store.take_clean_exit().await,
+            "the last agent exited cleanly"
+        );
         drop(store);
         // An agent that then dies without closing leaves no mark behind.
         let (store, _) = Store::open(&db);
@@ -1137,7 +1143,10 @@ mod tests {
         store.flush().await;
         let locker = Connection::open(&db).unwrap();
         locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
-        assert!(!store.take_clean_exit().await, "the mark could not be removed");
+        assert!(
+            !store.take_clean_exit().await,
+            "the mark could not be removed"
+        );
         locker.execute_batch("COMMIT").unwrap();
     }
 

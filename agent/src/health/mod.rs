@@ -79,28 +79,32 @@ impl Sampler {
         })
     }
 
-    /// Runs forever: one tick per `health_interval` (re-read each time, so a reload applies).
+    /// Runs forever on a thread of its own: one tick per `health_interval` (re-read each
+    /// time, so a reload applies).
     ///
-    /// Sampling reads /proc for every bot, a few milliseconds for a large fleet: it runs on a
-    /// blocking thread so that requests and crash restarts never wait behind it, and the
-    /// baseline is taken a moment after start so that it does not compete with the first
-    /// requests of a freshly started agent.
-    pub async fn run(self) {
-        let first = self.fleet.global().agent.health_interval;
-        tokio::time::sleep(PRIME_AFTER.min(first / 2)).await;
-        // CPU % is a difference between two refreshes: prime both systems so the first real
-        // tick has a baseline.
-        let Some(mut sampler) = off_thread(self, |s| s.prime()).await else {
-            return;
-        };
-        loop {
-            let global = sampler.fleet.global();
-            tokio::time::sleep(global.agent.health_interval).await;
-            match off_thread(sampler, move |s| s.tick(&global)).await {
-                Some(s) => sampler = s,
-                None => return,
-            }
-        }
+    /// Sampling reads /proc for every bot, a few milliseconds for a large fleet: on its own
+    /// thread, requests and crash restarts never wait behind it. The baseline is taken a
+    /// moment after start so that it does not compete with the first requests of a freshly
+    /// started agent.
+    pub fn start(mut self) -> std::io::Result<()> {
+        let runtime = tokio::runtime::Handle::current();
+        std::thread::Builder::new()
+            .name("health".into())
+            .spawn(move || {
+                // Events and restarts it asks for may need the runtime.
+                let _entered = runtime.enter();
+                let first = self.fleet.global().agent.health_interval;
+                std::thread::sleep(PRIME_AFTER.min(first / 2));
+                // CPU % is a difference between two refreshes: prime both systems so the
+                // first real tick has a baseline.
+                self.prime();
+                loop {
+                    let global = self.fleet.global();
+                    std::thread::sleep(global.agent.health_interval);
+                    self.tick(&global);
+                }
+            })
+            .map(drop)
     }
 
     fn prime(&mut self) {
@@ -307,20 +311,6 @@ impl Sampler {
             message,
         });
     }
-}
-
-/// Runs `work` on the sampler on a blocking thread and hands the sampler back (`None` only
-/// when the runtime is shutting down).
-async fn off_thread(
-    mut sampler: Sampler,
-    work: impl FnOnce(&mut Sampler) + Send + 'static,
-) -> Option<Sampler> {
-    tokio::task::spawn_blocking(move || {
-        work(&mut sampler);
-        sampler
-    })
-    .await
-    .ok()
 }
 
 /// Per-process figures read straight from /proc with descriptors kept open between ticks:
