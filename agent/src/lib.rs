@@ -46,6 +46,17 @@ pub(crate) fn log_line(line: std::fmt::Arguments<'_>) {
     let _ = std::io::Write::write_fmt(&mut std::io::stderr(), format_args!("{line}\n"));
 }
 
+/// Lowers the calling thread's scheduling priority (nice 10): for the agent's background
+/// threads (the store, health sampling), so that on a busy machine a burst of their work
+/// never delays a request or a restart, which run at the normal priority.
+pub(crate) fn background_thread() {
+    // SAFETY: plain syscalls on the calling thread's own id.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
+    }
+}
+
 /// What every component of the agent shares.
 pub struct Context {
     pub paths: Paths,
@@ -151,7 +162,7 @@ fn run_agent(paths: &Paths, ready: &mut ReadyPipe) -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", paths.socket.display()))?;
     std::fs::set_permissions(&paths.socket, std::fs::Permissions::from_mode(0o600))?;
     listener.set_nonblocking(true)?;
-    fleet::write_atomically(&paths.pid_file, &format!("{}\n", std::process::id()))
+    fleet::write_atomically_volatile(&paths.pid_file, &format!("{}\n", std::process::id()))
         .with_context(|| format!("writing {}", paths.pid_file.display()))?;
 
     // Two workers: starting a bot blocks its worker while the kernel sets up the new
@@ -162,7 +173,26 @@ fn run_agent(paths: &Paths, ready: &mut ReadyPipe) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let result = runtime.block_on(serve(paths, listener, ready));
+    // The agent's own work runs on a worker too: the bot tasks it spawns then start on the
+    // workers' own queues instead of each waking a parked worker from outside.
+    let mut owned_ready = std::mem::replace(ready, ReadyPipe(None));
+    let owned_paths = paths.clone();
+    let (result, back) = runtime.block_on(async move {
+        let served = tokio::spawn(async move {
+            let result = serve(&owned_paths, listener, &mut owned_ready).await;
+            (result, owned_ready)
+        });
+        match served.await {
+            Ok((result, ready)) => (result, Some(ready)),
+            Err(e) => (
+                Err(anyhow::anyhow!("the agent's main task failed: {e}")),
+                None,
+            ),
+        }
+    });
+    if let Some(back) = back {
+        *ready = back;
+    }
     let _ = std::fs::remove_file(&paths.socket);
     let _ = std::fs::remove_file(&paths.pid_file);
     result
@@ -179,7 +209,17 @@ async fn serve(
     let trace = std::env::var_os("BOTCTL_TRACE_STARTUP").is_some();
     let phase = |what: &str| {
         if trace {
-            log_line(format_args!("startup: {what} at {:?}", t0.elapsed()));
+            let mut cpu = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: clock_gettime writes the timespec we pass.
+            unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut cpu) };
+            let cpu = Duration::new(cpu.tv_sec as u64, cpu.tv_nsec as u32);
+            log_line(format_args!(
+                "startup: {what} at {:?} (main thread CPU {cpu:?})",
+                t0.elapsed()
+            ));
         }
     };
     let files = {
@@ -214,13 +254,11 @@ async fn serve(
     let registry_complete = store.take_clean_exit().await;
     phase("registry read");
     let fleet = Fleet::new(ctx.clone());
-    // Before the fleet's start floods the store with events: this reads from it.
-    let services = services::Services::new(ctx.clone(), fleet.clone()).await;
-    let files = match files.map(|t| t.join()) {
+    let services = services::Services::new(ctx.clone(), fleet.clone());
+    let files = || match files.map(|t| t.join()) {
         Ok(Ok(files)) => files,
         _ => Files::read(paths),
     };
-    phase("config read");
     let report = fleet.load(files, registry, registry_complete).await;
     phase("fleet loaded");
     let bots = fleet.list(None);

@@ -27,6 +27,8 @@ pub struct SpawnSpec<'a> {
 pub struct BotProcess {
     pub pid: u32,
     pub start_ticks: u64,
+    /// See `pidfs_id`; 0 when unknown.
+    pub pidfs_id: u64,
     pub pidfd: AsyncFd<OwnedFd>,
     /// False for a process adopted from an earlier agent: it is not our child, so its exit
     /// status cannot be read.
@@ -129,6 +131,7 @@ pub fn spawn(spec: SpawnSpec<'_>) -> io::Result<BotProcess> {
     Ok(BotProcess {
         pid,
         start_ticks,
+        pidfs_id: pidfs_id(&pidfd).unwrap_or(0),
         pidfd: watch(pidfd)?,
         is_child: true,
     })
@@ -136,20 +139,99 @@ pub fn spawn(spec: SpawnSpec<'_>) -> io::Result<BotProcess> {
 
 /// Takes over a process started by an earlier agent, if `pid` is still that process.
 pub fn adopt(pid: u32, expected_ticks: u64) -> Option<BotProcess> {
-    let pidfd = pidfd_open(pid).ok()?;
-    // Checked after the pidfd is open: a process that still has this pid and the recorded
-    // start time had it since before the open (a newer process cannot have an older start
-    // time), so the pidfd refers to it and not to a process that reused the pid.
-    let stat = read_stat(pid)?;
-    if stat.start_ticks != expected_ticks || stat.is_gone() {
-        return None;
+    Claim::check(pid, expected_ticks, 0)?.adopt()
+}
+
+/// The identity of a process on kernels with pidfs (Linux 6.9 and later): the inode number
+/// of its pidfd, which is never reused while the machine is up, unlike pids. Reading it is
+/// one fstat, where the start time costs a read of /proc/PID/stat, which the kernel has to
+/// generate; adopting 200 bots does 200 of these. `None` where pidfds are anonymous inodes
+/// that all share one number.
+pub fn pidfs_id(pidfd: &OwnedFd) -> Option<u64> {
+    const PID_FS_MAGIC: libc::c_long = 0x5049_4446;
+    // SAFETY: fstatfs and fstat fill the structures we pass, for an fd we own.
+    unsafe {
+        let mut fs: libc::statfs = std::mem::zeroed();
+        if libc::fstatfs(pidfd.as_raw_fd(), &mut fs) != 0
+            || fs.f_type as libc::c_long != PID_FS_MAGIC
+        {
+            return None;
+        }
+        let mut st: libc::stat = std::mem::zeroed();
+        if libc::fstat(pidfd.as_raw_fd(), &mut st) != 0 {
+            return None;
+        }
+        Some(st.st_ino)
     }
-    Some(BotProcess {
-        pid,
-        start_ticks: expected_ticks,
-        pidfd: watch(pidfd).ok()?,
-        is_child: false,
-    })
+}
+
+/// A process of an earlier agent, checked to be the one that was recorded and pinned by a
+/// pidfd, but not yet watched: checking many (a read of /proc each) can happen away from
+/// the async runtime, ahead of the takeover.
+pub struct Claim {
+    pid: u32,
+    start_ticks: u64,
+    pidfs_id: u64,
+    pidfd: OwnedFd,
+}
+
+impl Claim {
+    /// The process `pid`, if it is still the one recorded with `expected_ticks` and, when
+    /// known (not 0), `expected_id` (see `pidfs_id`).
+    pub fn check(pid: u32, expected_ticks: u64, expected_id: u64) -> Option<Claim> {
+        let pidfd = pidfd_open(pid).ok()?;
+        let id = pidfs_id(&pidfd);
+        let exited = id.is_some() && has_exited(&pidfd);
+        let claim = |pidfs_id| Claim {
+            pid,
+            start_ticks: expected_ticks,
+            pidfs_id,
+            pidfd,
+        };
+        if expected_id != 0
+            && let Some(id) = id
+        {
+            // The pidfd's own identity: the process it pins is the recorded one or not; and
+            // a pidfd polls readable once its process has exited (a zombie nobody reaped).
+            return (id == expected_id && !exited).then(|| claim(id));
+        }
+        // Checked after the pidfd is open: a process that still has this pid and the recorded
+        // start time had it since before the open (a newer process cannot have an older start
+        // time), so the pidfd refers to it and not to a process that reused the pid.
+        let stat = read_stat(pid)?;
+        if stat.start_ticks != expected_ticks || stat.is_gone() {
+            return None;
+        }
+        Some(claim(id.unwrap_or(0)))
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Takes the process over: from here its exit is noticed. If it ended since the check,
+    /// that is noticed at once.
+    pub fn adopt(self) -> Option<BotProcess> {
+        Some(BotProcess {
+            pid: self.pid,
+            start_ticks: self.start_ticks,
+            pidfs_id: self.pidfs_id,
+            pidfd: watch(self.pidfd).ok()?,
+            is_child: false,
+        })
+    }
+}
+
+/// Whether the process of `pidfd` has exited, without waiting.
+fn has_exited(pidfd: &OwnedFd) -> bool {
+    let mut pfd = libc::pollfd {
+        fd: pidfd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, no timeout.
+    let ready = unsafe { libc::poll(&mut pfd, 1, 0) };
+    ready != 0
 }
 
 fn watch(pidfd: OwnedFd) -> io::Result<AsyncFd<OwnedFd>> {
@@ -274,6 +356,34 @@ pub fn age_secs(start_ticks: u64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pidfs_identity_tells_processes_apart_and_the_start_time_backs_it_up() {
+        let me = std::process::id();
+        let ticks = start_ticks(me).unwrap();
+        // Unknown identity (0): the start time decides.
+        assert!(Claim::check(me, ticks, 0).is_some());
+        assert!(Claim::check(me, ticks + 1, 0).is_none());
+        let pidfd = pidfd_open(me).unwrap();
+        if let Some(id) = pidfs_id(&pidfd) {
+            assert_eq!(Claim::check(me, ticks, id).map(|c| c.pidfs_id), Some(id));
+            assert!(
+                Claim::check(me, ticks, id + 1).is_none(),
+                "another identity is another process, whatever its start time"
+            );
+            let mut child = std::process::Command::new("sleep")
+                .arg("5")
+                .spawn()
+                .unwrap();
+            let other = pidfs_id(&pidfd_open(child.id()).unwrap());
+            let _ = child.kill();
+            let _ = child.wait();
+            assert!(
+                other.is_some_and(|o| o != id),
+                "each process has its own identity"
+            );
+        }
+    }
 
     #[test]
     fn reads_own_stat() {

@@ -119,15 +119,14 @@ pub struct Services {
 }
 
 impl Services {
-    pub async fn new(ctx: Arc<Context>, fleet: Arc<Fleet>) -> Arc<Services> {
+    pub fn new(ctx: Arc<Context>, fleet: Arc<Fleet>) -> Arc<Services> {
         let control = Arc::new(AgentControl {
             ctx: ctx.clone(),
             fleet: fleet.clone(),
             offset: AtomicI64::new(i64::MIN),
             deliveries: Mutex::new(HashSet::new()),
+            loaded: tokio::sync::OnceCell::new(),
         });
-        // Before anything can poll Telegram or take a delivery: neither may run twice.
-        control.load().await;
         Arc::new(Services {
             ctx,
             applied: Mutex::new(None),
@@ -265,13 +264,15 @@ impl Services {
             };
             let mut config = remote::HttpConfig::new(h.listen, secret);
             config.rate_per_minute = h.rate_per_minute;
-            let control: Arc<dyn Control> = self.control.clone();
+            let agent = self.control.clone();
             let ctx = self.ctx.clone();
             let listen = h.listen;
             tasks.push(tokio::spawn(supervise("http listener", ctx, move || {
                 let config = config.clone();
-                let control = control.clone();
+                let agent = agent.clone();
                 Box::pin(async move {
+                    agent.loaded().await;
+                    let control: Arc<dyn Control> = agent;
                     let listener = tokio::net::TcpListener::bind(listen)
                         .await
                         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -286,7 +287,7 @@ impl Services {
                 Ok(token) => {
                     let mut config = remote::TelegramCommandsConfig::new(token, t.admins.clone());
                     config.api_base = t.api_base.clone();
-                    let control: Arc<dyn Control> = self.control.clone();
+                    let agent = self.control.clone();
                     let client = self.ctx.http_client().clone();
                     let ctx = self.ctx.clone();
                     tasks.push(tokio::spawn(supervise(
@@ -294,10 +295,11 @@ impl Services {
                         ctx,
                         move || {
                             let config = config.clone();
-                            let control = control.clone();
+                            let agent = agent.clone();
                             let client = client.clone();
                             Box::pin(async move {
-                                remote::poll_telegram(config, control, client).await;
+                                agent.loaded().await;
+                                remote::poll_telegram(config, agent, client).await;
                                 Err("stopped".to_string())
                             })
                         },
@@ -360,10 +362,18 @@ pub struct AgentControl {
     fleet: Arc<Fleet>,
     offset: AtomicI64,
     deliveries: Mutex<HashSet<String>>,
+    /// Set once the stored state below was read.
+    loaded: tokio::sync::OnceCell<()>,
 }
 
 impl AgentControl {
-    /// The stored Telegram offset and GitHub delivery ids.
+    /// Reads the stored Telegram offset and GitHub delivery ids, once: before anything may
+    /// poll Telegram or take a delivery (neither may run twice), and not before a remote
+    /// component starts, so that an agent without one never waits for it.
+    async fn loaded(&self) {
+        self.loaded.get_or_init(|| self.load()).await;
+    }
+
     async fn load(&self) {
         let offset = self
             .ctx

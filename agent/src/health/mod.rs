@@ -93,6 +93,7 @@ impl Sampler {
             .spawn(move || {
                 // Events and restarts it asks for may need the runtime.
                 let _entered = runtime.enter();
+                crate::background_thread();
                 let first = self.fleet.global().agent.health_interval;
                 std::thread::sleep(PRIME_AFTER.min(first / 2));
                 // CPU % is a difference between two refreshes: prime both systems so the

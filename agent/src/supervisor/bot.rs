@@ -476,6 +476,7 @@ impl BotTask {
             pid: p.pid,
             pgid: p.pid,
             start_ticks: p.start_ticks,
+            pidfs_id: p.pidfs_id,
             started_at_ms: self.started_at_ms.unwrap_or_else(now_ms),
             restarts: self.machine.restarts,
             config_toml: self.config.to_toml(),
