@@ -121,7 +121,38 @@ async fn wait_for_socket(target: &Target, deadline: Instant) {
     }
 }
 
-async fn probe(target: &Target) -> Result<Probe, CliError> {
+/// Connects like `connect` and makes the command's first call in the same round trip as
+/// `hello` (both requests go out at once), which saves a `botctl status` one round trip to
+/// the agent. Should anything go wrong (no agent yet, another protocol), it falls back to
+/// `connect` and a second call, so that every error reads as it always does.
+pub async fn connect_and<T, F, Fut>(target: &Target, first: F) -> Result<(Session, T), CliError>
+where
+    F: Fn(AgentClient) -> Fut,
+    Fut: std::future::Future<Output = Result<T, tarpc::client::RpcError>>,
+{
+    if let Ok(Some(client)) = open(target).await {
+        let (agent, answer) = futures::join!(
+            client.hello(ctx(Duration::from_secs(5)), hello()),
+            first(client.clone())
+        );
+        if let (Ok(Ok(agent)), Ok(answer)) = (agent, answer) {
+            return Ok((Session { client, agent }, answer));
+        }
+    }
+    let session = connect(target).await?;
+    let answer = first(session.client.clone()).await?;
+    Ok((session, answer))
+}
+
+fn hello() -> ClientHello {
+    ClientHello {
+        version: VERSION.to_string(),
+        protocol: PROTOCOL_VERSION,
+    }
+}
+
+/// A client on the agent's socket, before any call; `None` when nothing listens there.
+async fn open(target: &Target) -> Result<Option<AgentClient>, CliError> {
     let socket = &target.paths.socket;
     let stream = match UnixStream::connect(socket).await {
         Ok(s) => s,
@@ -131,7 +162,7 @@ async fn probe(target: &Target) -> Result<Probe, CliError> {
                 io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
             ) =>
         {
-            return Ok(Probe::Down);
+            return Ok(None);
         }
         Err(e) => {
             return Err(CliError::unreachable(format!(
@@ -144,12 +175,16 @@ async fn probe(target: &Target) -> Result<Probe, CliError> {
         .max_frame_length(MAX_FRAME_BYTES)
         .new_framed(stream);
     let transport = tarpc::serde_transport::new(framed, Bincode::default());
-    let client = AgentClient::new(tarpc::client::Config::default(), transport).spawn();
-    let hello = ClientHello {
-        version: VERSION.to_string(),
-        protocol: PROTOCOL_VERSION,
+    Ok(Some(
+        AgentClient::new(tarpc::client::Config::default(), transport).spawn(),
+    ))
+}
+
+async fn probe(target: &Target) -> Result<Probe, CliError> {
+    let Some(client) = open(target).await? else {
+        return Ok(Probe::Down);
     };
-    match client.hello(ctx(Duration::from_secs(5)), hello).await {
+    match client.hello(ctx(Duration::from_secs(5)), hello()).await {
         Ok(Ok(agent)) => Ok(Probe::Up(Session { client, agent })),
         Ok(Err(e)) if e.kind == ErrorKind::VersionMismatch => Err(CliError::unreachable(e.message)),
         Ok(Err(e)) => Err(CliError::unreachable(e.message)),

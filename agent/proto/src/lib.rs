@@ -532,6 +532,9 @@ pub struct CleanupReport {
 }
 
 /// The agent's RPC service. Append only (see the module comment).
+/// Wire invariant for every protocol version: `hello` is request 0 and `status` request 1,
+/// without arguments. `botctl status` sends both at once, before it knows the agent's
+/// protocol, so an agent of any version must read that second request as `status`.
 #[tarpc::service]
 pub trait Agent {
     /// First call of every session: the agent refuses a client of another protocol version.
@@ -570,4 +573,33 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod wire_tests {
+    use super::*;
+    use std::pin::Pin;
+    use tarpc::tokio_serde::Serializer;
+    use tarpc::tokio_serde::formats::Bincode;
+
+    fn encode(request: &AgentRequest) -> Vec<u8> {
+        let mut codec = Bincode::<AgentRequest, AgentRequest>::default();
+        Pin::new(&mut codec).serialize(request).unwrap().to_vec()
+    }
+
+    #[test]
+    fn status_is_request_one_without_arguments_forever() {
+        let hello = encode(&AgentRequest::Hello {
+            client: ClientHello {
+                version: String::new(),
+                protocol: 0,
+            },
+        });
+        assert_eq!(hello[0], 0, "hello is request 0: {hello:?}");
+        assert_eq!(
+            encode(&AgentRequest::Status {}),
+            vec![1],
+            "status is request 1, alone"
+        );
+    }
 }

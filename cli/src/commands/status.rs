@@ -6,12 +6,14 @@ use crate::render::Cell;
 use botctl_proto::{StatusReport, now_ms};
 
 use crate::CliError;
-use crate::client::{Target, connect, ctx};
+use crate::client::{Target, connect_and, ctx};
 use crate::render::{self, opt};
 
 pub async fn run(target: &Target, json: bool) -> Result<(), CliError> {
-    let session = connect(target).await?;
-    let report = session.client.status(ctx(Duration::from_secs(10))).await?;
+    let (_, report) = connect_and(target, |client| async move {
+        client.status(ctx(Duration::from_secs(10))).await
+    })
+    .await?;
     if json {
         render::print_json(&report);
         return Ok(());
