@@ -35,6 +35,7 @@ use crate::store::{NewEvent, Store};
 const WORKERS: usize = 2;
 /// How often every log is checked against `[logs] max_size_mb` besides inotify's word.
 const LOG_SWEEP_EVERY: Duration = Duration::from_secs(60);
+const FIRST_SWEEP_AFTER: Duration = Duration::from_secs(2);
 /// A log is copied aside at most this often; faster growth is a flood and is only truncated.
 const FLOOD_COPY_EVERY: Duration = Duration::from_secs(1);
 /// A flood is reported at most this often per log.
@@ -251,7 +252,7 @@ async fn serve(
     });
     // After a clean exit the registry names every bot process; otherwise (a crash, a kill,
     // a lost or new database) the live processes are searched too.
-    let registry_complete = store.take_clean_exit().await;
+    let registry_complete = store.clean_exit();
     phase("registry read");
     let fleet = Fleet::new(ctx.clone());
     let services = services::Services::new(ctx.clone(), fleet.clone());
@@ -351,7 +352,12 @@ async fn rotate_logs(ctx: Arc<Context>, fleet: Arc<Fleet>) {
         std::path::PathBuf,
         (u64, Option<std::time::Instant>),
     > = std::collections::HashMap::new();
-    let mut sweep = tokio::time::interval(LOG_SWEEP_EVERY);
+    // The first sweep (logs that grew while no agent ran) a moment after the start, not
+    // during the first requests of a freshly started agent.
+    let mut sweep = tokio::time::interval_at(
+        tokio::time::Instant::now() + FIRST_SWEEP_AFTER,
+        LOG_SWEEP_EVERY,
+    );
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let files: Vec<std::path::PathBuf> = tokio::select! {

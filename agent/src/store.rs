@@ -26,6 +26,14 @@ const RETRY_EVERY: Duration = Duration::from_millis(500);
 /// Changes held in memory while the file cannot be written; the oldest go first beyond this
 /// (the registry is kept whole apart, so adoption never depends on what was dropped).
 const MAX_PENDING: usize = 100_000;
+/// Registry columns added since the first version, in order: a file's `user_version` says
+/// how many it has.
+const COLUMNS_ADDED: [(&str, &str); 2] = [
+    ("config_toml", "TEXT NOT NULL DEFAULT ''"),
+    ("pidfs_id", "INTEGER NOT NULL DEFAULT 0"),
+];
+/// The `user_version` of a file with the whole schema of this version.
+const SCHEMA_VERSION: i64 = COLUMNS_ADDED.len() as i64;
 /// The meta key an agent leaves when it exits with its registry complete.
 const CLEAN_EXIT: &str = "clean_exit";
 
@@ -82,7 +90,6 @@ enum Write {
     Event(NewEvent, i64),
     Samples(Vec<SampleRow>),
     MetaSet(String, String),
-    MetaDelete(String),
     Delivery(String, i64),
     Register(RegistryRow),
     Unregister(String),
@@ -115,19 +122,22 @@ pub struct Store {
     tx: mpsc::Sender<Cmd>,
     /// What keeps the file from being written right now, for `status`.
     problem: Arc<Mutex<Option<String>>>,
+    /// The file held the mark of a clean exit when it was opened (see `clean_exit`).
+    clean_exit: bool,
 }
 
 impl Store {
     /// Opens (creating) the database and starts its thread. The second value, when present,
     /// says why the file could not be used and that the history is kept in memory instead.
     pub fn open(path: &Path) -> (Store, Option<String>) {
-        let (conn, file, problem) = match open_checked(path) {
-            Ok((conn, replaced)) => (conn, Some(path.to_path_buf()), replaced),
+        let (conn, registry, file, problem) = match open_checked(path) {
+            Ok((conn, registry, replaced)) => (conn, registry, Some(path.to_path_buf()), replaced),
             Err(e) => {
                 let conn = Connection::open_in_memory().expect("sqlite in memory");
                 init(&conn).expect("sqlite schema in memory");
                 (
                     conn,
+                    Vec::new(),
                     None,
                     Some(format!(
                         "cannot use {}: {e:#}; keeping history in memory until the agent restarts",
@@ -136,9 +146,17 @@ impl Store {
                 )
             }
         };
+        // Taken here, on the opening thread, before anything else can be written.
+        let clean_exit = file.is_some() && take_clean_mark(&conn);
         let in_memory = file.is_none().then(|| problem.clone()).flatten();
         let problem_now = Arc::new(Mutex::new(in_memory));
-        let writer = Writer::new(conn, file, path.to_path_buf(), problem_now.clone());
+        let writer = Writer::new(
+            conn,
+            registry,
+            file,
+            path.to_path_buf(),
+            problem_now.clone(),
+        );
         let (tx, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("store".into())
@@ -148,6 +166,7 @@ impl Store {
             Store {
                 tx,
                 problem: problem_now,
+                clean_exit,
             },
             problem,
         )
@@ -223,18 +242,11 @@ impl Store {
     }
 
     /// Whether the previous agent left the registry complete: it exited cleanly after every
-    /// start was written down (see `close_cleanly`). The mark is removed durably before this
-    /// answers, so an agent that dies from here on leaves none; a store that cannot write
-    /// answers no, since its registry cannot be trusted either.
-    pub async fn take_clean_exit(&self) -> bool {
-        if !matches!(self.meta_get(CLEAN_EXIT).await, Ok(Some(_))) {
-            return false;
-        }
-        let _ = self
-            .tx
-            .send(Cmd::Write(Write::MetaDelete(CLEAN_EXIT.into())));
-        self.flush().await;
-        self.problem().is_none()
+    /// start was written down (see `close_cleanly`). The mark was removed from the file when
+    /// it was opened, so an agent that dies from then on leaves none; a file where it could
+    /// not be removed says no, since its registry cannot be trusted either.
+    pub fn clean_exit(&self) -> bool {
+        self.clean_exit
     }
 
     /// The last write of an agent that exits with its registry complete (no bot task left
@@ -310,6 +322,11 @@ fn open_file(path: &Path) -> anyhow::Result<Connection> {
 }
 
 fn init(conn: &Connection) -> rusqlite::Result<()> {
+    // A file this version made has everything below: skip parsing a dozen statements.
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS events(
             id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -339,14 +356,8 @@ fn init(conn: &Connection) -> rusqlite::Result<()> {
          CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
          CREATE TABLE IF NOT EXISTS deliveries(id TEXT PRIMARY KEY, ts_ms INTEGER NOT NULL);",
     )?;
-    // Files made before a column existed get it added; user_version counts the columns added
-    // so far (a new one goes at the end of the list).
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    let added = [
-        ("config_toml", "TEXT NOT NULL DEFAULT ''"),
-        ("pidfs_id", "INTEGER NOT NULL DEFAULT 0"),
-    ];
-    for (i, (column, declaration)) in added.into_iter().enumerate() {
+    // Files made before a column existed get it added.
+    for (i, (column, declaration)) in COLUMNS_ADDED.into_iter().enumerate() {
         let to = i as i64 + 1;
         if version >= to {
             continue;
@@ -362,6 +373,12 @@ fn init(conn: &Connection) -> rusqlite::Result<()> {
         conn.pragma_update(None, "user_version", to)?;
     }
     Ok(())
+}
+
+/// Removes the clean-exit mark (see `Store::clean_exit`); true if it was there and is gone.
+fn take_clean_mark(conn: &Connection) -> bool {
+    conn.execute("DELETE FROM meta WHERE key = ?1", params![CLEAN_EXIT])
+        .is_ok_and(|removed| removed > 0)
 }
 
 /// Identifies the database file as the store last left it, to notice it deleted, replaced or
@@ -413,15 +430,12 @@ struct Writer {
 impl Writer {
     fn new(
         conn: Connection,
+        registry: Vec<RegistryRow>,
         file: Option<PathBuf>,
         path: PathBuf,
         problem: Arc<Mutex<Option<String>>>,
     ) -> Writer {
-        let registry = read_registry(&conn)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|r| (r.name.clone(), r))
-            .collect();
+        let registry = registry.into_iter().map(|r| (r.name.clone(), r)).collect();
         let seen = file.as_deref().and_then(FileId::of);
         Writer {
             conn,
@@ -693,13 +707,16 @@ fn is_corrupt(e: &rusqlite::Error) -> bool {
 }
 
 /// Opens the file; one that is not a database or is damaged is moved aside for a new one
-/// (the next agent must not be stuck without a registry). The second value says so.
-fn open_checked(path: &Path) -> anyhow::Result<(Connection, Option<String>)> {
+/// (the next agent must not be stuck without a registry). Also gives the registry it read
+/// to check the file, and a word on a file moved aside.
+type Opened = (Connection, Vec<RegistryRow>, Option<String>);
+
+fn open_checked(path: &Path) -> anyhow::Result<Opened> {
     let damaged = match short_of_its_header(path) {
         Some(why) => why,
         None => match open_file(path) {
             Ok(conn) => match read_registry(&conn) {
-                Ok(_) => return Ok((conn, None)),
+                Ok(registry) => return Ok((conn, registry, None)),
                 Err(e) if is_corrupt(&e) => e.to_string(),
                 Err(e) => return Err(e.into()),
             },
@@ -718,6 +735,7 @@ fn open_checked(path: &Path) -> anyhow::Result<(Connection, Option<String>)> {
     let conn = open_file(path)?;
     Ok((
         conn,
+        Vec::new(),
         Some(format!(
             "{} was damaged ({damaged}): kept it as {} and started a new one; running bots are found by their processes",
             path.display(),
@@ -853,9 +871,6 @@ fn apply(
                     "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
                     params![k, v],
                 )?;
-            }
-            Write::MetaDelete(k) => {
-                tx.execute("DELETE FROM meta WHERE key = ?1", params![k])?;
             }
             Write::Delivery(id, ts) => {
                 tx.execute(
@@ -1176,21 +1191,15 @@ mod tests {
         let db = dir.path().join("botctl.db");
         {
             let (store, _) = Store::open(&db);
-            assert!(
-                !store.take_clean_exit().await,
-                "a new file vouches for nothing"
-            );
+            assert!(!store.clean_exit(), "a new file vouches for nothing");
             store.close_cleanly().await;
         }
         let (store, _) = Store::open(&db);
-        assert!(
-            store.take_clean_exit().await,
-            "the last agent exited cleanly"
-        );
+        assert!(store.clean_exit(), "the last agent exited cleanly");
         drop(store);
         // An agent that then dies without closing leaves no mark behind.
         let (store, _) = Store::open(&db);
-        assert!(!store.take_clean_exit().await, "the mark was taken");
+        assert!(!store.clean_exit(), "the mark was taken");
     }
 
     #[tokio::test]
@@ -1201,14 +1210,10 @@ mod tests {
             let (store, _) = Store::open(&db);
             store.close_cleanly().await;
         }
-        let (store, _) = Store::open(&db);
-        store.flush().await;
         let locker = Connection::open(&db).unwrap();
         locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
-        assert!(
-            !store.take_clean_exit().await,
-            "the mark could not be removed"
-        );
+        let (store, _) = Store::open(&db);
+        assert!(!store.clean_exit(), "the mark could not be removed");
         locker.execute_batch("COMMIT").unwrap();
     }
 

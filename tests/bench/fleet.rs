@@ -127,6 +127,30 @@ impl Bench {
             .unwrap()
     }
 
+    /// Waits until every bot process is asleep (state S in /proc), as a sleeper bot is once
+    /// it has started.
+    fn settle(&self) {
+        let out = self.botctl(&["status", "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let pids: Vec<u64> = v["bots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|b| b["pid"].as_u64())
+            .collect();
+        wait(
+            || {
+                pids.iter().all(|pid| {
+                    let stat =
+                        std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                    stat.rsplit_once(") ")
+                        .is_some_and(|(_, rest)| rest.starts_with('S'))
+                })
+            },
+            "the fleet settled",
+        );
+    }
+
     fn running(&self) -> usize {
         let out = self.botctl(&["status", "--json"]);
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -158,7 +182,9 @@ impl Bench {
             ok: Some(start_all <= Duration::from_millis(250)),
         });
 
-        // status with the agent warm.
+        // status with the agent warm, once the fleet has settled: just started, 200 bots
+        // spend a while loading their programs, which would be measured instead.
+        self.settle();
         for _ in 0..5 {
             self.botctl(&["status"]);
         }
