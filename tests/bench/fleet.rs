@@ -167,17 +167,24 @@ impl Bench {
         let mut rows = Vec::new();
         eprintln!("fleet benchmark: {n} bots in {}", self.home.display());
 
-        // Start: the agent starts the whole fleet, then a stop and a timed start of all.
+        // Start: the agent starts the whole fleet, then stops and timed starts of all (the
+        // median of 5: one start is a quarter of a second on a machine that is not ours).
         self.botctl(&["agent", "start"]);
         wait(|| self.running() == n, "all bots running");
-        self.botctl(&["stop", "--all"]);
-        let t = Instant::now();
-        self.botctl(&["start", "--all"]);
-        wait(|| self.running() == n, "all bots running again");
-        let start_all = t.elapsed();
+        let mut starts: Vec<Duration> = (0..5)
+            .map(|_| {
+                self.botctl(&["stop", "--all"]);
+                let t = Instant::now();
+                self.botctl(&["start", "--all"]);
+                wait(|| self.running() == n, "all bots running again");
+                t.elapsed()
+            })
+            .collect();
+        starts.sort();
+        let start_all = median(&starts);
         rows.push(Row {
-            measure: "start all bots until all alive",
-            value: ms(start_all),
+            measure: "start all bots until all alive (median of 5)",
+            value: format!("{} (fastest {})", ms(start_all), ms(starts[0])),
             target: "<= 250 ms",
             ok: Some(start_all <= Duration::from_millis(250)),
         });
