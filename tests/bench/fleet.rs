@@ -204,6 +204,15 @@ impl Bench {
             target: "<= 5 ms median",
             ok: Some(med <= Duration::from_millis(5)),
         });
+        // The floor under any command on this machine: starting the binary at all.
+        let mut floor: Vec<Duration> = (0..30).map(|_| self.timed(&["--version"])).collect();
+        floor.sort();
+        rows.push(Row {
+            measure: "botctl --version, for reference (median of 30)",
+            value: ms(median(&floor)),
+            target: "-",
+            ok: None,
+        });
         let mut warm_json: Vec<Duration> =
             (0..30).map(|_| self.timed(&["status", "--json"])).collect();
         warm_json.sort();
