@@ -70,7 +70,8 @@ impl Files {
 /// Registry rows of an earlier agent by bot name, each with its process if that still runs.
 type Adoptable = BTreeMap<String, (RegistryRow, Option<process::Claim>)>;
 
-/// Checks which recorded processes still run (a read of /proc each).
+/// Checks which recorded processes still run: a pidfd each, identified by its pidfs inode or,
+/// where that is unknown, by the start time in /proc.
 fn adoptable(rows: Vec<RegistryRow>) -> Adoptable {
     rows.into_iter()
         .map(|r| {
@@ -217,8 +218,8 @@ impl Fleet {
         });
     }
 
-    /// Reads botctl.toml and bots.d and makes the running fleet match them. `adoptable` holds
-    /// registry rows of an earlier agent; the ones used are removed from it.
+    /// Makes the running fleet match botctl.toml and bots.d as `files` read them. `adoptable`
+    /// holds registry rows of an earlier agent; the ones used are removed from it.
     fn apply_files(&self, files: Files, adoptable: &mut Adoptable) -> ReloadReport {
         let mut report = ReloadReport::default();
         let mut issues = BTreeMap::new();

@@ -35,6 +35,7 @@ use crate::store::{NewEvent, Store};
 const WORKERS: usize = 2;
 /// How often every log is checked against `[logs] max_size_mb` besides inotify's word.
 const LOG_SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// The first sweep comes this long after the agent starts.
 const FIRST_SWEEP_AFTER: Duration = Duration::from_secs(2);
 /// A log is copied aside at most this often; faster growth is a flood and is only truncated.
 const FLOOD_COPY_EVERY: Duration = Duration::from_secs(1);
@@ -47,9 +48,9 @@ pub(crate) fn log_line(line: std::fmt::Arguments<'_>) {
     let _ = std::io::Write::write_fmt(&mut std::io::stderr(), format_args!("{line}\n"));
 }
 
-/// Lowers the calling thread's scheduling priority (nice 10): for the agent's background
-/// threads (the store, health sampling), so that on a busy machine a burst of their work
-/// never delays a request or a restart, which run at the normal priority.
+/// Lowers the calling thread's scheduling priority (nice 10): for background work (health
+/// sampling), so that on a busy machine it never delays a request or a restart, which run at
+/// the normal priority.
 pub(crate) fn background_thread() {
     // SAFETY: plain syscalls on the calling thread's own id.
     unsafe {
@@ -218,7 +219,7 @@ async fn serve(
             unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut cpu) };
             let cpu = Duration::new(cpu.tv_sec as u64, cpu.tv_nsec as u32);
             log_line(format_args!(
-                "startup: {what} at {:?} (main thread CPU {cpu:?})",
+                "startup: {what} at {:?} (CPU of the starting thread {cpu:?})",
                 t0.elapsed()
             ));
         }

@@ -166,8 +166,8 @@ pub fn pidfs_id(pidfd: &OwnedFd) -> Option<u64> {
 }
 
 /// A process of an earlier agent, checked to be the one that was recorded and pinned by a
-/// pidfd, but not yet watched: checking many (a read of /proc each) can happen away from
-/// the async runtime, ahead of the takeover.
+/// pidfd, but not yet watched: checking many can happen ahead of the takeover (while the
+/// configuration is still being read).
 pub struct Claim {
     pid: u32,
     start_ticks: u64,
@@ -231,7 +231,7 @@ fn has_exited(pidfd: &OwnedFd) -> bool {
     };
     // SAFETY: one valid pollfd, no timeout.
     let ready = unsafe { libc::poll(&mut pfd, 1, 0) };
-    ready != 0
+    ready > 0
 }
 
 fn watch(pidfd: OwnedFd) -> io::Result<AsyncFd<OwnedFd>> {
