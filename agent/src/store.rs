@@ -858,15 +858,17 @@ fn apply(
     let tx = conn.transaction()?;
     for write in writes {
         match write {
+            // Cached statements: a burst (an event per bot of a fleet) parses each once.
             Write::Event(e, ts) => {
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT INTO events(ts_ms, bot, owner, kind, message) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![ts, e.bot, e.owner, e.kind, e.message],
-                )?;
+                )?
+                .execute(params![ts, e.bot, e.owner, e.kind, e.message])?;
             }
             Write::Register(r) => register(&tx, r)?,
             Write::Unregister(name) => {
-                tx.execute("DELETE FROM registry WHERE name = ?1", params![name])?;
+                tx.prepare_cached("DELETE FROM registry WHERE name = ?1")?
+                    .execute(params![name])?;
             }
             Write::Samples(rows) => {
                 let mut stmt = tx.prepare_cached(
@@ -905,10 +907,11 @@ fn apply(
 }
 
 fn register(tx: &rusqlite::Transaction<'_>, r: &RegistryRow) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT OR REPLACE INTO registry(name, owner, pid, pgid, start_ticks, started_at_ms, restarts, config_toml, pidfs_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![
+    )?
+    .execute(params![
             r.name,
             r.owner,
             r.pid,
