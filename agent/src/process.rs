@@ -295,15 +295,19 @@ fn group_has_live_member(pgid: u32) -> bool {
         // Without /proc we cannot tell: assume the group lives (the caller kills it anyway).
         return true;
     }
-    for pid in all_pids() {
-        if let Some(stat) = read_stat(pid)
-            && stat.pgrp == pgid
-            && !stat.is_gone()
-        {
-            return true;
-        }
-    }
-    false
+    // getpgid is one cheap syscall where /proc/PID/stat is text the kernel generates
+    // (~15 us): the stat is read for the group's members only. Stopping 200 adopted bots,
+    // whose exited leaders stay zombies until init reaps them, took 0.8 s of such scans.
+    all_pids()
+        .filter(|pid| pgid_of(*pid) == Some(pgid))
+        .any(|pid| read_stat(pid).is_some_and(|s| !s.is_gone()))
+}
+
+/// The process group of `pid` (`None` once it is gone).
+pub fn pgid_of(pid: u32) -> Option<u32> {
+    // SAFETY: getpgid only reads the process table.
+    let pgid = unsafe { libc::getpgid(pid as libc::pid_t) };
+    (pgid >= 0).then_some(pgid as u32)
 }
 
 /// What the agent needs of /proc/PID/stat.
@@ -383,6 +387,25 @@ mod tests {
                 "each process has its own identity"
             );
         }
+    }
+
+    #[test]
+    fn the_group_of_a_process_is_one_syscall_away() {
+        use std::os::unix::process::CommandExt;
+        let me = std::process::id();
+        assert_eq!(pgid_of(me), read_stat(me).map(|s| s.pgrp));
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        assert_eq!(pgid_of(pid), Some(pid), "a leader of its own group");
+        assert!(group_alive(pid));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(pgid_of(pid), None, "gone once reaped");
+        assert!(!group_alive(pid));
     }
 
     #[test]

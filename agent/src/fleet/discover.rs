@@ -26,7 +26,8 @@ pub fn live_bots(home: &Path) -> BTreeMap<String, Vec<Found>> {
     let me = std::process::id();
     let mut found: BTreeMap<String, Vec<Found>> = BTreeMap::new();
     for pid in crate::process::all_pids() {
-        if pid == me {
+        // Group leaders only: one getpgid each, where the stat below is far dearer.
+        if pid == me || process::pgid_of(pid) != Some(pid) {
             continue;
         }
         let Some(stat) = process::read_stat(pid) else {
