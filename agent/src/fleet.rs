@@ -86,6 +86,9 @@ pub struct Fleet {
     state: Mutex<State>,
     /// Serialises the operations that change the set of bots (reload, add, remove).
     changes: tokio::sync::Mutex<()>,
+    /// Set by `shutdown`: no bot is added after it, so the registry the agent leaves names
+    /// every process (the next agent trusts it after a clean exit).
+    closed: std::sync::atomic::AtomicBool,
 }
 
 impl Fleet {
@@ -94,6 +97,7 @@ impl Fleet {
             ctx,
             state: Mutex::new(State::default()),
             changes: tokio::sync::Mutex::new(()),
+            closed: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -187,6 +191,9 @@ impl Fleet {
 
     pub async fn reload(&self) -> ReloadReport {
         let _guard = self.changes.lock().await;
+        if self.is_closed() {
+            return ReloadReport::default();
+        }
         // A bot that is new to this agent may still run: left unsupervised at load because its
         // file was broken, say. Adopt it rather than start a second copy.
         let known: BTreeSet<String> = self.state.lock().unwrap().bots.keys().cloned().collect();
@@ -696,6 +703,7 @@ impl Fleet {
 
     pub async fn add(&self, req: AddBot) -> Result<BotOutcome, RpcError> {
         let _guard = self.changes.lock().await;
+        self.refuse_when_closed()?;
         let paths = &self.ctx.paths;
         if !config::valid_bot_name(&req.name) {
             return Err(invalid_name(&req.name));
@@ -788,6 +796,7 @@ impl Fleet {
     /// file; a failure half-way removes what was made.
     pub async fn create(&self, req: CreateBot) -> Result<BotOutcome, RpcError> {
         let _guard = self.changes.lock().await;
+        self.refuse_when_closed()?;
         let paths = &self.ctx.paths;
         if !config::valid_bot_name(&req.name) {
             return Err(invalid_name(&req.name));
@@ -1175,8 +1184,22 @@ impl Fleet {
     }
 
     /// Stops every bot (or leaves them running for the next agent) and ends their tasks.
+    fn is_closed(&self) -> bool {
+        self.closed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn refuse_when_closed(&self) -> Result<(), RpcError> {
+        if self.is_closed() {
+            return Err(RpcError::conflict(
+                "the agent is stopping: run the command again once the next agent is up",
+            ));
+        }
+        Ok(())
+    }
+
     pub async fn shutdown(&self, keep: bool) -> ShutdownReport {
         let _guard = self.changes.lock().await;
+        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
         let entries: Vec<Entry> = std::mem::take(&mut self.state.lock().unwrap().bots)
             .into_values()
             .collect();
