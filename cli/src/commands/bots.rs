@@ -119,12 +119,7 @@ pub async fn add(target: &Target, args: AddArgs) -> Result<(), CliError> {
         .client
         .add_bot(ctx(Duration::from_secs(60)), req)
         .await??;
-    println!("{}: {}", outcome.bot, outcome.message);
-    if outcome.ok {
-        Ok(())
-    } else {
-        Err(CliError::quiet())
-    }
+    answer(&outcome, false)
 }
 
 pub async fn create(
@@ -148,12 +143,7 @@ pub async fn create(
         .client
         .create_bot(ctx(Duration::from_secs(600)), req)
         .await??;
-    println!("{}: {}", outcome.bot, outcome.message);
-    if outcome.ok {
-        Ok(())
-    } else {
-        Err(CliError::quiet())
-    }
+    answer(&outcome, false)
 }
 
 pub async fn remove(
@@ -167,8 +157,13 @@ pub async fn remove(
         .client
         .remove_bot(ctx(Duration::from_secs(3600)), name, purge)
         .await??;
+    answer(&outcome, json)
+}
+
+/// Prints what the agent said of one bot (as JSON with `json`); exit 1 when it did not do it.
+fn answer(outcome: &botctl_proto::BotOutcome, json: bool) -> Result<(), CliError> {
     if json {
-        render::print_json(&outcome);
+        render::print_json(outcome);
     } else {
         println!("{}: {}", outcome.bot, outcome.message);
     }
