@@ -149,18 +149,6 @@ fn kill_agent(home: &Home) -> u32 {
     agent
 }
 
-fn proc_field(pid: u32, key: &str) -> Option<u64> {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix(key))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    proc_field(pid, "VmRSS:").unwrap_or(0)
-}
-
 /// User plus system CPU time a process has used (fields 14 and 15 of /proc/PID/stat).
 fn cpu_time(pid: u32) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();

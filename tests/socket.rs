@@ -40,15 +40,6 @@ fn hung_up(stream: &mut UnixStream) -> bool {
     }
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
 #[test]
 fn garbage_and_huge_frames_do_not_hurt_the_agent() {
     let home = Home::fast();

@@ -359,6 +359,16 @@ fn nul_separated(path: String) -> Vec<String> {
         .collect()
 }
 
+/// Resident memory of a process in KiB (0 once it is gone).
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
 pub fn environ(pid: u32) -> Vec<String> {
     nul_separated(format!("/proc/{pid}/environ"))
 }
