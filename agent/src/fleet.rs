@@ -20,7 +20,7 @@ use crate::Context;
 use crate::process;
 use crate::storage;
 use crate::store::{NewEvent, RegistryRow};
-use crate::supervisor::bot::{Begin, BotTask, Command, Settings, SharedView, new_view};
+use crate::supervisor::bot::{Begin, BotTask, Command, Prepared, Settings, SharedView, new_view};
 
 mod discover;
 
@@ -247,13 +247,16 @@ impl Fleet {
         let previously_over: BTreeSet<String> = state.over_limit.keys().cloned().collect();
         state.over_limit.clear();
         let mut seen = BTreeSet::new();
+        // New bots' tasks, put on the runtime together at the end.
+        let mut prepared = Vec::new();
         for err in &fleet.errors {
             let name = bot_name_of(&err.file);
             if let Some(n) = &name
                 && !state.bots.contains_key(n)
-                && let Some(entry) = self.adopt_last_good(n, adoptable, &global)
+                && let Some((entry, task)) = self.adopt_last_good(n, adoptable, &global)
             {
                 state.bots.insert(n.clone(), entry);
+                prepared.push(task);
             }
             let kept = name.as_ref().is_some_and(|n| state.bots.contains_key(n));
             if let Some(n) = &name {
@@ -284,12 +287,15 @@ impl Fleet {
                         report.changed.push(bot.name.clone());
                         let config = Arc::new(bot);
                         entry.config = config.clone();
-                        let _ = entry.tx.send(Command::Reconfigure(config, settings));
-                    } else {
-                        // The global settings may have changed under an unchanged file.
                         let _ = entry
                             .tx
-                            .send(Command::Reconfigure(entry.config.clone(), settings));
+                            .send(Command::Reconfigure(config, Box::new(settings)));
+                    } else {
+                        // The global settings may have changed under an unchanged file.
+                        let _ = entry.tx.send(Command::Reconfigure(
+                            entry.config.clone(),
+                            Box::new(settings),
+                        ));
                         report.unchanged += 1;
                     }
                 }
@@ -333,9 +339,11 @@ impl Fleet {
                 report.added.push(bot.name.clone());
             }
             *owned.entry(bot.user.clone()).or_default() += 1;
-            let entry = self.spawn(bot, settings, begin);
+            let (entry, task) = self.prepare(bot, settings, begin);
             state.bots.insert(entry.config.name.clone(), entry);
+            prepared.push(task);
         }
+        prepared.into_iter().for_each(Prepared::start);
         let gone: Vec<String> = state
             .bots
             .keys()
@@ -361,7 +369,7 @@ impl Fleet {
         name: &str,
         adoptable: &mut Adoptable,
         global: &GlobalConfig,
-    ) -> Option<Entry> {
+    ) -> Option<(Entry, Prepared)> {
         let (row, Some(_)) = adoptable.get(name)? else {
             return None;
         };
@@ -375,7 +383,7 @@ impl Fleet {
             restarts: row.restarts,
         };
         let settings = Settings::of(&bot, global);
-        Some(self.spawn(bot, settings, begin))
+        Some(self.prepare(bot, settings, begin))
     }
 
     fn adopt_or_start(
@@ -420,17 +428,24 @@ impl Fleet {
         }
     }
 
-    fn spawn(&self, bot: BotConfig, settings: Settings, begin: Begin) -> Entry {
+    /// A bot's task, begun but not on the runtime yet (see `Prepared::start`).
+    fn prepare(&self, bot: BotConfig, settings: Settings, begin: Begin) -> (Entry, Prepared) {
         let config = Arc::new(bot);
         let view = new_view();
-        let tx = BotTask::spawn(
+        let (tx, prepared) = BotTask::prepare(
             self.ctx.clone(),
             config.clone(),
             settings,
             begin,
             view.clone(),
         );
-        Entry { config, tx, view }
+        (Entry { config, tx, view }, prepared)
+    }
+
+    fn spawn(&self, bot: BotConfig, settings: Settings, begin: Begin) -> Entry {
+        let (entry, prepared) = self.prepare(bot, settings, begin);
+        prepared.start();
+        entry
     }
 
     fn issue(&self, e: &ConfigError, bot: Option<String>, kept_last_good: bool) -> ConfigIssue {

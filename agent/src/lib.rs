@@ -59,6 +59,20 @@ pub(crate) fn background_thread() {
     }
 }
 
+/// Makes every thread of the agent allocate from glibc's main heap. By default each thread
+/// that allocates gets a heap of its own, and such a heap grows by one mprotect call per
+/// page or two it needs (the main heap grows by 128 KiB steps): an agent adopting 200 bots
+/// made about 340 of these calls while it started, where one heap makes none, and its memory
+/// is a few hundred KiB smaller. The agent's threads are mostly asleep, so sharing one heap
+/// costs them nothing noticeable. Called before the agent starts its threads.
+fn one_malloc_arena() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only changes an allocator setting; no other thread exists yet.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
 /// What every component of the agent shares.
 pub struct Context {
     pub paths: Paths,
@@ -132,6 +146,7 @@ impl Shutdown {
 /// `botctl agent run`: runs until asked to stop. Reports readiness on the ready fd if the
 /// CLI passed one.
 pub fn run(paths: Paths) -> anyhow::Result<()> {
+    one_malloc_arena();
     let mut ready = ReadyPipe::from_env();
     let result = run_agent(&paths, &mut ready);
     if let Err(e) = &result {

@@ -38,9 +38,12 @@ impl Settings {
     }
 }
 
+/// What a bot task is asked to do. Kept small (the settings are boxed): each bot's channel
+/// allocates room for 32 of them up front, which at 128 bytes each made the channels the
+/// largest part of the agent's memory per bot.
 pub enum Command {
     User(UserAction, oneshot::Sender<BotOutcome>),
-    Reconfigure(Arc<BotConfig>, Settings),
+    Reconfigure(Arc<BotConfig>, Box<Settings>),
     /// Replace the running process (a limit, a health check, host pressure); counts toward
     /// the restart-rate limit.
     Recycle {
@@ -58,6 +61,11 @@ pub enum Command {
         done: oneshot::Sender<BotOutcome>,
     },
 }
+
+const _: () = assert!(
+    std::mem::size_of::<Command>() <= 32,
+    "keep Command small (see above)"
+);
 
 /// What `status` reads without asking the task.
 #[derive(Debug, Clone)]
@@ -169,14 +177,34 @@ impl Drop for BotTask {
     }
 }
 
+/// A bot task that has begun (its process started or adopted, its view published) but is
+/// not on the runtime yet: see `start`.
+pub struct Prepared {
+    task: BotTask,
+    rx: mpsc::UnboundedReceiver<Command>,
+}
+
+impl Prepared {
+    /// Puts the task on the runtime. Each spawn from a worker wakes the other, idle worker,
+    /// which takes the task and goes back to sleep; spawned one by one between the slower
+    /// steps of a fleet load, that was 200 wake-ups (a write to an eventfd each, and a thread
+    /// woken each time) on the path of an agent's start. Started together once the fleet is
+    /// prepared, the other worker wakes once and finds them all.
+    pub fn start(self) {
+        tokio::spawn(self.task.run(self.rx));
+    }
+}
+
 impl BotTask {
-    pub fn spawn(
+    /// Builds the task and begins: starts the process, adopts it, or stays idle. An exit of
+    /// the process before the task runs is not missed: its pidfd is watched from here.
+    pub fn prepare(
         ctx: Arc<Context>,
         config: Arc<BotConfig>,
         settings: Settings,
         begin: Begin,
         view: SharedView,
-    ) -> mpsc::UnboundedSender<Command> {
+    ) -> (mpsc::UnboundedSender<Command>, Prepared) {
         let (tx, rx) = mpsc::unbounded_channel();
         let mut task = BotTask {
             ctx,
@@ -222,8 +250,7 @@ impl BotTask {
             }
         }
         task.start_checker();
-        tokio::spawn(task.run(rx));
-        tx
+        (tx, Prepared { task, rx })
     }
 
     /// (Re)starts the `[health]` checks of this bot, if it has any.
@@ -328,7 +355,7 @@ impl BotTask {
                     || settings.health_interval != self.settings.health_interval;
                 self.config = config;
                 self.policy = machine_policy(&settings.policy);
-                self.settings = settings;
+                self.settings = *settings;
                 if checks_changed {
                     self.start_checker();
                 }
@@ -382,8 +409,11 @@ impl BotTask {
     }
 
     /// Feeds one input and everything the resulting actions feed back, then publishes.
+    /// Events are recorded once the process is started: a crashed bot's restart waits for
+    /// nothing but itself.
     fn feed(&mut self, input: Input) {
         let mut queue = VecDeque::from([input]);
+        let mut records = Vec::new();
         while let Some(input) = queue.pop_front() {
             let spawned = matches!(input, Input::Spawned { .. });
             let actions = self.machine.handle(input, Instant::now(), &self.policy);
@@ -397,9 +427,12 @@ impl BotTask {
                 match action {
                     Action::Spawn => queue.push_back(self.start_process()),
                     Action::Terminate { pid, timeout } => self.terminate(pid, timeout),
-                    Action::Record { kind, message } => self.record(kind.as_str(), message),
+                    Action::Record { kind, message } => records.push((kind, message)),
                 }
             }
+        }
+        for (kind, message) in records {
+            self.record(kind.as_str(), message);
         }
         self.publish();
         self.answer_waiters();
@@ -510,8 +543,11 @@ impl BotTask {
                 // A crashed leader can leave children behind in its group; they would hold
                 // ports and files the restarted bot needs, and would run twice.
                 process::signal_group(pid, Signal::SIGKILL);
-                self.ctx.store.unregister(&self.config.name);
                 self.feed(Input::Exited { pid, exit });
+                // A restarted bot's row was replaced as its new process started.
+                if self.process.is_none() {
+                    self.ctx.store.unregister(&self.config.name);
+                }
             }
         }
     }
