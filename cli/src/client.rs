@@ -84,9 +84,9 @@ pub async fn connect(target: &Target) -> Result<Session, CliError> {
         }
         let (pid, ready) = start_agent(target)?;
         let left = deadline.saturating_duration_since(Instant::now());
-        let line = tokio::task::spawn_blocking(move || read_ready(ready, left))
-            .await
-            .map_err(|e| CliError::unreachable(format!("waiting for the agent: {e}")))?;
+        // Blocking this (single) runtime thread is fine: the CLI has nothing else to do
+        // meanwhile, and a thread of its own to wait on cost a start 0.3 ms.
+        let line = read_ready(ready, left);
         match line.as_deref() {
             Some("ready") => started = Some(pid),
             // Another agent holds the lock: it is starting (or stopping); wait for its socket.
