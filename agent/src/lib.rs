@@ -260,12 +260,7 @@ async fn serve(
         log_line(format_args!("botctl agent: {problem}"));
         record("store-error", problem);
     }
-    let registry = store.registry().await.unwrap_or_else(|e| {
-        log_line(format_args!(
-            "botctl agent: cannot read the bot registry: {e:#}"
-        ));
-        Vec::new()
-    });
+    let registry = store.take_opened_registry();
     // After a clean exit the registry names every bot process; otherwise (a crash, a kill,
     // a lost or new database) the live processes are searched too.
     let registry_complete = store.clean_exit();

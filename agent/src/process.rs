@@ -149,12 +149,16 @@ pub fn adopt(pid: u32, expected_ticks: u64) -> Option<BotProcess> {
 /// that all share one number.
 pub fn pidfs_id(pidfd: &OwnedFd) -> Option<u64> {
     const PID_FS_MAGIC: libc::c_long = 0x5049_4446;
+    // Which filesystem pidfds live on is the kernel's, the same for every pidfd: asked once.
+    static ON_PIDFS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     // SAFETY: fstatfs and fstat fill the structures we pass, for an fd we own.
     unsafe {
-        let mut fs: libc::statfs = std::mem::zeroed();
-        if libc::fstatfs(pidfd.as_raw_fd(), &mut fs) != 0
-            || fs.f_type as libc::c_long != PID_FS_MAGIC
-        {
+        let on_pidfs = *ON_PIDFS.get_or_init(|| {
+            let mut fs: libc::statfs = std::mem::zeroed();
+            libc::fstatfs(pidfd.as_raw_fd(), &mut fs) == 0
+                && fs.f_type as libc::c_long == PID_FS_MAGIC
+        });
+        if !on_pidfs {
             return None;
         }
         let mut st: libc::stat = std::mem::zeroed();

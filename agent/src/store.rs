@@ -126,6 +126,8 @@ pub struct Store {
     problem: Arc<Mutex<Option<String>>>,
     /// The file held the mark of a clean exit when it was opened (see `clean_exit`).
     clean_exit: bool,
+    /// The registry as it was read at open, until taken (see `take_opened_registry`).
+    opened_registry: Arc<Mutex<Option<Vec<RegistryRow>>>>,
 }
 
 impl Store {
@@ -152,6 +154,7 @@ impl Store {
         let clean_exit = file.is_some() && take_clean_mark(&conn);
         let in_memory = file.is_none().then(|| problem.clone()).flatten();
         let problem_now = Arc::new(Mutex::new(in_memory));
+        let opened_registry = Arc::new(Mutex::new(Some(registry.clone())));
         let writer = Writer::new(
             conn,
             registry,
@@ -169,6 +172,7 @@ impl Store {
                 tx,
                 problem: problem_now,
                 clean_exit,
+                opened_registry,
             },
             problem,
         )
@@ -241,6 +245,17 @@ impl Store {
             .ok()
             .context("store thread is gone")?;
         Ok(rx.await.context("store thread is gone")??)
+    }
+
+    /// The registry as the file held it when it was opened, once: what a starting agent
+    /// adopts. Read on the opening thread, it spares the start a round trip to the store
+    /// thread, which had just been started and could take a millisecond or two to answer.
+    pub fn take_opened_registry(&self) -> Vec<RegistryRow> {
+        self.opened_registry
+            .lock()
+            .unwrap()
+            .take()
+            .unwrap_or_default()
     }
 
     /// Whether the previous agent left the registry complete: it exited cleanly after every
@@ -1152,10 +1167,13 @@ mod tests {
             store.record(event("a", "started"));
             store.record(event("b", "exited"));
             store.flush().await;
-            assert_eq!(store.registry().await.unwrap(), vec![row]);
+            assert_eq!(store.registry().await.unwrap(), vec![row.clone()]);
+            assert!(store.take_opened_registry().is_empty(), "a new file");
         }
         let (store, _) = Store::open(&db);
         assert_eq!(store.registry().await.unwrap().len(), 1);
+        assert_eq!(store.take_opened_registry().len(), 1, "as read at open");
+        assert!(store.take_opened_registry().is_empty(), "taken once");
         let all = store
             .events(EventQuery {
                 limit: 10,
