@@ -49,8 +49,8 @@ pub(crate) fn log_line(line: std::fmt::Arguments<'_>) {
 }
 
 /// Lowers the calling thread's scheduling priority (nice 10): for background work (health
-/// sampling), so that on a busy machine it never delays a request or a restart, which run at
-/// the normal priority.
+/// sampling, the store's writes), so that on a busy machine it never delays a request, a
+/// restart or an agent's start, which run at the normal priority.
 pub(crate) fn background_thread() {
     // SAFETY: plain syscalls on the calling thread's own id.
     unsafe {
