@@ -493,6 +493,18 @@ struct ProcEvents {
     fd: std::os::fd::OwnedFd,
 }
 
+const CN_IDX_PROC: u32 = 1;
+const CN_VAL_PROC: u32 = 1;
+const PROC_CN_MCAST_LISTEN: u32 = 1;
+const PROC_CN_MCAST_IGNORE: u32 = 2;
+
+impl Drop for ProcEvents {
+    /// The kernel reports process events while anyone listens: say we stopped.
+    fn drop(&mut self) {
+        self.control(PROC_CN_MCAST_IGNORE);
+    }
+}
+
 enum ProcEvent {
     Fork {
         parent_tgid: u32,
@@ -511,11 +523,8 @@ impl ProcEvents {
     fn open() -> Option<ProcEvents> {
         use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
         const NETLINK_CONNECTOR: i32 = 11;
-        const CN_IDX_PROC: u32 = 1;
-        const CN_VAL_PROC: u32 = 1;
-        const PROC_CN_MCAST_LISTEN: u32 = 1;
-        // SAFETY: plain socket calls on an fd we own, with structures we fill.
-        unsafe {
+        // SAFETY: plain socket calls on an fd we own, with a structure we fill.
+        let events = unsafe {
             let raw = libc::socket(
                 libc::AF_NETLINK,
                 libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
@@ -532,22 +541,28 @@ impl ProcEvents {
             if libc::bind(fd.as_raw_fd(), (&raw const addr).cast(), len) != 0 {
                 return None;
             }
-            // nlmsghdr (16 bytes), cn_msg (20), then the operation.
-            let mut msg = Vec::with_capacity(40);
-            msg.extend(40u32.to_ne_bytes());
-            msg.extend((libc::NLMSG_DONE as u16).to_ne_bytes());
-            msg.extend([0u8; 10]);
-            msg.extend(CN_IDX_PROC.to_ne_bytes());
-            msg.extend(CN_VAL_PROC.to_ne_bytes());
-            msg.extend([0u8; 8]);
-            msg.extend(4u16.to_ne_bytes());
-            msg.extend(0u16.to_ne_bytes());
-            msg.extend(PROC_CN_MCAST_LISTEN.to_ne_bytes());
-            if libc::send(fd.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) != msg.len() as isize {
-                return None;
-            }
-            Some(ProcEvents { fd })
-        }
+            ProcEvents { fd }
+        };
+        events.control(PROC_CN_MCAST_LISTEN).then_some(events)
+    }
+
+    /// Sends the connector an operation (listen, ignore); true if it was sent.
+    fn control(&self, op: u32) -> bool {
+        use std::os::fd::AsRawFd;
+        // nlmsghdr (16 bytes), cn_msg (20), then the operation.
+        let mut msg = Vec::with_capacity(40);
+        msg.extend(40u32.to_ne_bytes());
+        msg.extend((libc::NLMSG_DONE as u16).to_ne_bytes());
+        msg.extend([0u8; 10]);
+        msg.extend(CN_IDX_PROC.to_ne_bytes());
+        msg.extend(CN_VAL_PROC.to_ne_bytes());
+        msg.extend([0u8; 8]);
+        msg.extend(4u16.to_ne_bytes());
+        msg.extend(0u16.to_ne_bytes());
+        msg.extend(op.to_ne_bytes());
+        // SAFETY: sending a local buffer of the given length on an fd we own.
+        let sent = unsafe { libc::send(self.fd.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
+        sent == msg.len() as isize
     }
 
     /// The next event already queued, if any.
