@@ -286,6 +286,13 @@ impl Bench {
             crash.push(Duration::from_nanos((t1.saturating_sub(t0)) as u64));
         }
         crash.sort();
+        let (cm, cp) = (median(&crash), pct(&crash, 90));
+        rows.push(Row {
+            measure: "crash to new process running its main, after a stable run (median / p90 of 20)",
+            value: format!("{} / {}", ms(cm), ms(cp)),
+            target: "<= 3 ms median",
+            ok: Some(cm <= Duration::from_millis(3)),
+        });
         // Where the time goes, from the kernel's own clock: the agent has done its part once
         // the new process exists and its program is loaded; the rest is the bot's own start
         // (here a Rust program's dynamic loading and runtime set-up).
@@ -308,13 +315,6 @@ impl Bench {
                 ok: None,
             });
         }
-        let (cm, cp) = (median(&crash), pct(&crash, 90));
-        rows.insert(rows.len() - 2, Row {
-            measure: "crash to new process running its main, after a stable run (median / p90 of 20)",
-            value: format!("{} / {}", ms(cm), ms(cp)),
-            target: "<= 3 ms median",
-            ok: Some(cm <= Duration::from_millis(3)),
-        });
 
         // Agent memory and idle CPU at the default health interval.
         let rss = rss_kib(agent);

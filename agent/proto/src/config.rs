@@ -1822,9 +1822,8 @@ pub fn load_fleet(bots_dir: &Path) -> Fleet {
                 // The directory listing says what an entry is: a stat per file only for
                 // links (a fleet of 200 read 200 stats more than it needed).
                 && !match entry.file_type() {
-                    Ok(t) if t.is_symlink() => entry.path().is_dir(),
-                    Ok(t) => t.is_dir(),
-                    Err(_) => entry.path().is_dir(),
+                    Ok(t) if !t.is_symlink() => t.is_dir(),
+                    _ => entry.path().is_dir(),
                 }
         })
         .map(|entry| entry.path())
