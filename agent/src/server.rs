@@ -1,13 +1,12 @@
-//! The RPC server: the Unix socket (0600 in a 0700 dir), the peer-uid check, and the tarpc
-//! handlers, each a thin call into the fleet.
+//! The RPC server: the Unix socket's connections, the peer-uid check (who is asking is
+//! decided here, once per connection), and the tarpc service: one line per RPC into ops.
 
 use std::sync::Arc;
 
 use botctl_proto::{
     Action, ActionReport, AddBot, Agent, AgentInfo, AuthReport, BotDetail, BotInfo, BotOutcome,
     CleanupItem, CleanupReport, ClientHello, CreateBot, EventQuery, EventRecord, MAX_FRAME_BYTES,
-    PROTOCOL_VERSION, ReloadReport, RpcError, ShutdownReport, StatusReport, StorageReport, Target,
-    TemplateInfo, VERSION, now_ms,
+    ReloadReport, RpcError, ShutdownReport, StatusReport, StorageReport, Target, TemplateInfo,
 };
 use futures::StreamExt;
 use tarpc::context::Context as RpcContext;
@@ -16,46 +15,33 @@ use tarpc::tokio_serde::formats::Bincode;
 use tokio::net::UnixListener;
 use tokio_util::codec::LengthDelimitedCodec;
 
-use crate::fleet::Fleet;
-use crate::{Context, Shutdown};
+use crate::events::{Actor, Event, EventKind};
+use crate::ops::{self, Ops, Who};
 
+/// One connection's handler: the ops, and who is on the other end.
 #[derive(Clone)]
 pub struct Handler {
-    pub ctx: Arc<Context>,
-    pub fleet: Arc<Fleet>,
-    pub shutdown: Arc<Shutdown>,
-    pub auth: Arc<crate::auth::Monitor>,
-    pub services: Arc<crate::services::Services>,
+    pub ops: Arc<Ops>,
+    pub who: Arc<Who>,
 }
 
-impl Handler {
-    fn info(&self) -> AgentInfo {
-        AgentInfo {
-            pid: std::process::id(),
-            version: VERSION.to_string(),
-            protocol: PROTOCOL_VERSION,
-            started_at_ms: self.ctx.started_at_ms,
-            uptime_secs: ((now_ms() - self.ctx.started_at_ms).max(0) / 1000) as u64,
-            home: self.ctx.paths.home.display().to_string(),
-        }
-    }
+/// The socket admits only the agent's own uid and root, both admins; what is refused to an
+/// owner never reaches here, so an admin-only op cannot fail for this caller.
+fn admin<T: Default>(r: Result<T, RpcError>) -> T {
+    r.unwrap_or_default()
 }
 
 impl Agent for Handler {
     async fn update_bot(self, _: RpcContext, bot: String) -> Result<BotOutcome, RpcError> {
-        self.fleet.update(&bot).await
+        ops::update::update(&self.ops, &self.who, &bot).await
     }
 
     async fn updatable_bots(self, _: RpcContext) -> Vec<String> {
-        self.fleet.updatable_bots()
+        ops::update::updatable(&self.ops, &self.who)
     }
 
     async fn notify_test(self, _: RpcContext, message: String) -> Result<String, RpcError> {
-        self.ctx
-            .notifier()
-            .test(message, std::time::Duration::from_secs(30))
-            .await
-            .map_err(RpcError::invalid)
+        ops::agent::notify_test(&self.ops, &self.who, message).await
     }
 
     async fn auth_check(
@@ -63,25 +49,7 @@ impl Agent for Handler {
         _: RpcContext,
         bots: Vec<String>,
     ) -> Result<Vec<AuthReport>, RpcError> {
-        let names = if bots.is_empty() {
-            self.fleet.auth_bots()
-        } else {
-            for name in &bots {
-                match self.fleet.auth_target(name) {
-                    None => {
-                        return Err(crate::fleet::no_such_bot(name));
-                    }
-                    Some(t) if t.config.auth.is_none() => {
-                        return Err(RpcError::invalid(format!(
-                            "{name} has no [auth] section in its bot file: nothing to check"
-                        )));
-                    }
-                    Some(_) => {}
-                }
-            }
-            bots
-        };
-        Ok(self.auth.check(&names).await)
+        ops::auth::check(&self.ops, &self.who, bots).await
     }
 
     async fn set_cookies(
@@ -90,92 +58,39 @@ impl Agent for Handler {
         bot: String,
         file: String,
     ) -> Result<AuthReport, RpcError> {
-        let Some(target) = self.fleet.auth_target(&bot) else {
-            return Err(crate::fleet::no_such_bot(&bot));
-        };
-        let Some(auth) = &target.config.auth else {
-            return Err(RpcError::invalid(format!(
-                "{bot} has no [auth] section: add one with cookies = \"cookies.json\" first"
-            )));
-        };
-        let dest = target.cwd.join(&auth.cookies);
-        let source = std::path::PathBuf::from(&file);
-        tokio::task::spawn_blocking(move || crate::auth::install_cookies(&source, &dest))
-            .await
-            .map_err(|e| RpcError::internal(e.to_string()))?
-            .map_err(RpcError::invalid)?;
-        self.ctx.record(crate::store::NewEvent {
-            bot: Some(bot.clone()),
-            owner: Some(target.config.user.clone()),
-            kind: "auth-cookies".into(),
-            message: format!("new cookie file installed as {}", auth.cookies),
-        });
-        let mut reports = self.auth.check(std::slice::from_ref(&bot)).await;
-        reports
-            .pop()
-            .ok_or_else(|| RpcError::internal("the check did not run"))
+        ops::auth::set_cookies(&self.ops, &self.who, bot, file).await
     }
 
     async fn create_bot(self, _: RpcContext, bot: CreateBot) -> Result<BotOutcome, RpcError> {
-        self.fleet.create(bot).await
+        ops::create::create(&self.ops, &self.who, bot).await
     }
 
     async fn templates(self, _: RpcContext) -> Vec<TemplateInfo> {
-        self.fleet.templates()
+        ops::templates::templates(&self.ops, &self.who)
     }
 
     async fn storage(self, _: RpcContext, owner: Option<String>) -> StorageReport {
-        self.fleet.storage(owner.as_deref())
+        ops::storage::storage(&self.ops, &self.who, owner)
     }
 
     async fn cleanup_plan(self, _: RpcContext, owner: Option<String>) -> CleanupReport {
-        let items = self.fleet.cleanup_plan(owner.as_deref()).await;
-        CleanupReport {
-            bytes: items.iter().map(|i| i.bytes).sum(),
-            items,
-            failed: Vec::new(),
-        }
+        ops::cleanup::plan(&self.ops, &self.who, owner).await
     }
 
     async fn cleanup_apply(self, _: RpcContext, items: Vec<CleanupItem>) -> CleanupReport {
-        self.fleet.cleanup_apply(items).await
+        ops::cleanup::apply(&self.ops, &self.who, items).await
     }
 
     async fn hello(self, _: RpcContext, client: ClientHello) -> Result<AgentInfo, RpcError> {
-        if client.protocol != PROTOCOL_VERSION {
-            return Err(RpcError::new(
-                botctl_proto::ErrorKind::VersionMismatch,
-                format!(
-                    "the running agent is botctl {VERSION} (protocol {PROTOCOL_VERSION}) but this command is botctl {} (protocol {}): run `botctl agent restart` to replace the agent (bots keep running)",
-                    client.version, client.protocol
-                ),
-            ));
-        }
-        Ok(self.info())
+        ops::agent::hello(&self.ops, client)
     }
 
     async fn status(self, _: RpcContext) -> StatusReport {
-        let mut config_issues = self.fleet.issues();
-        // A database that cannot be written is a problem a person must fix, like a config one.
-        if let Some(problem) = self.ctx.store.problem() {
-            config_issues.push(botctl_proto::ConfigIssue {
-                file: self.ctx.paths.display(&self.ctx.paths.db_file),
-                field: None,
-                message: problem,
-                bot: None,
-                kept_last_good: false,
-            });
-        }
-        StatusReport {
-            agent: self.info(),
-            bots: self.fleet.list(None),
-            config_issues,
-            host: self.ctx.host.lock().unwrap().clone(),
-        }
+        ops::show::status(&self.ops, &self.who, ops::agent::info(&self.ops))
     }
 
     async fn list_bots(self, _: RpcContext, owner: Option<String>) -> Vec<BotInfo> {
-        self.fleet.list(owner.as_deref())
+        ops::show::list(&self.ops, &self.who, owner)
     }
 
     async fn control(
@@ -184,11 +99,11 @@ impl Agent for Handler {
         action: Action,
         target: Target,
     ) -> Result<ActionReport, RpcError> {
-        self.fleet.control(action, target).await
+        ops::control::control(&self.ops, &self.who, action, target).await
     }
 
     async fn add_bot(self, _: RpcContext, bot: AddBot) -> Result<BotOutcome, RpcError> {
-        self.fleet.add(bot).await
+        ops::add::add(&self.ops, &self.who, bot).await
     }
 
     async fn remove_bot(
@@ -197,85 +112,153 @@ impl Agent for Handler {
         name: String,
         purge: bool,
     ) -> Result<BotOutcome, RpcError> {
-        self.fleet.remove(&name, purge).await
+        ops::remove::remove(&self.ops, &self.who, &name, purge).await
     }
 
     async fn show_bot(self, _: RpcContext, name: String) -> Result<BotDetail, RpcError> {
-        self.fleet.show(&name).await
+        ops::show::show(&self.ops, &self.who, &name).await
     }
 
     async fn reload(self, _: RpcContext) -> ReloadReport {
-        let report = self.fleet.reload().await;
-        self.services.apply(&self.fleet.global());
-        report
+        admin(ops::reload::reload(&self.ops, &self.who).await)
     }
 
     async fn events(self, _: RpcContext, query: EventQuery) -> Result<Vec<EventRecord>, RpcError> {
-        self.ctx
-            .store
-            .events(query)
-            .await
-            .map_err(|e| RpcError::internal(format!("reading events: {e:#}")))
+        ops::events::events(&self.ops, &self.who, query).await
     }
 
     async fn shutdown(self, _: RpcContext, keep_bots: bool) -> ShutdownReport {
-        let report = self.fleet.shutdown(keep_bots).await;
-        // Give this reply a moment to reach the client before the agent exits.
-        let shutdown = self.shutdown.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            shutdown.request();
-        });
-        report
+        admin(ops::agent::shutdown(&self.ops, &self.who, keep_bots).await)
     }
+}
+
+/// Serves one connection's calls, each call its own task.
+pub async fn serve_transport<T>(transport: T, handler: Handler)
+where
+    T: tarpc::Transport<
+            tarpc::Response<botctl_proto::AgentResponse>,
+            tarpc::ClientMessage<botctl_proto::AgentRequest>,
+        > + Send
+        + 'static,
+{
+    BaseChannel::with_defaults(transport)
+        .execute(handler.serve())
+        .for_each(|call| async {
+            tokio::spawn(call);
+        })
+        .await;
 }
 
 /// Accepts connections until the agent shuts down. Each connection is its own task: a bad
 /// peer or a malformed frame ends that connection only.
-pub async fn serve(listener: UnixListener, handler: Handler) {
+pub async fn serve(listener: Arc<UnixListener>, ops: Arc<Ops>) {
     let own_uid = nix::unistd::getuid().as_raw();
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
             Err(e) => {
-                crate::store::log_line(format_args!("accept failed: {e}"));
+                crate::util::log_line(format_args!("accept failed: {e}"));
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 continue;
             }
         };
-        match stream.peer_cred() {
-            Ok(cred) if cred.uid() == own_uid || cred.uid() == 0 => {}
+        let uid = match stream.peer_cred() {
+            Ok(cred) if cred.uid() == own_uid || cred.uid() == 0 => cred.uid(),
             Ok(cred) => {
-                handler.ctx.record(crate::store::NewEvent {
-                    bot: None,
-                    owner: None,
-                    kind: "refused".into(),
-                    message: format!(
-                        "refused a connection from uid {} (pid {:?}): only uid {own_uid} and root may control this agent",
-                        cred.uid(),
-                        cred.pid()
-                    ),
-                });
+                ops.ctx.record(
+                    Event::new(
+                        EventKind::Refused,
+                        format!(
+                            "refused a connection from uid {} (pid {:?}): only uid {own_uid} and root may control this agent",
+                            cred.uid(),
+                            cred.pid()
+                        ),
+                    )
+                    .by(&Actor::Uid(cred.uid())),
+                );
                 continue;
             }
             Err(e) => {
-                crate::store::log_line(format_args!(
+                crate::util::log_line(format_args!(
                     "peer credentials unavailable: {e}; refusing the connection"
                 ));
                 continue;
             }
-        }
+        };
         let framed = LengthDelimitedCodec::builder()
             .max_frame_length(MAX_FRAME_BYTES)
             .new_framed(stream);
         let transport = tarpc::serde_transport::new(framed, Bincode::default());
-        let handler = handler.clone();
-        tokio::spawn(
-            BaseChannel::with_defaults(transport)
-                .execute(handler.serve())
-                .for_each(|call| async {
-                    tokio::spawn(call);
-                }),
+        let handler = Handler {
+            ops: ops.clone(),
+            who: Arc::new(Who::admin(Actor::Uid(uid))),
+        };
+        tokio::spawn(serve_transport(transport, handler));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use botctl_proto::{
+        Action, AgentClient, ClientHello, EventQuery, PROTOCOL_VERSION, Target, VERSION,
+    };
+
+    use crate::ops::tests::{admin, agent, names};
+
+    #[tokio::test]
+    async fn the_rpc_service_answers_over_an_in_memory_channel() {
+        let a = agent().await;
+        let (client_side, server_side) = tarpc::transport::channel::unbounded();
+        let handler = super::Handler {
+            ops: a.ops.clone(),
+            who: Arc::new(admin()),
+        };
+        tokio::spawn(super::serve_transport(server_side, handler));
+        let client = AgentClient::new(tarpc::client::Config::default(), client_side).spawn();
+        let ctx = tarpc::context::current;
+        let info = client
+            .hello(
+                ctx(),
+                ClientHello {
+                    version: VERSION.into(),
+                    protocol: PROTOCOL_VERSION,
+                },
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(info.protocol, PROTOCOL_VERSION);
+        let status = client.status(ctx()).await.unwrap();
+        assert_eq!(names(&status.bots), ["a1", "a2", "b1"]);
+        let report = client
+            .control(ctx(), Action::Start, Target::Bots(vec!["b1".into()]))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(report.outcomes[0].ok, "{:?}", report.outcomes);
+        let shown = client.show_bot(ctx(), "b1".into()).await.unwrap().unwrap();
+        assert!(shown.info.pid.is_some());
+        let events = client
+            .events(
+                ctx(),
+                EventQuery {
+                    bot: Some("b1".into()),
+                    limit: 10,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            events
+                .iter()
+                .any(|e| e.kind == "started" && e.actor.as_deref() == Some("uid 0")),
+            "{events:?}"
         );
+        let stopped = client.shutdown(ctx(), false).await.unwrap();
+        assert_eq!(stopped.stopped.len(), 3);
     }
 }

@@ -26,11 +26,15 @@ const RETRY_EVERY: Duration = Duration::from_millis(500);
 /// Changes held in memory while the file cannot be written; the oldest go first beyond this
 /// (the registry is kept whole apart, so adoption never depends on what was dropped).
 const MAX_PENDING: usize = 100_000;
-/// Registry columns added since the first version, in order: a file's `user_version` says
-/// how many it has.
-const COLUMNS_ADDED: [(&str, &str); 2] = [
-    ("config_toml", "TEXT NOT NULL DEFAULT ''"),
-    ("pidfs_id", "INTEGER NOT NULL DEFAULT 0"),
+/// Columns added since the first version, in order, with the table they belong to: a file's
+/// `user_version` says how many it has.
+const COLUMNS_ADDED: [(&str, &str, &str); 4] = [
+    ("registry", "config_toml", "TEXT NOT NULL DEFAULT ''"),
+    ("registry", "pidfs_id", "INTEGER NOT NULL DEFAULT 0"),
+    // Who caused the event (`uid 1000`, `telegram user 5`, ...); NULL for the agent's own.
+    ("events", "actor", "TEXT"),
+    // Why a bot went down unasked (crash, limit, health, pressure): what statistics count.
+    ("events", "cause", "TEXT"),
 ];
 /// The `user_version` of a file with the whole schema of this version.
 const SCHEMA_VERSION: i64 = COLUMNS_ADDED.len() as i64;
@@ -62,8 +66,12 @@ pub struct RegistryRow {
 pub struct NewEvent {
     pub bot: Option<String>,
     pub owner: Option<String>,
-    pub kind: String,
+    /// The stored name of an `events::EventKind`.
+    pub kind: &'static str,
     pub message: String,
+    pub actor: Option<String>,
+    /// The stored name of an `events::Cause`.
+    pub cause: Option<&'static str>,
 }
 
 /// A minute of one bot's resources, or of the host (`bot` None).
@@ -379,22 +387,37 @@ fn init(conn: &Connection) -> rusqlite::Result<()> {
          CREATE TABLE IF NOT EXISTS deliveries(id TEXT PRIMARY KEY, ts_ms INTEGER NOT NULL);",
     )?;
     // Files made before a column existed get it added.
-    for (i, (column, declaration)) in COLUMNS_ADDED.into_iter().enumerate() {
+    for (i, (table, column, declaration)) in COLUMNS_ADDED.into_iter().enumerate() {
         let to = i as i64 + 1;
         if version >= to {
             continue;
         }
         let has: bool = conn
-            .prepare("SELECT 1 FROM pragma_table_info('registry') WHERE name = ?1")?
-            .exists([column])?;
+            .prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2")?
+            .exists([table, column])?;
         if !has {
             conn.execute_batch(&format!(
-                "ALTER TABLE registry ADD COLUMN {column} {declaration}"
+                "ALTER TABLE {table} ADD COLUMN {column} {declaration}"
             ))?;
+            if column == "cause" {
+                backfill_causes(conn)?;
+            }
         }
         conn.pragma_update(None, "user_version", to)?;
     }
     Ok(())
+}
+
+/// Events written before the `cause` column get theirs from what they said, once: the
+/// statistics then read only the column.
+fn backfill_causes(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "UPDATE events SET cause = 'crash'
+            WHERE kind IN ('exited', 'backoff', 'failed') AND message LIKE 'exited with%';
+         UPDATE events SET cause = 'limit' WHERE kind = 'limit-restart';
+         UPDATE events SET cause = 'pressure' WHERE kind = 'pressure-restart';
+         UPDATE events SET cause = 'health' WHERE kind = 'health-restart';",
+    )
 }
 
 /// Removes the clean-exit mark (see `Store::clean_exit`); true if it was there and is gone.
@@ -504,13 +527,17 @@ impl Writer {
         }
     }
 
-    fn event(&mut self, kind: &str, message: String) {
+    /// The store's own events (`store-error`, `store-recovered`): it sits below the event
+    /// enum, so it names them by their stored names.
+    fn event(&mut self, kind: &'static str, message: String) {
         self.queue(Write::Event(
             NewEvent {
                 bot: None,
                 owner: None,
-                kind: kind.into(),
+                kind,
                 message,
+                actor: None,
+                cause: None,
             },
             now_ms(),
         ));
@@ -732,7 +759,7 @@ impl Writer {
     }
 }
 
-pub(crate) use crate::log_line;
+pub(crate) use crate::util::log_line;
 
 /// `botctl.db` -> `botctl.db.WHAT` in the same directory.
 fn sibling(file: &Path, what: &str) -> PathBuf {
@@ -816,7 +843,7 @@ fn short_of_its_header(path: &Path) -> Option<String> {
 }
 
 fn run(mut w: Writer, rx: mpsc::Receiver<Cmd>) {
-    crate::background_thread();
+    crate::util::background_thread();
     // Not at once: the agent's start is busy enough, and the configured sample retention
     // arrives from the configuration only once the fleet is loaded.
     let mut next_prune = Instant::now() + PRUNE_FIRST;
@@ -889,9 +916,12 @@ fn apply(
             // Cached statements: a burst (an event per bot of a fleet) parses each once.
             Write::Event(e, ts) => {
                 tx.prepare_cached(
-                    "INSERT INTO events(ts_ms, bot, owner, kind, message) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT INTO events(ts_ms, bot, owner, kind, message, actor, cause)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )?
-                .execute(params![ts, e.bot, e.owner, e.kind, e.message])?;
+                .execute(params![
+                    ts, e.bot, e.owner, e.kind, e.message, e.actor, e.cause
+                ])?;
             }
             Write::Register(r) => register(&tx, r)?,
             Write::Unregister(name) => {
@@ -991,20 +1021,25 @@ fn read_events(conn: &Connection, q: &EventQuery) -> rusqlite::Result<Vec<EventR
         q.limit.min(10_000)
     };
     let mut stmt = conn.prepare_cached(
-        "SELECT id, ts_ms, bot, owner, kind, message FROM events
+        "SELECT id, ts_ms, bot, owner, kind, message, actor FROM events
          WHERE (?1 IS NULL OR bot = ?1) AND (?2 IS NULL OR ts_ms >= ?2) AND (?3 IS NULL OR id > ?3)
+            AND (?5 IS NULL OR owner = ?5)
          ORDER BY id DESC LIMIT ?4",
     )?;
-    let rows = stmt.query_map(params![q.bot, q.since_ms, q.after_id, limit], |r| {
-        Ok(EventRecord {
-            id: r.get(0)?,
-            ts_ms: r.get(1)?,
-            bot: r.get(2)?,
-            owner: r.get(3)?,
-            kind: r.get(4)?,
-            message: r.get(5)?,
-        })
-    })?;
+    let rows = stmt.query_map(
+        params![q.bot, q.since_ms, q.after_id, limit, q.owner],
+        |r| {
+            Ok(EventRecord {
+                id: r.get(0)?,
+                ts_ms: r.get(1)?,
+                bot: r.get(2)?,
+                owner: r.get(3)?,
+                kind: r.get(4)?,
+                message: r.get(5)?,
+                actor: r.get(6)?,
+            })
+        },
+    )?;
     let mut out = rows.collect::<rusqlite::Result<Vec<_>>>()?;
     out.reverse();
     Ok(out)
@@ -1028,42 +1063,41 @@ fn read_history(conn: &Connection, bot: &str, since: i64) -> rusqlite::Result<Ve
 /// the time from it (or from a forced restart) to the next start is one recovery.
 fn read_recovery(conn: &Connection, bot: &str) -> rusqlite::Result<RecoveryRecord> {
     let mut stmt = conn.prepare_cached(
-        "SELECT ts_ms, kind, message FROM events WHERE bot = ?1 AND kind IN
-         ('exited', 'backoff', 'failed', 'spawn-failed', 'limit-restart', 'pressure-restart',
-          'health-restart', 'started', 'restarted', 'stopped') ORDER BY id",
+        "SELECT ts_ms, kind, cause FROM events WHERE bot = ?1
+            AND (cause IS NOT NULL OR kind IN ('started', 'restarted', 'stopped')) ORDER BY id",
     )?;
     let rows = stmt.query_map(params![bot], |r| {
         Ok((
             r.get::<_, i64>(0)?,
             r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
+            r.get::<_, Option<String>>(2)?,
         ))
     })?;
     let mut record = RecoveryRecord::default();
     let mut down_since: Option<i64> = None;
     let mut recoveries: Vec<i64> = Vec::new();
     for row in rows {
-        let (ts, kind, message) = row?;
-        match kind.as_str() {
-            "exited" | "backoff" | "failed" if message.starts_with("exited with") => {
+        let (ts, kind, cause) = row?;
+        match (cause.as_deref(), kind.as_str()) {
+            (Some("crash"), _) => {
                 record.crashes += 1;
                 down_since.get_or_insert(ts);
             }
-            "limit-restart" | "pressure-restart" => {
+            (Some("limit" | "pressure"), _) => {
                 record.limit_restarts += 1;
                 down_since.get_or_insert(ts);
             }
-            "health-restart" => {
+            (Some("health"), _) => {
                 record.health_restarts += 1;
                 down_since.get_or_insert(ts);
             }
-            "started" | "restarted" => {
+            (_, "started" | "restarted") => {
                 if let Some(t) = down_since.take() {
                     recoveries.push(ts - t);
                 }
             }
             // A user stop ends an outage without a recovery.
-            "stopped" => down_since = None,
+            (_, "stopped") => down_since = None,
             _ => {}
         }
     }
@@ -1131,12 +1165,14 @@ fn prune(conn: &Connection, sample_retention: Duration) -> rusqlite::Result<()> 
 mod tests {
     use super::*;
 
-    fn event(bot: &str, kind: &str) -> NewEvent {
+    fn event(bot: &str, kind: &'static str) -> NewEvent {
         NewEvent {
             bot: Some(bot.into()),
             owner: Some("alice".into()),
-            kind: kind.into(),
+            kind,
             message: format!("{kind} happened"),
+            actor: None,
+            cause: None,
         }
     }
 
@@ -1235,6 +1271,59 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn events_of_an_older_file_read_the_same_and_still_count_crashes() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("botctl.db");
+        {
+            let conn = Connection::open(&db).unwrap();
+            init(&conn).unwrap();
+            conn.execute_batch(
+                "ALTER TABLE events DROP COLUMN actor; ALTER TABLE events DROP COLUMN cause;
+                 INSERT INTO events(ts_ms, bot, owner, kind, message) VALUES
+                    (1000, 'a', 'alice', 'exited', 'exited with code 1 after 2s; restarting now'),
+                    (1500, 'a', 'alice', 'started', 'started, pid 9'),
+                    (2000, 'a', 'alice', 'limit-restart', 'memory 600 MiB > 512 MiB'),
+                    (2600, 'a', 'alice', 'restarted', 'restarted, pid 10'),
+                    (3000, 'a', 'alice', 'stopped', 'stopped by user');
+                 PRAGMA user_version = 2;",
+            )
+            .unwrap();
+        }
+        let (store, problem) = Store::open(&db);
+        assert!(problem.is_none(), "{problem:?}");
+        let all = store
+            .events(EventQuery {
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 5);
+        assert_eq!(all[0].kind, "exited");
+        assert!(all.iter().all(|e| e.actor.is_none()));
+        let r = store.recovery("a").await.unwrap();
+        assert_eq!((r.crashes, r.limit_restarts), (1, 1));
+        assert_eq!(r.mean_time_to_recovery_ms, Some(550));
+        // New rows keep who did it, and the owner filter finds them.
+        store.record(NewEvent {
+            actor: Some("uid 0".into()),
+            owner: Some("bob".into()),
+            ..event("b", "stopped")
+        });
+        store.flush().await;
+        let bobs = store
+            .events(EventQuery {
+                owner: Some("bob".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(bobs.len(), 1);
+        assert_eq!(bobs[0].actor.as_deref(), Some("uid 0"));
+    }
+
+    #[tokio::test]
     async fn a_clean_exit_is_vouched_for_once() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("botctl.db");
@@ -1311,12 +1400,14 @@ mod fault_tests {
         }
     }
 
-    fn event(kind: &str) -> NewEvent {
+    fn event(kind: &'static str) -> NewEvent {
         NewEvent {
             bot: None,
             owner: None,
-            kind: kind.into(),
+            kind,
             message: kind.into(),
+            actor: None,
+            cause: None,
         }
     }
 
@@ -1406,7 +1497,10 @@ mod fault_tests {
         {
             let (store, _) = Store::open(&db);
             for i in 0..200 {
-                store.record(event(&format!("e{i}")));
+                store.record(NewEvent {
+                    message: format!("e{i}"),
+                    ..event("started")
+                });
                 store.register(row(&format!("bot{i}"), i));
             }
             store.flush().await;

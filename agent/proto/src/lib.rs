@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub use paths::Paths;
 
 /// Bumped whenever a wire type or the service changes shape.
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;
 
 /// The version of this build, the same for the CLI and the agent of one binary.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -431,6 +431,8 @@ pub struct EventQuery {
     pub after_id: Option<i64>,
     /// The newest `limit` events, returned oldest first.
     pub limit: u32,
+    /// Only events about this owner's bots.
+    pub owner: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -442,6 +444,9 @@ pub struct EventRecord {
     pub owner: Option<String>,
     pub kind: String,
     pub message: String,
+    /// Who caused it: `uid 1000`, `telegram user 42`, `github delivery ID`; None for the
+    /// agent's own doing (and for events recorded before botctl kept it).
+    pub actor: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

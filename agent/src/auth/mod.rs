@@ -1,308 +1,15 @@
-//! The auth monitor: checks each bot's session cookies at start, every `auth_interval`, on
-//! request and when the cookie file changes (inotify); parks bots whose session is invalid and
-//! starts them again once it is valid. Cookie values never leave `cookies`.
+//! Session mechanisms: cookie files (parsing, evaluation, probes: `cookies`), what an outcome
+//! says, probe headers, and installing a cookie file. The monitor that uses them is
+//! `loops::auth`. Cookie values never leave `cookies`.
 
 pub mod cookies;
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::path::Path;
 
-use botctl_proto::config::{AuthConfig, OnInvalid, Platform};
-use botctl_proto::{AuthReport, now_ms};
-use nix::sys::inotify::{AddWatchFlags, WatchDescriptor};
-use tokio::sync::mpsc;
-
-use crate::Context;
-use crate::fleet::Fleet;
-use crate::store::NewEvent;
-use crate::supervisor::bot::Command;
-use crate::watch::DirWatcher;
+use botctl_proto::config::{AuthConfig, Platform};
 use cookies::{Outcome, Secret};
 
-/// A live probe may take this long.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Check requests arriving this close together are handled as one batch.
-const DEBOUNCE: Duration = Duration::from_millis(100);
-/// One expiring warning per bot per this long.
-const WARN_EVERY_MS: i64 = 24 * 3600 * 1000;
-
-#[derive(Default)]
-struct Status {
-    report: Option<AuthReport>,
-    invalid: bool,
-    last_warning_ms: Option<i64>,
-    last_world_readable_warning_ms: Option<i64>,
-}
-
-pub struct Monitor {
-    ctx: Arc<Context>,
-    fleet: Arc<Fleet>,
-    status: Mutex<HashMap<String, Status>>,
-    requests: mpsc::UnboundedSender<String>,
-    /// Built on the first probe: TLS setup costs milliseconds the agent's start can do without.
-    client: std::sync::OnceLock<reqwest::Client>,
-}
-
-impl Monitor {
-    pub fn start(ctx: Arc<Context>, fleet: Arc<Fleet>) -> Arc<Monitor> {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let monitor = Arc::new(Monitor {
-            ctx,
-            fleet,
-            status: Mutex::new(HashMap::new()),
-            requests: tx,
-            client: std::sync::OnceLock::new(),
-        });
-        let _ = monitor.ctx.auth_requests.set(monitor.requests.clone());
-        tokio::spawn(monitor.clone().run(rx));
-        monitor
-    }
-
-    async fn run(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<String>) {
-        let mut watcher = Watcher::new().ok();
-        let mut next_full = tokio::time::Instant::now();
-        loop {
-            let changed = async {
-                match &mut watcher {
-                    Some(w) => w.changed().await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                _ = tokio::time::sleep_until(next_full) => {
-                    next_full = tokio::time::Instant::now() + self.fleet.global().agent.auth_interval;
-                    let names = self.fleet.auth_bots();
-                    if let Some(w) = &mut watcher {
-                        w.sync(&self.fleet, &names);
-                    }
-                    self.check(&names).await;
-                }
-                Some(name) = rx.recv() => {
-                    let mut names = vec![name];
-                    tokio::time::sleep(DEBOUNCE).await;
-                    while let Ok(more) = rx.try_recv() {
-                        if !names.contains(&more) {
-                            names.push(more);
-                        }
-                    }
-                    if let Some(w) = &mut watcher {
-                        w.sync(&self.fleet, &self.fleet.auth_bots());
-                    }
-                    self.check(&names).await;
-                }
-                names = changed => {
-                    tokio::time::sleep(DEBOUNCE).await;
-                    self.check(&names).await;
-                }
-            }
-        }
-    }
-
-    /// Checks these bots now and acts on what changed; returns their reports.
-    pub async fn check(&self, names: &[String]) -> Vec<AuthReport> {
-        let mut out = Vec::new();
-        for name in names {
-            if let Some(r) = self.check_one(name).await {
-                out.push(r);
-            }
-        }
-        out
-    }
-
-    async fn check_one(&self, name: &str) -> Option<AuthReport> {
-        let Some(target) = self.fleet.auth_target(name) else {
-            self.status.lock().unwrap().remove(name);
-            return None;
-        };
-        let auth = target.config.auth.clone()?;
-        let path = target.cwd.join(&auth.cookies);
-        let required: Vec<String> = auth.required.clone().unwrap_or_else(|| {
-            cookies::preset_required(platform(target.config.platform))
-                .iter()
-                .map(|s| s.to_string())
-                .collect()
-        });
-        let warn = auth.warn_before.0.as_secs() as i64;
-        let (outcome, jar, world_readable) = {
-            let path = path.clone();
-            let required = required.clone();
-            tokio::task::spawn_blocking(move || {
-                let world_readable = std::fs::metadata(&path)
-                    .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o004 != 0)
-                    .unwrap_or(false);
-                match cookies::load(&path) {
-                    Ok(jar) => {
-                        let o = cookies::evaluate(&jar, &required, cookies::now_unix(), warn);
-                        (o, Some(jar), world_readable)
-                    }
-                    Err(o) => (o, None, world_readable),
-                }
-            })
-            .await
-            .ok()?
-        };
-        let mut outcome = outcome;
-        let previous = self
-            .status
-            .lock()
-            .unwrap()
-            .get(name)
-            .and_then(|s| s.report.clone());
-        let mut last_probe = previous.as_ref().and_then(|r| r.last_probe.clone());
-        let mut last_probe_at_ms = previous.as_ref().and_then(|r| r.last_probe_at_ms);
-        if let (Some(url), Some(jar)) = (&auth.probe_url, &jar)
-            && matches!(outcome, Outcome::Valid { .. } | Outcome::Expiring { .. })
-        {
-            match probe_headers(&target.cwd, &auth) {
-                Ok(headers) => {
-                    let probe = cookies::Probe {
-                        url: url.clone(),
-                        method: auth.probe_method.clone(),
-                        expect: auth.probe_expect.clone(),
-                        headers,
-                        timeout: PROBE_TIMEOUT,
-                    };
-                    // Probes must see a redirect (to a login page) as the answer, not follow it.
-                    let client = self.client.get_or_init(|| {
-                        reqwest::Client::builder()
-                            .redirect(reqwest::redirect::Policy::none())
-                            .user_agent(concat!("botctl/", env!("CARGO_PKG_VERSION")))
-                            .build()
-                            .unwrap_or_default()
-                    });
-                    let result = cookies::probe(
-                        client,
-                        &probe,
-                        jar,
-                        &required,
-                        platform(target.config.platform),
-                    )
-                    .await;
-                    last_probe_at_ms = Some(now_ms());
-                    last_probe = Some(match &result {
-                        Ok(()) => "accepted".to_string(),
-                        Err(o) => format!("{}: {}", o.label(), describe(o)),
-                    });
-                    if let Err(o) = result {
-                        outcome = o;
-                    }
-                }
-                Err(why) => {
-                    outcome = Outcome::Unknown {
-                        reason: format!("probe headers: {why}"),
-                    };
-                }
-            }
-        }
-        let report = AuthReport {
-            bot: name.to_string(),
-            owner: target.config.user.clone(),
-            platform: target.config.platform.to_string(),
-            outcome: outcome.label().to_string(),
-            detail: Some(describe(&outcome)).filter(|d| !d.is_empty()),
-            expires_at_ms: match &outcome {
-                Outcome::Valid { earliest_expiry } => earliest_expiry.map(|s| s * 1000),
-                Outcome::Expiring { expires, .. } => Some(expires * 1000),
-                Outcome::Expired { at, .. } => Some(at * 1000),
-                _ => None,
-            },
-            checked_at_ms: now_ms(),
-            last_probe,
-            last_probe_at_ms,
-            world_readable,
-        };
-        self.act(&target, &auth, &outcome, &report);
-        target.view.lock().unwrap().auth = Some(report.outcome.clone());
-        Some(report)
-    }
-
-    /// Events and bot actions for what changed since the last check.
-    fn act(
-        &self,
-        target: &crate::fleet::AuthTarget,
-        auth: &AuthConfig,
-        outcome: &Outcome,
-        report: &AuthReport,
-    ) {
-        let name = &report.bot;
-        let now = now_ms();
-        let mut status = self.status.lock().unwrap();
-        let s = status.entry(name.clone()).or_default();
-        let was_label = s.report.as_ref().map(|r| r.outcome.clone());
-        let changed = was_label.as_deref() != Some(report.outcome.as_str());
-        let record = |kind: &str, message: String| {
-            self.ctx.record(NewEvent {
-                bot: Some(name.clone()),
-                owner: Some(report.owner.clone()),
-                kind: kind.into(),
-                message,
-            })
-        };
-        let what = match &report.detail {
-            Some(d) => format!("{} ({d})", report.outcome),
-            None => report.outcome.clone(),
-        };
-        if outcome.is_invalid() {
-            if !s.invalid || changed {
-                let action = match auth.on_invalid {
-                    OnInvalid::Stop => {
-                        "the bot is stopped until valid cookies are in place (`botctl auth set-cookies`)"
-                    }
-                    OnInvalid::Alert => "on_invalid = \"alert\": the bot keeps running",
-                };
-                record("auth-invalid", format!("session invalid: {what}; {action}"));
-            }
-            s.invalid = true;
-            if auth.on_invalid == OnInvalid::Stop {
-                let _ = target.tx.send(Command::Auth(Some(what.clone())));
-            }
-        } else if !matches!(outcome, Outcome::Unknown { .. }) {
-            if s.invalid {
-                record("auth-valid", format!("session valid again: {what}"));
-                let _ = target.tx.send(Command::Auth(None));
-            }
-            s.invalid = false;
-        } else if changed {
-            // Unknown never deactivates a bot: it is retried at the next check.
-            record(
-                "auth-unknown",
-                format!("session could not be checked: {what}; retrying"),
-            );
-        }
-        if let Outcome::Expiring { left_secs, .. } = outcome
-            && s.last_warning_ms.is_none_or(|t| now - t >= WARN_EVERY_MS)
-        {
-            s.last_warning_ms = Some(now);
-            record(
-                "auth-expiring",
-                format!(
-                    "session expires in {}",
-                    botctl_proto::config::format_duration(Duration::from_secs(
-                        (*left_secs).max(0) as u64
-                    ))
-                ),
-            );
-        }
-        if report.world_readable
-            && s.last_world_readable_warning_ms
-                .is_none_or(|t| now - t >= WARN_EVERY_MS)
-        {
-            s.last_world_readable_warning_ms = Some(now);
-            record(
-                "auth-warning",
-                format!(
-                    "the cookie file {} is readable by other users: chmod 600 it",
-                    auth.cookies
-                ),
-            );
-        }
-        s.report = Some(report.clone());
-    }
-}
-
-fn platform(p: Platform) -> cookies::Platform {
+pub fn platform(p: Platform) -> cookies::Platform {
     match p {
         Platform::Twitter => cookies::Platform::Twitter,
         Platform::Messenger => cookies::Platform::Messenger,
@@ -312,7 +19,7 @@ fn platform(p: Platform) -> cookies::Platform {
 }
 
 /// What an outcome is about, never with a value.
-fn describe(o: &Outcome) -> String {
+pub fn describe(o: &Outcome) -> String {
     match o {
         Outcome::Valid { .. } | Outcome::Expiring { .. } => String::new(),
         Outcome::Expired { names, .. } => format!("expired: {}", names.join(", ")),
@@ -328,7 +35,7 @@ fn describe(o: &Outcome) -> String {
 }
 
 /// The secret headers a probe sends: a TOML table of strings. Errors never quote a value.
-fn probe_headers(cwd: &Path, auth: &AuthConfig) -> Result<Vec<(String, Secret)>, String> {
+pub fn probe_headers(cwd: &Path, auth: &AuthConfig) -> Result<Vec<(String, Secret)>, String> {
     let Some(file) = &auth.probe_headers_file else {
         return Ok(Vec::new());
     };
@@ -346,95 +53,6 @@ fn probe_headers(cwd: &Path, auth: &AuthConfig) -> Result<Vec<(String, Secret)>,
         .collect()
 }
 
-/// inotify on the directories holding cookie files: a changed file is checked at once.
-struct Watcher {
-    inner: DirWatcher,
-    watches: BTreeMap<PathBuf, WatchDescriptor>,
-    /// Per watch: (file name, bot).
-    files: HashMap<WatchDescriptor, Vec<(std::ffi::OsString, String)>>,
-}
-
-impl Watcher {
-    fn new() -> std::io::Result<Watcher> {
-        Ok(Watcher {
-            inner: DirWatcher::new()?,
-            watches: BTreeMap::new(),
-            files: HashMap::new(),
-        })
-    }
-
-    /// Watches exactly the directories of these bots' cookie files.
-    fn sync(&mut self, fleet: &Fleet, names: &[String]) {
-        let mut wanted: BTreeMap<PathBuf, Vec<(std::ffi::OsString, String)>> = BTreeMap::new();
-        for name in names {
-            let Some(t) = fleet.auth_target(name) else {
-                continue;
-            };
-            let Some(auth) = &t.config.auth else {
-                continue;
-            };
-            let path = t.cwd.join(&auth.cookies);
-            if let (Some(dir), Some(file)) = (path.parent(), path.file_name()) {
-                wanted
-                    .entry(dir.to_path_buf())
-                    .or_default()
-                    .push((file.to_os_string(), name.clone()));
-            }
-        }
-        let stale: Vec<PathBuf> = self
-            .watches
-            .keys()
-            .filter(|d| !wanted.contains_key(*d))
-            .cloned()
-            .collect();
-        for dir in stale {
-            if let Some(wd) = self.watches.remove(&dir) {
-                self.inner.remove(wd);
-                self.files.remove(&wd);
-            }
-        }
-        for (dir, files) in wanted {
-            let wd = match self.watches.get(&dir) {
-                Some(wd) => *wd,
-                None => {
-                    let flags = AddWatchFlags::IN_CLOSE_WRITE
-                        | AddWatchFlags::IN_MOVED_TO
-                        | AddWatchFlags::IN_CREATE
-                        | AddWatchFlags::IN_DELETE
-                        | AddWatchFlags::IN_ATTRIB;
-                    // A bot dir that does not exist yet is watched at a later sync.
-                    let Ok(wd) = self.inner.add(&dir, flags) else {
-                        continue;
-                    };
-                    self.watches.insert(dir, wd);
-                    wd
-                }
-            };
-            self.files.insert(wd, files);
-        }
-    }
-
-    /// Waits for a change to a watched cookie file; returns the bots concerned.
-    async fn changed(&mut self) -> Vec<String> {
-        loop {
-            let mut bots = Vec::new();
-            for (wd, name) in self.inner.next().await {
-                let Some(files) = self.files.get(&wd) else {
-                    continue;
-                };
-                for (file, bot) in files {
-                    if *file == name && !bots.contains(bot) {
-                        bots.push(bot.clone());
-                    }
-                }
-            }
-            if !bots.is_empty() {
-                return bots;
-            }
-        }
-    }
-}
-
 /// Reads, validates and installs a cookie file for a bot: 0600, atomically.
 pub fn install_cookies(source: &Path, dest: &Path) -> Result<(), String> {
     let meta = std::fs::metadata(source).map_err(|e| format!("{}: {e}", source.display()))?;
@@ -446,6 +64,6 @@ pub fn install_cookies(source: &Path, dest: &Path) -> Result<(), String> {
     }
     let text = std::fs::read_to_string(source).map_err(|e| format!("{}: {e}", source.display()))?;
     cookies::parse(&text).map_err(|e| format!("{}: {e}", source.display()))?;
-    crate::fleet::write_atomically(dest, &text)
+    crate::util::write_atomically(dest, &text)
         .map_err(|e| format!("writing {}: {e}", dest.display()))
 }

@@ -4,6 +4,9 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+pub use crate::events::EventKind;
+use crate::events::exited_with;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Always,
@@ -121,41 +124,6 @@ pub enum Phase {
     },
     Exited,
     Removed,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventKind {
-    Started,
-    Exited,
-    Restarted,
-    Backoff,
-    Failed,
-    Recovered,
-    Stopped,
-    SpawnFailed,
-    Adopted,
-    LimitRestart,
-    HealthRestart,
-    PressureRestart,
-}
-
-impl EventKind {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            EventKind::Started => "started",
-            EventKind::Exited => "exited",
-            EventKind::Restarted => "restarted",
-            EventKind::Backoff => "backoff",
-            EventKind::Failed => "failed",
-            EventKind::Recovered => "recovered",
-            EventKind::Stopped => "stopped",
-            EventKind::SpawnFailed => "spawn-failed",
-            EventKind::Adopted => "adopted",
-            EventKind::LimitRestart => "limit-restart",
-            EventKind::HealthRestart => "health-restart",
-            EventKind::PressureRestart => "pressure-restart",
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -546,7 +514,7 @@ impl Machine {
             Phase::Running { pid: own, since } if own == pid => {
                 self.last_exit = Some((exit, now));
                 let ran = now.saturating_duration_since(since);
-                let what = format!("exited with {} after {}", exit.describe(), compact(ran));
+                let what = format!("{} after {}", exited_with(&exit.describe()), compact(ran));
                 let leave = match policy.mode {
                     Mode::Always => false,
                     Mode::OnFailure => exit.success(),

@@ -1,5 +1,77 @@
-//! Supervision of bots: the pure state machine deciding what to do, and the per-bot runner
-//! that does it with real processes.
+//! One bot: the handle the rest of the agent reaches it by (send a command, read a snapshot),
+//! the runner task that alone writes its state, the pure state machine and the process code.
 
-pub mod bot;
 pub mod machine;
+pub mod process;
+pub mod runner;
+
+use std::sync::{Arc, Mutex};
+
+use botctl_proto::config::BotConfig;
+use botctl_proto::{BotOutcome, BotState};
+use tokio::sync::{mpsc, oneshot};
+
+pub use runner::{AuthSeen, Begin, Command, Prepared, Settings, View};
+
+/// A bot as the fleet and the loops hold it: its configuration as last applied, a way to
+/// send it a command, and a read-only view of its state. Only the bot's own task writes
+/// the view; everyone else sends what they saw.
+#[derive(Clone)]
+pub struct BotHandle {
+    pub config: Arc<BotConfig>,
+    tx: mpsc::UnboundedSender<Command>,
+    view: Arc<Mutex<View>>,
+}
+
+impl BotHandle {
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    pub fn owner(&self) -> &str {
+        &self.config.user
+    }
+
+    /// Sends a command; false if the task has ended.
+    pub fn send(&self, cmd: Command) -> bool {
+        self.tx.send(cmd).is_ok()
+    }
+
+    /// Sends a command that answers, and waits for the answer (None if the task ended).
+    pub async fn ask(
+        &self,
+        make: impl FnOnce(oneshot::Sender<BotOutcome>) -> Command,
+    ) -> Option<BotOutcome> {
+        let (tx, rx) = oneshot::channel();
+        if !self.send(make(tx)) {
+            return None;
+        }
+        rx.await.ok()
+    }
+
+    /// Reads the state without asking the task (what `status` answers from).
+    pub fn read<R>(&self, f: impl FnOnce(&View) -> R) -> R {
+        f(&self.view.lock().unwrap())
+    }
+
+    pub fn snapshot(&self) -> View {
+        self.read(View::clone)
+    }
+
+    pub fn state(&self) -> BotState {
+        self.read(|v| v.state)
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.read(|v| v.pid)
+    }
+
+    /// The same bot under a configuration the fleet applied since.
+    pub fn with_config(&self, config: Arc<BotConfig>) -> BotHandle {
+        BotHandle {
+            config,
+            tx: self.tx.clone(),
+            view: self.view.clone(),
+        }
+    }
+}

@@ -12,7 +12,7 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use tokio::io::unix::AsyncFd;
 
-use crate::supervisor::machine::Exit;
+use super::machine::Exit;
 
 /// What to run and where its output goes.
 pub struct SpawnSpec<'a> {
@@ -273,7 +273,9 @@ pub fn reap(process: &BotProcess) -> Exit {
 pub fn signal_group(pgid: u32, signal: Signal) {
     match killpg(Pid::from_raw(pgid as i32), signal) {
         Ok(()) | Err(Errno::ESRCH) => {}
-        Err(e) => crate::log_line(format_args!("signal {signal} to process group {pgid}: {e}")),
+        Err(e) => {
+            crate::util::log_line(format_args!("signal {signal} to process group {pgid}: {e}"))
+        }
     }
 }
 

@@ -11,10 +11,12 @@ use nix::sys::signal::Signal;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::sleep_until;
 
+use super::BotHandle;
 use super::machine::{Action, EventKind, Exit, Input, Machine, Mode, Phase, Policy};
-use crate::Context;
-use crate::process::{self, BotProcess, SpawnSpec};
-use crate::store::{NewEvent, RegistryRow};
+use super::process::{self, BotProcess, SpawnSpec};
+use crate::context::Context;
+use crate::events::{Actor, Cause, Event, exited_with};
+use crate::store::RegistryRow;
 
 /// After SIGKILL, how long to wait for the group to disappear before reporting it stopped anyway.
 const KILL_GRACE: Duration = Duration::from_secs(5);
@@ -25,24 +27,44 @@ const GROUP_POLL: Duration = Duration::from_millis(10);
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub policy: RestartPolicy,
-    /// The default interval of its `[health]` checks.
-    pub health_interval: Duration,
 }
 
 impl Settings {
     pub fn of(config: &BotConfig, global: &botctl_proto::config::GlobalConfig) -> Settings {
         Settings {
             policy: config.policy(global),
-            health_interval: global.agent.health_interval,
         }
     }
+}
+
+/// A user's start, stop, restart or recover, and who asked.
+pub struct UserCommand {
+    pub action: UserAction,
+    pub by: Actor,
+    pub reply: oneshot::Sender<BotOutcome>,
+}
+
+/// What the auth monitor saw of the bot's session.
+pub struct AuthSeen {
+    /// The outcome label `status` shows.
+    pub label: String,
+    pub verdict: AuthVerdict,
+}
+
+pub enum AuthVerdict {
+    /// Invalid with `on_invalid = "stop"`: park the bot, saying why.
+    Park(String),
+    /// Valid again after it was invalid: a parked bot starts again.
+    Release,
+    /// Nothing to do (unknown, alert only, still valid).
+    Keep,
 }
 
 /// What a bot task is asked to do. Kept small (the settings are boxed): each bot's channel
 /// allocates room for 32 of them up front, which at 128 bytes each made the channels the
 /// largest part of the agent's memory per bot.
 pub enum Command {
-    User(UserAction, oneshot::Sender<BotOutcome>),
+    User(Box<UserCommand>),
     Reconfigure(Arc<BotConfig>, Box<Settings>),
     /// Replace the running process (a limit, a health check, host pressure); counts toward
     /// the restart-rate limit.
@@ -50,14 +72,22 @@ pub enum Command {
         kind: EventKind,
         reason: String,
     },
-    /// The auth monitor's verdict: Some(why) parks the bot until None says the session is
-    /// valid again.
-    Auth(Option<String>),
+    /// The auth monitor's verdict: a park holds the bot stopped until a release.
+    Auth(Box<AuthSeen>),
+    /// The health sampler's figures for the bot's process tree.
+    Sampled {
+        cpu_percent: f32,
+        memory_bytes: u64,
+    },
     /// Stop and end the task (bot removed from the fleet).
-    Remove(oneshot::Sender<BotOutcome>),
+    Remove {
+        by: Box<Actor>,
+        reply: oneshot::Sender<BotOutcome>,
+    },
     /// The agent is going away: stop the bot, or leave it running for the next agent.
     Shutdown {
         keep: bool,
+        by: Box<Actor>,
         done: oneshot::Sender<BotOutcome>,
     },
 }
@@ -86,9 +116,9 @@ pub struct View {
     pub auth_blocked: Option<String>,
 }
 
-pub type SharedView = Arc<Mutex<View>>;
+type SharedView = Arc<Mutex<View>>;
 
-pub fn new_view() -> SharedView {
+fn new_view() -> SharedView {
     Arc::new(Mutex::new(View {
         state: BotState::Stopped,
         pid: None,
@@ -162,19 +192,10 @@ pub struct BotTask {
     /// Ends the task once the bot is stopped (agent shutdown).
     exit_when_stopped: Option<oneshot::Sender<BotOutcome>>,
     view: SharedView,
-    settings: Settings,
-    tx: mpsc::UnboundedSender<Command>,
-    checker: Option<tokio::task::JoinHandle<()>>,
     /// Parked by the auth monitor: why.
     auth_blocked: Option<String>,
-}
-
-impl Drop for BotTask {
-    fn drop(&mut self) {
-        if let Some(checker) = self.checker.take() {
-            checker.abort();
-        }
-    }
+    /// Who asked for what the bot is doing now; the agent once it is done.
+    actor: Actor,
 }
 
 /// A bot task that has begun (its process started or adopted, its view published) but is
@@ -203,17 +224,20 @@ impl BotTask {
         config: Arc<BotConfig>,
         settings: Settings,
         begin: Begin,
-        view: SharedView,
-    ) -> (mpsc::UnboundedSender<Command>, Prepared) {
+    ) -> (BotHandle, Prepared) {
         let (tx, rx) = mpsc::unbounded_channel();
+        let view = new_view();
+        let handle = BotHandle {
+            config: config.clone(),
+            tx,
+            view: view.clone(),
+        };
         let mut task = BotTask {
             ctx,
             config,
             policy: machine_policy(&settings.policy),
-            settings,
-            tx: tx.clone(),
-            checker: None,
             auth_blocked: None,
+            actor: Actor::Agent,
             machine: Machine::new(),
             process: None,
             started_at_ms: None,
@@ -236,7 +260,7 @@ impl BotTask {
                 task.machine.restarts = restarts;
                 task.started_at_ms = Some(started_at_ms);
                 task.record(
-                    "adopted",
+                    EventKind::Adopted,
                     format!(
                         "adopted running process {} from the previous agent",
                         process.pid
@@ -249,30 +273,7 @@ impl BotTask {
                 task.publish();
             }
         }
-        task.start_checker();
-        (tx, Prepared { task, rx })
-    }
-
-    /// (Re)starts the `[health]` checks of this bot, if it has any.
-    fn start_checker(&mut self) {
-        if let Some(old) = self.checker.take() {
-            old.abort();
-        }
-        let Some(check) = self.config.health.clone() else {
-            return;
-        };
-        let checker = crate::health::checks::Checker {
-            ctx: self.ctx.clone(),
-            bot: self.config.name.clone(),
-            owner: self.config.user.clone(),
-            interval: check
-                .interval
-                .map_or(self.settings.health_interval, |d| d.0),
-            check,
-            view: self.view.clone(),
-            tx: self.tx.clone(),
-        };
-        self.checker = Some(tokio::spawn(checker.run()));
+        (handle, Prepared { task, rx })
     }
 
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
@@ -313,7 +314,9 @@ impl BotTask {
     /// Returns true when the task must end now.
     fn command(&mut self, cmd: Command) -> bool {
         match cmd {
-            Command::User(action, reply) => {
+            Command::User(user) => {
+                let UserCommand { action, by, reply } = *user;
+                self.actor = by;
                 if matches!(action, UserAction::Start | UserAction::Restart) {
                     // An explicit start overrides the block; the next check decides again.
                     self.auth_blocked = None;
@@ -329,20 +332,35 @@ impl BotTask {
                 self.feed(input);
             }
             Command::Recycle { kind, reason } => self.feed(Input::Recycle { kind, reason }),
-            Command::Auth(Some(why)) => {
-                self.auth_blocked = Some(why.clone());
-                self.feed(Input::Park {
-                    reason: format!("session invalid: {why}"),
-                });
+            Command::Auth(seen) => {
+                let AuthSeen { label, verdict } = *seen;
+                self.view.lock().unwrap().auth = Some(label);
+                match verdict {
+                    AuthVerdict::Park(why) => {
+                        self.auth_blocked = Some(why.clone());
+                        self.feed(Input::Park {
+                            reason: format!("session invalid: {why}"),
+                        });
+                    }
+                    AuthVerdict::Release
+                        if self.auth_blocked.take().is_some()
+                            && self.config.enabled
+                            && self.machine.phase == Phase::Stopped =>
+                    {
+                        self.feed(Input::Start);
+                    }
+                    AuthVerdict::Release | AuthVerdict::Keep => self.publish(),
+                }
             }
-            Command::Auth(None) => {
-                if self.auth_blocked.take().is_some()
-                    && self.config.enabled
-                    && self.machine.phase == Phase::Stopped
-                {
-                    self.feed(Input::Start);
-                } else {
-                    self.publish();
+            Command::Sampled {
+                cpu_percent,
+                memory_bytes,
+            } => {
+                // Figures of a process that has ended since the sample would outlive it.
+                if self.process.is_some() {
+                    let mut view = self.view.lock().unwrap();
+                    view.cpu_percent = Some(cpu_percent);
+                    view.memory_bytes = Some(memory_bytes);
                 }
             }
             Command::Reconfigure(config, settings) => {
@@ -351,14 +369,8 @@ impl BotTask {
                     || config.env != self.config.env
                     || config.user != self.config.user;
                 let enabled_changed = config.enabled != self.config.enabled;
-                let checks_changed = config.health != self.config.health
-                    || settings.health_interval != self.settings.health_interval;
                 self.config = config;
                 self.policy = machine_policy(&settings.policy);
-                self.settings = *settings;
-                if checks_changed {
-                    self.start_checker();
-                }
                 if enabled_changed && !self.config.enabled {
                     self.feed(Input::Stop);
                 } else if enabled_changed {
@@ -370,13 +382,17 @@ impl BotTask {
                     )
                 {
                     // Also for a failing bot: the new command or environment may be the fix.
-                    self.record("config-changed", "configuration changed: restarting".into());
+                    self.record(
+                        EventKind::ConfigChanged,
+                        "configuration changed: restarting".into(),
+                    );
                     self.feed(Input::Restart);
                 } else {
                     self.publish();
                 }
             }
-            Command::Remove(reply) => {
+            Command::Remove { by, reply } => {
+                self.actor = *by;
                 self.waiters.push(Waiter {
                     action: UserAction::Stop,
                     was: self.machine.phase.clone(),
@@ -385,7 +401,8 @@ impl BotTask {
                 self.feed(Input::Remove);
                 return self.machine.phase == Phase::Removed;
             }
-            Command::Shutdown { keep, done } => {
+            Command::Shutdown { keep, by, done } => {
+                self.actor = *by;
                 if keep || self.process.is_none() {
                     let outcome = BotOutcome {
                         bot: self.config.name.clone(),
@@ -416,6 +433,9 @@ impl BotTask {
         let mut records = Vec::new();
         while let Some(input) = queue.pop_front() {
             let spawned = matches!(input, Input::Spawned { .. });
+            // An exit of the running process that nobody asked for is what crash counts count.
+            let crash = matches!((&input, &self.machine.phase),
+                (Input::Exited { pid, .. }, Phase::Running { pid: own, .. }) if pid == own);
             let actions = self.machine.handle(input, Instant::now(), &self.policy);
             if spawned {
                 self.register();
@@ -427,12 +447,20 @@ impl BotTask {
                 match action {
                     Action::Spawn => queue.push_back(self.start_process()),
                     Action::Terminate { pid, timeout } => self.terminate(pid, timeout),
-                    Action::Record { kind, message } => records.push((kind, message)),
+                    Action::Record { kind, message } => {
+                        let cause = match kind {
+                            EventKind::Exited | EventKind::Backoff | EventKind::Failed if crash => {
+                                Some(Cause::Crash)
+                            }
+                            _ => Cause::of_recycle(kind),
+                        };
+                        records.push((kind, message, cause));
+                    }
                 }
             }
         }
-        for (kind, message) in records {
-            self.record(kind.as_str(), message);
+        for (kind, message, cause) in records {
+            self.record_caused(kind, message, cause);
         }
         self.publish();
         self.answer_waiters();
@@ -441,7 +469,7 @@ impl BotTask {
     fn start_process(&mut self) -> Input {
         let config = self.config.clone();
         let paths = &self.ctx.paths;
-        let cwd = crate::fleet::bot_cwd(paths, &config);
+        let cwd = crate::storage::bot_cwd(paths, &config);
         if config.cwd.is_none()
             && let Err(e) = std::fs::create_dir_all(&cwd)
         {
@@ -578,7 +606,7 @@ impl BotTask {
                 self.finish_stop(pgid, exit);
             } else if s.give_up_at.is_some_and(|t| now >= t) {
                 self.record(
-                    "stop-incomplete",
+                    EventKind::StopIncomplete,
                     format!("processes of group {pgid} survived SIGKILL; giving up on them"),
                 );
                 self.finish_stop(pgid, exit);
@@ -597,13 +625,17 @@ impl BotTask {
         matches!(self.machine.phase, Phase::Stopping { .. }) || self.stopping.is_some()
     }
 
-    fn record(&self, kind: &str, message: String) {
-        self.ctx.record(NewEvent {
-            bot: Some(self.config.name.clone()),
-            owner: Some(self.config.user.clone()),
-            kind: kind.to_string(),
-            message,
-        });
+    fn record(&self, kind: EventKind, message: String) {
+        self.record_caused(kind, message, None);
+    }
+
+    fn record_caused(&self, kind: EventKind, message: String, cause: Option<Cause>) {
+        self.ctx.record(
+            Event::new(kind, message)
+                .of(&self.config.name, &self.config.user)
+                .by(&self.actor)
+                .cause(cause),
+        );
     }
 
     fn publish(&mut self) {
@@ -646,6 +678,8 @@ impl BotTask {
             let outcome = self.outcome(w.action, &w.was);
             let _ = w.reply.send(outcome);
         }
+        // What follows (a crash, a timer) is the agent's own doing.
+        self.actor = Actor::Agent;
     }
 
     fn outcome(&self, action: UserAction, was: &Phase) -> BotOutcome {
@@ -679,11 +713,7 @@ impl BotTask {
                 let why = view
                     .last_error
                     .clone()
-                    .or_else(|| {
-                        view.last_exit
-                            .as_ref()
-                            .map(|e| format!("exited with {}", e.description))
-                    })
+                    .or_else(|| view.last_exit.as_ref().map(|e| exited_with(&e.description)))
                     .unwrap_or_else(|| "it did not start".into());
                 (false, format!("not running: {why}"))
             }

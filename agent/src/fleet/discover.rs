@@ -8,7 +8,7 @@ use std::path::Path;
 
 use botctl_proto::now_ms;
 
-use crate::process;
+use crate::bot::process;
 use crate::store::RegistryRow;
 
 /// A live process that leads its own group and carries a bot's name for this home.
@@ -25,7 +25,7 @@ pub fn live_bots(home: &Path) -> BTreeMap<String, Vec<Found>> {
     let home_var = format!("{}={}", botctl_proto::paths::HOME_ENV, home.display());
     let me = std::process::id();
     let mut found: BTreeMap<String, Vec<Found>> = BTreeMap::new();
-    for pid in crate::process::all_pids() {
+    for pid in crate::bot::process::all_pids() {
         // Group leaders only: one getpgid each, where the stat below is far dearer.
         if pid == me || process::pgid_of(pid) != Some(pid) {
             continue;

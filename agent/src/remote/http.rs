@@ -21,6 +21,7 @@ use tokio::sync::Semaphore;
 
 use super::github::{Push, parse_push, verify_signature};
 use super::{Control, RateLimiter, Report, Secret, Verdict, printable};
+use crate::events::Actor;
 
 /// Connections served at once; beyond that the listener stops accepting and the kernel
 /// backlog absorbs the rest, so a connection flood cannot exhaust file descriptors.
@@ -316,9 +317,13 @@ fn push(
                 format!("updating {}", bots.join(", "))
             }
         ),
+        by: Some(Actor::GitHub(delivery.clone())),
+        bots: bots.clone(),
     });
     for bot in &bots {
-        state.updates.start(bot.clone());
+        state
+            .updates
+            .start(bot.clone(), Actor::GitHub(delivery.clone()));
     }
     #[derive(Serialize)]
     struct Accepted<'a> {
@@ -347,26 +352,27 @@ fn push(
 /// so a burst of pushes costs at most two updates and the last push is never missed.
 struct Updates {
     control: Arc<dyn Control>,
-    /// Bots being updated, and whether another run was requested meanwhile.
-    inflight: Mutex<HashMap<String, bool>>,
+    /// Bots being updated, and who requested another run meanwhile (the latest delivery).
+    inflight: Mutex<HashMap<String, Option<Actor>>>,
 }
 
 impl Updates {
-    fn start(self: &Arc<Self>, bot: String) {
+    fn start(self: &Arc<Self>, bot: String, by: Actor) {
         {
             let mut inflight = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(again) = inflight.get_mut(&bot) {
-                *again = true;
+                *again = Some(by);
                 return;
             }
-            inflight.insert(bot.clone(), false);
+            inflight.insert(bot.clone(), None);
         }
         let this = self.clone();
         tokio::spawn(async move {
+            let mut by = by;
             loop {
                 // A separate task, so a panicking update is reported and does not leave the
                 // bot marked in flight forever.
-                let why = match tokio::spawn(this.control.update(bot.clone())).await {
+                let why = match tokio::spawn(this.control.update(by.clone(), bot.clone())).await {
                     Ok(Ok(_)) => None,
                     Ok(Err(why)) => Some(why),
                     Err(_) => Some("update task panicked".to_string()),
@@ -378,9 +384,9 @@ impl Updates {
                     });
                 }
                 let mut inflight = this.inflight.lock().unwrap_or_else(|e| e.into_inner());
-                match inflight.get_mut(&bot) {
-                    Some(again) if *again => *again = false,
-                    _ => {
+                match inflight.get_mut(&bot).and_then(Option::take) {
+                    Some(next) => by = next,
+                    None => {
                         inflight.remove(&bot);
                         break;
                     }

@@ -1,10 +1,12 @@
 //! Remote control of the agent: a GitHub webhook / health listener and Telegram admin commands.
 //! Off by default; the agent implements [`Control`] and starts whichever side is configured.
 
+mod agent;
 mod github;
 mod http;
 mod telegram;
 
+pub use agent::AgentControl;
 pub use http::{HttpConfig, serve_http};
 pub use telegram::{TelegramCommandsConfig, poll_telegram};
 
@@ -30,13 +32,14 @@ pub trait Control: Send + Sync + 'static {
     /// Bots whose `[update] repo = "owner/name"` and branch match a push.
     fn bots_for_push(&self, repo: &str, branch: &str) -> Vec<String>;
     /// Updates one bot (pull or its update command, then restart); a one-line outcome.
-    fn update(&self, bot: String) -> BoxFuture<Result<String, String>>;
+    /// `by` is who asked: a GitHub delivery, a Telegram admin.
+    fn update(&self, by: Actor, bot: String) -> BoxFuture<Result<String, String>>;
     /// Text answered to Telegram `/status`.
     fn status_text(&self) -> String;
     /// Text answered to Telegram `/listbots [owner]`.
     fn list_text(&self, owner: Option<String>) -> String;
     /// `action` is one of "restart", "stop", "start"; a one-line outcome.
-    fn control(&self, action: &str, bot: String) -> BoxFuture<String>;
+    fn control(&self, by: Actor, action: &str, bot: String) -> BoxFuture<String>;
     /// The next Telegram update offset to ask for, if one was ever saved.
     fn load_offset(&self) -> Option<i64>;
     /// Persists the next Telegram update offset.
@@ -65,8 +68,12 @@ pub struct HealthSummary {
 pub enum Report {
     /// A request or command was turned away (bad signature, not an admin, rate limited...).
     Refused { source: String, why: String },
-    /// A request or command was acted upon.
-    Accepted { what: String },
+    /// A request or command was acted upon: who asked, and the bots it touched.
+    Accepted {
+        what: String,
+        by: Option<Actor>,
+        bots: Vec<String>,
+    },
     /// A webhook-triggered update failed (updates run after the HTTP answer, so nobody else sees it).
     UpdateFailed { bot: String, why: String },
     /// A remote-control channel stopped working (e.g. Telegram unreachable or token rejected);
@@ -74,6 +81,7 @@ pub enum Report {
     Unavailable { what: String, why: String },
 }
 
+pub use crate::events::Actor;
 pub use crate::secret::Secret;
 
 /// Outcome of a rate-limit check.

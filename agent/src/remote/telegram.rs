@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{BoxFuture, Control, RateLimiter, Report, Secret, Verdict, printable};
+use super::{Actor, BoxFuture, Control, RateLimiter, Report, Secret, Verdict, printable};
 
 /// Telegram's limit for one message, counted in UTF-16 code units.
 const MAX_MESSAGE: usize = 4096;
@@ -88,6 +88,8 @@ pub async fn poll_telegram(
                     failing = false;
                     control.report(Report::Accepted {
                         what: "telegram getUpdates works again".to_string(),
+                        by: None,
+                        bots: Vec::new(),
                     });
                 }
                 backoff = MIN_BACKOFF;
@@ -317,7 +319,7 @@ async fn handle_message(
         return;
     }
     let command = parse_command(&text);
-    let answer = run_command(control, &source, command).await;
+    let answer = run_command(control, &source, Actor::Telegram(from.id), command).await;
     if let Err(failure) = api.send_message(message.chat.id, &answer).await {
         control.report(Report::Unavailable {
             what: "telegram sendMessage".to_string(),
@@ -382,7 +384,12 @@ fn valid_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= 128 && !name.chars().any(char::is_control)
 }
 
-async fn run_command(control: &Arc<dyn Control>, source: &str, command: Command) -> String {
+async fn run_command(
+    control: &Arc<dyn Control>,
+    source: &str,
+    by: Actor,
+    command: Command,
+) -> String {
     match command {
         Command::Status => control.status_text(),
         Command::ListBots(owner) => control.list_text(owner),
@@ -390,16 +397,18 @@ async fn run_command(control: &Arc<dyn Control>, source: &str, command: Command)
         Command::Usage(usage) => usage.to_string(),
         Command::Unknown(name) => format!("unknown command /{name}\n\n{HELP}"),
         Command::Control(action, bot) => {
-            let outcome = finish(control.control(action, bot.clone()))
+            let outcome = finish(control.control(by.clone(), action, bot.clone()))
                 .await
                 .unwrap_or_else(|note| note);
             control.report(Report::Accepted {
                 what: format!("{source}: /{action} {bot}: {outcome}"),
+                by: Some(by),
+                bots: vec![bot],
             });
             outcome
         }
         Command::Update(bot) => {
-            let outcome = match finish(control.update(bot.clone())).await {
+            let outcome = match finish(control.update(by.clone(), bot.clone())).await {
                 Ok(Ok(outcome)) => outcome,
                 Ok(Err(why)) => {
                     control.report(Report::UpdateFailed {
@@ -412,6 +421,8 @@ async fn run_command(control: &Arc<dyn Control>, source: &str, command: Command)
             };
             control.report(Report::Accepted {
                 what: format!("{source}: /update {bot}: {outcome}"),
+                by: Some(by),
+                bots: vec![bot],
             });
             outcome
         }

@@ -103,7 +103,7 @@ impl Control for Fake {
         }
     }
 
-    fn update(&self, bot: String) -> BoxFuture<Result<String, String>> {
+    fn update(&self, _by: Actor, bot: String) -> BoxFuture<Result<String, String>> {
         self.with(|s| s.updates.push(bot.clone()));
         Box::pin(async move {
             match bot.as_str() {
@@ -128,7 +128,7 @@ impl Control for Fake {
         )
     }
 
-    fn control(&self, action: &str, bot: String) -> BoxFuture<String> {
+    fn control(&self, _by: Actor, action: &str, bot: String) -> BoxFuture<String> {
         self.with(|s| s.controls.push((action.to_string(), bot.clone())));
         let action = action.to_string();
         Box::pin(async move { format!("{action} {bot}: done") })
@@ -420,7 +420,7 @@ async fn signed_push_is_accepted_and_updates_the_matching_bot() {
     assert_eq!(answer["updating"], json!(["alpha"]));
     wait_until("the update", || fake.updates() == ["alpha"]).await;
     assert!(fake.reports().iter().any(
-        |r| matches!(r, Report::Accepted { what } if what.contains("octo/alpha@main") && what.contains("alpha"))
+        |r| matches!(r, Report::Accepted { what, .. } if what.contains("octo/alpha@main") && what.contains("alpha"))
     ));
     fake.assert_no_secret_reported();
 }

@@ -212,6 +212,14 @@ pub fn saved_by_links(paths: &Paths, bot: &BotConfig, cache: &mut BTreeMap<PathB
     saved
 }
 
+/// A bot's working directory: its `cwd` (relative to the home) or `bots/OWNER/NAME`.
+pub fn bot_cwd(paths: &Paths, c: &BotConfig) -> PathBuf {
+    match &c.cwd {
+        Some(dir) => paths.home.join(dir),
+        None => paths.bot_dir(&c.user, &c.name),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

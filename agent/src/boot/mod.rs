@@ -1,0 +1,215 @@
+//! Start-up: the store and the configuration read side by side, the fleet loaded, the ops
+//! and the services wired, every long-lived loop started through `supervise`, readiness
+//! reported; then the signals that end or reload the agent.
+
+pub mod services;
+pub mod supervise;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use botctl_proto::Paths;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::context::{Context, Shutdown};
+use crate::events::{Actor, Event, EventKind};
+use crate::fleet::{Files, Fleet};
+use crate::loops;
+use crate::ops::{self, Ops, Who};
+use crate::remote::AgentControl;
+use crate::store::Store;
+use crate::util::log_line;
+use supervise::{supervise, supervise_thread};
+
+/// Runs the agent on `listener` until it is asked to stop; `ready` is told once it serves.
+pub async fn serve(
+    paths: &Paths,
+    listener: std::os::unix::net::UnixListener,
+    ready: impl FnOnce(&str),
+) -> anyhow::Result<()> {
+    let listener = Arc::new(tokio::net::UnixListener::from_std(listener)?);
+    // BOTCTL_TRACE_STARTUP=1 logs how long each phase of the start takes.
+    let t0 = std::time::Instant::now();
+    let trace = std::env::var_os("BOTCTL_TRACE_STARTUP").is_some();
+    let phase = |what: &str| {
+        if trace {
+            let mut cpu = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: clock_gettime writes the timespec we pass.
+            unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut cpu) };
+            let cpu = Duration::new(cpu.tv_sec as u64, cpu.tv_nsec as u32);
+            log_line(format_args!(
+                "startup: {what} at {:?} (CPU of the starting thread {cpu:?})",
+                t0.elapsed()
+            ));
+        }
+    };
+    let files = {
+        let paths = paths.clone();
+        std::thread::Builder::new()
+            .name("read-config".into())
+            .spawn(move || Files::read(&paths))
+    };
+    let (store, problem) = Store::open(&paths.db_file);
+    phase("store open");
+    let ctx = Arc::new(Context::new(paths.clone(), store.clone()));
+    let record = |kind: EventKind, message: String| ctx.record(Event::new(kind, message));
+    if let Some(problem) = problem {
+        log_line(format_args!("botctl agent: {problem}"));
+        record(EventKind::StoreError, problem);
+    }
+    let registry = store.take_opened_registry();
+    // After a clean exit the registry names every bot process; otherwise (a crash, a kill,
+    // a lost or new database) the live processes are searched too.
+    let registry_complete = store.clean_exit();
+    phase("registry read");
+    let fleet = Fleet::new(ctx.clone());
+    let files = || match files.map(|t| t.join()) {
+        Ok(Ok(files)) => files,
+        _ => Files::read(paths),
+    };
+    let report = fleet.load(files, registry, registry_complete).await;
+    phase("fleet loaded");
+    let rows = fleet.read(|r| r.list(None, botctl_proto::now_ms()));
+    let bots = rows.len();
+    let running = rows
+        .iter()
+        .filter(|b| b.state == botctl_proto::BotState::Running)
+        .count();
+    let shutdown = Arc::new(Shutdown::default());
+    let (auth, auth_requests) = loops::auth::Monitor::new(ctx.clone(), fleet.clone());
+    // The services live above the ops; the ops reach them through this once they exist.
+    let services_slot: Arc<std::sync::OnceLock<Arc<services::Services>>> = Arc::default();
+    let slot = services_slot.clone();
+    let ops = Arc::new(Ops {
+        ctx: ctx.clone(),
+        fleet: fleet.clone(),
+        auth: auth.clone(),
+        shutdown: shutdown.clone(),
+        reconfigure: Box::new(move |global| {
+            if let Some(s) = slot.get() {
+                s.apply(global);
+            }
+        }),
+    });
+    let services = services::Services::new(ctx.clone(), Arc::new(AgentControl::new(ops.clone())));
+    let _ = services_slot.set(services.clone());
+    services.apply(&fleet.global());
+    record(
+        EventKind::AgentStarted,
+        format!(
+            "agent {} started (pid {}): {} bots, {} running, {} config problems",
+            botctl_proto::VERSION,
+            std::process::id(),
+            bots,
+            running,
+            report.issues.len()
+        ),
+    );
+
+    start_loops(&ctx, &fleet, &ops, listener, auth, auth_requests);
+    ready("ready");
+    phase("ready");
+
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            by = shutdown.requested() => {
+                // The request stopped (or let go of) the bots; any added since are let go
+                // of too, so that no bot task is left to start a process after the last write.
+                fleet.shutdown(true, &by).await;
+                ctx.record(
+                    Event::new(EventKind::AgentStopped, "agent stopped by `botctl agent stop`")
+                        .by(&by),
+                );
+                break;
+            }
+            // A signal ends the agent but not the bots: the next agent adopts them. This is
+            // what an upgrade or a service manager restarting the agent needs.
+            _ = term.recv() => {
+                fleet.shutdown(true, &Actor::Agent).await;
+                record(EventKind::AgentStopped, "agent stopped by SIGTERM; bots left running".into());
+                break;
+            }
+            _ = int.recv() => {
+                fleet.shutdown(true, &Actor::Agent).await;
+                record(EventKind::AgentStopped, "agent stopped by SIGINT; bots left running".into());
+                break;
+            }
+            _ = hup.recv() => {
+                ops::reload::on_hangup(&ops, &Who::admin(Actor::Agent)).await;
+            }
+        }
+    }
+    store.close_cleanly().await;
+    Ok(())
+}
+
+/// Every long-lived loop, each through `supervise`: the RPC server, the auth monitor, log
+/// rotation, cleanup and the health sampler's thread.
+fn start_loops(
+    ctx: &Arc<Context>,
+    fleet: &Arc<Fleet>,
+    ops: &Arc<Ops>,
+    listener: Arc<tokio::net::UnixListener>,
+    auth: Arc<loops::auth::Monitor>,
+    auth_requests: tokio::sync::mpsc::UnboundedReceiver<String>,
+) {
+    {
+        let ops = ops.clone();
+        tokio::spawn(supervise("rpc server", ctx.clone(), move || {
+            let (listener, ops) = (listener.clone(), ops.clone());
+            Box::pin(async move {
+                crate::server::serve(listener, ops).await;
+                Ok(())
+            })
+        }));
+    }
+    {
+        let requests = Arc::new(tokio::sync::Mutex::new(auth_requests));
+        tokio::spawn(supervise("auth monitor", ctx.clone(), move || {
+            let (auth, requests) = (auth.clone(), requests.clone());
+            Box::pin(async move {
+                auth.run(requests).await;
+                Ok(())
+            })
+        }));
+    }
+    {
+        let (c, f) = (ctx.clone(), fleet.clone());
+        tokio::spawn(supervise("log rotation", ctx.clone(), move || {
+            Box::pin(loops::logs::run(c.clone(), f.clone()).map_ok())
+        }));
+    }
+    {
+        let (c, f) = (ctx.clone(), fleet.clone());
+        tokio::spawn(supervise("cleanup", ctx.clone(), move || {
+            Box::pin(loops::cleanup::run(c.clone(), f.clone()).map_ok())
+        }));
+    }
+    let (c, f) = (ctx.clone(), fleet.clone());
+    if let Err(e) = supervise_thread("health sampler", ctx.clone(), move || {
+        loops::sampler::run(c.clone(), f.clone())
+    }) {
+        ctx.record(Event::new(
+            EventKind::HealthError,
+            format!("cannot sample processes: {e}"),
+        ));
+    }
+}
+
+/// A loop that returns nothing, as a component run (its end is unexpected).
+trait MapOk: std::future::Future<Output = ()> + Sized {
+    fn map_ok(self) -> impl std::future::Future<Output = Result<(), String>> {
+        async move {
+            self.await;
+            Ok(())
+        }
+    }
+}
+
+impl<F: std::future::Future<Output = ()>> MapOk for F {}

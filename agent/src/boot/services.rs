@@ -1,0 +1,224 @@
+//! The agent's outward-facing services: the notifier alerts go through, the periodic
+//! summary, and remote control (HTTP listener, Telegram commands) wired to the ops. They
+//! are (re)started from the configuration after every load and reload, supervised.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use botctl_proto::config::GlobalConfig;
+use tokio::task::JoinHandle;
+
+use super::supervise::supervise;
+use crate::context::Context;
+use crate::events::{Event, EventKind};
+use crate::notify::{self, Level, Notifier};
+use crate::remote::{self, AgentControl, Control};
+use crate::secret::Secret;
+
+/// The running services and the configuration they were started from.
+pub struct Services {
+    ctx: Arc<Context>,
+    applied: Mutex<
+        Option<(
+            botctl_proto::config::NotifySettings,
+            botctl_proto::config::RemoteSettings,
+            Duration,
+        )>,
+    >,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    control: Arc<AgentControl>,
+}
+
+impl Services {
+    pub fn new(ctx: Arc<Context>, control: Arc<AgentControl>) -> Arc<Services> {
+        Arc::new(Services {
+            ctx,
+            applied: Mutex::new(None),
+            tasks: Mutex::new(Vec::new()),
+            control,
+        })
+    }
+
+    /// Starts (or restarts, when their configuration changed) the notifier, the summary and
+    /// remote control. Problems (unreadable secret files, a port in use) are events.
+    pub fn apply(&self, global: &GlobalConfig) {
+        let wanted = (
+            global.notify.clone(),
+            global.remote.clone(),
+            global.agent.report_interval,
+        );
+        {
+            let mut applied = self.applied.lock().unwrap();
+            if applied.as_ref() == Some(&wanted) {
+                return;
+            }
+            *applied = Some(wanted);
+        }
+        for t in self.tasks.lock().unwrap().drain(..) {
+            t.abort();
+        }
+        let problem = |what: String| self.ctx.record(Event::new(EventKind::ConfigError, what));
+        let home = &self.ctx.paths.home;
+        // Alerts.
+        let telegram = global.notify.telegram.as_ref().and_then(|t| {
+            match Secret::from_file(&home.join(&t.token_file)) {
+                Ok(token) => Some(notify::TelegramConfig {
+                    token,
+                    chat_ids: t.chat_ids.clone(),
+                    api_base: t.api_base.clone(),
+                    min_level: level(&t.min_level),
+                }),
+                Err(e) => {
+                    problem(format!(
+                        "[notify.telegram] token_file: {e}; Telegram alerts are off"
+                    ));
+                    None
+                }
+            }
+        });
+        let webhook = global.notify.webhook.as_ref().and_then(|w| {
+            let secret = match &w.secret_file {
+                Some(f) => match Secret::from_file(&home.join(f)) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        problem(format!(
+                            "[notify.webhook] secret_file: {e}; webhook alerts are off"
+                        ));
+                        return None;
+                    }
+                },
+                None => None,
+            };
+            Some(notify::WebhookConfig {
+                url: w.url.clone(),
+                secret,
+                min_level: level(&w.min_level),
+            })
+        });
+        let dispatch = notify::DispatchConfig {
+            repeat_after: global.notify.repeat_after,
+            ..notify::DispatchConfig::default()
+        };
+        let (reports_tx, mut reports_rx) = tokio::sync::mpsc::unbounded_channel();
+        let notifier = if telegram.is_none() && webhook.is_none() {
+            Notifier::disabled()
+        } else {
+            Notifier::start(
+                telegram,
+                webhook,
+                dispatch,
+                self.ctx.http_client().clone(),
+                reports_tx,
+            )
+        };
+        self.ctx.alerts.set(notifier);
+        let ctx = self.ctx.clone();
+        let mut tasks = Vec::new();
+        tasks.push(tokio::spawn(async move {
+            while let Some(r) = reports_rx.recv().await {
+                if let notify::Report::Dropped {
+                    channel,
+                    reason,
+                    alerts,
+                } = r
+                {
+                    ctx.record(Event::new(
+                        EventKind::NotifyDropped,
+                        format!("{alerts} alert(s) to {channel} dropped: {reason}"),
+                    ));
+                }
+            }
+        }));
+        // The periodic summary.
+        let every = global.agent.report_interval;
+        if !every.is_zero() {
+            let control = self.control.clone();
+            let ctx = self.ctx.clone();
+            tasks.push(tokio::spawn(supervise(
+                "summary report",
+                ctx.clone(),
+                move || {
+                    let ctx = ctx.clone();
+                    let control = control.clone();
+                    Box::pin(async move {
+                        crate::loops::summary::run(&ctx, every, || control.status_text()).await;
+                        Ok(())
+                    })
+                },
+            )));
+        }
+        // Remote control.
+        if let Some(h) = &global.remote.http {
+            let secret = match &h.secret_file {
+                Some(f) => match Secret::from_file(&home.join(f)) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        problem(format!("[remote.http] secret_file: {e}; /github is off"));
+                        None
+                    }
+                },
+                None => None,
+            };
+            let mut config = remote::HttpConfig::new(h.listen, secret);
+            config.rate_per_minute = h.rate_per_minute;
+            let agent = self.control.clone();
+            let ctx = self.ctx.clone();
+            let listen = h.listen;
+            tasks.push(tokio::spawn(supervise("http listener", ctx, move || {
+                let config = config.clone();
+                let agent = agent.clone();
+                Box::pin(async move {
+                    agent.loaded().await;
+                    let control: Arc<dyn Control> = agent;
+                    let listener = tokio::net::TcpListener::bind(listen)
+                        .await
+                        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+                    remote::serve_http(config, control, listener)
+                        .await
+                        .map_err(|e| e.to_string())
+                })
+            })));
+        }
+        if let Some(t) = &global.remote.telegram {
+            match Secret::from_file(&home.join(&t.token_file)) {
+                Ok(token) => {
+                    let mut config = remote::TelegramCommandsConfig::new(token, t.admins.clone());
+                    config.api_base = t.api_base.clone();
+                    let agent = self.control.clone();
+                    let client = self.ctx.http_client().clone();
+                    let ctx = self.ctx.clone();
+                    tasks.push(tokio::spawn(supervise(
+                        "telegram commands",
+                        ctx,
+                        move || {
+                            let config = config.clone();
+                            let agent = agent.clone();
+                            let client = client.clone();
+                            Box::pin(async move {
+                                agent.loaded().await;
+                                remote::poll_telegram(config, agent, client).await;
+                                Err("stopped".to_string())
+                            })
+                        },
+                    )));
+                }
+                Err(e) => problem(format!(
+                    "[remote.telegram] token_file: {e}; Telegram commands are off"
+                )),
+            }
+        }
+        *self.tasks.lock().unwrap() = tasks;
+    }
+
+    pub fn control(&self) -> Arc<AgentControl> {
+        self.control.clone()
+    }
+}
+
+fn level(name: &str) -> Level {
+    match name {
+        "critical" => Level::Critical,
+        "warning" => Level::Warning,
+        _ => Level::Info,
+    }
+}

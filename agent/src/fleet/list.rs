@@ -1,0 +1,142 @@
+//! The fleet as rows: one `BotInfo` per bot, parked bot and broken bot file, read from the
+//! bots' snapshots in one pass under the registry's lock (what `status` answers).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use botctl_proto::config::{self, BotConfig};
+use botctl_proto::{BotInfo, BotState, ConfigIssue};
+
+use super::Registry;
+use crate::bot::View;
+use crate::events::exited_with;
+
+impl Registry {
+    /// Every bot (of `owner`, when given), plus a `config-error` row for each bot file that
+    /// never loaded (to an admin only: such a file has no owner yet), by name.
+    pub fn list(&self, owner: Option<&str>, now: i64) -> Vec<BotInfo> {
+        let mut out: Vec<BotInfo> = self
+            .bots
+            .values()
+            .filter(|e| owner.is_none_or(|o| e.handle.owner() == o))
+            .map(|e| {
+                e.handle
+                    .read(|v| info(&e.handle.config, v, &self.issues, now))
+            })
+            .collect();
+        for (config, reason) in self.over_limit.values() {
+            if owner.is_none_or(|o| config.user == o) {
+                out.push(BotInfo {
+                    name: config.name.clone(),
+                    owner: config.user.clone(),
+                    platform: config.platform.to_string(),
+                    state: BotState::OverLimit,
+                    enabled: config.enabled,
+                    pid: None,
+                    uptime_secs: None,
+                    restarts: 0,
+                    last_exit: None,
+                    detail: Some(format!(
+                        "not started: {reason}; remove a bot or raise the limit, then `botctl reload`"
+                    )),
+                    cpu_percent: None,
+                    memory_bytes: None,
+                    auth: None,
+                });
+            }
+        }
+        if owner.is_none() {
+            for issue in self.issues.values() {
+                if let Some(name) = &issue.bot
+                    && !self.bots.contains_key(name)
+                {
+                    out.push(BotInfo {
+                        name: name.clone(),
+                        owner: "-".into(),
+                        platform: "-".into(),
+                        state: BotState::ConfigError,
+                        enabled: false,
+                        pid: None,
+                        uptime_secs: None,
+                        restarts: 0,
+                        last_exit: None,
+                        detail: Some(issue.to_string()),
+                        cpu_percent: None,
+                        memory_bytes: None,
+                        auth: None,
+                    });
+                }
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+}
+
+/// One bot's row from its configuration and snapshot.
+pub fn info(
+    config: &BotConfig,
+    view: &View,
+    issues: &BTreeMap<String, ConfigIssue>,
+    now: i64,
+) -> BotInfo {
+    let secs_until = |t: i64| {
+        let ms = (t - now).max(0) as u64;
+        // Whole seconds read better, but a sub-second wait must not read as "1s".
+        if ms < 10_000 {
+            Duration::from_millis(ms / 100 * 100)
+        } else {
+            Duration::from_secs(ms.div_ceil(1000))
+        }
+    };
+    let detail = match view.state {
+        BotState::Backoff => view.next_attempt_ms.map(|t| {
+            let why = view
+                .last_error
+                .clone()
+                .or_else(|| view.last_exit.as_ref().map(|e| exited_with(&e.description)))
+                .unwrap_or_default();
+            format!(
+                "{why}; restarting in {}",
+                config::format_duration(secs_until(t))
+            )
+        }),
+        BotState::AuthInvalid => view.auth_blocked.as_ref().map(|why| {
+            format!(
+                "session invalid: {why}; it starts again by itself once valid cookies are in place (botctl auth set-cookies {} FILE)",
+                config.name
+            )
+        }),
+        BotState::Failed => view.next_attempt_ms.map(|t| {
+            format!(
+                "too many restarts; retrying in {} (or `botctl recover {}`)",
+                config::format_duration(secs_until(t)),
+                config.name
+            )
+        }),
+        _ => None,
+    };
+    // A broken file whose last good version still runs is worth saying on the row itself.
+    let file_issue = issues
+        .values()
+        .find(|i| i.bot.as_deref() == Some(config.name.as_str()))
+        .map(|i| format!("config error (running last good version): {i}"));
+    BotInfo {
+        name: config.name.clone(),
+        owner: config.user.clone(),
+        platform: config.platform.to_string(),
+        state: view.state,
+        enabled: config.enabled,
+        pid: view.pid,
+        uptime_secs: view.started_at_ms.map(|t| ((now - t).max(0) / 1000) as u64),
+        restarts: view.restarts,
+        last_exit: view.last_exit.clone(),
+        detail: match (detail, file_issue) {
+            (Some(d), Some(i)) => Some(format!("{d}; {i}")),
+            (d, i) => d.or(i),
+        },
+        cpu_percent: view.cpu_percent,
+        memory_bytes: view.memory_bytes,
+        auth: view.auth.clone(),
+    }
+}

@@ -1,0 +1,323 @@
+//! The health sampler: a thread of its own that samples the fleet's process trees and the
+//! host every `health_interval`, enforces memory/CPU limits and host thresholds, keeps history.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use botctl_proto::config::{BotLimits, GlobalConfig};
+use botctl_proto::{HostInfo, now_ms};
+use sysinfo::System;
+
+use crate::bot::{BotHandle, Command};
+use crate::context::Context;
+use crate::events::{Event, EventKind};
+use crate::fleet::Fleet;
+use crate::health::{ProcTable, disk_use};
+use crate::store::SampleRow;
+
+/// How long after the agent's start the sampler takes its baseline.
+const PRIME_AFTER: Duration = Duration::from_millis(500);
+/// History is stored a point a minute: averages of CPU, peaks of memory.
+const HISTORY_STEP: Duration = Duration::from_secs(60);
+
+/// One running bot, as the sampler needs it.
+struct Target {
+    handle: BotHandle,
+    pid: u32,
+    limits: BotLimits,
+}
+
+impl Target {
+    fn name(&self) -> &str {
+        self.handle.name()
+    }
+}
+
+/// Samples until the thread ends (it runs forever unless it panics; `boot` restarts it).
+/// Sampling reads /proc for every bot, a few milliseconds for a large fleet: on its own
+/// thread, requests and crash restarts never wait behind it. The baseline is taken a moment
+/// after start so that it does not compete with the first requests of a freshly started agent.
+pub fn run(ctx: Arc<Context>, fleet: Arc<Fleet>) -> Result<(), String> {
+    let mut sampler = match Sampler::new(ctx.clone(), fleet) {
+        Ok(s) => s,
+        Err(e) => {
+            let why = format!("cannot sample processes: {e}");
+            ctx.record(Event::new(EventKind::HealthError, why.clone()));
+            return Err(why);
+        }
+    };
+    let first = sampler.fleet.global().agent.health_interval;
+    std::thread::sleep(PRIME_AFTER.min(first / 2));
+    // CPU % is a difference between two refreshes: prime both systems so the first real
+    // tick has a baseline.
+    sampler.prime();
+    loop {
+        let global = sampler.fleet.global();
+        std::thread::sleep(global.agent.health_interval);
+        sampler.tick(&global);
+    }
+}
+
+#[derive(Default)]
+struct Over {
+    pid: u32,
+    memory: u32,
+    cpu: u32,
+}
+
+#[derive(Default)]
+struct Minute {
+    cpu_sum: f64,
+    memory_max: u64,
+    n: u32,
+}
+
+struct Sampler {
+    ctx: Arc<Context>,
+    fleet: Arc<Fleet>,
+    procs: ProcTable,
+    host: System,
+    over: HashMap<String, Over>,
+    minute: HashMap<Option<String>, Minute>,
+    minute_started: Instant,
+    memory_alarm: bool,
+    disk_alarm: bool,
+    last_pressure_restart: Option<Instant>,
+}
+
+impl Sampler {
+    fn new(ctx: Arc<Context>, fleet: Arc<Fleet>) -> anyhow::Result<Sampler> {
+        Ok(Sampler {
+            ctx,
+            fleet,
+            procs: ProcTable::default(),
+            host: System::new()?,
+            over: HashMap::new(),
+            minute: HashMap::new(),
+            minute_started: Instant::now(),
+            memory_alarm: false,
+            disk_alarm: false,
+            last_pressure_restart: None,
+        })
+    }
+
+    fn prime(&mut self) {
+        self.host.refresh_cpu_usage();
+        for t in self.targets() {
+            for pid in self.procs.tree(t.pid) {
+                self.procs.sample(pid);
+            }
+        }
+    }
+
+    /// The running bots.
+    fn targets(&self) -> Vec<Target> {
+        self.fleet.read(|r| {
+            r.bots
+                .values()
+                .filter_map(|e| {
+                    let pid = e.handle.pid()?;
+                    Some(Target {
+                        handle: e.handle.clone(),
+                        pid,
+                        limits: e.handle.config.limits(&r.global),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn tick(&mut self, global: &GlobalConfig) {
+        let targets = self.targets();
+        let mut trees: Vec<Vec<u32>> = Vec::with_capacity(targets.len());
+        for t in &targets {
+            trees.push(self.procs.tree(t.pid));
+        }
+        let live: std::collections::HashSet<u32> = trees.iter().flatten().copied().collect();
+        self.procs.forget_except(&live);
+        let mut figures = Vec::with_capacity(targets.len());
+        for (t, members) in targets.iter().zip(&trees) {
+            let (mut cpu, mut memory) = (0f32, 0u64);
+            for pid in members {
+                if let Some((c, m)) = self.procs.sample(*pid) {
+                    cpu += c;
+                    memory += m;
+                }
+            }
+            t.handle.send(Command::Sampled {
+                cpu_percent: cpu,
+                memory_bytes: memory,
+            });
+            self.enforce(t, cpu, memory);
+            self.remember(Some(t.name().to_string()), cpu, memory);
+            figures.push((t, memory));
+        }
+        let names: std::collections::HashSet<&str> = targets.iter().map(|t| t.name()).collect();
+        self.over.retain(|name, _| names.contains(name.as_str()));
+
+        if let Some(host) = self.sample_host(&self.ctx.paths.home.clone()) {
+            self.remember(None, host.cpu_percent, host.memory_used_bytes);
+            self.host_thresholds(global, &host, &figures);
+            *self.ctx.host.lock().unwrap() = Some(host);
+        }
+        if self.minute_started.elapsed() >= HISTORY_STEP {
+            self.flush_history();
+        }
+    }
+
+    fn enforce(&mut self, t: &Target, cpu: f32, memory: u64) {
+        let over = self.over.entry(t.name().to_string()).or_default();
+        if over.pid != t.pid {
+            *over = Over {
+                pid: t.pid,
+                ..Over::default()
+            };
+        }
+        let mib = memory / (1024 * 1024);
+        over.memory = if mib > t.limits.max_memory_mb {
+            over.memory + 1
+        } else {
+            0
+        };
+        over.cpu = if cpu > t.limits.max_cpu_percent as f32 {
+            over.cpu + 1
+        } else {
+            0
+        };
+        let reason = if over.memory >= t.limits.memory_samples {
+            Some(format!(
+                "memory {mib} MiB > {} MiB for {} samples",
+                t.limits.max_memory_mb, over.memory
+            ))
+        } else if over.cpu >= t.limits.cpu_samples {
+            Some(format!(
+                "cpu {cpu:.0}% > {}% for {} samples",
+                t.limits.max_cpu_percent, over.cpu
+            ))
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            *over = Over::default();
+            t.handle.send(Command::Recycle {
+                kind: EventKind::LimitRestart,
+                reason,
+            });
+        }
+    }
+
+    fn sample_host(&mut self, home: &Path) -> Option<HostInfo> {
+        self.host.refresh_cpu_usage();
+        self.host.refresh_memory();
+        let total = self.host.total_memory();
+        let used = total.saturating_sub(self.host.available_memory());
+        let (disk_used, disk_total) = disk_use(home).unwrap_or((0, 0));
+        let load = System::load_average()
+            .map(|l| vec![l.one, l.five, l.fifteen])
+            .unwrap_or_default();
+        Some(HostInfo {
+            cpu_percent: self.host.global_cpu_usage(),
+            memory_used_bytes: used,
+            memory_total_bytes: total,
+            disk_path: home.display().to_string(),
+            disk_used_bytes: disk_used,
+            disk_total_bytes: disk_total,
+            load,
+            uptime_secs: System::uptime().unwrap_or(0),
+            sampled_at_ms: now_ms(),
+        })
+    }
+
+    fn host_thresholds(&mut self, global: &GlobalConfig, host: &HostInfo, bots: &[(&Target, u64)]) {
+        let limits = &global.limits;
+        let memory = host.memory_percent();
+        let over = memory > limits.memory_threshold_percent as f64;
+        if over != self.memory_alarm {
+            self.memory_alarm = over;
+            self.event(
+                EventKind::HostMemory,
+                !over,
+                if over {
+                    format!(
+                        "host memory {memory:.0}% > {}% (memory_threshold_percent)",
+                        limits.memory_threshold_percent
+                    )
+                } else {
+                    format!("host memory back to {memory:.0}%")
+                },
+            );
+        }
+        let cooled = self
+            .last_pressure_restart
+            .is_none_or(|t| t.elapsed() >= limits.pressure_cooldown);
+        if over && cooled {
+            let heaviest = bots
+                .iter()
+                .filter(|(t, _)| t.limits.restart_on_pressure)
+                .max_by_key(|(_, memory)| *memory);
+            if let Some((t, bytes)) = heaviest {
+                self.last_pressure_restart = Some(Instant::now());
+                t.handle.send(Command::Recycle {
+                    kind: EventKind::PressureRestart,
+                    reason: format!(
+                        "host memory {memory:.0}% > {}%; {} is the heaviest bot ({} MiB)",
+                        limits.memory_threshold_percent,
+                        t.name(),
+                        bytes / (1024 * 1024)
+                    ),
+                });
+            }
+        }
+        let disk = host.disk_percent();
+        let disk_over = disk > limits.max_disk_percent as f64;
+        if disk_over != self.disk_alarm {
+            self.disk_alarm = disk_over;
+            if disk_over {
+                self.ctx.cleanup_now.notify_one();
+            }
+            self.event(
+                EventKind::HostDisk,
+                !disk_over,
+                if disk_over {
+                    format!(
+                        "disk of {} {disk:.0}% full > {}% (max_disk_percent)",
+                        host.disk_path, limits.max_disk_percent
+                    )
+                } else {
+                    format!("disk of {} back to {disk:.0}%", host.disk_path)
+                },
+            );
+        }
+    }
+
+    fn remember(&mut self, bot: Option<String>, cpu: f32, memory: u64) {
+        let m = self.minute.entry(bot).or_default();
+        m.cpu_sum += cpu as f64;
+        m.memory_max = m.memory_max.max(memory);
+        m.n += 1;
+    }
+
+    fn flush_history(&mut self) {
+        let ts_ms = now_ms();
+        let rows = self
+            .minute
+            .drain()
+            .filter(|(_, m)| m.n > 0)
+            .map(|(bot, m)| SampleRow {
+                bot,
+                ts_ms,
+                cpu_percent: (m.cpu_sum / m.n as f64) as f32,
+                memory_bytes: m.memory_max,
+            })
+            .collect();
+        self.ctx.store.samples(rows);
+        self.minute_started = Instant::now();
+    }
+
+    /// A host threshold crossed (or, `clear`, back below it).
+    fn event(&self, kind: EventKind, clear: bool, message: String) {
+        self.ctx.record(Event::new(kind, message).cleared(clear));
+    }
+}

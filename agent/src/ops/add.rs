@@ -1,0 +1,117 @@
+//! `bots add`: a bot file written from a command line (validated exactly like a hand-written
+//! one) and the bot admitted into the fleet, started or not.
+
+use botctl_proto::config::{self, BotConfig};
+use botctl_proto::{AddBot, BotOutcome, BotState, RpcError};
+
+use super::{Ops, Who, config_error_text};
+use crate::bot::BotHandle;
+use crate::events::{Event, EventKind};
+
+pub async fn add(ops: &Ops, who: &Who, req: AddBot) -> Result<BotOutcome, RpcError> {
+    let fleet = &ops.fleet;
+    let _guard = fleet.changing().await;
+    fleet.refuse_when_closed()?;
+    let paths = &ops.ctx.paths;
+    if !config::valid_bot_name(&req.name) {
+        return Err(invalid_name(&req.name));
+    }
+    own_bots_only(who, &req.owner)?;
+    let file = paths.bot_file(&req.name);
+    if fleet.read(|r| r.exists(&req.name)) || file.exists() {
+        return Err(already_exists(paths, &req.name, &file));
+    }
+    let platform = match req.platform.as_deref() {
+        None => config::Platform::default(),
+        Some(p) => config::Platform::ALL
+            .into_iter()
+            .find(|x| x.as_str() == p)
+            .ok_or_else(|| {
+                RpcError::invalid(format!(
+                    "unknown platform {p:?}: use twitter, messenger, telegram or generic"
+                ))
+            })?,
+    };
+    let draft = BotConfig {
+        name: req.name.clone(),
+        user: req.owner.clone(),
+        command: req.command.clone(),
+        cwd: req.cwd.clone(),
+        env: req.env.iter().cloned().collect(),
+        platform,
+        enabled: true,
+        stop_timeout: None,
+        template: None,
+        restart: Default::default(),
+        limits: Default::default(),
+        health: None,
+        auth: None,
+        update: None,
+    };
+    fleet
+        .read(|r| r.admit_one(&draft.user))
+        .map_err(|reason| RpcError::conflict(format!("cannot add {}: {reason}", req.name)))?;
+    // Parsing what we are about to write validates it exactly like a hand-written file.
+    let text = draft.to_toml();
+    let bot = config::parse_bot(&req.name, &file, &text)
+        .map_err(|e| RpcError::invalid(config_error_text(&e)))?;
+    crate::util::write_atomically(&file, &text)
+        .map_err(|e| RpcError::internal(format!("cannot write {}: {e}", paths.display(&file))))?;
+    ops.ctx.record(
+        Event::new(
+            EventKind::Added,
+            format!("added by botctl bots add ({})", paths.display(&file)),
+        )
+        .of(&bot.name, &bot.user)
+        .by(&who.actor),
+    );
+    let start = req.start;
+    Ok(outcome(fleet.admit_new(bot, start), start, "added"))
+}
+
+/// An owner adds and creates bots of its own only.
+pub(super) fn own_bots_only(who: &Who, owner: &str) -> Result<(), RpcError> {
+    match who.caller.owner() {
+        Some(me) if me != owner => Err(RpcError::invalid(format!(
+            "you may add bots for owner {me} only"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// What `add` and `create` answer about the bot they admitted.
+pub(super) fn outcome(bot: BotHandle, start: bool, verb: &str) -> BotOutcome {
+    let view = bot.snapshot();
+    let ok = !start || view.state == BotState::Running;
+    BotOutcome {
+        message: match (start, view.pid) {
+            (false, _) => format!("{verb}; not started"),
+            (true, Some(pid)) => format!("{verb} and started (pid {pid})"),
+            (true, None) => format!(
+                "{verb}, but it did not start: {}",
+                view.last_error.unwrap_or_else(|| view.state.to_string())
+            ),
+        },
+        bot: bot.name().to_string(),
+        ok,
+        state: Some(view.state),
+        pid: view.pid,
+    }
+}
+
+pub(super) fn invalid_name(name: &str) -> RpcError {
+    RpcError::invalid(format!(
+        "invalid bot name {name:?}: use lowercase letters, digits, '-' and '_', starting with a letter or digit (at most 64)"
+    ))
+}
+
+pub(super) fn already_exists(
+    paths: &botctl_proto::Paths,
+    name: &str,
+    file: &std::path::Path,
+) -> RpcError {
+    RpcError::conflict(format!(
+        "bot {name} already exists ({}): remove it first or choose another name",
+        paths.display(file)
+    ))
+}

@@ -1,0 +1,135 @@
+//! `status`, `bots list` and `bots show`: answered from the bots' snapshots in memory, in one
+//! pass under the registry's lock; `show` adds the history the store keeps.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use botctl_proto::{
+    AgentInfo, BotDetail, BotInfo, ConfigIssue, EventQuery, PolicyInfo, RpcError, StatusReport,
+    now_ms,
+};
+
+use super::{Ops, Who, no_such_bot};
+use crate::fleet::list::info;
+
+pub fn list(ops: &Ops, who: &Who, owner: Option<String>) -> Vec<BotInfo> {
+    let owner = who.caller.narrow(owner);
+    let now = now_ms();
+    ops.fleet.read(|r| r.list(owner.as_deref(), now))
+}
+
+pub fn status(ops: &Ops, who: &Who, agent: AgentInfo) -> StatusReport {
+    let mut config_issues = match who.caller.owner() {
+        // Files are the admin's; an owner hears of its own bots' problems only.
+        Some(me) => ops.fleet.read(|r| {
+            r.issues
+                .values()
+                .filter(|i| {
+                    i.bot
+                        .as_deref()
+                        .and_then(|b| r.bots.get(b))
+                        .is_some_and(|e| e.handle.owner() == me)
+                })
+                .cloned()
+                .collect()
+        }),
+        None => ops.fleet.issues(),
+    };
+    // A database that cannot be written is a problem a person must fix, like a config one.
+    if who.caller.owner().is_none()
+        && let Some(problem) = ops.ctx.store.problem()
+    {
+        config_issues.push(ConfigIssue {
+            file: ops.ctx.paths.display(&ops.ctx.paths.db_file),
+            field: None,
+            message: problem,
+            bot: None,
+            kept_last_good: false,
+        });
+    }
+    StatusReport {
+        agent,
+        bots: list(ops, who, None),
+        config_issues,
+        host: ops.ctx.host.lock().unwrap().clone(),
+    }
+}
+
+pub async fn show(ops: &Ops, who: &Who, name: &str) -> Result<BotDetail, RpcError> {
+    let paths = &ops.ctx.paths;
+    let file = paths.display(&paths.bot_file(name));
+    let (bot, issue, global) = ops.fleet.read(|r| {
+        let issue = r.issues.get(&file).cloned();
+        match r
+            .bots
+            .get(name)
+            .filter(|e| who.caller.sees(e.handle.owner()))
+        {
+            Some(e) => Ok((e.handle.clone(), issue, r.global.clone())),
+            None => Err(match issue {
+                Some(issue) if who.caller.owner().is_none() => {
+                    RpcError::invalid(format!("bot {name} has no valid configuration: {issue}"))
+                }
+                _ => no_such_bot(name),
+            }),
+        }
+    })?;
+    let config = bot.config.clone();
+    let mut issues = BTreeMap::new();
+    if let Some(i) = &issue {
+        issues.insert(i.file.clone(), i.clone());
+    }
+    let info = bot.read(|v| info(&config, v, &issues, now_ms()));
+    let policy = config.policy(&global);
+    let limits = config.limits(&global);
+    let store = &ops.ctx.store;
+    let history = store
+        .history(name, now_ms() - 3_600_000)
+        .await
+        .unwrap_or_default();
+    let mut record = store.recovery(name).await.unwrap_or_default();
+    record.restarts = info.restarts;
+    record.last_exit = info.last_exit.clone();
+    let recent_events = store
+        .events(EventQuery {
+            bot: Some(name.to_string()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_default();
+    let cwd = crate::storage::bot_cwd(paths, &config);
+    let ms = |d: Duration| d.as_millis() as u64;
+    Ok(BotDetail {
+        info,
+        file: paths.display(&paths.bot_file(name)),
+        command: config.command.clone(),
+        cwd: cwd.display().to_string(),
+        env_keys: config.env.keys().cloned().collect(),
+        template: config.template.clone(),
+        policy: PolicyInfo {
+            policy: policy.policy.to_string(),
+            stable_after_ms: ms(policy.stable_after),
+            backoff_initial_ms: ms(policy.backoff_initial),
+            backoff_max_ms: ms(policy.backoff_max),
+            max_restarts: policy.max_restarts,
+            window_ms: ms(policy.window),
+            retry_after_ms: ms(policy.retry_after),
+            stop_timeout_ms: ms(policy.stop_timeout),
+        },
+        stdout_log: paths.stdout_log(name).display().to_string(),
+        stderr_log: paths.stderr_log(name).display().to_string(),
+        recent_events,
+        config_issue: issue,
+        limits: botctl_proto::LimitsInfo {
+            max_memory_mb: limits.max_memory_mb,
+            max_cpu_percent: limits.max_cpu_percent,
+            memory_samples: limits.memory_samples,
+            cpu_samples: limits.cpu_samples,
+            restart_on_pressure: limits.restart_on_pressure,
+        },
+        history,
+        record,
+        health_checks: config.health.as_ref().map(crate::health::checks::describe),
+    })
+}
