@@ -219,6 +219,7 @@ Register-ArgumentCompleter -Native -CommandName 'botctl' -ScriptBlock {
         }
         'botctl;events' {
             [CompletionResult]::new('--bot', '--bot', [CompletionResultType]::ParameterName, 'Only this bot''s events')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Only events about this owner''s bots')
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only events newer than this, e.g. 30m, 1h, 2d')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'How many events at most (the newest)')
             [CompletionResult]::new('--lines', '--lines', [CompletionResultType]::ParameterName, 'How many events at most (the newest)')

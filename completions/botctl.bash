@@ -1134,13 +1134,20 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__events)
-            opts="-n -f -h -V --bot --since --lines --follow --json --home --help --version"
+            opts="-n -f -h -V --bot --user --since --lines --follow --json --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --bot)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --user)
                     COMPREPLY=("${cur}")
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o nospace
@@ -2243,7 +2250,7 @@ _botctl_live_spec() {
         "bots remove") vopts=" --home "; lopts=""; pos=" 0=bots " ;;
         "bots show") vopts=" --home "; lopts=""; pos=" 0=bots " ;;
         "logs") vopts=" -n --lines --home "; lopts=""; pos=" 0=bots " ;;
-        "events") vopts=" --bot --since -n --lines --home "; lopts=" --bot=bots "; pos="" ;;
+        "events") vopts=" --bot --user --since -n --lines --home "; lopts=" --bot=bots --user=owners "; pos="" ;;
         "reload") vopts=" --home "; lopts=""; pos="" ;;
         "config") vopts=" --home "; lopts=""; pos="" ;;
         "config check") vopts=" --home "; lopts=""; pos="" ;;

@@ -196,6 +196,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;events'= {
             cand --bot 'Only this bot''s events'
+            cand --user 'Only events about this owner''s bots'
             cand --since 'Only events newer than this, e.g. 30m, 1h, 2d'
             cand -n 'How many events at most (the newest)'
             cand --lines 'How many events at most (the newest)'

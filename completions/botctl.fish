@@ -126,6 +126,7 @@ complete -c botctl -n "__fish_botctl_using_subcommand logs" -l stderr -d 'Show s
 complete -c botctl -n "__fish_botctl_using_subcommand logs" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand logs" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand events" -l bot -d 'Only this bot\'s events' -r -f
+complete -c botctl -n "__fish_botctl_using_subcommand events" -l user -d 'Only events about this owner\'s bots' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand events" -l since -d 'Only events newer than this, e.g. 30m, 1h, 2d' -r
 complete -c botctl -n "__fish_botctl_using_subcommand events" -s n -l lines -d 'How many events at most (the newest)' -r
 complete -c botctl -n "__fish_botctl_using_subcommand events" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
@@ -324,6 +325,7 @@ complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subc
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from show" -f -a "(__fish_botctl_live bots)"
 complete -c botctl -n "__fish_botctl_using_subcommand logs" -f -a "(__fish_botctl_live bots)"
 complete -c botctl -n "__fish_botctl_using_subcommand events" -l bot -r -f -a "(__fish_botctl_live bots)"
+complete -c botctl -n "__fish_botctl_using_subcommand events" -l user -r -f -a "(__fish_botctl_live owners)"
 complete -c botctl -n "__fish_botctl_using_subcommand auth; and __fish_seen_subcommand_from check" -f -a "(__fish_botctl_live bots)"
 complete -c botctl -n "__fish_botctl_using_subcommand auth; and __fish_seen_subcommand_from set-cookies" -a "(__fish_botctl_live bots)"
 complete -c botctl -n "__fish_botctl_using_subcommand update" -f -a "(__fish_botctl_live bots)"

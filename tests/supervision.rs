@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use serde_json::Value;
+
 use crate::support::*;
 
 /// A little past the FAST stable_after (300ms).
@@ -348,4 +350,75 @@ fn stop_kills_a_group_that_ignores_sigterm() {
         bot["last_exit"]["signal"], 9,
         "SIGKILL after the timeout: {bot:#}"
     );
+}
+
+#[test]
+fn events_name_who_stopped_a_bot_and_filter_by_owner() {
+    let home = Home::fast();
+    home.write_bot("hello", &sleeper("alice"));
+    home.write_bot("other", &sleeper("bob"));
+    home.running_pid("hello");
+    home.running_pid("other");
+    home.botctl(&["stop", "hello"]).ok();
+
+    // SAFETY: getuid has no preconditions.
+    let uid = unsafe { libc::getuid() };
+    let by = format!("uid {uid}");
+    let events = home.events("hello");
+    let stopped = events
+        .iter()
+        .rev()
+        .find(|e| e["kind"] == "stopped")
+        .unwrap_or_else(|| panic!("no stopped event: {events:#?}"));
+    assert_eq!(stopped["actor"], by.as_str(), "{stopped:#}");
+    // What the agent did by itself names nobody.
+    let started = events.iter().find(|e| e["kind"] == "started").unwrap();
+    assert!(started["actor"].is_null(), "{started:#}");
+
+    home.botctl(&["events", "--bot", "hello"])
+        .ok()
+        .says(&[&format!("stopped by user [by {by}]")]);
+    let alices = home.json(&["events", "--user", "alice", "--json"]);
+    let owners: Vec<&Value> = alices
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["owner"])
+        .collect();
+    assert!(
+        !owners.is_empty() && owners.iter().all(|o| *o == "alice"),
+        "{alices:#}"
+    );
+}
+
+#[test]
+fn a_panicking_loop_is_restarted_and_the_agent_carries_on() {
+    let home = Home::fast();
+    home.write_config(&format!("{FAST}\n[agent]\nhealth_interval = \"200ms\"\n"));
+    home.write_bot("hello", &sleeper("alice"));
+    let started = home
+        .command(&["agent", "start"])
+        .env("BOTCTL_FAULT_PANIC", "health sampler")
+        .output()
+        .expect("starting the agent");
+    assert!(started.status.success(), "{started:?}");
+    let pid = home.running_pid("hello");
+    wait_for("a component-restart event", WAIT, || {
+        let all = home.json(&["events", "--json", "-n", "1000"]);
+        let found = all.as_array().unwrap().iter().any(|e| {
+            e["kind"] == "component-restart"
+                && e["message"] == "health sampler panicked; restarting in 1s"
+        });
+        if found { Ok(()) } else { Err(all) }
+    });
+    // The restarted sampler samples again; the bot never noticed.
+    wait_for("memory figures from the restarted sampler", WAIT, || {
+        let bot = home.bot("hello");
+        if bot["memory_bytes"].as_u64().is_some_and(|m| m > 0) {
+            Ok(())
+        } else {
+            Err(bot)
+        }
+    });
+    assert_eq!(pid_of(&home.bot("hello")), Some(pid));
 }

@@ -72,6 +72,9 @@ pub enum Command {
         /// Only this bot's events.
         #[arg(long, value_name = "BOT")]
         bot: Option<String>,
+        /// Only events about this owner's bots.
+        #[arg(long, value_name = "OWNER")]
+        user: Option<String>,
         /// Only events newer than this, e.g. 30m, 1h, 2d.
         #[arg(long, value_name = "DURATION")]
         since: Option<String>,

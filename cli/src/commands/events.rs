@@ -1,4 +1,5 @@
-//! `botctl events`: the history of what happened to the fleet, optionally followed live.
+//! `botctl events`: the history of what happened to the fleet and who caused it, optionally
+//! followed live.
 
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ const FOLLOW_POLL: Duration = Duration::from_millis(300);
 pub async fn run(
     target: &Target,
     bot: Option<String>,
+    user: Option<String>,
     since: Option<String>,
     lines: u32,
     follow: bool,
@@ -35,6 +37,7 @@ pub async fn run(
         since_ms,
         after_id: None,
         limit: lines,
+        owner: user,
     };
     let events = session
         .client
@@ -73,8 +76,14 @@ fn print(events: &[EventRecord], json: bool) {
                 println!("{line}");
             }
         } else {
+            // Who caused it, when someone did: `[by uid 1000]`, `[by telegram user 42]`.
+            let by = e
+                .actor
+                .as_deref()
+                .map(|a| format!(" [by {a}]"))
+                .unwrap_or_default();
             println!(
-                "{}  {:<14} {:<16} {}",
+                "{}  {:<14} {:<16} {}{by}",
                 render::local_time(e.ts_ms),
                 e.bot.as_deref().unwrap_or("-"),
                 e.kind,

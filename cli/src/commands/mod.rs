@@ -71,11 +71,12 @@ pub async fn run(command: Command, target: &Target) -> Result<(), CliError> {
         } => logs::run(target, &bot, lines, follow, stderr).await,
         Command::Events {
             bot,
+            user,
             since,
             lines,
             follow,
             json,
-        } => events::run(target, bot, since, lines, follow, json).await,
+        } => events::run(target, bot, user, since, lines, follow, json).await,
         Command::Reload(f) => reload::run(target, f.json).await,
         Command::Config {
             command: ConfigCommand::Check(f),
