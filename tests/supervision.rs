@@ -394,7 +394,7 @@ fn events_name_who_stopped_a_bot_and_filter_by_owner() {
 #[test]
 fn a_panicking_loop_is_restarted_and_the_agent_carries_on() {
     let home = Home::fast();
-    home.write_config(&format!("{FAST}\n[agent]\nhealth_interval = \"200ms\"\n"));
+    home.write_config(&format!("{FAST}\n[agent]\nhealth_interval = \"1s\"\n"));
     home.write_bot("hello", &sleeper("alice"));
     let started = home
         .command(&["agent", "start"])
