@@ -43,7 +43,7 @@ impl Context {
     /// Records an event, and alerts about it when it deserves one.
     pub fn record(&self, event: Event) {
         self.alerts.on_event(&event);
-        self.store.record(event.row());
+        self.store.record(event.into_row());
     }
 
     pub fn notifier(&self) -> Notifier {

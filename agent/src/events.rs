@@ -6,57 +6,77 @@ use std::fmt;
 use crate::notify::Level;
 use crate::store::NewEvent;
 
-/// One kind of event. The stored names never change: old databases read the same.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EventKind {
-    Started,
-    Exited,
-    Restarted,
-    ConfigChanged,
-    Backoff,
-    Failed,
-    Recovered,
-    Stopped,
-    StopIncomplete,
-    SpawnFailed,
-    Adopted,
-    Discovered,
-    ConfigError,
-    LimitRestart,
-    HealthRestart,
-    PressureRestart,
-    HealthFailing,
-    HealthRecovered,
-    HealthError,
-    AuthInvalid,
-    AuthValid,
-    AuthExpiring,
-    AuthUnknown,
-    AuthWarning,
-    AuthCookies,
-    OverLimit,
-    OverQuota,
-    Cleanup,
-    CleanupFreed,
-    LogFlood,
-    UpdateApplied,
-    UpdateFailed,
-    HostMemory,
-    HostDisk,
-    StoreError,
-    StoreRecovered,
-    Remote,
-    RemoteRefused,
-    RemoteUnavailable,
-    NotifyDropped,
-    ComponentRestart,
-    AgentStarted,
-    AgentStopped,
-    Added,
-    Created,
-    Removed,
-    Reload,
-    Refused,
+/// Declares the kinds once: each variant with its stored name, and the list of all.
+macro_rules! event_kinds {
+    ($($kind:ident => $name:literal,)*) => {
+        /// One kind of event. The stored names never change: old databases read the same.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum EventKind {
+            $($kind,)*
+        }
+
+        impl EventKind {
+            pub const ALL: &[EventKind] = &[$(EventKind::$kind,)*];
+
+            /// The name stored in the database, shown by `botctl events` and sent in alerts.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(EventKind::$kind => $name,)*
+                }
+            }
+        }
+    };
+}
+
+event_kinds! {
+    Started => "started",
+    Exited => "exited",
+    Restarted => "restarted",
+    ConfigChanged => "config-changed",
+    Backoff => "backoff",
+    Failed => "failed",
+    Recovered => "recovered",
+    Stopped => "stopped",
+    StopIncomplete => "stop-incomplete",
+    SpawnFailed => "spawn-failed",
+    Adopted => "adopted",
+    Discovered => "discovered",
+    ConfigError => "config-error",
+    LimitRestart => "limit-restart",
+    HealthRestart => "health-restart",
+    PressureRestart => "pressure-restart",
+    HealthFailing => "health-failing",
+    HealthRecovered => "health-recovered",
+    HealthError => "health-error",
+    AuthInvalid => "auth-invalid",
+    AuthValid => "auth-valid",
+    AuthExpiring => "auth-expiring",
+    AuthUnknown => "auth-unknown",
+    AuthWarning => "auth-warning",
+    AuthCookies => "auth-cookies",
+    OverLimit => "over-limit",
+    OverQuota => "over-quota",
+    Cleanup => "cleanup",
+    CleanupFreed => "cleanup-freed",
+    LogFlood => "log-flood",
+    UpdateApplied => "update-applied",
+    UpdateFailed => "update-failed",
+    HostMemory => "host-memory",
+    HostDisk => "host-disk",
+    StoreError => "store-error",
+    StoreRecovered => "store-recovered",
+    Remote => "remote",
+    RemoteRefused => "remote-refused",
+    RemoteUnavailable => "remote-unavailable",
+    NotifyDropped => "notify-dropped",
+    ComponentRestart => "component-restart",
+    AgentStarted => "agent-started",
+    AgentStopped => "agent-stopped",
+    Added => "added",
+    Created => "created",
+    Removed => "removed",
+    Reload => "reload",
+    Refused => "refused",
 }
 
 /// Whether an event becomes an alert, and how.
@@ -71,118 +91,9 @@ pub enum Alerting {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 48] = {
-        use EventKind::*;
-        [
-            Started,
-            Exited,
-            Restarted,
-            ConfigChanged,
-            Backoff,
-            Failed,
-            Recovered,
-            Stopped,
-            StopIncomplete,
-            SpawnFailed,
-            Adopted,
-            Discovered,
-            ConfigError,
-            LimitRestart,
-            HealthRestart,
-            PressureRestart,
-            HealthFailing,
-            HealthRecovered,
-            HealthError,
-            AuthInvalid,
-            AuthValid,
-            AuthExpiring,
-            AuthUnknown,
-            AuthWarning,
-            AuthCookies,
-            OverLimit,
-            OverQuota,
-            Cleanup,
-            CleanupFreed,
-            LogFlood,
-            UpdateApplied,
-            UpdateFailed,
-            HostMemory,
-            HostDisk,
-            StoreError,
-            StoreRecovered,
-            Remote,
-            RemoteRefused,
-            RemoteUnavailable,
-            NotifyDropped,
-            ComponentRestart,
-            AgentStarted,
-            AgentStopped,
-            Added,
-            Created,
-            Removed,
-            Reload,
-            Refused,
-        ]
-    };
-
-    /// The name stored in the database, shown by `botctl events` and sent in alerts.
-    pub const fn as_str(self) -> &'static str {
-        use EventKind::*;
-        match self {
-            Started => "started",
-            Exited => "exited",
-            Restarted => "restarted",
-            ConfigChanged => "config-changed",
-            Backoff => "backoff",
-            Failed => "failed",
-            Recovered => "recovered",
-            Stopped => "stopped",
-            StopIncomplete => "stop-incomplete",
-            SpawnFailed => "spawn-failed",
-            Adopted => "adopted",
-            Discovered => "discovered",
-            ConfigError => "config-error",
-            LimitRestart => "limit-restart",
-            HealthRestart => "health-restart",
-            PressureRestart => "pressure-restart",
-            HealthFailing => "health-failing",
-            HealthRecovered => "health-recovered",
-            HealthError => "health-error",
-            AuthInvalid => "auth-invalid",
-            AuthValid => "auth-valid",
-            AuthExpiring => "auth-expiring",
-            AuthUnknown => "auth-unknown",
-            AuthWarning => "auth-warning",
-            AuthCookies => "auth-cookies",
-            OverLimit => "over-limit",
-            OverQuota => "over-quota",
-            Cleanup => "cleanup",
-            CleanupFreed => "cleanup-freed",
-            LogFlood => "log-flood",
-            UpdateApplied => "update-applied",
-            UpdateFailed => "update-failed",
-            HostMemory => "host-memory",
-            HostDisk => "host-disk",
-            StoreError => "store-error",
-            StoreRecovered => "store-recovered",
-            Remote => "remote",
-            RemoteRefused => "remote-refused",
-            RemoteUnavailable => "remote-unavailable",
-            NotifyDropped => "notify-dropped",
-            ComponentRestart => "component-restart",
-            AgentStarted => "agent-started",
-            AgentStopped => "agent-stopped",
-            Added => "added",
-            Created => "created",
-            Removed => "removed",
-            Reload => "reload",
-            Refused => "refused",
-        }
-    }
-
     /// The kind a stored name stands for.
     pub fn parse(name: &str) -> Option<EventKind> {
-        EventKind::ALL.into_iter().find(|k| k.as_str() == name)
+        EventKind::ALL.iter().copied().find(|k| k.as_str() == name)
     }
 
     /// How serious it is, for display and for alerts.
@@ -351,14 +262,14 @@ impl Event {
         self
     }
 
-    /// The row the store writes.
-    pub fn row(&self) -> NewEvent {
+    /// The row the store writes (moved, not copied: a crash's events are on the restart path).
+    pub fn into_row(self) -> NewEvent {
         NewEvent {
-            bot: self.bot.clone(),
-            owner: self.owner.clone(),
+            bot: self.bot,
+            owner: self.owner,
             kind: self.kind.as_str(),
-            message: self.message.clone(),
-            actor: self.actor.clone(),
+            message: self.message,
+            actor: self.actor,
             cause: self.cause.map(Cause::as_str),
         }
     }
@@ -376,7 +287,7 @@ mod tests {
     #[test]
     fn every_kind_has_one_stored_name_that_parses_back() {
         let mut names = std::collections::HashSet::new();
-        for k in EventKind::ALL {
+        for &k in EventKind::ALL {
             assert!(names.insert(k.as_str()), "{k:?} repeats a name");
             assert_eq!(EventKind::parse(k.as_str()), Some(k));
         }
@@ -386,7 +297,7 @@ mod tests {
     #[test]
     fn every_kind_is_documented_in_the_readme() {
         let readme = include_str!("../../README.md");
-        for k in EventKind::ALL {
+        for &k in EventKind::ALL {
             assert!(
                 readme.contains(&format!("| `{}` |", k.as_str())),
                 "README's Events table lacks {k}"

@@ -11,16 +11,8 @@ use crate::events::{Event, EventKind};
 pub async fn add(ops: &Ops, who: &Who, req: AddBot) -> Result<BotOutcome, RpcError> {
     let fleet = &ops.fleet;
     let _guard = fleet.changing().await;
-    fleet.refuse_when_closed()?;
     let paths = &ops.ctx.paths;
-    if !config::valid_bot_name(&req.name) {
-        return Err(invalid_name(&req.name));
-    }
-    own_bots_only(who, &req.owner)?;
-    let file = paths.bot_file(&req.name);
-    if fleet.read(|r| r.exists(&req.name)) || file.exists() {
-        return Err(already_exists(paths, &req.name, &file));
-    }
+    let file = new_bot_file(ops, who, &req.name, &req.owner)?;
     let platform = match req.platform.as_deref() {
         None => config::Platform::default(),
         Some(p) => config::Platform::ALL
@@ -69,14 +61,31 @@ pub async fn add(ops: &Ops, who: &Who, req: AddBot) -> Result<BotOutcome, RpcErr
     Ok(outcome(fleet.admit_new(bot, start), start, "added"))
 }
 
-/// An owner adds and creates bots of its own only.
-pub(super) fn own_bots_only(who: &Who, owner: &str) -> Result<(), RpcError> {
-    match who.caller.owner() {
-        Some(me) if me != owner => Err(RpcError::invalid(format!(
-            "you may add bots for owner {me} only"
-        ))),
-        _ => Ok(()),
+/// What a new bot passes first (the caller holds `changing()`): the agent is not stopping,
+/// the name is valid and free, and an owner adds bots of its own only. Answers its file.
+pub(super) fn new_bot_file(
+    ops: &Ops,
+    who: &Who,
+    name: &str,
+    owner: &str,
+) -> Result<std::path::PathBuf, RpcError> {
+    ops.fleet.refuse_when_closed()?;
+    if !config::valid_bot_name(name) {
+        return Err(invalid_name(name));
     }
+    if let Some(me) = who.caller.owner()
+        && me != owner
+    {
+        return Err(RpcError::invalid(format!(
+            "you may add bots for owner {me} only"
+        )));
+    }
+    let paths = &ops.ctx.paths;
+    let file = paths.bot_file(name);
+    if ops.fleet.read(|r| r.exists(name)) || file.exists() {
+        return Err(already_exists(paths, name, &file));
+    }
+    Ok(file)
 }
 
 /// What `add` and `create` answer about the bot they admitted.
@@ -99,17 +108,13 @@ pub(super) fn outcome(bot: BotHandle, start: bool, verb: &str) -> BotOutcome {
     }
 }
 
-pub(super) fn invalid_name(name: &str) -> RpcError {
+fn invalid_name(name: &str) -> RpcError {
     RpcError::invalid(format!(
         "invalid bot name {name:?}: use lowercase letters, digits, '-' and '_', starting with a letter or digit (at most 64)"
     ))
 }
 
-pub(super) fn already_exists(
-    paths: &botctl_proto::Paths,
-    name: &str,
-    file: &std::path::Path,
-) -> RpcError {
+fn already_exists(paths: &botctl_proto::Paths, name: &str, file: &std::path::Path) -> RpcError {
     RpcError::conflict(format!(
         "bot {name} already exists ({}): remove it first or choose another name",
         paths.display(file)

@@ -6,7 +6,7 @@ use std::path::Path;
 use botctl_proto::config::{self, BotConfig};
 use botctl_proto::{BotOutcome, CreateBot, RpcError};
 
-use super::add::{already_exists, invalid_name, outcome, own_bots_only};
+use super::add::{new_bot_file, outcome};
 use super::{Ops, Who, config_error_text};
 use crate::events::{Event, EventKind};
 use crate::storage;
@@ -16,22 +16,14 @@ const MIB: u64 = 1024 * 1024;
 pub async fn create(ops: &Ops, who: &Who, req: CreateBot) -> Result<BotOutcome, RpcError> {
     let fleet = &ops.fleet;
     let _guard = fleet.changing().await;
-    fleet.refuse_when_closed()?;
     let paths = &ops.ctx.paths;
-    if !config::valid_bot_name(&req.name) {
-        return Err(invalid_name(&req.name));
-    }
     if !config::valid_owner_name(&req.owner) {
         return Err(RpcError::invalid(format!(
             "invalid owner name {:?}: use letters, digits, _, . and -",
             req.owner
         )));
     }
-    own_bots_only(who, &req.owner)?;
-    let file = paths.bot_file(&req.name);
-    if fleet.read(|r| r.exists(&req.name)) || file.exists() {
-        return Err(already_exists(paths, &req.name, &file));
-    }
+    let file = new_bot_file(ops, who, &req.name, &req.owner)?;
     let tdir = paths.templates_dir.join(&req.template);
     if !config::valid_bot_name(&req.template) || !tdir.is_dir() {
         return Err(RpcError::not_found(format!(
