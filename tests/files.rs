@@ -133,6 +133,18 @@ fn links_to_dev_zero_and_fifos_are_refused_not_read() {
     assert_eq!(agent_pid(&home), pid, "the agent is the one that started");
 }
 
+/// Asserts that an event of `kind` whose message contains `text` was recorded.
+#[track_caller]
+fn event_says(home: &Home, kind: &str, text: &str) {
+    let events = home.json(&["events", "--json", "-n", "100"]);
+    let found = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["kind"] == kind && e["message"].as_str().is_some_and(|m| m.contains(text)));
+    assert!(found, "no {kind} event saying {text:?}: {events:#}");
+}
+
 /// Two running bots and their pids.
 fn two_bots() -> (Home, u32, u32) {
     let home = Home::fast();
@@ -168,16 +180,7 @@ fn an_unreadable_bots_d_keeps_every_bot_and_says_why() {
         config_issues(&status).contains("cannot read directory"),
         "{status:#}"
     );
-    let events = home.json(&["events", "--json", "-n", "100"]);
-    assert!(
-        events
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["kind"] == "config-error"
-                && e["message"].as_str().unwrap().contains("2 bot(s) kept")),
-        "{events:#}"
-    );
+    event_says(&home, "config-error", "2 bot(s) kept");
 
     // A FIFO in its place: the listing fails at once instead of waiting for a writer.
     std::fs::remove_file(&dir).unwrap();
@@ -217,17 +220,5 @@ fn deleting_bots_d_says_how_many_bots_it_stops() {
     wait_for("both bots ended", WAIT, || {
         ensure(!alive(one) && !alive(two), (alive(one), alive(two)))
     });
-    let events = home.json(&["events", "--json", "-n", "100"]);
-    assert!(
-        events
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["kind"] == "reload"
-                && e["message"]
-                    .as_str()
-                    .unwrap()
-                    .contains("is missing: stopping 2 bot(s) (one, two)")),
-        "{events:#}"
-    );
+    event_says(&home, "reload", "is missing: stopping 2 bot(s) (one, two)");
 }

@@ -209,9 +209,7 @@ impl Fleet {
         let (rows, _, _) = discover::reconcile(Vec::new(), live);
         // Reading many files is blocking work: off the runtime, so RPCs keep being answered.
         let paths = self.ctx.paths.clone();
-        let files = tokio::task::spawn_blocking(move || Files::read(&paths))
-            .await
-            .expect("reading the configuration does not panic");
+        let files = crate::off_runtime(move || Files::read(&paths)).await;
         self.apply_files(files, &mut adoptable(rows))
     }
 
@@ -966,12 +964,9 @@ impl Fleet {
         let dir = {
             let (paths, template) = (paths.clone(), template.clone());
             let (owner, name) = (req.owner.clone(), req.name.clone());
-            tokio::task::spawn_blocking(move || {
-                storage::create_bot_dir(&paths, &template, &owner, &name)
-            })
-            .await
-            .map_err(|e| RpcError::internal(e.to_string()))?
-            .map_err(RpcError::internal)?
+            crate::off_runtime(move || storage::create_bot_dir(&paths, &template, &owner, &name))
+                .await
+                .map_err(RpcError::internal)?
         };
         if let Err(e) = write_atomically(&file, &bot.to_toml()) {
             let _ = storage::fsops::remove_under(
