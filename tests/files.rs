@@ -222,3 +222,29 @@ fn deleting_bots_d_says_how_many_bots_it_stops() {
     });
     event_says(&home, "reload", "is missing: stopping 2 bot(s) (one, two)");
 }
+
+#[test]
+fn a_new_agent_says_which_bots_it_stops_for_a_missing_bots_d() {
+    let (home, one, two) = two_bots();
+    let agent = home.agent_pid_file().expect("agent pid");
+    kill(agent, libc::SIGKILL);
+    wait_for("the killed agent gone", WAIT, || {
+        ensure(!alive(agent), agent)
+    });
+    std::fs::remove_dir_all(home.file("bots.d")).unwrap();
+    bounded(&home, &["status"]).ok();
+    wait_for("both bots ended", WAIT, || {
+        ensure(!alive(one) && !alive(two), (alive(one), alive(two)))
+    });
+    for (name, pid) in [("one", one), ("two", two)] {
+        let events = home.events(name);
+        assert!(
+            events.iter().any(|e| e["kind"] == "stopped"
+                && e["message"]
+                    == format!(
+                        "stopped process {pid} left by the previous agent: its bot file is gone"
+                    )),
+            "{events:#?}"
+        );
+    }
+}
