@@ -66,11 +66,11 @@ impl Agent for Handler {
     }
 
     async fn templates(self, _: RpcContext) -> Vec<TemplateInfo> {
-        ops::templates::templates(&self.ops, &self.who)
+        ops::templates::templates(&self.ops, &self.who).await
     }
 
     async fn storage(self, _: RpcContext, owner: Option<String>) -> StorageReport {
-        ops::storage::storage(&self.ops, &self.who, owner)
+        ops::storage::storage(&self.ops, &self.who, owner).await
     }
 
     async fn cleanup_plan(self, _: RpcContext, owner: Option<String>) -> CleanupReport {

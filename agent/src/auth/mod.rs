@@ -7,6 +7,7 @@ pub mod cookies;
 use std::path::Path;
 
 use botctl_proto::config::{AuthConfig, Platform};
+use botctl_proto::fsread;
 use cookies::{Outcome, Secret};
 
 pub fn platform(p: Platform) -> cookies::Platform {
@@ -40,7 +41,8 @@ pub fn probe_headers(cwd: &Path, auth: &AuthConfig) -> Result<Vec<(String, Secre
         return Ok(Vec::new());
     };
     let path = cwd.join(file);
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {file}: {e}"))?;
+    let text = fsread::read_regular_string(&path, fsread::PROBE_HEADERS_CAP)
+        .map_err(|e| format!("cannot read {file}: {e}"))?;
     let table: toml::Table = text
         .parse()
         .map_err(|_| format!("{file} is not a TOML table of header = \"value\" lines"))?;
@@ -55,14 +57,8 @@ pub fn probe_headers(cwd: &Path, auth: &AuthConfig) -> Result<Vec<(String, Secre
 
 /// Reads, validates and installs a cookie file for a bot: 0600, atomically.
 pub fn install_cookies(source: &Path, dest: &Path) -> Result<(), String> {
-    let meta = std::fs::metadata(source).map_err(|e| format!("{}: {e}", source.display()))?;
-    if meta.len() > 8 * 1024 * 1024 {
-        return Err(format!(
-            "{}: larger than 8 MiB: not a cookie file",
-            source.display()
-        ));
-    }
-    let text = std::fs::read_to_string(source).map_err(|e| format!("{}: {e}", source.display()))?;
+    let text = fsread::read_regular_string(source, fsread::COOKIE_FILE_CAP)
+        .map_err(|e| format!("{}: {e}", source.display()))?;
     cookies::parse(&text).map_err(|e| format!("{}: {e}", source.display()))?;
     crate::util::write_atomically(dest, &text)
         .map_err(|e| format!("writing {}: {e}", dest.display()))

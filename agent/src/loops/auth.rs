@@ -163,19 +163,22 @@ impl Monitor {
                 .collect()
         });
         let warn = auth.warn_before.0.as_secs() as i64;
-        let (outcome, jar, world_readable) = {
+        // Every file read here is off the runtime: a slow disk stalls only this check.
+        let (outcome, jar, world_readable, headers) = {
             let path = path.clone();
             let required = required.clone();
+            let (cwd, auth) = (target.cwd.clone(), auth.clone());
             tokio::task::spawn_blocking(move || {
                 let world_readable = std::fs::metadata(&path)
                     .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o004 != 0)
                     .unwrap_or(false);
+                let headers = auth.probe_url.as_ref().map(|_| probe_headers(&cwd, &auth));
                 match cookies::load(&path) {
                     Ok(jar) => {
                         let o = cookies::evaluate(&jar, &required, cookies::now_unix(), warn);
-                        (o, Some(jar), world_readable)
+                        (o, Some(jar), world_readable, headers)
                     }
-                    Err(o) => (o, None, world_readable),
+                    Err(o) => (o, None, world_readable, headers),
                 }
             })
             .await
@@ -190,10 +193,10 @@ impl Monitor {
             .and_then(|s| s.report.clone());
         let mut last_probe = previous.as_ref().and_then(|r| r.last_probe.clone());
         let mut last_probe_at_ms = previous.as_ref().and_then(|r| r.last_probe_at_ms);
-        if let (Some(url), Some(jar)) = (&auth.probe_url, &jar)
+        if let (Some(url), Some(jar), Some(headers)) = (&auth.probe_url, &jar, headers)
             && matches!(outcome, Outcome::Valid { .. } | Outcome::Expiring { .. })
         {
-            match probe_headers(&target.cwd, &auth) {
+            match headers {
                 Ok(headers) => {
                     let probe = cookies::Probe {
                         url: url.clone(),

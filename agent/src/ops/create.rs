@@ -61,8 +61,14 @@ pub async fn create(ops: &Ops, who: &Who, req: CreateBot) -> Result<BotOutcome, 
         }
         Ok(())
     })?;
-    let dir = storage::create_bot_dir(paths, &template, &req.owner, &req.name)
-        .map_err(RpcError::internal)?;
+    // Copying the template's files is blocking work of any size: off the runtime.
+    let dir = {
+        let (paths, template) = (paths.clone(), template.clone());
+        let (owner, name) = (req.owner.clone(), req.name.clone());
+        crate::util::off_runtime(move || storage::create_bot_dir(&paths, &template, &owner, &name))
+            .await
+            .map_err(RpcError::internal)?
+    };
     if let Err(e) = crate::util::write_atomically(&file, &bot.to_toml()) {
         let _ = storage::fsops::remove_under(
             &paths.bots_root,

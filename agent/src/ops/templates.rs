@@ -1,12 +1,20 @@
 //! `templates list`: the templates under templates/, with how many of the caller's bots use
 //! each and their size.
 
+use std::sync::Arc;
+
 use botctl_proto::TemplateInfo;
 
 use super::{Ops, Who};
 use crate::storage;
 
-pub fn templates(ops: &Ops, who: &Who) -> Vec<TemplateInfo> {
+/// Listing and sizing templates walks directories: off the runtime.
+pub async fn templates(ops: &Arc<Ops>, who: &Who) -> Vec<TemplateInfo> {
+    let (ops, who) = (ops.clone(), who.clone());
+    crate::util::off_runtime(move || templates_now(&ops, &who)).await
+}
+
+fn templates_now(ops: &Ops, who: &Who) -> Vec<TemplateInfo> {
     let paths = &ops.ctx.paths;
     let counts: Vec<String> = ops.fleet.read(|r| {
         r.configs()

@@ -253,7 +253,7 @@ async fn add_and_create_make_bots_of_the_callers_own_only() {
 async fn storage_cleanup_events_and_templates_are_narrowed_to_the_owner() {
     let a = agent().await;
     std::fs::create_dir_all(a.ops.ctx.paths.bots_root.join("bob")).unwrap();
-    let report = storage::storage(&a.ops, &alice(), None);
+    let report = storage::storage(&a.ops, &alice(), None).await;
     let owners: Vec<&str> = report.owners.iter().map(|o| o.owner.as_str()).collect();
     assert_eq!(owners, ["alice"]);
     let plan = cleanup::plan(&a.ops, &alice(), Some("bob".into())).await;
@@ -275,7 +275,7 @@ async fn storage_cleanup_events_and_templates_are_narrowed_to_the_owner() {
         seen.iter().all(|e| e.owner.as_deref() == Some("alice")),
         "{seen:?}"
     );
-    assert!(templates::templates(&a.ops, &alice()).is_empty());
+    assert!(templates::templates(&a.ops, &alice()).await.is_empty());
 }
 
 #[tokio::test]
