@@ -422,3 +422,21 @@ fn a_panicking_loop_is_restarted_and_the_agent_carries_on() {
     });
     assert_eq!(pid_of(&home.bot("hello")), Some(pid));
 }
+
+#[test]
+fn crashes_are_counted_from_their_cause_and_user_restarts_are_not() {
+    let home = Home::fast();
+    home.write_bot("hello", &sleeper("alice"));
+    let pid = home.running_pid("hello");
+    home.botctl(&["restart", "hello"]).ok();
+    let pid = home.new_pid("hello", pid);
+    kill(pid, libc::SIGKILL);
+    home.new_pid("hello", pid);
+    let shown = home.json(&["bots", "show", "hello", "--json"]);
+    assert_eq!(shown["record"]["crashes"], 1, "{shown:#}");
+    assert_eq!(shown["record"]["limit_restarts"], 0, "{shown:#}");
+    assert!(
+        shown["record"]["mean_time_to_recovery_ms"].is_u64(),
+        "{shown:#}"
+    );
+}
