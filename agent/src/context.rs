@@ -160,3 +160,28 @@ impl Alerts {
         *self.notifier.lock().unwrap() = Some(n);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alerts_follow_each_kinds_alerting() {
+        let crossed = Event::new(EventKind::HostMemory, "host memory 95% > 90%");
+        assert_eq!(alert_for(&crossed, None).unwrap().level, Level::Warning);
+        let back = Event::new(EventKind::HostMemory, "host memory back to 40%").cleared(true);
+        assert_eq!(alert_for(&back, None).unwrap().level, Level::Info);
+        let failed = Event::new(EventKind::Failed, "gave up").of("a", "alice");
+        let alert = alert_for(&failed, None).unwrap();
+        assert_eq!(
+            (alert.level, alert.kind.as_str()),
+            (Level::Critical, "failed")
+        );
+        assert_eq!(alert.message, "a: gave up");
+        let started = Event::new(EventKind::Started, "started, pid 9").of("a", "alice");
+        assert!(alert_for(&started, Some(EventKind::Stopped)).is_none());
+        let recovered = alert_for(&started, Some(EventKind::Exited)).unwrap();
+        assert_eq!(recovered.kind, "recovered");
+        assert!(alert_for(&Event::new(EventKind::Added, "x"), None).is_none());
+    }
+}

@@ -581,10 +581,6 @@ impl Fleet {
         self.read(|r| r.bots.get(name).map(|e| e.handle.clone()))
     }
 
-    pub fn handles(&self) -> Vec<BotHandle> {
-        self.read(|r| r.bots.values().map(|e| e.handle.clone()).collect())
-    }
-
     pub fn issues(&self) -> Vec<ConfigIssue> {
         self.read(|r| r.issues.values().cloned().collect())
     }
