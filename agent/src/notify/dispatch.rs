@@ -413,6 +413,17 @@ mod tests {
         );
     }
 
+    #[test]
+    fn owner_alerts_merge_by_owner() {
+        let over = |owner: &str| {
+            Alert::new(Level::Warning, "over-quota", format!("{owner} over")).with_owner(owner)
+        };
+        assert_eq!(
+            render(&[over("ann"), over("bob")], false),
+            "2 owners are over quota: ann, bob"
+        );
+    }
+
     #[tokio::test]
     async fn a_full_queue_sheds_the_oldest() {
         let queue = Queue::new(2);

@@ -23,9 +23,7 @@ pub use alerts::{Alerts, alert_for, summary};
 use channel::Channel;
 use dispatch::{Item, Outlet, Queue};
 use retry::RetryPolicy;
-use telegram::Telegram;
 pub use telegram::TelegramConfig;
-use webhook::Webhook;
 pub use webhook::WebhookConfig;
 
 /// How loud an alert is; channels only receive alerts at or above their `min_level`.
@@ -202,28 +200,12 @@ fn channels(
         Err(problem) => problems.push(problem),
     };
     if let Some(t) = &settings.telegram {
-        add(TelegramConfig::from_settings(t, home).map(|c| telegram(c, client, dispatch)));
+        add(TelegramConfig::from_settings(t, home).map(|c| telegram::channel(c, client, dispatch)));
     }
     if let Some(w) = &settings.webhook {
-        add(WebhookConfig::from_settings(w, home).map(|c| webhook(c, client, dispatch)));
+        add(WebhookConfig::from_settings(w, home).map(|c| webhook::channel(c, client, dispatch)));
     }
     (channels, problems)
-}
-
-fn telegram(
-    config: TelegramConfig,
-    client: &reqwest::Client,
-    dispatch: &DispatchConfig,
-) -> Option<Arc<dyn Channel>> {
-    Telegram::new(config, client.clone(), dispatch).map(|t| Arc::new(t) as Arc<dyn Channel>)
-}
-
-fn webhook(
-    config: WebhookConfig,
-    client: &reqwest::Client,
-    dispatch: &DispatchConfig,
-) -> Option<Arc<dyn Channel>> {
-    Some(Arc::new(Webhook::new(config, client.clone(), dispatch)))
 }
 
 /// A cheap handle; clones share one background task, which stops once every clone is dropped.

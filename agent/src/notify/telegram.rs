@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use botctl_proto::config::{DEFAULT_TELEGRAM_API, TelegramNotify};
@@ -56,6 +56,15 @@ impl TelegramConfig {
             min_level: Level::from_config(&settings.min_level),
         })
     }
+}
+
+/// The channel `config` describes; `None` without a chat to send to, as it could only fail.
+pub(super) fn channel(
+    config: TelegramConfig,
+    client: &reqwest::Client,
+    dispatch: &DispatchConfig,
+) -> Option<Arc<dyn Channel>> {
+    Telegram::new(config, client.clone(), dispatch).map(|t| Arc::new(t) as Arc<dyn Channel>)
 }
 
 pub(super) struct Telegram {
@@ -120,8 +129,7 @@ impl Channel for Telegram {
 }
 
 impl Telegram {
-    /// `None` without a chat to send to: such a channel could only fail.
-    pub(super) fn new(
+    fn new(
         config: TelegramConfig,
         client: reqwest::Client,
         dispatch: &DispatchConfig,

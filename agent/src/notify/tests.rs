@@ -209,8 +209,8 @@ fn start(
     let (tx, rx) = mpsc::unbounded_channel();
     let client = reqwest::Client::new();
     let mut channels = Vec::new();
-    channels.extend(telegram.and_then(|c| super::telegram(c, &client, &dispatch)));
-    channels.extend(webhook.and_then(|c| super::webhook(c, &client, &dispatch)));
+    channels.extend(telegram.and_then(|c| super::telegram::channel(c, &client, &dispatch)));
+    channels.extend(webhook.and_then(|c| super::webhook::channel(c, &client, &dispatch)));
     (Notifier::start(channels, dispatch, tx), rx)
 }
 

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use botctl_proto::config::WebhookNotify;
@@ -61,6 +62,15 @@ impl fmt::Debug for WebhookConfig {
     }
 }
 
+/// The channel `config` describes.
+pub(super) fn channel(
+    config: WebhookConfig,
+    client: &reqwest::Client,
+    dispatch: &DispatchConfig,
+) -> Option<Arc<dyn Channel>> {
+    Some(Arc::new(Webhook::new(config, client.clone(), dispatch)))
+}
+
 pub(super) struct Webhook {
     url: String,
     /// The URL's path and query, scrubbed from errors on their own in case a cause quotes them.
@@ -111,11 +121,7 @@ impl Channel for Webhook {
 }
 
 impl Webhook {
-    pub(super) fn new(
-        config: WebhookConfig,
-        client: reqwest::Client,
-        dispatch: &DispatchConfig,
-    ) -> Webhook {
+    fn new(config: WebhookConfig, client: reqwest::Client, dispatch: &DispatchConfig) -> Webhook {
         let url_path = reqwest::Url::parse(&config.url)
             .map(|url| match url.query() {
                 Some(query) => format!("{}?{query}", url.path()),
