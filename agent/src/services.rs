@@ -1,6 +1,6 @@
 //! The agent's outward-facing services: the notifier (alert wording lives in notify/), the
-//! periodic summary, and remote control (HTTP listener, Telegram commands) wired to the fleet. They
-//! are (re)started from the configuration after every load and reload.
+//! periodic summary, and remote control (HTTP listener, Telegram commands) wired to the fleet.
+//! They are (re)started from the configuration after every load and reload.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicI64, Ordering};
