@@ -1,13 +1,12 @@
 //! What every component of the agent shares: paths, the store, the alerts, the last host
 //! sample, and `record()`, the one way an event is stored and fanned out to alerts.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 
 use botctl_proto::{Paths, now_ms};
 
-use crate::events::{Alerting, Event, EventKind};
-use crate::notify::{Alert, Level, Notifier};
+use crate::events::Event;
+use crate::notify::{Alerts, Notifier};
 use crate::store::Store;
 
 /// What every component of the agent shares.
@@ -40,10 +39,12 @@ impl Context {
         }
     }
 
-    /// Records an event, and alerts about it when it deserves one.
+    /// Records an event, and alerts about it when it deserves one (notify/ reads it by its
+    /// stored kind name).
     pub fn record(&self, event: Event) {
-        self.alerts.on_event(&event);
-        self.store.record(event.into_row());
+        let row = event.into_row();
+        self.alerts.on_event(&row);
+        self.store.record(row);
     }
 
     pub fn notifier(&self) -> Notifier {
@@ -89,99 +90,5 @@ impl Shutdown {
             .unwrap()
             .take()
             .unwrap_or(crate::events::Actor::Agent)
-    }
-}
-
-/// The alert an event raises, if any. `last` is the bot's previous event kind.
-pub fn alert_for(e: &Event, last: Option<EventKind>) -> Option<Alert> {
-    let level = match e.kind.alerting() {
-        Alerting::Never => return None,
-        Alerting::At(level) => level,
-        Alerting::Threshold(_) if e.clear => Level::Info,
-        Alerting::Threshold(level) => level,
-        Alerting::AfterOutage if last.is_some_and(EventKind::is_outage) => {
-            let bot = e.bot.clone().unwrap_or_default();
-            let mut a = Alert::new(
-                Level::Info,
-                EventKind::Recovered.as_str(),
-                format!("{bot} recovered after a crash ({})", e.message),
-            )
-            .with_bot(bot);
-            if let Some(o) = &e.owner {
-                a = a.with_owner(o.clone());
-            }
-            return Some(a);
-        }
-        Alerting::AfterOutage => return None,
-    };
-    let text = match &e.bot {
-        Some(bot) => format!("{bot}: {}", e.message),
-        None => e.message.clone(),
-    };
-    let mut a = Alert::new(level, e.kind.as_str(), text);
-    if let Some(b) = &e.bot {
-        a = a.with_bot(b.clone());
-    }
-    if let Some(o) = &e.owner {
-        a = a.with_owner(o.clone());
-    }
-    Some(a)
-}
-
-/// Turns events into alerts (through whatever notifier is configured now).
-#[derive(Default)]
-pub struct Alerts {
-    notifier: Mutex<Option<Notifier>>,
-    last_kind: Mutex<HashMap<String, EventKind>>,
-}
-
-impl Alerts {
-    pub fn on_event(&self, e: &Event) {
-        let last = match &e.bot {
-            Some(bot) => self.last_kind.lock().unwrap().insert(bot.clone(), e.kind),
-            None => None,
-        };
-        if let Some(alert) = alert_for(e, last)
-            && let Some(n) = &*self.notifier.lock().unwrap()
-        {
-            n.notify(alert);
-        }
-    }
-
-    pub fn notifier(&self) -> Notifier {
-        self.notifier
-            .lock()
-            .unwrap()
-            .clone()
-            .unwrap_or_else(Notifier::disabled)
-    }
-
-    pub fn set(&self, n: Notifier) {
-        *self.notifier.lock().unwrap() = Some(n);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn alerts_follow_each_kinds_alerting() {
-        let crossed = Event::new(EventKind::HostMemory, "host memory 95% > 90%");
-        assert_eq!(alert_for(&crossed, None).unwrap().level, Level::Warning);
-        let back = Event::new(EventKind::HostMemory, "host memory back to 40%").cleared(true);
-        assert_eq!(alert_for(&back, None).unwrap().level, Level::Info);
-        let failed = Event::new(EventKind::Failed, "gave up").of("a", "alice");
-        let alert = alert_for(&failed, None).unwrap();
-        assert_eq!(
-            (alert.level, alert.kind.as_str()),
-            (Level::Critical, "failed")
-        );
-        assert_eq!(alert.message, "a: gave up");
-        let started = Event::new(EventKind::Started, "started, pid 9").of("a", "alice");
-        assert!(alert_for(&started, Some(EventKind::Stopped)).is_none());
-        let recovered = alert_for(&started, Some(EventKind::Exited)).unwrap();
-        assert_eq!(recovered.kind, "recovered");
-        assert!(alert_for(&Event::new(EventKind::Added, "x"), None).is_none());
     }
 }

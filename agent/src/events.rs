@@ -1,9 +1,8 @@
-//! Every kind of event the agent records, as one enum: its stored name (the strings in old
-//! databases), its level, whether and how it alerts; who caused it (`Actor`) and why a bot went down (`Cause`).
+//! Every kind of event the agent records, as one enum with its stored name (the strings in old
+//! databases), who caused an event (`Actor`) and why a bot went down (`Cause`).
 
 use std::fmt;
 
-use crate::notify::Level;
 use crate::store::NewEvent;
 
 /// Declares the kinds once: each variant with its stored name, and the list of all.
@@ -79,58 +78,10 @@ event_kinds! {
     Refused => "refused",
 }
 
-/// Whether an event becomes an alert, and how.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Alerting {
-    Never,
-    At(Level),
-    /// A threshold: `Level` when crossed, info when back (the event's `clear`).
-    Threshold(Level),
-    /// A start is a "recovered" alert when it follows an outage of the bot.
-    AfterOutage,
-}
-
 impl EventKind {
     /// The kind a stored name stands for.
     pub fn parse(name: &str) -> Option<EventKind> {
         EventKind::ALL.iter().copied().find(|k| k.as_str() == name)
-    }
-
-    /// How serious it is, for display and for alerts.
-    pub fn level(self) -> Level {
-        match self.alerting() {
-            Alerting::At(l) | Alerting::Threshold(l) => l,
-            _ => Level::Info,
-        }
-    }
-
-    pub fn alerting(self) -> Alerting {
-        use EventKind::*;
-        match self {
-            Failed | AuthInvalid | UpdateFailed => Alerting::At(Level::Critical),
-            LimitRestart | HealthRestart | PressureRestart | AuthExpiring | OverQuota => {
-                Alerting::At(Level::Warning)
-            }
-            HostMemory | HostDisk => Alerting::Threshold(Level::Warning),
-            AgentStarted | AuthValid | CleanupFreed | UpdateApplied => Alerting::At(Level::Info),
-            Started | Restarted => Alerting::AfterOutage,
-            _ => Alerting::Never,
-        }
-    }
-
-    /// Kinds that follow an outage of the bot: the next start is a recovery.
-    pub fn is_outage(self) -> bool {
-        use EventKind::*;
-        matches!(
-            self,
-            Exited
-                | Backoff
-                | Failed
-                | SpawnFailed
-                | LimitRestart
-                | HealthRestart
-                | PressureRestart
-        )
     }
 }
 
@@ -217,8 +168,6 @@ pub struct Event {
     pub message: String,
     pub actor: Option<String>,
     pub cause: Option<Cause>,
-    /// A threshold event that says the condition cleared (host memory back below it, say).
-    pub clear: bool,
 }
 
 impl Event {
@@ -230,7 +179,6 @@ impl Event {
             message: message.into(),
             actor: None,
             cause: None,
-            clear: false,
         }
     }
 
@@ -254,11 +202,6 @@ impl Event {
 
     pub fn cause(mut self, cause: Option<Cause>) -> Event {
         self.cause = cause;
-        self
-    }
-
-    pub fn cleared(mut self, clear: bool) -> Event {
-        self.clear = clear;
         self
     }
 

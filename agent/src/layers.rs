@@ -5,7 +5,9 @@
 /// siblings on the same layer: the mechanisms stay independent of each other).
 const LAYERS: &[&[&str]] = &[
     &["util", "secret", "watch"],
-    &["logs", "storage", "store", "health", "auth", "notify"],
+    &["logs", "storage", "store", "health", "auth"],
+    // Alerts are read from the stored event rows.
+    &["notify"],
     &["events"],
     &["context"],
     &["bot"],

@@ -1,6 +1,6 @@
-//! The agent's outward-facing services: the notifier alerts go through, the periodic
-//! summary, and remote control (HTTP listener, Telegram commands) wired to the ops. They
-//! are (re)started from the configuration after every load and reload, supervised.
+//! The agent's outward-facing services: the notifier (alert wording lives in notify/), the
+//! periodic summary, and remote control (HTTP listener, Telegram commands) wired to the ops.
+//! They are (re)started from the configuration after every load and reload, supervised.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 use super::supervise::supervise;
 use crate::context::Context;
 use crate::events::{Event, EventKind};
-use crate::notify::{self, Level, Notifier};
+use crate::notify::{self, Notifier};
 use crate::remote::{self, AgentControl, Control};
 use crate::secret::Secret;
 
@@ -42,6 +42,9 @@ impl Services {
     /// Starts (or restarts, when their configuration changed) the notifier, the summary and
     /// remote control. Problems (unreadable secret files, a port in use) are events.
     pub fn apply(&self, global: &GlobalConfig) {
+        self.ctx
+            .alerts
+            .set_stable_after(global.restart.stable_after);
         let wanted = (
             global.notify.clone(),
             global.remote.clone(),
@@ -60,57 +63,10 @@ impl Services {
         let problem = |what: String| self.ctx.record(Event::new(EventKind::ConfigError, what));
         let home = &self.ctx.paths.home;
         // Alerts.
-        let telegram = global.notify.telegram.as_ref().and_then(|t| {
-            match Secret::from_file(&home.join(&t.token_file)) {
-                Ok(token) => Some(notify::TelegramConfig {
-                    token,
-                    chat_ids: t.chat_ids.clone(),
-                    api_base: t.api_base.clone(),
-                    min_level: level(&t.min_level),
-                }),
-                Err(e) => {
-                    problem(format!(
-                        "[notify.telegram] token_file: {e}; Telegram alerts are off"
-                    ));
-                    None
-                }
-            }
-        });
-        let webhook = global.notify.webhook.as_ref().and_then(|w| {
-            let secret = match &w.secret_file {
-                Some(f) => match Secret::from_file(&home.join(f)) {
-                    Ok(s) => Some(s),
-                    Err(e) => {
-                        problem(format!(
-                            "[notify.webhook] secret_file: {e}; webhook alerts are off"
-                        ));
-                        return None;
-                    }
-                },
-                None => None,
-            };
-            Some(notify::WebhookConfig {
-                url: w.url.clone(),
-                secret,
-                min_level: level(&w.min_level),
-            })
-        });
-        let dispatch = notify::DispatchConfig {
-            repeat_after: global.notify.repeat_after,
-            ..notify::DispatchConfig::default()
-        };
         let (reports_tx, mut reports_rx) = tokio::sync::mpsc::unbounded_channel();
-        let notifier = if telegram.is_none() && webhook.is_none() {
-            Notifier::disabled()
-        } else {
-            Notifier::start(
-                telegram,
-                webhook,
-                dispatch,
-                self.ctx.http_client().clone(),
-                reports_tx,
-            )
-        };
+        let (notifier, problems) =
+            Notifier::from_settings(&global.notify, home, self.ctx.http_client(), reports_tx);
+        problems.into_iter().for_each(problem);
         self.ctx.alerts.set(notifier);
         let ctx = self.ctx.clone();
         let mut tasks = Vec::new();
@@ -212,13 +168,5 @@ impl Services {
 
     pub fn control(&self) -> Arc<AgentControl> {
         self.control.clone()
-    }
-}
-
-fn level(name: &str) -> Level {
-    match name {
-        "critical" => Level::Critical,
-        "warning" => Level::Warning,
-        _ => Level::Info,
     }
 }

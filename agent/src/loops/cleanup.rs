@@ -267,6 +267,7 @@ pub async fn run(ctx: Arc<Context>, fleet: Arc<Fleet>) {
                 over_quota.insert(owner.owner.clone());
             } else if !owner.over_quota && was {
                 over_quota.remove(&owner.owner);
+                ctx.alerts.quota_ok(&owner.owner);
             }
         }
     }

@@ -238,7 +238,6 @@ impl Sampler {
             self.memory_alarm = over;
             self.event(
                 EventKind::HostMemory,
-                !over,
                 if over {
                     format!(
                         "host memory {memory:.0}% > {}% (memory_threshold_percent)",
@@ -279,7 +278,6 @@ impl Sampler {
             }
             self.event(
                 EventKind::HostDisk,
-                !disk_over,
                 if disk_over {
                     format!(
                         "disk of {} {disk:.0}% full > {}% (max_disk_percent)",
@@ -316,8 +314,8 @@ impl Sampler {
         self.minute_started = Instant::now();
     }
 
-    /// A host threshold crossed (or, `clear`, back below it).
-    fn event(&self, kind: EventKind, clear: bool, message: String) {
-        self.ctx.record(Event::new(kind, message).cleared(clear));
+    /// A host threshold crossed, or back below it.
+    fn event(&self, kind: EventKind, message: String) {
+        self.ctx.record(Event::new(kind, message));
     }
 }

@@ -5,15 +5,13 @@ use std::time::Duration;
 use botctl_proto::{BotInfo, BotState};
 
 use crate::context::Context;
-use crate::notify::{Alert, Level};
+use crate::notify;
 
 /// Sends `text()` as the summary every `every`, forever.
 pub async fn run(ctx: &Context, every: Duration, text: impl Fn() -> String) {
     loop {
         tokio::time::sleep(every).await;
-        ctx.alerts
-            .notifier()
-            .notify(Alert::new(Level::Info, "summary", text()));
+        ctx.alerts.notifier().notify(notify::summary(text()));
     }
 }
 
