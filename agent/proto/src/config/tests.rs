@@ -748,6 +748,160 @@ fn load_global_missing_and_present() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+#[test]
+fn errors_say_line_and_column() {
+    let e = parse_bot(
+        "tweeter",
+        Path::new("bots.d/tweeter.toml"),
+        &format!("{MINIMAL}[restart]\nbackoff_max = \"5 m\"\n"),
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "bots.d/tweeter.toml:4:15: field `restart.backoff_max`: invalid duration \"5 m\": use a \
+         number with a unit ms, s, m, h or d, e.g. \"15s\""
+    );
+    // An unknown field points at its key, in a section or at the top.
+    let e = bot_err(&format!("{MINIMAL}[limits]\n  max_memry_mb = 5\n"));
+    assert_eq!(e.field.as_deref(), Some("limits.max_memry_mb"));
+    assert_eq!(e.location, Some((4, 3)));
+    assert!(e.message.contains("allowed here: max_memory_mb, "), "{e}");
+    // A problem found after reading still has its place.
+    let e = bot_err("command = [\"x\"]\nuser = \"-bad\"\n");
+    assert_eq!(e.field.as_deref(), Some("user"));
+    assert_eq!(e.location, Some((2, 8)));
+}
+
+#[test]
+fn every_section_reports_its_own_problem() {
+    let text = "[agent]\nhealth_intervl = \"5s\"\n\n[logs]\nkeep = 4294967295\n\n\
+                [limits]\nstorage_quota_mb = 17592186044416\n\n[restart]\nwindow = \"soon\"\n";
+    let problems = check_global_text(Path::new("botctl.toml"), text).unwrap_err();
+    let shown: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        [
+            "botctl.toml:2:1: field `agent.health_intervl`: unknown field; allowed here: \
+             health_interval, sample_retention, cleanup_interval, auth_interval, report_interval",
+            "botctl.toml:8:20: field `limits.storage_quota_mb`: 17592186044416 is too large: at \
+             most 16777216",
+            "botctl.toml:5:8: field `logs.keep`: 4294967295 is too large: at most 100",
+            "botctl.toml:11:10: field `restart.window`: invalid duration \"soon\": use a number \
+             with a unit ms, s, m, h or d, e.g. \"15s\"",
+        ]
+    );
+    // The summary is the first of them.
+    assert_eq!(
+        parse_global(Path::new("botctl.toml"), text).unwrap_err(),
+        problems[0]
+    );
+}
+
+#[test]
+fn numbers_are_bounded_where_they_are_read() {
+    let cases = [
+        (
+            "[logs]\nkeep = 101\n",
+            "logs.keep",
+            "101 is too large: at most 100",
+        ),
+        (
+            "[logs]\nmax_size_mb = 16777217\n",
+            "logs.max_size_mb",
+            "at most 16777216",
+        ),
+        (
+            "[limits]\nmax_memory_mb = 99999999999\n",
+            "limits.max_memory_mb",
+            "at most 16777216",
+        ),
+        (
+            "[limits]\nmax_disk_percent = 101\n",
+            "limits.max_disk_percent",
+            "at most 100",
+        ),
+        (
+            "[limits]\nmax_total_bots = 4294967295\n",
+            "limits.max_total_bots",
+            "at most 100000",
+        ),
+        (
+            "[restart]\nbackoff_max = \"100000000d\"\n",
+            "restart.backoff_max",
+            "at most 3650d",
+        ),
+        (
+            "[restart]\nmax_restarts = 4294967295\n",
+            "restart.max_restarts",
+            "at most 10000",
+        ),
+        (
+            "[users.bob]\nstorage_quota_mb = 17592186044416\n",
+            "users.bob.storage_quota_mb",
+            "at most 16777216",
+        ),
+        (
+            "[agent]\nsample_retention = \"18446744073709551615ms\"\n",
+            "agent.sample_retention",
+            "at most 3650d",
+        ),
+    ];
+    for (text, field, needle) in cases {
+        let e = global_err(text);
+        assert_eq!(e.field.as_deref(), Some(field), "{text}");
+        assert!(e.message.contains(needle), "{text}: {e}");
+    }
+    let g = parse_global(
+        Path::new("botctl.toml"),
+        "[logs]\nkeep = 100\nmax_size_mb = 16777216\n[restart]\nbackoff_max = \"3650d\"\n",
+    )
+    .unwrap();
+    assert_eq!(g.logs.keep, 100);
+    assert_eq!(g.restart.backoff_max, MAX_DURATION);
+    assert!(MAX_MIB.checked_mul(1024 * 1024).is_some());
+}
+
+#[test]
+fn botctl_variables_cannot_be_set_from_env() {
+    let e = bot_err(&format!("{MINIMAL}env = {{ BOTCTL_BOT = \"other\" }}\n"));
+    assert_eq!(e.field.as_deref(), Some("env.BOTCTL_BOT"));
+    assert_eq!(
+        e.message,
+        "variables starting BOTCTL_ are set by botctl and cannot be overridden"
+    );
+    assert!(env_key_problem("BOTCTL_HOME").is_some());
+    assert!(env_key_problem("BOTCTLX").is_none());
+    let template = TemplateConfig {
+        name: "py".into(),
+        command: vec!["python3".into()],
+        ..TemplateConfig::default()
+    };
+    let e = bot_from_template(
+        "b",
+        "alice",
+        &template,
+        &[("env.BOTCTL_OWNER".into(), "mallory".into())],
+        Path::new("bots.d/b.toml"),
+    )
+    .unwrap_err();
+    assert_eq!(e.field.as_deref(), Some("env.BOTCTL_OWNER"));
+    let e = parse_template(
+        "py",
+        Path::new("templates/py/template.toml"),
+        "command = [\"x\"]\n[env]\nBOTCTL_BOT = \"y\"\n",
+    )
+    .unwrap_err();
+    assert_eq!(e.field.as_deref(), Some("env.BOTCTL_BOT"));
+}
+
+#[test]
+fn the_machine_defaults_are_the_documented_ones() {
+    let p = RestartPolicy::default();
+    assert_eq!(p.policy, DEFAULT_RESTART_MODE);
+    assert_eq!(p.backoff_max, DEFAULT_BACKOFF_MAX);
+    assert_eq!(p.max_restarts, DEFAULT_MAX_RESTARTS);
+}
+
 /// The parsers meet hand-edited and half-written files: no input may panic them, whether it is
 /// random bytes or TOML built from the real field names with values of every type and size.
 #[cfg(test)]
