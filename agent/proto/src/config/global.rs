@@ -45,30 +45,36 @@ layered! {
 }
 
 layered! {
-    /// The global `[limits]`: per-bot defaults plus fleet and host limits.
-    pub struct FleetLimits;
-    pub struct FleetLimitOverrides;
-    embed bot: BotLimits, LimitOverrides;
+    /// What each owner may have: `[limits]` for all, `[users.NAME]` for one.
+    pub struct OwnerLimits;
+    pub struct OwnerOverrides;
     {
         max_bots_per_user: Num<u32, 0, MAX_BOTS> = DEFAULT_MAX_BOTS_PER_USER;
-        max_total_bots: Num<u32, 0, MAX_BOTS> = DEFAULT_MAX_TOTAL_BOTS;
-        memory_threshold_percent: Percent = DEFAULT_MEMORY_THRESHOLD_PERCENT;
-        max_disk_percent: Percent = DEFAULT_MAX_DISK_PERCENT;
-        pressure_cooldown: Time<0> = DEFAULT_PRESSURE_COOLDOWN;
         storage_quota_mb: Num<u64, 0, MAX_MIB> = DEFAULT_STORAGE_QUOTA_MB;
     }
 }
 
 layered! {
-    /// The owner limits `[users.NAME]` can set (resolved only through the fleet's).
-    pub struct OwnerLimits;
-    /// `[users.NAME]`: one owner's overrides of `[limits]`.
-    pub struct UserSettings;
-    embed limits: BotLimits, LimitOverrides;
+    /// The global `[limits]`: per-bot and per-owner defaults, plus fleet and host limits.
+    pub struct FleetLimits;
+    pub struct FleetLimitOverrides;
+    embed bot: BotLimits, LimitOverrides;
+    embed owner: OwnerLimits, OwnerOverrides;
     {
-        max_bots_per_user: Num<u32, 0, MAX_BOTS> = DEFAULT_MAX_BOTS_PER_USER;
-        storage_quota_mb: Num<u64, 0, MAX_MIB> = DEFAULT_STORAGE_QUOTA_MB;
+        max_total_bots: Num<u32, 0, MAX_BOTS> = DEFAULT_MAX_TOTAL_BOTS;
+        memory_threshold_percent: Percent = DEFAULT_MEMORY_THRESHOLD_PERCENT;
+        max_disk_percent: Percent = DEFAULT_MAX_DISK_PERCENT;
+        pressure_cooldown: Time<0> = DEFAULT_PRESSURE_COOLDOWN;
     }
+}
+
+layered! {
+    @over
+    /// `[users.NAME]`: one owner's overrides of `[limits]`.
+    UserSettings;
+    embed owner: OwnerOverrides;
+    embed limits: LimitOverrides;
+    {}
 }
 
 fn telegram_api() -> String {
@@ -174,18 +180,20 @@ pub struct GlobalConfig {
 }
 
 impl GlobalConfig {
+    /// What `owner` may have: `[limits]`, then its `[users.NAME]`.
+    pub fn owner_limits(&self, owner: &str) -> OwnerLimits {
+        match self.users.get(owner) {
+            Some(user) => self.limits.owner.with(&user.owner),
+            None => self.limits.owner.clone(),
+        }
+    }
+
     pub fn storage_quota_for(&self, owner: &str) -> u64 {
-        self.users
-            .get(owner)
-            .and_then(|u| u.storage_quota_mb)
-            .unwrap_or(self.limits.storage_quota_mb)
+        self.owner_limits(owner).storage_quota_mb
     }
 
     pub fn max_bots_for(&self, owner: &str) -> u32 {
-        self.users
-            .get(owner)
-            .and_then(|u| u.max_bots_per_user)
-            .unwrap_or(self.limits.max_bots_per_user)
+        self.owner_limits(owner).max_bots_per_user
     }
 
     /// What the types cannot say: names, URLs, levels, non-empty lists.

@@ -218,20 +218,20 @@ impl<'de, K: Kind> DeserializeSeed<'de> for Seed<K> {
 
 /// Declares a group of settings once: `$over` is what a file wrote (every field optional,
 /// read and written by its kind), `$resolved` the values with every level applied, starting
-/// from the defaults given here. `embed` puts another group in the same table.
+/// from the defaults given here. Each `embed` puts another group in the same table.
+/// `@over` alone declares only what a file writes, for groups resolved elsewhere.
 macro_rules! layered {
     (
-        $(#[$rm:meta])* pub struct $resolved:ident;
-        $(#[$om:meta])* pub struct $over:ident;
-        $( embed $ename:ident: $eresolved:ty, $eover:ty; )?
+        @over $(#[$om:meta])* $over:ident;
+        $( embed $ename:ident: $eover:ty; )*
         {
-            $( $(#[doc = $doc:literal])* $field:ident: $kind:ty = $default:expr; )*
+            $( $(#[doc = $doc:literal])* $field:ident: $kind:ty $(= $default:expr)?; )*
         }
     ) => {
         $(#[$om])*
         #[derive(Debug, Clone, Default, PartialEq, Eq)]
         pub struct $over {
-            $( pub $ename: $eover, )?
+            $( pub $ename: $eover, )*
             $( $(#[doc = $doc])* pub $field: Option<<$kind as $crate::config::values::Kind>::Out>, )*
         }
 
@@ -243,7 +243,7 @@ macro_rules! layered {
 
         impl $crate::config::Fields for $over {
             fn names(out: &mut Vec<&'static str>) {
-                $( <$eover as $crate::config::Fields>::names(out); )?
+                $( <$eover as $crate::config::Fields>::names(out); )*
                 $( out.push(stringify!($field)); )*
             }
             fn read_value<'de, A: serde::de::MapAccess<'de>>(
@@ -251,18 +251,19 @@ macro_rules! layered {
                 key: &str,
                 map: &mut A,
             ) -> Result<bool, A::Error> {
-                $( if self.$ename.read_value(key, map)? { return Ok(true); } )?
-                match key {
+                $( if self.$ename.read_value(key, map)? { return Ok(true); } )*
+                let known = match key {
                     $( stringify!($field) => {
                         self.$field = Some(map.next_value_seed(
                             $crate::config::seed::<$kind>())?);
+                        true
                     } )*
-                    _ => return Ok(false),
-                }
-                Ok(true)
+                    _ => false,
+                };
+                Ok(known)
             }
             fn write_values<M: serde::ser::SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
-                $( self.$ename.write_values(map)?; )?
+                $( self.$ename.write_values(map)?; )*
                 $( if let Some(v) = &self.$field {
                     map.serialize_entry(
                         stringify!($field),
@@ -287,18 +288,32 @@ macro_rules! layered {
                 map.end()
             }
         }
+    };
+    (
+        $(#[$rm:meta])* pub struct $resolved:ident;
+        $(#[$om:meta])* pub struct $over:ident;
+        $( embed $ename:ident: $eresolved:ty, $eover:ty; )*
+        {
+            $( $(#[doc = $doc:literal])* $field:ident: $kind:ty = $default:expr; )*
+        }
+    ) => {
+        $crate::config::layered! {
+            @over $(#[$om])* $over;
+            $( embed $ename: $eover; )*
+            { $( $(#[doc = $doc])* $field: $kind; )* }
+        }
 
         $(#[$rm])*
         #[derive(Debug, Clone, PartialEq, Eq)]
         pub struct $resolved {
-            $( pub $ename: $eresolved, )?
+            $( pub $ename: $eresolved, )*
             $( $(#[doc = $doc])* pub $field: <$kind as $crate::config::values::Kind>::Out, )*
         }
 
         impl Default for $resolved {
             fn default() -> Self {
                 Self {
-                    $( $ename: Default::default(), )?
+                    $( $ename: Default::default(), )*
                     $( $field: $default, )*
                 }
             }
@@ -308,7 +323,7 @@ macro_rules! layered {
             /// These values with what `o` sets on top.
             pub fn with(&self, o: &$over) -> Self {
                 Self {
-                    $( $ename: self.$ename.with(&o.$ename), )?
+                    $( $ename: self.$ename.with(&o.$ename), )*
                     $( $field: o.$field.clone().unwrap_or_else(|| self.$field.clone()), )*
                 }
             }
