@@ -104,10 +104,6 @@ pub fn new_view() -> SharedView {
     }))
 }
 
-pub fn machine_policy(p: &RestartPolicy) -> Policy {
-    Policy::from(p)
-}
-
 /// How a task begins.
 pub enum Begin {
     /// Start the bot now (enabled bots at load, `bots add`).
@@ -196,7 +192,7 @@ impl BotTask {
         let mut task = BotTask {
             ctx,
             config,
-            policy: machine_policy(&settings.policy),
+            policy: Policy::from(&settings.policy),
             settings,
             tx: tx.clone(),
             checker: None,
@@ -341,7 +337,7 @@ impl BotTask {
                 let checks_changed = config.health != self.config.health
                     || settings.health_interval != self.settings.health_interval;
                 self.config = config;
-                self.policy = machine_policy(&settings.policy);
+                self.policy = Policy::from(&settings.policy);
                 self.settings = *settings;
                 if checks_changed {
                     self.start_checker();
