@@ -710,3 +710,24 @@ fn secret_debug_is_redacted() {
     assert_eq!(format!("{secret:?}"), "<redacted>");
     assert_eq!(secret.expose(), TOKEN);
 }
+
+/// A server asking for an absurd wait (u64::MAX seconds) is refused like a long one: the wait
+/// never reaches `Instant` arithmetic unbounded (it panicked the channel's task).
+#[tokio::test]
+async fn an_absurd_retry_after_is_refused_without_a_panic() {
+    let server = Server::start(|_| {
+        let body =
+            r#"{"ok":false,"error_code":429,"parameters":{"retry_after":18446744073709551615}}"#;
+        Answer::Reply(429, body.into())
+    })
+    .await;
+    let mut tg = TelegramConfig::new(Secret::new(TOKEN), vec![7]);
+    tg.api_base = server.url();
+    let (notifier, mut reports) = start(Some(tg), None, fast());
+    notifier.notify(failed("a"));
+    let first = format!("{:?}", outcome(&mut reports).await);
+    assert!(
+        first.contains("asked to wait 18446744073709551615s"),
+        "{first}"
+    );
+}
