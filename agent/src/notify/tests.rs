@@ -712,7 +712,8 @@ fn secret_debug_is_redacted() {
 }
 
 /// A server asking for an absurd wait (u64::MAX seconds) is refused like a long one: the wait
-/// never reaches `Instant` arithmetic unbounded (it panicked the channel's task).
+/// never reaches `Instant` arithmetic unbounded (it panicked the channel's task), and the chat
+/// stays on hold.
 #[tokio::test]
 async fn an_absurd_retry_after_is_refused_without_a_panic() {
     let server = Server::start(|_| {
