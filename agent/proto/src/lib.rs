@@ -6,6 +6,7 @@
 //! No `skip_serializing_if`, `flatten` or `untagged` in wire types (bincode cannot read them).
 
 pub mod config;
+pub mod fsread;
 pub mod paths;
 
 use serde::{Deserialize, Serialize};
@@ -447,6 +448,9 @@ pub struct ReloadReport {
     pub removed: Vec<String>,
     pub unchanged: usize,
     pub issues: Vec<ConfigIssue>,
+    /// `Missing`: bots.d is gone and `removed` are stopped; `Unreadable`: every bot was kept
+    /// as it was (the reason is in `issues`).
+    pub listing: config::Listing,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

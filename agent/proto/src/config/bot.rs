@@ -506,8 +506,8 @@ pub fn check_bot(path: &Path) -> Result<BotConfig, Problems> {
         .file_stem()
         .map(|s| s.to_string_lossy())
         .unwrap_or_default();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| vec![file_error(path, format!("cannot read: {e}"))])?;
+    let text = fsread::read_regular_string(path, fsread::CONFIG_FILE_CAP)
+        .map_err(|e| vec![unreadable(path, &e)])?;
     check_bot_text(&name, path, &text)
 }
 

@@ -17,13 +17,14 @@ use std::time::Duration;
 
 use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde::ser::SerializeMap;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 
 pub use bot::*;
 pub use global::*;
 pub use template::*;
 pub use values::{Dur, format_duration, parse_duration};
 
+use crate::fsread;
 use document::Document;
 use values::Kind;
 
@@ -342,13 +343,19 @@ fn seed<K: Kind>() -> Seed<K> {
     Seed(PhantomData)
 }
 
-/// Reads a file, or None when it does not exist.
+/// Reads a file botctl is pointed at (regular files only, size-capped), or None when it
+/// does not exist.
 fn read_file(path: &Path) -> Result<Option<String>, ConfigError> {
-    match std::fs::read_to_string(path) {
+    match fsread::read_regular_string(path, fsread::CONFIG_FILE_CAP) {
         Ok(text) => Ok(Some(text)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(file_error(path, format!("cannot read: {e}"))),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(unreadable(path, &e)),
     }
+}
+
+/// "cannot read: No such file or directory", "cannot read: is a FIFO, not a regular file".
+fn unreadable(path: &Path, e: &fsread::ReadError) -> ConfigError {
+    file_error(path, format!("cannot read: {e}"))
 }
 
 /// Every problem of `text` read as `T`, then `check`'s (field, message) findings.
@@ -377,24 +384,52 @@ pub struct Fleet {
     pub bots: Vec<BotConfig>,
     /// The first problem of each bad file.
     pub errors: Vec<ConfigError>,
+    pub listing: Listing,
     /// Every problem of each bad file, for `config check`.
     pub problems: Vec<Problems>,
 }
 
+/// What listing `bots.d` found: a folder that is gone means "no bots", one that cannot be read
+/// means "the bots are unknown", never "no bots".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Listing {
+    #[default]
+    Read,
+    Missing,
+    /// Not a directory, an I/O error, no permission: the error is in `Fleet::errors`.
+    Unreadable,
+}
+
 pub fn load_fleet(bots_dir: &Path) -> Fleet {
-    let mut fleet = Fleet::default();
-    let entries = match std::fs::read_dir(bots_dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return fleet,
-        Err(e) => {
-            let e = file_error(bots_dir, format!("cannot read directory: {e}"));
-            fleet.errors.push(e.clone());
-            fleet.problems.push(vec![e]);
-            return fleet;
+    let unreadable = |e: std::io::Error| {
+        let e = file_error(bots_dir, format!("cannot read directory: {e}"));
+        Fleet {
+            errors: vec![e.clone()],
+            problems: vec![vec![e]],
+            listing: Listing::Unreadable,
+            ..Fleet::default()
         }
     };
+    let entries = match std::fs::read_dir(bots_dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Fleet {
+                listing: Listing::Missing,
+                ..Fleet::default()
+            };
+        }
+        Err(e) => return unreadable(e),
+    };
+    // An entry the listing could not give is a bot that may exist: the whole listing fails
+    // rather than drop it (dropping would stop the bot as removed).
+    let entries = match entries.collect::<Result<Vec<_>, _>>() {
+        Ok(entries) => entries,
+        Err(e) => return unreadable(e),
+    };
+    let mut fleet = Fleet::default();
     let mut paths: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
+        .into_iter()
         .filter(|entry| {
             // Hidden files and editor leftovers (`x.toml~`, `.x.toml.swp`) are not bots.
             entry

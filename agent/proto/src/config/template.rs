@@ -86,11 +86,11 @@ pub fn load_template(dir: &Path) -> Result<TemplateConfig, ConfigError> {
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        file_error(
-            &path,
-            format!("cannot read: {e} (every template needs a {TEMPLATE_FILE})"),
-        )
+    let text = fsread::read_regular_string(&path, fsread::CONFIG_FILE_CAP).map_err(|e| {
+        let mut e = unreadable(&path, &e);
+        e.message
+            .push_str(&format!(" (every template needs a {TEMPLATE_FILE})"));
+        e
     })?;
     parse_template(&name, &path, &text)
 }

@@ -731,7 +731,39 @@ fn fleet_loads_good_reports_bad_ignores_others() {
     assert!(e.message.starts_with("cannot read"), "{e}");
 
     std::fs::remove_dir_all(&dir).unwrap();
-    assert_eq!(load_fleet(&dir), Fleet::default());
+    assert_eq!(load_fleet(&dir).listing, Listing::Missing);
+    assert_eq!(load_fleet(&dir).bots, []);
+
+    // A folder that cannot be listed is not an empty fleet.
+    std::fs::write(&dir, "not a folder").unwrap();
+    let fleet = load_fleet(&dir);
+    assert_eq!(fleet.listing, Listing::Unreadable);
+    assert!(
+        fleet.errors[0]
+            .message
+            .starts_with("cannot read directory:"),
+        "{:?}",
+        fleet.errors
+    );
+    std::fs::remove_file(&dir).unwrap();
+}
+
+#[test]
+fn fleet_reports_odd_entries_per_file() {
+    let dir = scratch_dir("odd-entries");
+    std::fs::write(dir.join("good.toml"), MINIMAL).unwrap();
+    crate::fsread::tests::mkfifo(&dir.join("fifo.toml"));
+    std::os::unix::fs::symlink("/dev/zero", dir.join("zero.toml")).unwrap();
+    std::os::unix::fs::symlink(dir.join("gone"), dir.join("dangling.toml")).unwrap();
+    let fleet = load_fleet(&dir);
+    assert_eq!(fleet.listing, Listing::Read);
+    assert_eq!(fleet.bots.len(), 1);
+    let errors: Vec<String> = fleet.errors.iter().map(|e| e.to_string()).collect();
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert!(errors[0].contains("dangling.toml") && errors[0].contains("No such file"));
+    assert!(errors[1].contains("fifo.toml") && errors[1].contains("is a FIFO, not a regular file"));
+    assert!(errors[2].contains("zero.toml") && errors[2].contains("is a character device"));
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
