@@ -555,13 +555,7 @@ impl Fleet {
     }
 
     fn issue(&self, e: &ConfigError, bot: Option<String>, kept_last_good: bool) -> ConfigIssue {
-        ConfigIssue {
-            file: self.ctx.paths.display(&e.file),
-            field: e.field.clone(),
-            message: e.message.clone(),
-            bot,
-            kept_last_good,
-        }
+        ConfigIssue::new(e, self.ctx.paths.display(&e.file), bot, kept_last_good)
     }
 
     fn event(&self, bot: Option<&str>, owner: Option<&str>, kind: EventKind, message: String) {

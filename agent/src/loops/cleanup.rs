@@ -210,7 +210,7 @@ pub fn storage_report(ctx: &Context, fleet: &Fleet, owner: Option<&str>) -> Stor
                 .iter()
                 .map(|b| storage::saved_by_links(paths, b, &mut cache))
                 .sum();
-            let quota = r.global.storage_quota_for(o) * MIB;
+            let quota = r.global.storage_quota_for(o).saturating_mul(MIB);
             report.total_bytes += used;
             report.total_saved_by_links += saved;
             report.owners.push(OwnerStorage {

@@ -47,7 +47,7 @@ pub async fn create(ops: &Ops, who: &Who, req: CreateBot) -> Result<BotOutcome, 
             .collect();
         let used = storage::owner_usage(paths, &req.owner, &owned);
         let needs = storage::copies_size(paths, &template);
-        let quota = r.global.storage_quota_for(&req.owner) * MIB;
+        let quota = r.global.storage_quota_for(&req.owner).saturating_mul(MIB);
         if used + needs > quota {
             return Err(RpcError::conflict(format!(
                 "cannot create {}: owner {} uses {} MiB of storage_quota_mb = {} and the copies of template {} need {} MiB more",

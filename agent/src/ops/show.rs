@@ -45,6 +45,8 @@ pub fn status(ops: &Ops, who: &Who, agent: AgentInfo) -> StatusReport {
             message: problem,
             bot: None,
             kept_last_good: false,
+            line: None,
+            column: None,
         });
     }
     StatusReport {
