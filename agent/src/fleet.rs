@@ -19,8 +19,9 @@ use tokio::sync::{mpsc, oneshot};
 use crate::Context;
 use crate::process;
 use crate::storage;
-use crate::store::{NewEvent, RegistryRow};
+use crate::store::{NewEvent, Opened, RegistryRow, Supervision};
 use crate::supervisor::bot::{Begin, BotTask, Command, Prepared, Settings, SharedView, new_view};
+use crate::supervisor::spawn_record;
 
 mod discover;
 
@@ -48,6 +49,8 @@ struct State {
     /// Problems of the last load, by file; a bot file here either keeps its last good version
     /// running (its name is in `bots`) or shows as `config-error`.
     issues: BTreeMap<String, ConfigIssue>,
+    /// Where an earlier agent left each bot, until the bot's task takes it over.
+    saved: BTreeMap<String, Supervision>,
 }
 
 /// botctl.toml and every bot file as read from disk, ready to apply.
@@ -101,50 +104,42 @@ impl Fleet {
         })
     }
 
-    /// First load: adopt what an earlier agent left running, start the rest. Unless the last
-    /// agent exited cleanly (`registry_complete`), the registry is checked against the live
-    /// processes first: a bot running without a row (the registry was lost, damaged, or not
-    /// written before the last agent died) is adopted, not doubled.
+    /// First load: adopt what an earlier agent left running, restore where it left every
+    /// bot, start the rest. Unless the last agent exited cleanly (`registry_complete`), its
+    /// spawn records and the live processes are checked too (see `discover`): a bot whose
+    /// registry row was not written before the agent died is adopted, not doubled.
     ///
     /// `files` gives botctl.toml and bots.d: they may still be being read on another thread
     /// while this checks the recorded processes.
     pub async fn load(
         &self,
         files: impl FnOnce() -> Files,
-        registry: Vec<RegistryRow>,
+        opened: Opened,
         registry_complete: bool,
     ) -> ReloadReport {
         let _guard = self.changes.lock().await;
-        let live = if registry_complete {
-            BTreeMap::new()
+        let saved: BTreeMap<String, Supervision> = opened
+            .supervision
+            .into_iter()
+            .map(|r| (r.name.clone(), r))
+            .collect();
+        let rows = if registry_complete {
+            opened.registry
         } else {
             let t0 = std::time::Instant::now();
-            let live = discover::live_bots(&self.ctx.paths.home);
+            let evidence = discover::Evidence {
+                registry: opened.registry,
+                spawns: spawn_record::read_all(&self.ctx.paths),
+                wanted: saved.iter().map(|(n, r)| (n.clone(), r.wanted)).collect(),
+                live: discover::live_bots(&self.ctx.paths.home),
+            };
             if std::env::var_os("BOTCTL_TRACE_STARTUP").is_some() {
                 crate::log_line(format_args!("startup: /proc scan took {:?}", t0.elapsed()));
             }
-            live
+            self.sort_out(discover::reconcile(evidence, discover::is_live), true)
         };
-        let (registry, extra, repaired) = discover::reconcile(registry, live);
-        let mut registry = adoptable(registry);
-        for name in repaired {
-            let Some((row, _)) = registry.get(&name) else {
-                continue;
-            };
-            self.ctx.store.register(row.clone());
-            self.event(
-                Some(&name),
-                Some(&row.owner),
-                "discovered",
-                format!(
-                    "found its process {} running without a registry record (the registry was lost or behind): adopting it instead of starting a copy",
-                    row.pid
-                ),
-            );
-        }
-        for (name, p) in extra {
-            self.stop_duplicate(&name, &p);
-        }
+        let mut registry = adoptable(rows);
+        self.state.lock().unwrap().saved = saved;
         let report = self.apply_files(files(), &mut registry);
         // Recorded bots that no longer have a file: stop whatever is left of them.
         for (row, claim) in registry.into_values() {
@@ -186,7 +181,61 @@ impl Fleet {
                 ),
             }
         }
+        // Where a bot whose file is gone was left goes with it.
+        let mut state = self.state.lock().unwrap();
+        let gone: Vec<String> = state
+            .saved
+            .keys()
+            .filter(|n| !self.ctx.paths.bot_file(n).exists())
+            .cloned()
+            .collect();
+        for name in gone {
+            state.saved.remove(&name);
+            self.ctx.store.forget(&name);
+        }
         report
+    }
+
+    /// Carries out what discovery concluded: repaired rows are written down, duplicates the
+    /// agent provably started are stopped, and processes nothing recorded are left alone
+    /// (said once, at the agent's start: `report_unrecorded`). Gives the rows to adopt.
+    fn sort_out(&self, verdict: discover::Verdict, report_unrecorded: bool) -> Vec<RegistryRow> {
+        for (name, how) in &verdict.repaired {
+            let Some(row) = verdict.rows.iter().find(|r| &r.name == name) else {
+                continue;
+            };
+            self.ctx.store.register(row.clone());
+            let why = match how {
+                // The agent's own record: adopted as usual, nothing to say.
+                discover::Repair::SpawnRecord => continue,
+                discover::Repair::InFlight => format!(
+                    "found its process {}, started while the previous agent was starting it (that agent died before writing the pid down): adopting it instead of starting a copy",
+                    row.pid
+                ),
+                discover::Repair::Environ => format!(
+                    "found its process {} running with no record of it at all (the database and spawn records were lost): adopting it instead of starting a copy",
+                    row.pid
+                ),
+            };
+            self.event(Some(name), Some(&row.owner), "discovered", why);
+        }
+        for row in &verdict.duplicates {
+            self.stop_duplicate(row);
+        }
+        if report_unrecorded {
+            for (name, p) in &verdict.unrecorded {
+                self.event(
+                    Some(name),
+                    None,
+                    "unrecorded",
+                    format!(
+                        "found an unrecorded process claiming to be bot {name} (pid {}): left alone (neither adopted nor stopped; it may be a helper the bot started in a session of its own)",
+                        p.pid
+                    ),
+                );
+            }
+        }
+        verdict.rows
     }
 
     pub async fn reload(&self) -> ReloadReport {
@@ -196,27 +245,42 @@ impl Fleet {
         }
         // A bot that is new to this agent may still run: left unsupervised at load because its
         // file was broken, say. Adopt it rather than start a second copy.
-        let known: BTreeSet<String> = self.state.lock().unwrap().bots.keys().cloned().collect();
+        let (known, wanted) = {
+            let state = self.state.lock().unwrap();
+            let known: BTreeSet<String> = state.bots.keys().cloned().collect();
+            let wanted = state.saved.iter().map(|(n, r)| (n.clone(), r.wanted));
+            (known, wanted.collect())
+        };
+        let mut registry = self.ctx.store.registry().await.unwrap_or_default();
+        registry.retain(|r| !known.contains(&r.name));
+        let mut spawns = spawn_record::read_all(&self.ctx.paths);
+        spawns.retain(|name, _| !known.contains(name));
         let mut live = discover::live_bots(&self.ctx.paths.home);
         live.retain(|name, _| !known.contains(name));
-        let (rows, _, _) = discover::reconcile(Vec::new(), live);
+        let evidence = discover::Evidence {
+            registry,
+            spawns,
+            wanted,
+            live,
+        };
+        let rows = self.sort_out(discover::reconcile(evidence, discover::is_live), false);
         self.apply_files(Files::read(&self.ctx.paths), &mut adoptable(rows))
     }
 
-    /// A second live process of a bot, which the agent did not start as such (an agent
-    /// killed mid-restart, say): it is stopped so the bot runs once.
-    fn stop_duplicate(&self, name: &str, p: &discover::Found) {
-        process::signal_group(p.pid, nix::sys::signal::Signal::SIGTERM);
+    /// An older process of a bot that the agent recorded starting, while the copy it started
+    /// later runs too (an agent killed mid-restart, say): it is stopped so the bot runs once.
+    fn stop_duplicate(&self, row: &RegistryRow) {
+        process::signal_group(row.pid, nix::sys::signal::Signal::SIGTERM);
         self.event(
-            Some(name),
-            Some(&p.owner),
+            Some(&row.name),
+            Some(&row.owner),
             "stopped",
             format!(
-                "stopped process {}: a second copy of the bot, not the one in the registry",
-                p.pid
+                "stopped process {}: an older copy of the bot that the previous agent started, while the copy it started later runs",
+                row.pid
             ),
         );
-        let (pid, ticks) = (p.pid, p.start_ticks);
+        let (pid, ticks) = (row.pid, row.start_ticks);
         tokio::spawn(async move {
             tokio::time::sleep(DUPLICATE_KILL_AFTER).await;
             if process::start_ticks(pid) == Some(ticks) {
@@ -253,8 +317,10 @@ impl Fleet {
             let name = bot_name_of(&err.file);
             if let Some(n) = &name
                 && !state.bots.contains_key(n)
-                && let Some((entry, task)) = self.adopt_last_good(n, adoptable, &global)
+                && let Some((entry, task)) =
+                    self.adopt_last_good(n, adoptable, &global, state.saved.get(n).cloned())
             {
+                state.saved.remove(n);
                 state.bots.insert(n.clone(), entry);
                 prepared.push(task);
             }
@@ -330,16 +396,16 @@ impl Fleet {
                 continue;
             }
             let settings = Settings::of(&bot, &global);
+            let saved = state.saved.remove(&bot.name);
             let begin = match adoptable.remove(&bot.name) {
-                Some(row) => self.adopt_or_start(&bot, row),
-                None if bot.enabled => Begin::Start,
-                None => Begin::Idle,
+                Some(row) => self.adopt_or_start(&bot, row, saved.as_ref()),
+                None => Begin::Resume,
             };
             if !previously_over.contains(&bot.name) {
                 report.added.push(bot.name.clone());
             }
             *owned.entry(bot.user.clone()).or_default() += 1;
-            let (entry, task) = self.prepare(bot, settings, begin);
+            let (entry, task) = self.prepare(bot, settings, begin, saved);
             state.bots.insert(entry.config.name.clone(), entry);
             prepared.push(task);
         }
@@ -369,6 +435,7 @@ impl Fleet {
         name: &str,
         adoptable: &mut Adoptable,
         global: &GlobalConfig,
+        saved: Option<Supervision>,
     ) -> Option<(Entry, Prepared)> {
         let (row, Some(_)) = adoptable.get(name)? else {
             return None;
@@ -383,13 +450,14 @@ impl Fleet {
             restarts: row.restarts,
         };
         let settings = Settings::of(&bot, global);
-        Some(self.prepare(bot, settings, begin))
+        Some(self.prepare(bot, settings, begin, saved))
     }
 
     fn adopt_or_start(
         &self,
         bot: &BotConfig,
         (row, claim): (RegistryRow, Option<process::Claim>),
+        saved: Option<&Supervision>,
     ) -> Begin {
         match claim.and_then(process::Claim::adopt) {
             Some(process) => {
@@ -408,28 +476,36 @@ impl Fleet {
                 }
             }
             None => {
+                use crate::store::Wanted;
                 self.ctx.store.unregister(&row.name);
+                let next = match (bot.enabled, saved.map(|s| s.wanted)) {
+                    (false, _) => "",
+                    (true, None | Some(Wanted::Running | Wanted::Disabled)) => "; starting it",
+                    (true, Some(Wanted::Backoff)) => "; restarting it after its backoff",
+                    (true, Some(_)) => "; left as it was, not started",
+                };
                 self.event(
                     Some(&bot.name),
                     Some(&bot.user),
                     "exited",
                     format!(
-                        "process {} exited while no agent was running{}",
-                        row.pid,
-                        if bot.enabled { "; starting it" } else { "" }
+                        "process {} exited while no agent was running{next}",
+                        row.pid
                     ),
                 );
-                if bot.enabled {
-                    Begin::Start
-                } else {
-                    Begin::Idle
-                }
+                Begin::Resume
             }
         }
     }
 
     /// A bot's task, begun but not on the runtime yet (see `Prepared::start`).
-    fn prepare(&self, bot: BotConfig, settings: Settings, begin: Begin) -> (Entry, Prepared) {
+    fn prepare(
+        &self,
+        bot: BotConfig,
+        settings: Settings,
+        begin: Begin,
+        saved: Option<Supervision>,
+    ) -> (Entry, Prepared) {
         let config = Arc::new(bot);
         let view = new_view();
         let (tx, prepared) = BotTask::prepare(
@@ -437,13 +513,14 @@ impl Fleet {
             config.clone(),
             settings,
             begin,
+            saved,
             view.clone(),
         );
         (Entry { config, tx, view }, prepared)
     }
 
     fn spawn(&self, bot: BotConfig, settings: Settings, begin: Begin) -> Entry {
-        let (entry, prepared) = self.prepare(bot, settings, begin);
+        let (entry, prepared) = self.prepare(bot, settings, begin, None);
         prepared.start();
         entry
     }
@@ -713,6 +790,9 @@ impl Fleet {
         }))
         .await;
         outcomes.extend(answers);
+        // What was asked is on disk before the caller hears it was done: an agent killed
+        // right after a `stop` must not start the bot again.
+        self.ctx.store.flush().await;
         Ok(ActionReport { action, outcomes })
     }
 
@@ -778,7 +858,9 @@ impl Fleet {
             "added",
             format!("added by botctl bots add ({})", paths.display(&file)),
         );
-        Ok(self.install(bot, req.start, "added"))
+        let outcome = self.install(bot, req.start, "added");
+        self.ctx.store.flush().await;
+        Ok(outcome)
     }
 
     /// Puts a bot whose file is written into the fleet, started or not.
@@ -892,7 +974,9 @@ impl Fleet {
                 paths.display(&dir)
             ),
         );
-        Ok(self.install(bot, req.start, "created"))
+        let outcome = self.install(bot, req.start, "created");
+        self.ctx.store.flush().await;
+        Ok(outcome)
     }
 
     fn exists(&self, name: &str) -> bool {

@@ -260,7 +260,7 @@ async fn serve(
         log_line(format_args!("botctl agent: {problem}"));
         record("store-error", problem);
     }
-    let registry = store.take_opened_registry();
+    let opened = store.take_opened();
     // After a clean exit the registry names every bot process; otherwise (a crash, a kill,
     // a lost or new database) the live processes are searched too.
     let registry_complete = store.clean_exit();
@@ -271,7 +271,7 @@ async fn serve(
         Ok(Ok(files)) => files,
         _ => Files::read(paths),
     };
-    let report = fleet.load(files, registry, registry_complete).await;
+    let report = fleet.load(files, opened, registry_complete).await;
     phase("fleet loaded");
     let bots = fleet.list(None);
     let running = bots

@@ -3,3 +3,4 @@
 
 pub mod bot;
 pub mod machine;
+pub mod spawn_record;
