@@ -40,16 +40,6 @@ impl Drop for Timing {
     }
 }
 
-/// Kills a process this test started (a locker, a flood) when the test ends, however it ends.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Every live process of this home by its BOTCTL_BOT, from one pass over /proc.
 fn fleet_pids(home: &Home) -> BTreeMap<String, Vec<u32>> {
     let var = format!("BOTCTL_HOME={}", home.path().display());
@@ -132,21 +122,6 @@ fn assert_store_intact(home: &Home, pids: &BTreeMap<String, u32>) {
         let rows: Vec<String> = rows.lines().map(str::to_string).collect();
         ensure(rows == expected, rows)
     });
-}
-
-#[track_caller]
-fn wait_agent_gone(home: &Home, pid: u32) {
-    wait_for(&format!("agent {pid} gone"), WAIT, || {
-        let connect = UnixStream::connect(home.socket());
-        ensure(!alive(pid) && connect.is_err(), (alive(pid), connect))
-    });
-}
-
-fn kill_agent(home: &Home) -> u32 {
-    let agent = home.agent_pid_file().expect("agent pid");
-    kill(agent, libc::SIGKILL);
-    wait_agent_gone(home, agent);
-    agent
 }
 
 /// User plus system CPU time a process has used (fields 14 and 15 of /proc/PID/stat).
