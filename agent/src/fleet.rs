@@ -21,7 +21,6 @@ use crate::process;
 use crate::storage;
 use crate::store::{NewEvent, Opened, RegistryRow, Supervision};
 use crate::supervisor::bot::{Begin, BotTask, Command, Prepared, Settings, SharedView, new_view};
-use crate::supervisor::spawn_record;
 
 mod discover;
 
@@ -129,7 +128,7 @@ impl Fleet {
             let t0 = std::time::Instant::now();
             let evidence = discover::Evidence {
                 registry: opened.registry,
-                spawns: spawn_record::read_all(&self.ctx.paths),
+                spawns: self.ctx.spawn_records.read_all(),
                 wanted: saved.iter().map(|(n, r)| (n.clone(), r.wanted)).collect(),
                 live: discover::live_bots(&self.ctx.paths.home),
             };
@@ -253,7 +252,7 @@ impl Fleet {
         };
         let mut registry = self.ctx.store.registry().await.unwrap_or_default();
         registry.retain(|r| !known.contains(&r.name));
-        let mut spawns = spawn_record::read_all(&self.ctx.paths);
+        let mut spawns = self.ctx.spawn_records.read_all();
         spawns.retain(|name, _| !known.contains(name));
         let mut live = discover::live_bots(&self.ctx.paths.home);
         live.retain(|name, _| !known.contains(name));

@@ -77,6 +77,8 @@ fn one_malloc_arena() {
 pub struct Context {
     pub paths: Paths,
     pub store: Store,
+    /// Each bot's latest spawn, written before the store has it.
+    pub spawn_records: supervisor::spawn_record::SpawnRecords,
     pub started_at_ms: i64,
     /// The host at the last health sample.
     pub host: std::sync::Mutex<Option<botctl_proto::HostInfo>>,
@@ -92,6 +94,7 @@ pub struct Context {
 impl Context {
     pub fn new(paths: Paths, store: Store) -> Context {
         Context {
+            spawn_records: supervisor::spawn_record::SpawnRecords::new(&paths),
             paths,
             store,
             started_at_ms: now_ms(),

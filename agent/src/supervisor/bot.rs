@@ -14,7 +14,7 @@ use tokio::time::sleep_until;
 use super::machine::{
     Action, EventKind, Exit, Input, Machine, Mode, Phase, Policy, Saved, Standing,
 };
-use super::spawn_record::{Spawn, SpawnLog, boot_ticks};
+use super::spawn_record::{Spawn, boot_ticks};
 use crate::Context;
 use crate::process::{self, BotProcess, SpawnSpec};
 use crate::store::{NewEvent, RegistryRow, StoredExit, Supervision, Wanted};
@@ -173,8 +173,6 @@ pub struct BotTask {
     checker: Option<tokio::task::JoinHandle<()>>,
     /// Parked by the auth monitor: why.
     auth_blocked: Option<String>,
-    /// The record of this bot's latest spawn, for the next agent (see `spawn_record`).
-    spawn_log: SpawnLog,
     /// What was last written of where the bot stands, to write only changes.
     persisted: Option<Persisted>,
     /// The bot is being removed and its supervision is forgotten.
@@ -226,7 +224,6 @@ impl BotTask {
         let clocks = Clocks::read();
         let restored = saved.map(|s| restore(&s, &clocks));
         let mut task = BotTask {
-            spawn_log: SpawnLog::new(&ctx.paths, &config.name),
             persisted: None,
             forgotten: false,
             ctx,
@@ -525,7 +522,8 @@ impl BotTask {
             (Ok(out), Ok(err)) => (out, err),
             (Err(e), _) | (_, Err(e)) => return Input::SpawnFailed { error: e },
         };
-        let mut env = vec![
+        // The bot's `env` cannot say it is another bot, of another owner or another home.
+        let ours = [
             (
                 botctl_proto::paths::HOME_ENV.to_string(),
                 paths.home.display().to_string(),
@@ -533,7 +531,13 @@ impl BotTask {
             ("BOTCTL_BOT".to_string(), config.name.clone()),
             ("BOTCTL_OWNER".to_string(), config.user.clone()),
         ];
-        env.extend(config.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let mut env: Vec<(String, String)> = config
+            .env
+            .iter()
+            .filter(|(k, _)| !ours.iter().any(|(o, _)| o == *k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        env.extend(ours);
         let spec = SpawnSpec {
             command: &config.command,
             cwd: &cwd,
@@ -543,25 +547,30 @@ impl BotTask {
         };
         // Written around the spawn, before anything else: an agent killed right after it
         // leaves the next one a record of the process (or of a spawn under way).
-        self.spawn_log.put(Spawn::InFlight {
-            since_ticks: boot_ticks(),
-        });
+        let records = &self.ctx.spawn_records;
+        records.put(
+            &config.name,
+            Spawn::InFlight {
+                since_ticks: boot_ticks(),
+            },
+        );
         match process::spawn(spec) {
             Ok(p) => {
                 let pid = p.pid;
                 let started_at_ms = now_ms();
-                self.spawn_log.put(Spawn::Done {
+                let done = Spawn::Done {
                     pid,
                     start_ticks: p.start_ticks,
                     pidfs_id: p.pidfs_id,
                     started_at_ms,
-                });
+                };
+                records.put(&config.name, done);
                 self.started_at_ms = Some(started_at_ms);
                 self.process = Some(p);
                 Input::Spawned { pid }
             }
             Err(e) => {
-                self.spawn_log.put(Spawn::Failed);
+                records.put(&config.name, Spawn::Failed);
                 Input::SpawnFailed {
                     error: format!("cannot run `{}`: {e}", config.command[0]),
                 }
@@ -728,7 +737,7 @@ impl BotTask {
         let Some(now) = self.persisted() else {
             if !std::mem::replace(&mut self.forgotten, true) {
                 self.ctx.store.forget(&self.config.name);
-                self.spawn_log.remove();
+                self.ctx.spawn_records.remove(&self.config.name);
             }
             return;
         };
@@ -871,11 +880,7 @@ fn supervision(name: &str, (saved, blocked, enabled): &Persisted, clocks: &Clock
             .collect(),
         quick_failures: saved.quick_failures,
         last_exit: saved.last_exit.map(|(exit, at)| {
-            let (code, signal) = match exit {
-                Exit::Code(c) => (Some(c), None),
-                Exit::Signal(s) => (None, Some(s)),
-                Exit::Unknown => (None, None),
-            };
+            let (code, signal) = exit.code_and_signal();
             StoredExit {
                 code,
                 signal,
@@ -912,11 +917,7 @@ fn restore(s: &Supervision, clocks: &Clocks) -> (Saved, Option<String>) {
             .collect(),
         quick_failures: s.quick_failures,
         last_exit: s.last_exit.and_then(|e| {
-            let exit = match (e.code, e.signal) {
-                (Some(c), _) => Exit::Code(c),
-                (None, Some(s)) => Exit::Signal(s),
-                (None, None) => Exit::Unknown,
-            };
+            let exit = Exit::from_code_and_signal(e.code, e.signal);
             Some((exit, clocks.instant(e.at_ms)?))
         }),
         last_error: s.last_error.clone(),
@@ -937,11 +938,7 @@ async fn exited(process: Option<&BotProcess>) {
 
 pub fn exit_info(exit: Exit, at: Instant) -> ExitInfo {
     let ago = Instant::now().saturating_duration_since(at).as_millis() as i64;
-    let (code, signal) = match exit {
-        Exit::Code(c) => (Some(c), None),
-        Exit::Signal(s) => (None, Some(s)),
-        Exit::Unknown => (None, None),
-    };
+    let (code, signal) = exit.code_and_signal();
     ExitInfo {
         code,
         signal,

@@ -61,6 +61,23 @@ impl Exit {
         matches!(self, Exit::Code(0))
     }
 
+    /// The exit code or the signal, as stored and shown (neither for an unknown status).
+    pub fn code_and_signal(&self) -> (Option<i32>, Option<i32>) {
+        match *self {
+            Exit::Code(c) => (Some(c), None),
+            Exit::Signal(s) => (None, Some(s)),
+            Exit::Unknown => (None, None),
+        }
+    }
+
+    pub fn from_code_and_signal(code: Option<i32>, signal: Option<i32>) -> Exit {
+        match (code, signal) {
+            (Some(c), _) => Exit::Code(c),
+            (None, Some(s)) => Exit::Signal(s),
+            (None, None) => Exit::Unknown,
+        }
+    }
+
     pub fn describe(&self) -> String {
         match *self {
             Exit::Code(code) => format!("code {code}"),
@@ -1348,6 +1365,15 @@ mod tests {
         assert_eq!(Exit::Signal(11).describe(), "signal 11 (SIGSEGV)");
         assert_eq!(Exit::Signal(42).describe(), "signal 42");
         assert_eq!(Exit::Unknown.describe(), "unknown status");
+        for exit in [
+            Exit::Code(0),
+            Exit::Code(-1),
+            Exit::Signal(9),
+            Exit::Unknown,
+        ] {
+            let (code, signal) = exit.code_and_signal();
+            assert_eq!(Exit::from_code_and_signal(code, signal), exit);
+        }
     }
 
     #[test]
