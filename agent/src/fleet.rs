@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use botctl_proto::config::{self, BotConfig, ConfigError, GlobalConfig};
+use botctl_proto::config::{self, BotConfig, ConfigError, GlobalConfig, Listing};
 use std::path::Path;
 
 use botctl_proto::{
@@ -140,18 +140,25 @@ impl Fleet {
         let mut registry = adoptable(rows);
         self.state.lock().unwrap().saved = saved;
         let report = self.apply_files(files(), &mut registry);
+        let unreadable = report.listing == Listing::Unreadable;
         // Recorded bots that no longer have a file: stop whatever is left of them.
         for (row, claim) in registry.into_values() {
-            if self.ctx.paths.bot_file(&row.name).exists() {
-                // Its file is broken and no last good version is known: leave it running
-                // rather than stop a bot over a typo; `reload` adopts it once the file is fixed.
+            if unreadable || self.ctx.paths.bot_file(&row.name).exists() {
+                // Its file is broken (or bots.d cannot be read) and no last good version is
+                // known: leave it running rather than stop a bot over a typo; `reload` adopts
+                // it once the file is fixed.
                 if claim.is_some() {
+                    let why = if unreadable {
+                        "bots.d cannot be read"
+                    } else {
+                        "its bot file is broken"
+                    };
                     self.event(
                         Some(&row.name),
                         Some(&row.owner),
                         "config-error",
                         format!(
-                            "process {} keeps running unsupervised: its bot file is broken and no last good version is recorded; fix the file and run `botctl reload`",
+                            "process {} keeps running unsupervised: {why} and no last good version is recorded; fix it and run `botctl reload`",
                             row.pid
                         ),
                     );
@@ -180,12 +187,13 @@ impl Fleet {
                 ),
             }
         }
-        // Where a bot whose file is gone was left goes with it.
+        // Where a bot whose file is gone was left goes with it (not when bots.d cannot be
+        // read: its files may all be there).
         let mut state = self.state.lock().unwrap();
         let gone: Vec<String> = state
             .saved
             .keys()
-            .filter(|n| !self.ctx.paths.bot_file(n).exists())
+            .filter(|n| !unreadable && !self.ctx.paths.bot_file(n).exists())
             .cloned()
             .collect();
         for name in gone {
@@ -263,7 +271,10 @@ impl Fleet {
             live,
         };
         let rows = self.sort_out(discover::reconcile(evidence, discover::is_live), false);
-        self.apply_files(Files::read(&self.ctx.paths), &mut adoptable(rows))
+        // Reading many files is blocking work: off the runtime, so RPCs keep being answered.
+        let paths = self.ctx.paths.clone();
+        let files = crate::off_runtime(move || Files::read(&paths)).await;
+        self.apply_files(files, &mut adoptable(rows))
     }
 
     /// An older process of a bot that the agent recorded starting, while the copy it started
@@ -307,6 +318,9 @@ impl Fleet {
             .store
             .set_sample_retention(global.agent.sample_retention);
         let fleet = files.fleet;
+        if fleet.listing == Listing::Unreadable {
+            return self.keep_all(&mut state, fleet.errors, issues, adoptable, &global);
+        }
         let previously_over: BTreeSet<String> = state.over_limit.keys().cloned().collect();
         state.over_limit.clear();
         let mut seen = BTreeSet::new();
@@ -317,9 +331,8 @@ impl Fleet {
             if let Some(n) = &name
                 && !state.bots.contains_key(n)
                 && let Some((entry, task)) =
-                    self.adopt_last_good(n, adoptable, &global, state.saved.get(n).cloned())
+                    self.adopt_last_good(n, adoptable, &global, &mut state.saved)
             {
-                state.saved.remove(n);
                 state.bots.insert(n.clone(), entry);
                 prepared.push(task);
             }
@@ -415,6 +428,20 @@ impl Fleet {
             .filter(|n| !seen.contains(*n))
             .cloned()
             .collect();
+        if fleet.listing == Listing::Missing && !gone.is_empty() {
+            // Deleting the folder removes every bot: said once, with the count, before it happens.
+            self.event(
+                None,
+                None,
+                "reload",
+                format!(
+                    "{} is missing: stopping {} bot(s) ({})",
+                    self.ctx.paths.display(&self.ctx.paths.bots_dir),
+                    gone.len(),
+                    gone.join(", ")
+                ),
+            );
+        }
         for name in gone {
             if let Some(entry) = state.bots.remove(&name) {
                 let (tx, _rx) = oneshot::channel();
@@ -423,6 +450,72 @@ impl Fleet {
             }
         }
         report.issues = issues.values().cloned().collect();
+        report.listing = fleet.listing;
+        state.issues = issues;
+        report
+    }
+
+    /// bots.d cannot be listed: what its files say is unknown, which is not "no bots". Every
+    /// bot stays as it is (the global settings still apply), a live process of an earlier
+    /// agent is adopted under the configuration it was started with, and the reason is an
+    /// issue and a `config-error` event.
+    fn keep_all(
+        &self,
+        state: &mut State,
+        errors: Vec<ConfigError>,
+        mut issues: BTreeMap<String, ConfigIssue>,
+        adoptable: &mut Adoptable,
+        global: &GlobalConfig,
+    ) -> ReloadReport {
+        let live: Vec<String> = adoptable
+            .iter()
+            .filter(|(name, (_, claim))| claim.is_some() && !state.bots.contains_key(*name))
+            .map(|(name, _)| name.clone())
+            .collect();
+        let mut prepared = Vec::new();
+        for name in live {
+            if let Some((entry, task)) =
+                self.adopt_last_good(&name, adoptable, global, &mut state.saved)
+            {
+                state.bots.insert(name, entry);
+                prepared.push(task);
+            }
+        }
+        prepared.into_iter().for_each(Prepared::start);
+        for entry in state.bots.values() {
+            let settings = Settings::of(&entry.config, global);
+            let _ = entry.tx.send(Command::Reconfigure(
+                entry.config.clone(),
+                Box::new(settings),
+            ));
+        }
+        // The bot files' own problems stand as last seen: nothing newer is known.
+        for (file, issue) in &state.issues {
+            if issue.bot.is_some() {
+                issues.insert(file.clone(), issue.clone());
+            }
+        }
+        for e in &errors {
+            let mut issue = self.issue(e, None, true);
+            issue
+                .message
+                .push_str("; every bot is kept as it is until it can be read");
+            if state.issues.get(&issue.file) != Some(&issue) {
+                self.event(
+                    None,
+                    None,
+                    "config-error",
+                    format!("{issue} ({} bot(s) kept)", state.bots.len()),
+                );
+            }
+            issues.insert(issue.file.clone(), issue);
+        }
+        let report = ReloadReport {
+            unchanged: state.bots.len(),
+            issues: issues.values().cloned().collect(),
+            listing: Listing::Unreadable,
+            ..ReloadReport::default()
+        };
         state.issues = issues;
         report
     }
@@ -434,7 +527,7 @@ impl Fleet {
         name: &str,
         adoptable: &mut Adoptable,
         global: &GlobalConfig,
-        saved: Option<Supervision>,
+        saved: &mut BTreeMap<String, Supervision>,
     ) -> Option<(Entry, Prepared)> {
         let (row, Some(_)) = adoptable.get(name)? else {
             return None;
@@ -449,7 +542,7 @@ impl Fleet {
             restarts: row.restarts,
         };
         let settings = Settings::of(&bot, global);
-        Some(self.prepare(bot, settings, begin, saved))
+        Some(self.prepare(bot, settings, begin, saved.remove(name)))
     }
 
     fn adopt_or_start(
@@ -950,8 +1043,14 @@ impl Fleet {
                 )));
             }
         }
-        let dir = storage::create_bot_dir(paths, &template, &req.owner, &req.name)
-            .map_err(RpcError::internal)?;
+        // Copying the template's files is blocking work of any size: off the runtime.
+        let dir = {
+            let (paths, template) = (paths.clone(), template.clone());
+            let (owner, name) = (req.owner.clone(), req.name.clone());
+            crate::off_runtime(move || storage::create_bot_dir(&paths, &template, &owner, &name))
+                .await
+                .map_err(RpcError::internal)?
+        };
         if let Err(e) = write_atomically(&file, &bot.to_toml()) {
             let _ = storage::fsops::remove_under(
                 &paths.bots_root,

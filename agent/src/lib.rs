@@ -87,7 +87,7 @@ pub struct Context {
     /// Asks the auth monitor to check a bot soon (set once the monitor runs).
     pub auth_requests: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<String>>,
     /// Events that deserve a notification become alerts here.
-    pub alerts: services::Alerts,
+    pub alerts: notify::Alerts,
     http: std::sync::OnceLock<reqwest::Client>,
 }
 
@@ -101,7 +101,7 @@ impl Context {
             host: std::sync::Mutex::new(None),
             cleanup_now: tokio::sync::Notify::new(),
             auth_requests: std::sync::OnceLock::new(),
-            alerts: services::Alerts::default(),
+            alerts: notify::Alerts::default(),
             http: std::sync::OnceLock::new(),
         }
     }
@@ -518,6 +518,7 @@ async fn cleanup_loop(ctx: Arc<Context>, fleet: Arc<Fleet>) {
                 over_quota.insert(owner.owner.clone());
             } else if !owner.over_quota && was {
                 over_quota.remove(&owner.owner);
+                ctx.alerts.quota_ok(&owner.owner);
             }
         }
     }
@@ -569,5 +570,14 @@ impl ReadyPipe {
         if let Some(mut f) = self.0.take() {
             let _ = writeln!(f, "{line}");
         }
+    }
+}
+
+/// Runs blocking work (reading files, walking directories) on the blocking pool: a slow disk
+/// or a huge tree must not hold a runtime worker the other RPCs need. A panic stays a panic.
+pub(crate) async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => value,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
 }

@@ -6,6 +6,7 @@
 //! No `skip_serializing_if`, `flatten` or `untagged` in wire types (bincode cannot read them).
 
 pub mod config;
+pub mod fsread;
 pub mod paths;
 
 use serde::{Deserialize, Serialize};
@@ -13,7 +14,7 @@ use serde::{Deserialize, Serialize};
 pub use paths::Paths;
 
 /// Bumped whenever a wire type or the service changes shape.
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;
 
 /// The version of this build, the same for the CLI and the agent of one binary.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -420,6 +421,9 @@ pub struct ReloadReport {
     pub removed: Vec<String>,
     pub unchanged: usize,
     pub issues: Vec<ConfigIssue>,
+    /// `Missing`: bots.d is gone and `removed` are stopped; `Unreadable`: every bot was kept
+    /// as it was (the reason is in `issues`).
+    pub listing: config::Listing,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
