@@ -5,15 +5,13 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use botctl_proto::config::{BotConfig, RestartMode, RestartPolicy};
+use botctl_proto::config::{BotConfig, RestartPolicy};
 use botctl_proto::{Action as UserAction, BotOutcome, BotState, ExitInfo, now_ms};
 use nix::sys::signal::Signal;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::sleep_until;
 
-use super::machine::{
-    Action, EventKind, Exit, Input, Machine, Mode, Phase, Policy, Saved, Standing,
-};
+use super::machine::{Action, EventKind, Exit, Input, Machine, Phase, Policy, Saved, Standing};
 use super::spawn_record::{Spawn, boot_ticks};
 use crate::Context;
 use crate::process::{self, BotProcess, SpawnSpec};
@@ -105,23 +103,6 @@ pub fn new_view() -> SharedView {
         auth: None,
         auth_blocked: None,
     }))
-}
-
-pub fn machine_policy(p: &RestartPolicy) -> Policy {
-    Policy {
-        mode: match p.policy {
-            RestartMode::Always => Mode::Always,
-            RestartMode::OnFailure => Mode::OnFailure,
-            RestartMode::Never => Mode::Never,
-        },
-        stable_after: p.stable_after,
-        backoff_initial: p.backoff_initial,
-        backoff_max: p.backoff_max,
-        max_restarts: p.max_restarts,
-        window: p.window,
-        retry_after: p.retry_after,
-        stop_timeout: p.stop_timeout,
-    }
 }
 
 /// How a task begins.
@@ -228,7 +209,7 @@ impl BotTask {
             forgotten: false,
             ctx,
             config,
-            policy: machine_policy(&settings.policy),
+            policy: Policy::from(&settings.policy),
             settings,
             tx: tx.clone(),
             checker: None,
@@ -407,7 +388,7 @@ impl BotTask {
                 let checks_changed = config.health != self.config.health
                     || settings.health_interval != self.settings.health_interval;
                 self.config = config;
-                self.policy = machine_policy(&settings.policy);
+                self.policy = Policy::from(&settings.policy);
                 self.settings = *settings;
                 if checks_changed {
                     self.start_checker();
@@ -522,8 +503,7 @@ impl BotTask {
             (Ok(out), Ok(err)) => (out, err),
             (Err(e), _) | (_, Err(e)) => return Input::SpawnFailed { error: e },
         };
-        // The bot's `env` cannot say it is another bot, of another owner or another home.
-        let ours = [
+        let mut env = vec![
             (
                 botctl_proto::paths::HOME_ENV.to_string(),
                 paths.home.display().to_string(),
@@ -531,13 +511,14 @@ impl BotTask {
             ("BOTCTL_BOT".to_string(), config.name.clone()),
             ("BOTCTL_OWNER".to_string(), config.user.clone()),
         ];
-        let mut env: Vec<(String, String)> = config
-            .env
-            .iter()
-            .filter(|(k, _)| !ours.iter().any(|(o, _)| o == *k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        env.extend(ours);
+        // Config checks refuse them; a guard here too, so a bot can never pose as another.
+        env.extend(
+            config
+                .env
+                .iter()
+                .filter(|(k, _)| !k.starts_with(botctl_proto::config::RESERVED_ENV_PREFIX))
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
         let spec = SpawnSpec {
             command: &config.command,
             cwd: &cwd,
