@@ -8,6 +8,7 @@ mod config_errors;
 mod docs;
 mod faults;
 mod health;
+mod reliability;
 mod remote;
 mod socket;
 mod storage;
