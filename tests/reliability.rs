@@ -3,7 +3,7 @@
 
 use std::ffi::CString;
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
+use std::net::{Ipv4Addr, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::faults::{all_events, kill_agent, names, wait_each_once};
+use crate::remote::{get, get_or_refused};
 use crate::support::*;
 
 // ---- harness ----
@@ -351,27 +352,6 @@ fn closed_by_server(mut stream: &TcpStream) -> bool {
     closed
 }
 
-fn health(port: u16) -> (u16, String) {
-    let mut s = match TcpStream::connect(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)) {
-        Ok(s) => s,
-        Err(e) => return (0, e.to_string()),
-    };
-    s.set_read_timeout(Some(WAIT)).unwrap();
-    write!(
-        s,
-        "GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    let _ = s.read_to_string(&mut answer);
-    let code = answer
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (code, answer)
-}
-
 #[test]
 fn one_slow_source_cannot_starve_the_http_listener() {
     let home = Home::fast();
@@ -385,7 +365,7 @@ fn one_slow_source_cannot_starve_the_http_listener() {
     ));
     home.botctl(&["status"]).ok();
     wait_for("the listener answers /health", WAIT, || {
-        let answer = health(port);
+        let answer = get_or_refused(port);
         ensure(answer.0 == 200, answer)
     });
 
@@ -403,7 +383,7 @@ fn one_slow_source_cannot_starve_the_http_listener() {
         if open <= 8 { Ok(open) } else { Err(open) }
     });
     let asked = Instant::now();
-    let (code, answer) = health(port);
+    let (code, answer) = get(port, "/health");
     let took = asked.elapsed();
     assert_eq!(code, 200, "{answer}");
     assert!(took < Duration::from_secs(1), "/health took {took:?}");

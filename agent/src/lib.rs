@@ -534,7 +534,7 @@ fn take_lock(paths: &Paths) -> anyhow::Result<Option<File>> {
     let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
     if rc == 0 {
         file.set_len(0)
-            .and_then(|()| write!(file, "{}\n", std::process::id()))
+            .and_then(|()| writeln!(file, "{}", std::process::id()))
             .with_context(|| format!("writing {}", paths.lock_file.display()))?;
         return Ok(Some(file));
     }

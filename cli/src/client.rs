@@ -99,7 +99,7 @@ pub async fn connect(target: &Target) -> Result<Session, CliError> {
         // Blocking this (single) runtime thread is fine: the CLI has nothing else to do
         // meanwhile, and a thread of its own to wait on cost a start 0.3 ms.
         match read_ready(ready, left) {
-            Ready::Ready => started = Some(pid),
+            Ready::Up => started = Some(pid),
             // Another agent holds the lock: it is starting (or stopping); wait for its socket.
             Ready::Busy => {
                 wait_for_socket(target, deadline).await;
@@ -352,7 +352,7 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 
 /// What a started agent said on its readiness pipe.
 enum Ready {
-    Ready,
+    Up,
     /// Another agent holds the lock.
     Busy,
     Failed(String),
@@ -372,7 +372,7 @@ fn read_ready(fd: OwnedFd, within: Duration) -> Ready {
             let line: Vec<u8> = buf.drain(..=end).collect();
             let line = String::from_utf8_lossy(&line).trim().to_string();
             match line.as_str() {
-                "ready" => return Ready::Ready,
+                "ready" => return Ready::Up,
                 "busy" => return Ready::Busy,
                 "" => {}
                 other => match other.strip_prefix("phase: ") {
