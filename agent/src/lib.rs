@@ -240,7 +240,7 @@ async fn serve(paths: &Paths, bound: rebind::Bound, ready: &mut ReadyPipe) -> an
         ctx: ctx.clone(),
         handler,
     };
-    tokio::spawn(rebind::keep(ctx.clone(), gate, bound));
+    let _keeper = rebind::start(ctx.clone(), gate, bound);
     ready.send("ready");
     phase("ready");
     let record = |kind: &str, message: String| {

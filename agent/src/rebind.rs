@@ -51,10 +51,25 @@ fn write_pid(paths: &Paths) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", paths.pid_file.display()))
 }
 
+/// The task that keeps the socket; ended when dropped, so that an agent on its way out does
+/// not bind again the socket it is removing.
+pub struct Keeper(tokio::task::JoinHandle<()>);
+
+impl Drop for Keeper {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Starts [`keep`].
+pub fn start(ctx: Arc<Context>, gate: server::Gate, bound: Bound) -> Keeper {
+    Keeper(tokio::spawn(keep(ctx, gate, bound)))
+}
+
 /// Serves the socket for the life of the agent; when the socket file is no longer the one
 /// it bound (removed with its directory at logout, deleted by hand), binds a new one, so
 /// that the next command finds this agent instead of starting a second one.
-pub async fn keep(ctx: Arc<Context>, gate: server::Gate, bound: Bound) {
+async fn keep(ctx: Arc<Context>, gate: server::Gate, bound: Bound) {
     let paths = ctx.paths.clone();
     let watcher = watch::DirWatcher::new().ok();
     let follow = |w: &watch::DirWatcher| {

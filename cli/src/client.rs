@@ -425,3 +425,38 @@ fn log_tail(path: &std::path::Path) -> String {
         })
         .unwrap_or_else(|e| format!("  (cannot read it: {e})"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn said(lines: &str, close: bool) -> Ready {
+        let (read, write) = pipe().unwrap();
+        let mut write = std::fs::File::from(write);
+        io::Write::write_all(&mut write, lines.as_bytes()).unwrap();
+        // Left open, the agent is still there but says nothing more.
+        let open = (!close).then_some(write);
+        let answer = read_ready(read, Duration::from_millis(50));
+        drop(open);
+        answer
+    }
+
+    #[test]
+    fn a_silent_agent_is_reported_with_the_last_phase_it_named() {
+        assert!(matches!(
+            said("phase: taking the lock\nphase: opening the store\n", false),
+            Ready::Silent { last_phase: Some(p) } if p == "opening the store"
+        ));
+        assert!(matches!(
+            said("phase: binding the socket\n", true),
+            Ready::Silent { last_phase: Some(p) } if p == "binding the socket"
+        ));
+        assert!(matches!(said("", true), Ready::Silent { last_phase: None }));
+        assert!(matches!(said("phase: x\nready\n", false), Ready::Up));
+        assert!(matches!(said("phase: x\nbusy\n", false), Ready::Busy));
+        assert!(matches!(
+            said("phase: x\nerror: binding: too long\n", false),
+            Ready::Failed(why) if why == "binding: too long"
+        ));
+    }
+}
