@@ -28,7 +28,7 @@ const MAX_CONNECTIONS: usize = 64;
 /// Connections one source (address, or IPv6 /64) may hold at once: the global cap is no use
 /// if one slow or silent client can take every slot. Legitimate callers (GitHub, a monitor)
 /// use one or two at a time.
-const MAX_CONNECTIONS_PER_SOURCE: usize = 8;
+pub(super) const MAX_CONNECTIONS_PER_SOURCE: usize = 8;
 /// Distinct sources the rate limiter remembers; see [`RateLimiter::check`].
 const MAX_SOURCES: usize = 4096;
 /// Webhook and health headers are small; anything larger is not a legitimate caller.

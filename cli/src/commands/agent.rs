@@ -191,12 +191,12 @@ async fn install(target: &Target, system: bool, now: bool) -> Result<(), CliErro
         Some(_) => "updated",
     };
     println!("{what} {}", path.display());
-    if let Some(s) = connect_existing(target).await.ok().flatten() {
+    // By its lock: an agent whose socket is gone still keeps the unit's agent out.
+    if let Some(pid) = running_agent(&target.paths) {
         println!(
-            "note: an agent (pid {}) already runs outside systemd; the unit's agent cannot take \
-             over until it is gone: `botctl agent stop --keep-bots` (the bots keep running and \
-             are adopted)",
-            s.agent.pid
+            "note: an agent (pid {pid}) already runs outside systemd; the unit's agent cannot \
+             take over until it is gone: `botctl agent stop --keep-bots` (the bots keep running \
+             and are adopted)"
         );
     }
     if now {
