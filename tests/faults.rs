@@ -183,21 +183,6 @@ fn spawn_cli(home: &Home, args: &[&str]) -> Child {
     home.command(args).spawn().expect("starting botctl")
 }
 
-fn finish_within(args: &[&str], mut child: Child, deadline: Instant) -> Result<Output, String> {
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => return Ok(Home::finish(args, child)),
-            Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("`botctl {}` hung and was killed", args.join(" ")));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(e) => return Err(format!("waiting for `botctl {}`: {e}", args.join(" "))),
-        }
-    }
-}
-
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }

@@ -7,6 +7,7 @@ mod cli;
 mod config_errors;
 mod docs;
 mod faults;
+mod files;
 mod health;
 mod reliability;
 mod remote;

@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -278,6 +278,23 @@ impl Drop for Home {
                 kill(pid, libc::SIGKILL);
             }
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Collects a CLI started with `command(..).spawn()`, or kills it at the deadline: a hang is
+/// an error naming the command, never a hung test.
+pub fn finish_within(args: &[&str], mut child: Child, deadline: Instant) -> Result<Output, String> {
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => return Ok(Home::finish(args, child)),
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("`botctl {}` hung and was killed", args.join(" ")));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => return Err(format!("waiting for `botctl {}`: {e}", args.join(" "))),
         }
     }
 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use botctl_proto::config::{self, BotConfig, ConfigError, GlobalConfig};
+use botctl_proto::config::{self, BotConfig, ConfigError, GlobalConfig, Listing};
 use std::path::Path;
 
 use botctl_proto::{
@@ -146,18 +146,25 @@ impl Fleet {
             self.stop_duplicate(&name, &p);
         }
         let report = self.apply_files(files(), &mut registry);
+        let unreadable = report.listing == Listing::Unreadable;
         // Recorded bots that no longer have a file: stop whatever is left of them.
         for (row, claim) in registry.into_values() {
-            if self.ctx.paths.bot_file(&row.name).exists() {
-                // Its file is broken and no last good version is known: leave it running
-                // rather than stop a bot over a typo; `reload` adopts it once the file is fixed.
+            if unreadable || self.ctx.paths.bot_file(&row.name).exists() {
+                // Its file is broken (or bots.d cannot be read) and no last good version is
+                // known: leave it running rather than stop a bot over a typo; `reload` adopts
+                // it once the file is fixed.
                 if claim.is_some() {
+                    let why = if unreadable {
+                        "bots.d cannot be read"
+                    } else {
+                        "its bot file is broken"
+                    };
                     self.event(
                         Some(&row.name),
                         Some(&row.owner),
                         "config-error",
                         format!(
-                            "process {} keeps running unsupervised: its bot file is broken and no last good version is recorded; fix the file and run `botctl reload`",
+                            "process {} keeps running unsupervised: {why} and no last good version is recorded; fix it and run `botctl reload`",
                             row.pid
                         ),
                     );
@@ -200,7 +207,10 @@ impl Fleet {
         let mut live = discover::live_bots(&self.ctx.paths.home);
         live.retain(|name, _| !known.contains(name));
         let (rows, _, _) = discover::reconcile(Vec::new(), live);
-        self.apply_files(Files::read(&self.ctx.paths), &mut adoptable(rows))
+        // Reading many files is blocking work: off the runtime, so RPCs keep being answered.
+        let paths = self.ctx.paths.clone();
+        let files = crate::off_runtime(move || Files::read(&paths)).await;
+        self.apply_files(files, &mut adoptable(rows))
     }
 
     /// A second live process of a bot, which the agent did not start as such (an agent
@@ -244,6 +254,9 @@ impl Fleet {
             .store
             .set_sample_retention(global.agent.sample_retention);
         let fleet = files.fleet;
+        if fleet.listing == Listing::Unreadable {
+            return self.keep_all(&mut state, fleet.errors, issues, adoptable, &global);
+        }
         let previously_over: BTreeSet<String> = state.over_limit.keys().cloned().collect();
         state.over_limit.clear();
         let mut seen = BTreeSet::new();
@@ -350,6 +363,20 @@ impl Fleet {
             .filter(|n| !seen.contains(*n))
             .cloned()
             .collect();
+        if fleet.listing == Listing::Missing && !gone.is_empty() {
+            // Deleting the folder removes every bot: said once, with the count, before it happens.
+            self.event(
+                None,
+                None,
+                "reload",
+                format!(
+                    "{} is missing: stopping {} bot(s) ({})",
+                    self.ctx.paths.display(&self.ctx.paths.bots_dir),
+                    gone.len(),
+                    gone.join(", ")
+                ),
+            );
+        }
         for name in gone {
             if let Some(entry) = state.bots.remove(&name) {
                 let (tx, _rx) = oneshot::channel();
@@ -358,6 +385,70 @@ impl Fleet {
             }
         }
         report.issues = issues.values().cloned().collect();
+        report.listing = fleet.listing;
+        state.issues = issues;
+        report
+    }
+
+    /// bots.d cannot be listed: what its files say is unknown, which is not "no bots". Every
+    /// bot stays as it is (the global settings still apply), a live process of an earlier
+    /// agent is adopted under the configuration it was started with, and the reason is an
+    /// issue and a `config-error` event.
+    fn keep_all(
+        &self,
+        state: &mut State,
+        errors: Vec<ConfigError>,
+        mut issues: BTreeMap<String, ConfigIssue>,
+        adoptable: &mut Adoptable,
+        global: &GlobalConfig,
+    ) -> ReloadReport {
+        let live: Vec<String> = adoptable
+            .iter()
+            .filter(|(name, (_, claim))| claim.is_some() && !state.bots.contains_key(*name))
+            .map(|(name, _)| name.clone())
+            .collect();
+        let mut prepared = Vec::new();
+        for name in live {
+            if let Some((entry, task)) = self.adopt_last_good(&name, adoptable, global) {
+                state.bots.insert(name, entry);
+                prepared.push(task);
+            }
+        }
+        prepared.into_iter().for_each(Prepared::start);
+        for entry in state.bots.values() {
+            let settings = Settings::of(&entry.config, global);
+            let _ = entry.tx.send(Command::Reconfigure(
+                entry.config.clone(),
+                Box::new(settings),
+            ));
+        }
+        // The bot files' own problems stand as last seen: nothing newer is known.
+        for (file, issue) in &state.issues {
+            if issue.bot.is_some() {
+                issues.insert(file.clone(), issue.clone());
+            }
+        }
+        for e in &errors {
+            let mut issue = self.issue(e, None, true);
+            issue
+                .message
+                .push_str("; every bot is kept as it is until it can be read");
+            if state.issues.get(&issue.file) != Some(&issue) {
+                self.event(
+                    None,
+                    None,
+                    "config-error",
+                    format!("{issue} ({} bot(s) kept)", state.bots.len()),
+                );
+            }
+            issues.insert(issue.file.clone(), issue);
+        }
+        let report = ReloadReport {
+            unchanged: state.bots.len(),
+            issues: issues.values().cloned().collect(),
+            listing: Listing::Unreadable,
+            ..ReloadReport::default()
+        };
         state.issues = issues;
         report
     }
@@ -869,8 +960,14 @@ impl Fleet {
                 )));
             }
         }
-        let dir = storage::create_bot_dir(paths, &template, &req.owner, &req.name)
-            .map_err(RpcError::internal)?;
+        // Copying the template's files is blocking work of any size: off the runtime.
+        let dir = {
+            let (paths, template) = (paths.clone(), template.clone());
+            let (owner, name) = (req.owner.clone(), req.name.clone());
+            crate::off_runtime(move || storage::create_bot_dir(&paths, &template, &owner, &name))
+                .await
+                .map_err(RpcError::internal)?
+        };
         if let Err(e) = write_atomically(&file, &bot.to_toml()) {
             let _ = storage::fsops::remove_under(
                 &paths.bots_root,

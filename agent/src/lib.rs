@@ -580,3 +580,12 @@ impl ReadyPipe {
         }
     }
 }
+
+/// Runs blocking work (reading files, walking directories) on the blocking pool: a slow disk
+/// or a huge tree must not hold a runtime worker the other RPCs need. A panic stays a panic.
+pub(crate) async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => value,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}

@@ -35,8 +35,9 @@ impl Secret {
     /// Reads a secret from a file (a token file, a webhook secret file), trimmed. The error
     /// names the file, never its content.
     pub fn from_file(path: &std::path::Path) -> Result<Secret, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text =
+            botctl_proto::fsread::read_regular_string(path, botctl_proto::fsread::SECRET_FILE_CAP)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let value = text.trim();
         if value.is_empty() {
             return Err(format!("{} is empty", path.display()));
@@ -67,5 +68,18 @@ mod tests {
         assert_eq!(format!("{s:?} {s}"), "<redacted> ***");
         assert_eq!(s.scrub("a SECRETx b"), "a *** b");
         assert_eq!(s.expose(), "SECRETx");
+    }
+
+    #[test]
+    fn a_secret_file_must_be_a_small_regular_file() {
+        let e = Secret::from_file(std::path::Path::new("/dev/zero")).unwrap_err();
+        assert_eq!(
+            e,
+            "cannot read /dev/zero: is a character device, not a regular file"
+        );
+        let big = tempfile::NamedTempFile::new().unwrap();
+        big.as_file().set_len(1 << 20).unwrap();
+        let e = Secret::from_file(big.path()).unwrap_err();
+        assert!(e.ends_with(": is 1 MiB; at most 64 KiB is read"), "{e}");
     }
 }

@@ -167,11 +167,13 @@ impl Agent for Handler {
     }
 
     async fn templates(self, _: RpcContext) -> Vec<TemplateInfo> {
-        self.fleet.templates()
+        let fleet = self.fleet.clone();
+        crate::off_runtime(move || fleet.templates()).await
     }
 
     async fn storage(self, _: RpcContext, owner: Option<String>) -> StorageReport {
-        self.fleet.storage(owner.as_deref())
+        let fleet = self.fleet.clone();
+        crate::off_runtime(move || fleet.storage(owner.as_deref())).await
     }
 
     async fn cleanup_plan(self, _: RpcContext, owner: Option<String>) -> CleanupReport {

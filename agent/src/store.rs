@@ -790,7 +790,8 @@ fn open_checked(path: &Path) -> anyhow::Result<Opened> {
 /// says how many pages it has, and SQLite itself may not notice until it reads a missing one.
 fn short_of_its_header(path: &Path) -> Option<String> {
     use std::io::Read as _;
-    let mut file = std::fs::File::open(path).ok()?;
+    // Not a regular file is not "cut short": SQLite says what it is; a FIFO must not hang here.
+    let (mut file, _) = botctl_proto::fsread::open_regular(path).ok()?;
     let mut h = [0u8; 100];
     file.read_exact(&mut h).ok()?;
     if &h[..16] != b"SQLite format 3\0" {

@@ -1,20 +1,25 @@
 //! Reading the end of a log file without reading all of it, for `logs` and error messages.
 
-use std::fs::File;
 use std::io;
 use std::path::Path;
+
+use botctl_proto::fsread;
 
 /// The last `n` lines of a file, reading only its tail.
 pub fn last_lines(path: &Path, n: usize) -> io::Result<String> {
     use std::io::{Read, Seek, SeekFrom};
-    let mut file = File::open(path)?;
-    let len = file.metadata()?.len();
+    // A log replaced by a FIFO or a link to /dev/zero would hang or never end: only a
+    // regular file, and only the size it had when opened.
+    let (mut file, len) = fsread::open_regular(path).map_err(|e| match e {
+        fsread::ReadError::Io(e) => e,
+        e => io::Error::other(e),
+    })?;
     let mut chunk = 64 * 1024u64;
     loop {
         let start = len.saturating_sub(chunk);
         file.seek(SeekFrom::Start(start))?;
         let mut buf = Vec::new();
-        file.read_to_end(&mut buf)?;
+        (&mut file).take(len - start).read_to_end(&mut buf)?;
         let text = String::from_utf8_lossy(&buf);
         let body = text.strip_suffix('\n').unwrap_or(&text);
         let lines: Vec<&str> = body.split('\n').collect();

@@ -6,6 +6,7 @@ use std::fmt::{self, Display, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::fsread;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use toml::Value;
 
@@ -1517,10 +1518,10 @@ pub fn parse_global(path: &Path, text: &str) -> Result<GlobalConfig, ConfigError
 
 /// A missing file means "all defaults": the global file is optional.
 pub fn load_global(path: &Path) -> Result<GlobalConfig, ConfigError> {
-    match std::fs::read_to_string(path) {
+    match fsread::read_regular_string(path, fsread::CONFIG_FILE_CAP) {
         Ok(text) => parse_global(path, &text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(GlobalConfig::default()),
-        Err(e) => Err(file_error(path, format!("cannot read: {e}"))),
+        Err(e) if e.is_not_found() => Ok(GlobalConfig::default()),
+        Err(e) => Err(unreadable(path, &e)),
     }
 }
 
@@ -1707,11 +1708,11 @@ pub fn load_template(dir: &Path) -> Result<TemplateConfig, ConfigError> {
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        file_error(
-            &path,
-            format!("cannot read: {e} (every template needs a {TEMPLATE_FILE})"),
-        )
+    let text = fsread::read_regular_string(&path, fsread::CONFIG_FILE_CAP).map_err(|e| {
+        let mut e = unreadable(&path, &e);
+        e.message
+            .push_str(&format!(" (every template needs a {TEMPLATE_FILE})"));
+        e
     })?;
     parse_template(&name, &path, &text)
 }
@@ -1786,9 +1787,14 @@ pub fn load_bot(path: &Path) -> Result<BotConfig, ConfigError> {
         .file_stem()
         .map(|s| s.to_string_lossy())
         .unwrap_or_default();
-    let text =
-        std::fs::read_to_string(path).map_err(|e| file_error(path, format!("cannot read: {e}")))?;
+    let text = fsread::read_regular_string(path, fsread::CONFIG_FILE_CAP)
+        .map_err(|e| unreadable(path, &e))?;
     parse_bot(&name, path, &text)
+}
+
+/// "cannot read: No such file or directory", "cannot read: is a FIFO, not a regular file".
+fn unreadable(path: &Path, e: &fsread::ReadError) -> ConfigError {
+    file_error(path, format!("cannot read: {e}"))
 }
 
 /// Every bot in `bots.d`: the good ones, and an error for each bad one so that one
@@ -1797,22 +1803,46 @@ pub fn load_bot(path: &Path) -> Result<BotConfig, ConfigError> {
 pub struct Fleet {
     pub bots: Vec<BotConfig>,
     pub errors: Vec<ConfigError>,
+    pub listing: Listing,
+}
+
+/// What listing `bots.d` found: a folder that is gone means "no bots", one that cannot be read
+/// means "the bots are unknown", never "no bots".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Listing {
+    #[default]
+    Read,
+    Missing,
+    /// Not a directory, an I/O error, no permission: the error is in `Fleet::errors`.
+    Unreadable,
 }
 
 pub fn load_fleet(bots_dir: &Path) -> Fleet {
-    let mut fleet = Fleet::default();
+    let unreadable = |e: std::io::Error| Fleet {
+        errors: vec![file_error(bots_dir, format!("cannot read directory: {e}"))],
+        listing: Listing::Unreadable,
+        ..Fleet::default()
+    };
     let entries = match std::fs::read_dir(bots_dir) {
         Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return fleet,
-        Err(e) => {
-            fleet
-                .errors
-                .push(file_error(bots_dir, format!("cannot read directory: {e}")));
-            return fleet;
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Fleet {
+                listing: Listing::Missing,
+                ..Fleet::default()
+            };
         }
+        Err(e) => return unreadable(e),
     };
+    // An entry the listing could not give is a bot that may exist: the whole listing fails
+    // rather than drop it (dropping would stop the bot as removed).
+    let entries = match entries.collect::<Result<Vec<_>, _>>() {
+        Ok(entries) => entries,
+        Err(e) => return unreadable(e),
+    };
+    let mut fleet = Fleet::default();
     let mut paths: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
+        .into_iter()
         .filter(|entry| {
             // Hidden files and editor leftovers (`x.toml~`, `.x.toml.swp`) are not bots.
             entry
@@ -2572,7 +2602,41 @@ mod tests {
         assert!(e.message.starts_with("cannot read"), "{e}");
 
         std::fs::remove_dir_all(&dir).unwrap();
-        assert_eq!(load_fleet(&dir), Fleet::default());
+        assert_eq!(load_fleet(&dir).listing, Listing::Missing);
+        assert_eq!(load_fleet(&dir).bots, []);
+
+        // A folder that cannot be listed is not an empty fleet.
+        std::fs::write(&dir, "not a folder").unwrap();
+        let fleet = load_fleet(&dir);
+        assert_eq!(fleet.listing, Listing::Unreadable);
+        assert!(
+            fleet.errors[0]
+                .message
+                .starts_with("cannot read directory:"),
+            "{:?}",
+            fleet.errors
+        );
+        std::fs::remove_file(&dir).unwrap();
+    }
+
+    #[test]
+    fn fleet_reports_odd_entries_per_file() {
+        let dir = scratch_dir("odd-entries");
+        std::fs::write(dir.join("good.toml"), MINIMAL).unwrap();
+        fsread::tests::mkfifo(&dir.join("fifo.toml"));
+        std::os::unix::fs::symlink("/dev/zero", dir.join("zero.toml")).unwrap();
+        std::os::unix::fs::symlink(dir.join("gone"), dir.join("dangling.toml")).unwrap();
+        let fleet = load_fleet(&dir);
+        assert_eq!(fleet.listing, Listing::Read);
+        assert_eq!(fleet.bots.len(), 1);
+        let errors: Vec<String> = fleet.errors.iter().map(|e| e.to_string()).collect();
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors[0].contains("dangling.toml") && errors[0].contains("No such file"));
+        assert!(
+            errors[1].contains("fifo.toml") && errors[1].contains("is a FIFO, not a regular file")
+        );
+        assert!(errors[2].contains("zero.toml") && errors[2].contains("is a character device"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod fds;
+pub mod fsread;
 pub mod paths;
 
 use serde::{Deserialize, Serialize};
@@ -14,7 +15,7 @@ use serde::{Deserialize, Serialize};
 pub use paths::Paths;
 
 /// Bumped whenever a wire type or the service changes shape.
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;
 
 /// The version of this build, the same for the CLI and the agent of one binary.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -421,6 +422,9 @@ pub struct ReloadReport {
     pub removed: Vec<String>,
     pub unchanged: usize,
     pub issues: Vec<ConfigIssue>,
+    /// `Missing`: bots.d is gone and `removed` are stopped; `Unreadable`: every bot was kept
+    /// as it was (the reason is in `issues`).
+    pub listing: config::Listing,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

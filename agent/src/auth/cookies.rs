@@ -5,13 +5,10 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
+use botctl_proto::fsread::{self, ReadError};
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
 use serde_json::{Map, Value};
-
-/// Cookie files are a few KiB; anything far larger is the wrong file, and reading it whole
-/// into memory on the agent would be a cheap way to hurt the supervisor.
-pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 
 pub use crate::secret::Secret;
 
@@ -332,22 +329,24 @@ pub fn load(path: &Path) -> Result<Jar, Outcome> {
     let no_file = || Outcome::NoFile {
         path: path.display().to_string(),
     };
-    let meta = std::fs::metadata(path).map_err(|_| no_file())?;
-    if !meta.is_file() {
-        return Err(no_file());
-    }
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(Outcome::Malformed {
-            location: None,
-            message: format!("file is larger than {MAX_FILE_BYTES} bytes"),
-        });
-    }
-    let bytes = std::fs::read(path).map_err(|_| no_file())?;
-    // The UTF-8 error is not passed on: its Debug form would carry the file's bytes.
-    let text = String::from_utf8(bytes).map_err(|_| Outcome::Malformed {
-        location: None,
-        message: "file is not valid UTF-8".to_string(),
-    })?;
+    // Cookie files are a few KiB: anything far larger, a FIFO or a device is the wrong file,
+    // and reading it would be a cheap way to hang or exhaust the supervisor.
+    let text = match fsread::read_regular_string(path, fsread::COOKIE_FILE_CAP) {
+        Ok(text) => text,
+        Err(ReadError::Io(_)) => return Err(no_file()),
+        Err(ReadError::NotUtf8) => {
+            return Err(Outcome::Malformed {
+                location: None,
+                message: "file is not valid UTF-8".to_string(),
+            });
+        }
+        Err(e) => {
+            return Err(Outcome::Malformed {
+                location: None,
+                message: format!("file {e}"),
+            });
+        }
+    };
     parse(&text).map_err(Outcome::from)
 }
 
@@ -1254,10 +1253,24 @@ b.com\tFALSE\t/\tFALSE\t0\tsid\tSECRETs2\n",
                 path: missing.display().to_string()
             }
         );
-        assert!(matches!(
-            load(&std::env::temp_dir()),
-            Err(Outcome::NoFile { .. })
-        ));
+        assert_eq!(
+            load(&std::env::temp_dir()).unwrap_err(),
+            Outcome::Malformed {
+                location: None,
+                message: "file is a directory, not a regular file".into()
+            }
+        );
+        let zero = temp_path("zero");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        let outcome = load(&zero).unwrap_err();
+        std::fs::remove_file(&zero).unwrap();
+        assert_eq!(
+            outcome,
+            Outcome::Malformed {
+                location: None,
+                message: "file is a character device, not a regular file".into()
+            }
+        );
 
         let good = temp_path("good");
         std::fs::write(&good, NETSCAPE_EXPIRING).unwrap();

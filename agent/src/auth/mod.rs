@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use botctl_proto::config::{AuthConfig, OnInvalid, Platform};
+use botctl_proto::fsread;
 use botctl_proto::{AuthReport, now_ms};
 use nix::sys::inotify::{AddWatchFlags, WatchDescriptor};
 use tokio::sync::mpsc;
@@ -125,19 +126,22 @@ impl Monitor {
                 .collect()
         });
         let warn = auth.warn_before.0.as_secs() as i64;
-        let (outcome, jar, world_readable) = {
+        // Every file read here is off the runtime: a slow disk stalls only this check.
+        let (outcome, jar, world_readable, headers) = {
             let path = path.clone();
             let required = required.clone();
+            let (cwd, auth) = (target.cwd.clone(), auth.clone());
             tokio::task::spawn_blocking(move || {
                 let world_readable = std::fs::metadata(&path)
                     .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o004 != 0)
                     .unwrap_or(false);
+                let headers = auth.probe_url.as_ref().map(|_| probe_headers(&cwd, &auth));
                 match cookies::load(&path) {
                     Ok(jar) => {
                         let o = cookies::evaluate(&jar, &required, cookies::now_unix(), warn);
-                        (o, Some(jar), world_readable)
+                        (o, Some(jar), world_readable, headers)
                     }
-                    Err(o) => (o, None, world_readable),
+                    Err(o) => (o, None, world_readable, headers),
                 }
             })
             .await
@@ -152,10 +156,10 @@ impl Monitor {
             .and_then(|s| s.report.clone());
         let mut last_probe = previous.as_ref().and_then(|r| r.last_probe.clone());
         let mut last_probe_at_ms = previous.as_ref().and_then(|r| r.last_probe_at_ms);
-        if let (Some(url), Some(jar)) = (&auth.probe_url, &jar)
+        if let (Some(url), Some(jar), Some(headers)) = (&auth.probe_url, &jar, headers)
             && matches!(outcome, Outcome::Valid { .. } | Outcome::Expiring { .. })
         {
-            match probe_headers(&target.cwd, &auth) {
+            match headers {
                 Ok(headers) => {
                     let probe = cookies::Probe {
                         url: url.clone(),
@@ -333,7 +337,8 @@ fn probe_headers(cwd: &Path, auth: &AuthConfig) -> Result<Vec<(String, Secret)>,
         return Ok(Vec::new());
     };
     let path = cwd.join(file);
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {file}: {e}"))?;
+    let text = fsread::read_regular_string(&path, fsread::PROBE_HEADERS_CAP)
+        .map_err(|e| format!("cannot read {file}: {e}"))?;
     let table: toml::Table = text
         .parse()
         .map_err(|_| format!("{file} is not a TOML table of header = \"value\" lines"))?;
@@ -437,14 +442,8 @@ impl Watcher {
 
 /// Reads, validates and installs a cookie file for a bot: 0600, atomically.
 pub fn install_cookies(source: &Path, dest: &Path) -> Result<(), String> {
-    let meta = std::fs::metadata(source).map_err(|e| format!("{}: {e}", source.display()))?;
-    if meta.len() > 8 * 1024 * 1024 {
-        return Err(format!(
-            "{}: larger than 8 MiB: not a cookie file",
-            source.display()
-        ));
-    }
-    let text = std::fs::read_to_string(source).map_err(|e| format!("{}: {e}", source.display()))?;
+    let text = fsread::read_regular_string(source, fsread::COOKIE_FILE_CAP)
+        .map_err(|e| format!("{}: {e}", source.display()))?;
     cookies::parse(&text).map_err(|e| format!("{}: {e}", source.display()))?;
     crate::fleet::write_atomically(dest, &text)
         .map_err(|e| format!("writing {}: {e}", dest.display()))

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use botctl_proto::Paths;
 use botctl_proto::config::{BotConfig, TEMPLATE_FILE, TemplateConfig};
+use botctl_proto::fsread;
 
 /// Makes `bots/OWNER/NAME/` from a template: a link to every template entry that is not
 /// copied or made per bot, a copy of each `copy` entry, an empty dir for each `dirs` entry.
@@ -97,7 +98,13 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
         }
         Ok(())
     } else {
-        std::fs::copy(from, to).map(|_| ())
+        // Only a regular file is copied, and only the size it had when opened: a FIFO would
+        // hang the copy and a device (or a file still growing) would fill the disk.
+        let (src, size) = fsread::open_regular(from).map_err(std::io::Error::other)?;
+        let permissions = src.metadata()?.permissions();
+        let mut dst = std::fs::File::create(to)?;
+        std::io::copy(&mut std::io::Read::take(src, size), &mut dst)?;
+        dst.set_permissions(permissions)
     }
 }
 
@@ -273,5 +280,15 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(left, vec![std::ffi::OsString::from("one")]);
+
+        // Nor is anything but a regular file copied (links are copied as links): a FIFO
+        // would hang the copy.
+        nix::unistd::mkfifo(&tdir.join("fifo"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let mut odd = t.clone();
+        odd.copy = vec!["fifo".into()];
+        assert_eq!(
+            create_bot_dir(&paths, &odd, "alice", "three"),
+            Err("copying fifo: is a FIFO, not a regular file".into())
+        );
     }
 }

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use botctl_proto::config::Listing;
+
 use crate::CliError;
 use crate::client::{Target, connect, ctx};
 use crate::render;
@@ -12,6 +14,13 @@ pub async fn run(target: &Target, json: bool) -> Result<(), CliError> {
     if json {
         render::print_json(&report);
     } else {
+        if report.listing == Listing::Missing && !report.removed.is_empty() {
+            println!(
+                "{} is missing: stopping {} bot(s); create it again to define bots",
+                target.paths.display(&target.paths.bots_dir),
+                report.removed.len()
+            );
+        }
         let list = |v: &[String]| {
             if v.is_empty() {
                 String::new()
