@@ -170,6 +170,7 @@ fn run_agent(paths: &Paths, ready: &mut ReadyPipe) -> anyhow::Result<()> {
     };
     ready.phase("binding the socket");
     let bound = rebind::bind(paths)?;
+    ready.phase("starting the runtime");
 
     // Two workers: starting a bot blocks its worker while the kernel sets up the new
     // process (posix_spawn returns once the child has exec'd), so a fleet starts about twice
@@ -223,26 +224,33 @@ async fn serve(paths: &Paths, bound: rebind::Bound, ready: &mut ReadyPipe) -> an
             ));
         }
     };
+    // Ready once the socket answers `hello`, before anything that can be slow: the database
+    // (an fsync on a busy disk) and the fleet (adopting every bot, searching /proc after a
+    // crash, which grows with the fleet). Calls that need them wait for them instead.
+    let started_at_ms = now_ms();
+    let (loaded, handler) = tokio::sync::watch::channel(None);
+    let gate = server::Gate {
+        agent: server::Identity {
+            started_at_ms,
+            home: paths.home.clone(),
+        },
+        handler,
+    };
+    let serving = bound.serve(&gate);
+    ready.send("ready");
+    phase("ready");
     let files = {
         let paths = paths.clone();
         std::thread::Builder::new()
             .name("read-config".into())
             .spawn(move || Files::read(&paths))
     };
-    ready.phase("opening the store");
     let (store, problem) = Store::open(&paths.db_file);
     phase("store open");
-    let ctx = Arc::new(Context::new(paths.clone(), store.clone()));
-    // Ready once the socket answers `hello`: loading the fleet (adopting every bot, searching
-    // /proc after a crash) grows with the fleet, and calls that need it wait for it instead.
-    let (loaded, handler) = tokio::sync::watch::channel(None);
-    let gate = server::Gate {
-        ctx: ctx.clone(),
-        handler,
-    };
-    let _keeper = rebind::start(ctx.clone(), gate, bound);
-    ready.send("ready");
-    phase("ready");
+    let mut context = Context::new(paths.clone(), store.clone());
+    context.started_at_ms = started_at_ms;
+    let ctx = Arc::new(context);
+    let _keeper = rebind::start(ctx.clone(), gate, serving);
     let record = |kind: &str, message: String| {
         ctx.record(NewEvent {
             bot: None,

@@ -18,8 +18,24 @@ const SETTLE: Duration = Duration::from_millis(200);
 
 /// A socket this agent bound, and which file it is (device, inode).
 pub struct Bound {
-    pub listener: std::os::unix::net::UnixListener,
+    listener: std::os::unix::net::UnixListener,
     id: (u64, u64),
+}
+
+impl Bound {
+    /// Starts accepting on the socket: `hello` is answered from here on.
+    pub fn serve(self, gate: &server::Gate) -> Serving {
+        Serving {
+            id: self.id,
+            task: spawn_server(self.listener, gate),
+        }
+    }
+}
+
+/// A socket being served: which file it is and the task accepting on it.
+pub struct Serving {
+    id: (u64, u64),
+    task: tokio::task::JoinHandle<()>,
 }
 
 /// Binds the socket and writes the pid file. Only the lock holder calls it, so any file at
@@ -62,14 +78,14 @@ impl Drop for Keeper {
 }
 
 /// Starts [`keep`].
-pub fn start(ctx: Arc<Context>, gate: server::Gate, bound: Bound) -> Keeper {
-    Keeper(tokio::spawn(keep(ctx, gate, bound)))
+pub fn start(ctx: Arc<Context>, gate: server::Gate, serving: Serving) -> Keeper {
+    Keeper(tokio::spawn(keep(ctx, gate, serving)))
 }
 
 /// Serves the socket for the life of the agent; when the socket file is no longer the one
 /// it bound (removed with its directory at logout, deleted by hand), binds a new one, so
 /// that the next command finds this agent instead of starting a second one.
-async fn keep(ctx: Arc<Context>, gate: server::Gate, bound: Bound) {
+async fn keep(ctx: Arc<Context>, gate: server::Gate, serving: Serving) {
     let paths = ctx.paths.clone();
     let watcher = watch::DirWatcher::new().ok();
     let follow = |w: &watch::DirWatcher| {
@@ -79,8 +95,8 @@ async fn keep(ctx: Arc<Context>, gate: server::Gate, bound: Bound) {
     if let Some(w) = &watcher {
         follow(w);
     }
-    let mut id = bound.id;
-    let mut serving = spawn_server(bound.listener, &gate);
+    let mut id = serving.id;
+    let mut serving = serving.task;
     loop {
         tokio::select! {
             _ = async {

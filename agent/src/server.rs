@@ -30,9 +30,24 @@ pub struct Handler {
     pub services: Arc<crate::services::Services>,
 }
 
-/// The answer to `hello`: needs nothing but the context, so the agent gives it while its
-/// fleet is still loading.
-fn hello(ctx: &crate::Context, client: &ClientHello) -> Result<AgentInfo, RpcError> {
+/// What `hello` says about the agent: known before it opens anything, so that it answers
+/// while its database opens and its fleet loads.
+#[derive(Clone)]
+pub struct Identity {
+    pub started_at_ms: i64,
+    pub home: std::path::PathBuf,
+}
+
+impl Identity {
+    fn of(ctx: &Context) -> Identity {
+        Identity {
+            started_at_ms: ctx.started_at_ms,
+            home: ctx.paths.home.clone(),
+        }
+    }
+}
+
+fn hello(agent: &Identity, client: &ClientHello) -> Result<AgentInfo, RpcError> {
     if client.protocol != PROTOCOL_VERSION {
         return Err(RpcError::new(
             botctl_proto::ErrorKind::VersionMismatch,
@@ -42,17 +57,17 @@ fn hello(ctx: &crate::Context, client: &ClientHello) -> Result<AgentInfo, RpcErr
             ),
         ));
     }
-    Ok(info(ctx))
+    Ok(info(agent))
 }
 
-fn info(ctx: &crate::Context) -> AgentInfo {
+fn info(agent: &Identity) -> AgentInfo {
     AgentInfo {
         pid: std::process::id(),
         version: VERSION.to_string(),
         protocol: PROTOCOL_VERSION,
-        started_at_ms: ctx.started_at_ms,
-        uptime_secs: ((now_ms() - ctx.started_at_ms).max(0) / 1000) as u64,
-        home: ctx.paths.home.display().to_string(),
+        started_at_ms: agent.started_at_ms,
+        uptime_secs: ((now_ms() - agent.started_at_ms).max(0) / 1000) as u64,
+        home: agent.home.display().to_string(),
     }
 }
 
@@ -61,7 +76,7 @@ fn info(ctx: &crate::Context) -> AgentInfo {
 /// never waits for work that grows with the fleet; a call that needs the fleet waits for it.
 #[derive(Clone)]
 pub struct Gate {
-    pub ctx: Arc<Context>,
+    pub agent: Identity,
     pub handler: tokio::sync::watch::Receiver<Option<Handler>>,
 }
 
@@ -74,7 +89,7 @@ impl Serve for Gate {
         if let AgentRequest::Hello { client } = &req
             && loaded.borrow().is_none()
         {
-            return Ok(AgentResponse::Hello(hello(&self.ctx, client)));
+            return Ok(AgentResponse::Hello(hello(&self.agent, client)));
         }
         let handler = loaded.wait_for(Option::is_some).await.map(|h| h.clone());
         let Ok(Some(handler)) = handler else {
@@ -190,7 +205,7 @@ impl Agent for Handler {
     }
 
     async fn hello(self, _: RpcContext, client: ClientHello) -> Result<AgentInfo, RpcError> {
-        hello(&self.ctx, &client)
+        hello(&Identity::of(&self.ctx), &client)
     }
 
     async fn status(self, _: RpcContext) -> StatusReport {
@@ -206,7 +221,7 @@ impl Agent for Handler {
             });
         }
         StatusReport {
-            agent: info(&self.ctx),
+            agent: info(&Identity::of(&self.ctx)),
             bots: self.fleet.list(None),
             config_issues,
             host: self.ctx.host.lock().unwrap().clone(),
@@ -285,7 +300,7 @@ pub async fn serve(listener: UnixListener, gate: Gate) {
         match stream.peer_cred() {
             Ok(cred) if cred.uid() == own_uid || cred.uid() == 0 => {}
             Ok(cred) => {
-                gate.ctx.record(crate::store::NewEvent {
+                let event = crate::store::NewEvent {
                     bot: None,
                     owner: None,
                     kind: "refused".into(),
@@ -294,6 +309,15 @@ pub async fn serve(listener: UnixListener, gate: Gate) {
                         cred.uid(),
                         cred.pid()
                     ),
+                };
+                // Recorded once the store is open (at once, but for the agent's first moments).
+                let mut loaded = gate.handler.clone();
+                tokio::spawn(async move {
+                    if let Ok(handler) = loaded.wait_for(Option::is_some).await
+                        && let Some(handler) = handler.as_ref()
+                    {
+                        handler.ctx.record(event);
+                    }
                 });
                 continue;
             }

@@ -444,8 +444,8 @@ mod tests {
     #[test]
     fn a_silent_agent_is_reported_with_the_last_phase_it_named() {
         assert!(matches!(
-            said("phase: taking the lock\nphase: opening the store\n", false),
-            Ready::Silent { last_phase: Some(p) } if p == "opening the store"
+            said("phase: taking the lock\nphase: starting the runtime\n", false),
+            Ready::Silent { last_phase: Some(p) } if p == "starting the runtime"
         ));
         assert!(matches!(
             said("phase: binding the socket\n", true),
