@@ -12,30 +12,6 @@ use serde_json::Value;
 
 use crate::support::*;
 
-const FAR: i64 = 4_102_444_800; // 2100-01-01
-const PAST: i64 = 1_600_000_000; // 2020
-
-fn netscape(auth_token: &str, ct0: &str, expiry: i64) -> String {
-    format!(
-        "# Netscape HTTP Cookie File\n.x.com\tTRUE\t/\tTRUE\t{expiry}\tauth_token\t{auth_token}\n#HttpOnly_.x.com\tTRUE\t/\tTRUE\t{expiry}\tct0\t{ct0}\n.x.com\tTRUE\t/\tFALSE\t0\tguest_id\tSECRETguest77\n"
-    )
-}
-
-/// A twitter bot that checks `cookies.txt` in its directory.
-fn auth_bot(home: &Home, name: &str, extra: &str) {
-    std::fs::create_dir_all(home.file(&format!("bots/alice/{name}"))).unwrap();
-    home.write_bot(
-        name,
-        &format!(
-            "user = \"alice\"\nplatform = \"twitter\"\ncommand = [\"sleep\", \"1000\"]\n[auth]\ncookies = \"cookies.txt\"\nwarn_before = \"3d\"\n{extra}"
-        ),
-    );
-}
-
-fn cookie_file(home: &Home, name: &str, text: &str) {
-    std::fs::write(home.file(&format!("bots/alice/{name}/cookies.txt")), text).unwrap();
-}
-
 fn config() -> String {
     // A long interval: changes must be noticed through the file watch, not by polling.
     format!("{FAST}\n[agent]\nauth_interval = \"1h\"\n")

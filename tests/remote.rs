@@ -572,3 +572,43 @@ fn no_secret(home: &Home, tg: &FakeTelegram) {
         &seen[seen.find("SECRET").unwrap().saturating_sub(200)..]
     );
 }
+
+/// Issue 16 item 11: a missing cookie file is alerted; the session becomes valid; when it
+/// expires a minute later that is a new incident, alerted although within `repeat_after`.
+#[test]
+fn a_session_that_was_valid_in_between_is_alerted_again() {
+    let tg = FakeTelegram::start();
+    let home = Home::new();
+    setup(&home, &tg);
+    auth_bot(&home, "tw", "");
+    let session_alerts = |what: &str| -> Vec<String> {
+        tg.texts(111)
+            .into_iter()
+            .filter(|t| t.contains("tw: session") && t.contains(what))
+            .collect()
+    };
+    home.botctl(&["status"]).ok();
+    wait_for("an alert for the missing cookie file", WAIT, || {
+        let alerts = session_alerts("invalid");
+        ensure(alerts.len() == 1, alerts)
+    });
+    assert!(
+        session_alerts("invalid")[0].contains("no-file"),
+        "{:?}",
+        tg.texts(111)
+    );
+
+    cookie_file(&home, "tw", &netscape("SECRETauth1", "SECRETct01", FAR));
+    wait_for("the valid-again alert", WAIT, || {
+        let alerts = session_alerts("valid again");
+        ensure(alerts.len() == 1, tg.texts(111))
+    });
+
+    cookie_file(&home, "tw", &netscape("SECRETauth2", "SECRETct02", PAST));
+    let alerts = wait_for("a second invalid alert", WAIT, || {
+        let alerts = session_alerts("invalid");
+        ensure(alerts.len() == 2, alerts.clone()).map(|_| alerts)
+    });
+    assert!(alerts[1].contains("expired"), "{alerts:?}");
+    no_secret(&home, &tg);
+}

@@ -25,6 +25,32 @@ retry_after = "2s"
 stop_timeout = "2s"
 "#;
 
+/// Cookie expiries: 2100-01-01, and a day in 2020.
+pub const FAR: i64 = 4_102_444_800;
+pub const PAST: i64 = 1_600_000_000;
+
+/// A Netscape cookie file with the two cookies a twitter bot requires, expiring at `expiry`.
+pub fn netscape(auth_token: &str, ct0: &str, expiry: i64) -> String {
+    format!(
+        "# Netscape HTTP Cookie File\n.x.com\tTRUE\t/\tTRUE\t{expiry}\tauth_token\t{auth_token}\n#HttpOnly_.x.com\tTRUE\t/\tTRUE\t{expiry}\tct0\t{ct0}\n.x.com\tTRUE\t/\tFALSE\t0\tguest_id\tSECRETguest77\n"
+    )
+}
+
+/// A twitter bot of alice's that checks `cookies.txt` in its directory.
+pub fn auth_bot(home: &Home, name: &str, extra: &str) {
+    std::fs::create_dir_all(home.file(&format!("bots/alice/{name}"))).unwrap();
+    home.write_bot(
+        name,
+        &format!(
+            "user = \"alice\"\nplatform = \"twitter\"\ncommand = [\"sleep\", \"1000\"]\n[auth]\ncookies = \"cookies.txt\"\nwarn_before = \"3d\"\n{extra}"
+        ),
+    );
+}
+
+pub fn cookie_file(home: &Home, name: &str, text: &str) {
+    std::fs::write(home.file(&format!("bots/alice/{name}/cookies.txt")), text).unwrap();
+}
+
 /// A bot file running one long `sleep`: exactly one process per bot.
 pub fn sleeper(owner: &str) -> String {
     format!("user = \"{owner}\"\ncommand = [\"sleep\", \"1000\"]\n")

@@ -85,7 +85,7 @@ pub struct Context {
     /// Asks the auth monitor to check a bot soon (set once the monitor runs).
     pub auth_requests: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<String>>,
     /// Events that deserve a notification become alerts here.
-    pub alerts: services::Alerts,
+    pub alerts: notify::Alerts,
     http: std::sync::OnceLock<reqwest::Client>,
 }
 
@@ -98,7 +98,7 @@ impl Context {
             host: std::sync::Mutex::new(None),
             cleanup_now: tokio::sync::Notify::new(),
             auth_requests: std::sync::OnceLock::new(),
-            alerts: services::Alerts::default(),
+            alerts: notify::Alerts::default(),
             http: std::sync::OnceLock::new(),
         }
     }
@@ -517,6 +517,7 @@ async fn cleanup_loop(ctx: Arc<Context>, fleet: Arc<Fleet>) {
                 over_quota.insert(owner.owner.clone());
             } else if !owner.over_quota && was {
                 over_quota.remove(&owner.owner);
+                ctx.alerts.quota_ok(&owner.owner);
             }
         }
     }

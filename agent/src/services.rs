@@ -1,8 +1,8 @@
-//! The agent's outward-facing services: alerts (events become notifications), the periodic
-//! summary, and remote control (HTTP listener, Telegram commands) wired to the fleet. They
-//! are (re)started from the configuration after every load and reload.
+//! The agent's outward-facing services: the notifier (alert wording lives in notify/), the
+//! periodic summary, and remote control (HTTP listener, Telegram commands) wired to the fleet.
+//! They are (re)started from the configuration after every load and reload.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,96 +13,10 @@ use tokio::task::JoinHandle;
 
 use crate::Context;
 use crate::fleet::Fleet;
-use crate::notify::{self, Alert, Level, Notifier};
+use crate::notify::{self, Notifier};
 use crate::remote::{self, BoxFuture, Control, HealthSummary};
 use crate::secret::Secret;
 use crate::store::NewEvent;
-
-/// Kinds whose event follows an outage of the bot: the next start is a recovery.
-const OUTAGE_KINDS: &[&str] = &[
-    "exited",
-    "backoff",
-    "failed",
-    "spawn-failed",
-    "limit-restart",
-    "health-restart",
-    "pressure-restart",
-];
-
-/// The alert an event raises, if any. `last` is the bot's previous event kind.
-pub fn alert_for(e: &NewEvent, last: Option<&str>) -> Option<Alert> {
-    let level = match e.kind.as_str() {
-        "failed" | "auth-invalid" | "update-failed" => Level::Critical,
-        "limit-restart" | "health-restart" | "pressure-restart" | "auth-expiring"
-        | "over-quota" => Level::Warning,
-        "host-memory" | "host-disk" if !e.message.contains("back to") => Level::Warning,
-        "host-memory" | "host-disk" | "agent-started" | "auth-valid" | "cleanup-freed"
-        | "update-applied" => Level::Info,
-        "started" | "restarted" if last.is_some_and(|k| OUTAGE_KINDS.contains(&k)) => {
-            let bot = e.bot.clone().unwrap_or_default();
-            let mut a = Alert::new(
-                Level::Info,
-                "recovered",
-                format!("{bot} recovered after a crash ({})", e.message),
-            )
-            .with_bot(bot);
-            if let Some(o) = &e.owner {
-                a = a.with_owner(o.clone());
-            }
-            return Some(a);
-        }
-        _ => return None,
-    };
-    let text = match &e.bot {
-        Some(bot) => format!("{bot}: {}", e.message),
-        None => e.message.clone(),
-    };
-    let mut a = Alert::new(level, e.kind.clone(), text);
-    if let Some(b) = &e.bot {
-        a = a.with_bot(b.clone());
-    }
-    if let Some(o) = &e.owner {
-        a = a.with_owner(o.clone());
-    }
-    Some(a)
-}
-
-/// Turns events into alerts (through whatever notifier is configured now).
-#[derive(Default)]
-pub struct Alerts {
-    notifier: Mutex<Option<Notifier>>,
-    last_kind: Mutex<HashMap<String, String>>,
-}
-
-impl Alerts {
-    pub fn on_event(&self, e: &NewEvent) {
-        let last = match &e.bot {
-            Some(bot) => self
-                .last_kind
-                .lock()
-                .unwrap()
-                .insert(bot.clone(), e.kind.clone()),
-            None => None,
-        };
-        if let Some(alert) = alert_for(e, last.as_deref())
-            && let Some(n) = &*self.notifier.lock().unwrap()
-        {
-            n.notify(alert);
-        }
-    }
-
-    pub fn notifier(&self) -> Notifier {
-        self.notifier
-            .lock()
-            .unwrap()
-            .clone()
-            .unwrap_or_else(Notifier::disabled)
-    }
-
-    fn set(&self, n: Notifier) {
-        *self.notifier.lock().unwrap() = Some(n);
-    }
-}
 
 /// The running services and the configuration they were started from.
 pub struct Services {
@@ -138,6 +52,9 @@ impl Services {
     /// Starts (or restarts, when their configuration changed) the notifier, the summary and
     /// remote control. Problems (unreadable secret files, a port in use) are events.
     pub fn apply(&self, global: &GlobalConfig) {
+        self.ctx
+            .alerts
+            .set_stable_after(global.restart.stable_after);
         let wanted = (
             global.notify.clone(),
             global.remote.clone(),
@@ -163,57 +80,10 @@ impl Services {
         };
         let home = &self.ctx.paths.home;
         // Alerts.
-        let telegram = global.notify.telegram.as_ref().and_then(|t| {
-            match Secret::from_file(&home.join(&t.token_file)) {
-                Ok(token) => Some(notify::TelegramConfig {
-                    token,
-                    chat_ids: t.chat_ids.clone(),
-                    api_base: t.api_base.clone(),
-                    min_level: level(&t.min_level),
-                }),
-                Err(e) => {
-                    problem(format!(
-                        "[notify.telegram] token_file: {e}; Telegram alerts are off"
-                    ));
-                    None
-                }
-            }
-        });
-        let webhook = global.notify.webhook.as_ref().and_then(|w| {
-            let secret = match &w.secret_file {
-                Some(f) => match Secret::from_file(&home.join(f)) {
-                    Ok(s) => Some(s),
-                    Err(e) => {
-                        problem(format!(
-                            "[notify.webhook] secret_file: {e}; webhook alerts are off"
-                        ));
-                        return None;
-                    }
-                },
-                None => None,
-            };
-            Some(notify::WebhookConfig {
-                url: w.url.clone(),
-                secret,
-                min_level: level(&w.min_level),
-            })
-        });
-        let dispatch = notify::DispatchConfig {
-            repeat_after: global.notify.repeat_after,
-            ..notify::DispatchConfig::default()
-        };
         let (reports_tx, mut reports_rx) = tokio::sync::mpsc::unbounded_channel();
-        let notifier = if telegram.is_none() && webhook.is_none() {
-            Notifier::disabled()
-        } else {
-            Notifier::start(
-                telegram,
-                webhook,
-                dispatch,
-                self.ctx.http_client().clone(),
-                reports_tx,
-            )
-        };
+        let (notifier, problems) =
+            Notifier::from_settings(&global.notify, home, self.ctx.http_client(), reports_tx);
+        problems.into_iter().for_each(problem);
         self.ctx.alerts.set(notifier);
         let ctx = self.ctx.clone();
         let mut tasks = Vec::new();
@@ -242,11 +112,9 @@ impl Services {
             tasks.push(tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(every).await;
-                    ctx.alerts.notifier().notify(Alert::new(
-                        Level::Info,
-                        "summary",
-                        control.status_text(),
-                    ));
+                    ctx.alerts
+                        .notifier()
+                        .notify(notify::summary(control.status_text()));
                 }
             }));
         }
@@ -345,14 +213,6 @@ where
         });
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(60));
-    }
-}
-
-fn level(name: &str) -> Level {
-    match name {
-        "critical" => Level::Critical,
-        "warning" => Level::Warning,
-        _ => Level::Info,
     }
 }
 

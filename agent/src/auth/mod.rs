@@ -275,6 +275,11 @@ impl Monitor {
                 format!("session could not be checked: {what}; retrying"),
             );
         }
+        if !matches!(outcome, Outcome::Expiring { .. } | Outcome::Unknown { .. }) {
+            // Renewed or gone: the once-a-day limit belongs to one expiring session, and the
+            // next one to come near its end is news again.
+            s.last_warning_ms = None;
+        }
         if let Outcome::Expiring { left_secs, .. } = outcome
             && s.last_warning_ms.is_none_or(|t| now - t >= WARN_EVERY_MS)
         {
@@ -288,6 +293,9 @@ impl Monitor {
                     ))
                 ),
             );
+        }
+        if !report.world_readable {
+            s.last_world_readable_warning_ms = None;
         }
         if report.world_readable
             && s.last_world_readable_warning_ms

@@ -1,26 +1,37 @@
-//! The background side of `Notifier`: the bounded queue `notify()` feeds, de-duplication, burst
-//! merging, message text, and one worker per channel so a dead endpoint only delays itself.
+//! The background side of `Notifier`: the bounded queue `notify()` feeds, de-duplication per
+//! incident, burst merging and message text, handing each burst to every channel's backlog.
 
 use std::cmp::Reverse;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 
-use super::retry::RetryPolicy;
-use super::telegram::Telegram;
-use super::webhook::Webhook;
-use super::{Alert, DispatchConfig, Level, Report};
+use super::{Alert, DispatchConfig, Level, Repeat, Report};
 
 /// Merged messages waiting per channel while it is slow or down; each is already one burst, so
 /// this covers a long outage without holding unbounded memory.
 pub(super) const BACKLOG: usize = 100;
 /// Names listed in a merged line before "and N more".
 const MAX_LISTED: usize = 20;
-/// Kinds that are meant to repeat.
-const NEVER_SUPPRESSED: [&str; 2] = ["summary", "test"];
+
+/// What the dispatcher's queue carries: alerts, and the news that a condition ended, in the
+/// order they happened.
+pub(super) enum Item {
+    Alert(Alert),
+    Clear(Clear),
+}
+
+/// A condition ended for a bot (or an owner): its alerts of `kinds` are news again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Clear {
+    pub bot: Option<String>,
+    pub owner: Option<String>,
+    pub kinds: &'static [&'static str],
+}
 
 /// A multi-producer, single-consumer queue that sheds its oldest entry when full, because for
 /// alerts the newest news matters most and a producer must never wait.
@@ -120,16 +131,72 @@ impl Outlet {
     }
 }
 
-type DedupKey = (Option<String>, String);
+/// What one alert is about: its bot, or its owner when it has no bot (over quota), and kind.
+type DedupKey = (Option<String>, Option<String>, String);
+
+fn key(bot: &Option<String>, owner: &Option<String>, kind: &str) -> DedupKey {
+    let owner = if bot.is_some() { None } else { owner.clone() };
+    (bot.clone(), owner, kind.to_owned())
+}
+
+/// Which incidents have been alerted, so a repeat is held back while its condition lasts (up
+/// to `repeat_after`) and a condition that cleared and came back is news again. Pure: the
+/// time is passed in.
+pub(super) struct Dedup {
+    repeat_after: Duration,
+    sent: HashMap<DedupKey, Instant>,
+}
+
+impl Dedup {
+    pub(super) fn new(repeat_after: Duration) -> Dedup {
+        Dedup {
+            repeat_after,
+            sent: HashMap::new(),
+        }
+    }
+
+    /// Whether `alert` goes out now; if so, it opens (or renews) its incident.
+    pub(super) fn admit(&mut self, alert: &Alert, now: Instant) -> bool {
+        if alert.repeat == Repeat::Always {
+            return true;
+        }
+        let key = key(&alert.bot, &alert.owner, &alert.kind);
+        match self.sent.get(&key) {
+            Some(sent) if now.saturating_duration_since(*sent) < self.repeat_after => false,
+            _ => {
+                self.sent.insert(key, now);
+                true
+            }
+        }
+    }
+
+    pub(super) fn clear(&mut self, clear: &Clear) {
+        for kind in clear.kinds {
+            self.sent.remove(&key(&clear.bot, &clear.owner, kind));
+        }
+    }
+
+    /// Forgets incidents past the window: they can never hold anything back again.
+    pub(super) fn expire(&mut self, now: Instant) {
+        let repeat_after = self.repeat_after;
+        self.sent
+            .retain(|_, sent| now.saturating_duration_since(*sent) < repeat_after);
+    }
+
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.sent.len()
+    }
+}
 
 /// Takes alerts off the queue, drops repeats, gathers each burst and hands it to every outlet.
 pub(super) async fn run(
-    queue: Arc<Queue<Alert>>,
+    queue: Arc<Queue<Item>>,
     outlets: Vec<Outlet>,
     config: DispatchConfig,
     reports: UnboundedSender<Report>,
 ) {
-    let mut last_sent: HashMap<DedupKey, Instant> = HashMap::new();
+    let mut dedup = Dedup::new(config.repeat_after);
     let mut open = true;
     while open {
         let Some(first) = queue.pop().await else {
@@ -137,10 +204,9 @@ pub(super) async fn run(
         };
         report_shed(&queue, &reports);
         let now = Instant::now();
-        // Entries past the window can never suppress anything again.
-        last_sent.retain(|_, sent| now.duration_since(*sent) < config.repeat_after);
+        dedup.expire(now);
         let mut burst = Vec::new();
-        admit(first, &mut last_sent, &config, &reports, &mut burst);
+        take(first, &mut dedup, &reports, &mut burst);
         if burst.is_empty() {
             continue;
         }
@@ -149,7 +215,7 @@ pub(super) async fn run(
             tokio::select! {
                 () = tokio::time::sleep_until(deadline) => break,
                 next = queue.pop() => match next {
-                    Some(alert) => admit(alert, &mut last_sent, &config, &reports, &mut burst),
+                    Some(item) => take(item, &mut dedup, &reports, &mut burst),
                     None => {
                         open = false;
                         break;
@@ -165,33 +231,20 @@ pub(super) async fn run(
     }
 }
 
-fn admit(
-    alert: Alert,
-    last_sent: &mut HashMap<DedupKey, Instant>,
-    config: &DispatchConfig,
-    reports: &UnboundedSender<Report>,
-    burst: &mut Vec<Alert>,
-) {
-    if !NEVER_SUPPRESSED.contains(&alert.kind.as_str()) {
-        let now = Instant::now();
-        let key = (alert.bot.clone(), alert.kind.clone());
-        match last_sent.get(&key) {
-            Some(sent) if now.duration_since(*sent) < config.repeat_after => {
-                let _ = reports.send(Report::Suppressed {
-                    kind: alert.kind,
-                    bot: alert.bot,
-                });
-                return;
-            }
-            _ => {
-                last_sent.insert(key, now);
-            }
+fn take(item: Item, dedup: &mut Dedup, reports: &UnboundedSender<Report>, burst: &mut Vec<Alert>) {
+    match item {
+        Item::Clear(clear) => dedup.clear(&clear),
+        Item::Alert(alert) if dedup.admit(&alert, Instant::now()) => burst.push(alert),
+        Item::Alert(alert) => {
+            let _ = reports.send(Report::Suppressed {
+                kind: alert.kind,
+                bot: alert.bot,
+            });
         }
     }
-    burst.push(alert);
 }
 
-fn report_shed(queue: &Queue<Alert>, reports: &UnboundedSender<Report>) {
+fn report_shed(queue: &Queue<Item>, reports: &UnboundedSender<Report>) {
     let shed = queue.take_shed();
     if shed > 0 {
         let _ = reports.send(Report::Dropped {
@@ -222,48 +275,6 @@ fn fan_out(burst: Vec<Alert>, outlets: &[Outlet], reports: &UnboundedSender<Repo
     }
 }
 
-pub(super) fn report_for(channel: String, alerts: usize, outcome: Result<(), String>) -> Report {
-    match outcome {
-        Ok(()) => Report::Delivered { channel, alerts },
-        Err(reason) => Report::Dropped {
-            channel,
-            reason,
-            alerts,
-        },
-    }
-}
-
-pub(super) async fn telegram_worker(
-    telegram: Arc<Telegram>,
-    backlog: Arc<Queue<Vec<Alert>>>,
-    policy: RetryPolicy,
-    reports: UnboundedSender<Report>,
-) {
-    while let Some(alerts) = backlog.pop().await {
-        let text = render(&alerts, true);
-        for &chat in telegram.chat_ids() {
-            let outcome = telegram.send(chat, &text, &policy).await;
-            let _ = reports.send(report_for(
-                format!("telegram:{chat}"),
-                alerts.len(),
-                outcome,
-            ));
-        }
-    }
-}
-
-pub(super) async fn webhook_worker(
-    webhook: Arc<Webhook>,
-    backlog: Arc<Queue<Vec<Alert>>>,
-    policy: RetryPolicy,
-    reports: UnboundedSender<Report>,
-) {
-    while let Some(alerts) = backlog.pop().await {
-        let outcome = webhook.send(&alerts, &policy).await;
-        let _ = reports.send(report_for("webhook".to_owned(), alerts.len(), outcome));
-    }
-}
-
 /// The text of a burst: one line per kind, worst level first, e.g. "⚠️ 7 bots recovered: a, b,
 /// …". `emoji` marks each line with its level (chat); without it the level is left to the
 /// caller's structured fields (webhook).
@@ -289,13 +300,19 @@ pub(super) fn render(alerts: &[Alert], emoji: bool) -> String {
     for (kind, group) in &groups {
         let level = worst(group);
         let bots: Vec<&str> = group.iter().filter_map(|a| a.bot.as_deref()).collect();
+        let owners: Vec<&str> = group.iter().filter_map(|a| a.owner.as_deref()).collect();
+        let named = match () {
+            _ if bots.len() == group.len() => Some(("bots", bots)),
+            _ if bots.is_empty() && owners.len() == group.len() => Some(("owners", owners)),
+            _ => None,
+        };
         if let [alert] = group.as_slice() {
             lines.push(line(level, &alert.message));
-        } else if bots.len() == group.len() {
-            let names = list(&bots);
+        } else if let Some((what, names)) = named {
+            let names = list(&names);
             let text = match phrase(kind) {
-                Some(phrase) => format!("{} bots {phrase}: {names}", group.len()),
-                None => format!("{kind} for {} bots: {names}", group.len()),
+                Some(phrase) => format!("{} {what} {phrase}: {names}", group.len()),
+                None => format!("{kind} for {} {what}: {names}", group.len()),
             };
             lines.push(line(level, &text));
         } else {
@@ -314,20 +331,23 @@ pub(super) fn render(alerts: &[Alert], emoji: bool) -> String {
     lines.join("\n")
 }
 
+/// How a merged line says what happened to several bots (or owners) of one kind.
+pub(super) const PHRASES: &[(&str, &str)] = &[
+    ("recovered", "recovered"),
+    ("failed", "failed and were given up on"),
+    ("limit-restart", "were restarted for exceeding their limits"),
+    ("health-restart", "were restarted by health checks"),
+    ("pressure-restart", "were restarted to relieve host memory"),
+    ("auth-expiring", "have auth expiring soon"),
+    ("auth-invalid", "have invalid auth"),
+    ("auth-valid", "have valid auth again"),
+    ("over-quota", "are over quota"),
+    ("update-applied", "were updated"),
+    ("update-failed", "failed to update"),
+];
+
 fn phrase(kind: &str) -> Option<&'static str> {
-    Some(match kind {
-        "recovered" => "recovered",
-        "failed" => "failed and were given up on",
-        "limit-restart" => "were restarted for exceeding their limits",
-        "health-restart" => "were restarted by health checks",
-        "auth-expiring" => "have auth expiring soon",
-        "auth-invalid" => "have invalid auth",
-        "over-quota" => "are over quota",
-        "cleanup" => "had files cleaned up",
-        "update-applied" => "were updated",
-        "update-failed" => "failed to update",
-        _ => return None,
-    })
+    PHRASES.iter().find(|(k, _)| *k == kind).map(|(_, p)| *p)
 }
 
 fn list(names: &[&str]) -> String {
@@ -390,6 +410,17 @@ mod tests {
         assert_eq!(
             render(&alerts, false),
             "odd for 2 bots: a, b\n2 summary alerts:\n• s1\n• s2"
+        );
+    }
+
+    #[test]
+    fn owner_alerts_merge_by_owner() {
+        let over = |owner: &str| {
+            Alert::new(Level::Warning, "over-quota", format!("{owner} over")).with_owner(owner)
+        };
+        assert_eq!(
+            render(&[over("ann"), over("bob")], false),
+            "2 owners are over quota: ann, bob"
         );
     }
 

@@ -1,6 +1,8 @@
 //! Operator notifications: the public alert types, channel configuration and the `Notifier`
 //! handle that supervision code calls without ever waiting on the network.
 
+mod alerts;
+mod channel;
 mod dispatch;
 mod retry;
 mod telegram;
@@ -10,15 +12,19 @@ mod webhook;
 mod tests;
 
 use std::fmt;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use botctl_proto::config::{DEFAULT_REPEAT_AFTER, NotifySettings};
 use tokio::sync::mpsc::UnboundedSender;
 
-use dispatch::{Outlet, Queue};
+pub use alerts::{Alerts, alert_for, summary};
+use channel::Channel;
+use dispatch::{Item, Outlet, Queue};
 use retry::RetryPolicy;
-use telegram::Telegram;
-use webhook::Webhook;
+pub use telegram::TelegramConfig;
+pub use webhook::WebhookConfig;
 
 /// How loud an alert is; channels only receive alerts at or above their `min_level`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -35,6 +41,15 @@ impl Level {
             Level::Info => "info",
             Level::Warning => "warning",
             Level::Critical => "critical",
+        }
+    }
+
+    /// A `min_level` setting; the config parser has already refused anything else.
+    pub fn from_config(name: &str) -> Level {
+        match name {
+            "critical" => Level::Critical,
+            "warning" => Level::Warning,
+            _ => Level::Info,
         }
     }
 
@@ -59,6 +74,20 @@ pub struct Alert {
     pub bot: Option<String>,
     pub owner: Option<String>,
     pub message: String,
+    #[serde(skip)]
+    pub repeat: Repeat,
+}
+
+/// Whether the dispatcher may hold back an alert as a repeat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Repeat {
+    /// The same kind for the same bot (or owner) is news once per incident: it is held back
+    /// while its condition lasts, up to `repeat_after`, and sent again once the condition
+    /// cleared (`Notifier::clear`) and came back.
+    #[default]
+    PerIncident,
+    /// Always sent: summaries, tests, and the news that a condition cleared.
+    Always,
 }
 
 impl Alert {
@@ -69,7 +98,13 @@ impl Alert {
             bot: None,
             owner: None,
             message: message.into(),
+            repeat: Repeat::PerIncident,
         }
+    }
+
+    pub fn always(mut self) -> Alert {
+        self.repeat = Repeat::Always;
+        self
     }
 
     pub fn with_bot(mut self, bot: impl Into<String>) -> Alert {
@@ -85,60 +120,9 @@ impl Alert {
 
 pub use crate::secret::Secret;
 
-pub const TELEGRAM_API: &str = "https://api.telegram.org";
-
-#[derive(Debug, Clone)]
-pub struct TelegramConfig {
-    pub token: Secret,
-    pub chat_ids: Vec<i64>,
-    /// Overridable for tests and for self-hosted Bot API servers.
-    pub api_base: String,
-    pub min_level: Level,
-}
-
-impl TelegramConfig {
-    pub fn new(token: Secret, chat_ids: Vec<i64>) -> TelegramConfig {
-        TelegramConfig {
-            token,
-            chat_ids,
-            api_base: TELEGRAM_API.to_owned(),
-            min_level: Level::Info,
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct WebhookConfig {
-    /// Treated as a credential too: Slack and Discord webhook URLs carry their token in the path.
-    pub url: String,
-    /// Sent as the `X-Botctl-Secret` header.
-    pub secret: Option<Secret>,
-    pub min_level: Level,
-}
-
-impl WebhookConfig {
-    pub fn new(url: impl Into<String>) -> WebhookConfig {
-        WebhookConfig {
-            url: url.into(),
-            secret: None,
-            min_level: Level::Info,
-        }
-    }
-}
-
-impl fmt::Debug for WebhookConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WebhookConfig")
-            .field("url", &webhook::origin_only(&self.url))
-            .field("secret", &self.secret)
-            .field("min_level", &self.min_level)
-            .finish()
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct DispatchConfig {
-    /// The same (bot, kind) is not repeated within this; "summary" and "test" are exempt.
+    /// An alert of a condition that has not cleared is not repeated within this.
     pub repeat_after: Duration,
     /// Alerts arriving within this of the first one are merged into one message.
     pub burst_window: Duration,
@@ -157,7 +141,7 @@ pub struct DispatchConfig {
 impl Default for DispatchConfig {
     fn default() -> DispatchConfig {
         DispatchConfig {
-            repeat_after: Duration::from_secs(30 * 60),
+            repeat_after: DEFAULT_REPEAT_AFTER,
             burst_window: Duration::from_secs(2),
             per_chat_interval: Duration::from_secs(1),
             max_attempts: 5,
@@ -188,6 +172,42 @@ pub enum Report {
     },
 }
 
+impl Report {
+    pub(super) fn of(channel: String, alerts: usize, outcome: Result<(), String>) -> Report {
+        match outcome {
+            Ok(()) => Report::Delivered { channel, alerts },
+            Err(reason) => Report::Dropped {
+                channel,
+                reason,
+                alerts,
+            },
+        }
+    }
+}
+
+/// The channels `[notify]` configures, one line each; a channel whose secret cannot be read
+/// is left out and its problem returned (the agent records it as a `config-error`).
+fn channels(
+    settings: &NotifySettings,
+    home: &Path,
+    client: &reqwest::Client,
+    dispatch: &DispatchConfig,
+) -> (Vec<Arc<dyn Channel>>, Vec<String>) {
+    let mut channels: Vec<Arc<dyn Channel>> = Vec::new();
+    let mut problems = Vec::new();
+    let mut add = |channel: Result<Option<Arc<dyn Channel>>, String>| match channel {
+        Ok(channel) => channels.extend(channel),
+        Err(problem) => problems.push(problem),
+    };
+    if let Some(t) = &settings.telegram {
+        add(TelegramConfig::from_settings(t, home).map(|c| telegram::channel(c, client, dispatch)));
+    }
+    if let Some(w) = &settings.webhook {
+        add(WebhookConfig::from_settings(w, home).map(|c| webhook::channel(c, client, dispatch)));
+    }
+    (channels, problems)
+}
+
 /// A cheap handle; clones share one background task, which stops once every clone is dropped.
 #[derive(Clone)]
 pub struct Notifier {
@@ -195,9 +215,8 @@ pub struct Notifier {
 }
 
 struct Shared {
-    queue: Arc<Queue<Alert>>,
-    telegram: Option<Arc<Telegram>>,
-    webhook: Option<Arc<Webhook>>,
+    queue: Arc<Queue<Item>>,
+    channels: Vec<Arc<dyn Channel>>,
     reports: UnboundedSender<Report>,
     backoff_initial: Duration,
 }
@@ -213,59 +232,57 @@ impl fmt::Debug for Notifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.shared {
             None => f.write_str("Notifier(disabled)"),
-            Some(shared) => f
-                .debug_struct("Notifier")
-                .field(
-                    "telegram_chats",
-                    &shared.telegram.as_ref().map(|t| t.chat_ids().len()),
-                )
-                .field("webhook", &shared.webhook.is_some())
-                .finish(),
+            Some(shared) => {
+                let mut debug = f.debug_struct("Notifier");
+                for channel in &shared.channels {
+                    debug.field(channel.name(), &channel.destinations().len());
+                }
+                debug.finish()
+            }
         }
     }
 }
 
 impl Notifier {
-    /// Starts the background task on the current tokio runtime (panics outside one). `client`
-    /// is a reqwest::Client the agent shares. `reports` receives what happened (the agent
-    /// records them as events). With no usable channel this is `disabled()`.
-    pub fn start(
-        telegram: Option<TelegramConfig>,
-        webhook: Option<WebhookConfig>,
+    /// Starts the channels `settings` configures on the current tokio runtime (panics outside
+    /// one), with secrets read relative to `home`. `client` is a reqwest::Client the agent
+    /// shares. `reports` receives what happened (the agent records them as events). Also
+    /// returns the channels left off, and why.
+    pub fn from_settings(
+        settings: &NotifySettings,
+        home: &Path,
+        client: &reqwest::Client,
+        reports: UnboundedSender<Report>,
+    ) -> (Notifier, Vec<String>) {
+        let dispatch = DispatchConfig {
+            repeat_after: settings.repeat_after,
+            ..DispatchConfig::default()
+        };
+        let (channels, problems) = channels(settings, home, client, &dispatch);
+        (Notifier::start(channels, dispatch, reports), problems)
+    }
+
+    /// With no channel this is `disabled()`.
+    fn start(
+        channels: Vec<Arc<dyn Channel>>,
         dispatch: DispatchConfig,
-        client: reqwest::Client,
         reports: UnboundedSender<Report>,
     ) -> Notifier {
-        let telegram = telegram.filter(|t| !t.chat_ids.is_empty());
-        if telegram.is_none() && webhook.is_none() {
+        if channels.is_empty() {
             return Notifier::disabled();
         }
         let policy = RetryPolicy::from(&dispatch);
-        let telegram = telegram.map(|c| Arc::new(Telegram::new(c, client.clone(), &dispatch)));
-        let webhook = webhook.map(|c| Arc::new(Webhook::new(c, client, &dispatch)));
-
         let mut outlets = Vec::new();
-        if let Some(tg) = &telegram {
+        for channel in &channels {
             let backlog = Arc::new(Queue::new(dispatch::BACKLOG));
-            tokio::spawn(dispatch::telegram_worker(
-                tg.clone(),
+            tokio::spawn(channel::worker(
+                channel.clone(),
                 backlog.clone(),
                 policy,
                 reports.clone(),
             ));
-            outlets.push(Outlet::new("telegram", tg.min_level(), backlog));
+            outlets.push(Outlet::new(channel.name(), channel.min_level(), backlog));
         }
-        if let Some(wh) = &webhook {
-            let backlog = Arc::new(Queue::new(dispatch::BACKLOG));
-            tokio::spawn(dispatch::webhook_worker(
-                wh.clone(),
-                backlog.clone(),
-                policy,
-                reports.clone(),
-            ));
-            outlets.push(Outlet::new("webhook", wh.min_level(), backlog));
-        }
-
         let queue = Arc::new(Queue::new(dispatch.queue_capacity.max(1)));
         tokio::spawn(dispatch::run(
             queue.clone(),
@@ -276,8 +293,7 @@ impl Notifier {
         Notifier {
             shared: Some(Arc::new(Shared {
                 queue,
-                telegram,
-                webhook,
+                channels,
                 reports,
                 backoff_initial: dispatch.backoff_initial,
             })),
@@ -295,81 +311,44 @@ impl Notifier {
     /// Never blocks and never fails: a full queue sheds its oldest alert instead.
     pub fn notify(&self, alert: Alert) {
         if let Some(shared) = &self.shared {
-            shared.queue.push(alert);
+            shared.queue.push(Item::Alert(alert));
+        }
+    }
+
+    /// A condition ended for `bot` (or `owner`): alerts of `kinds` are news again. Taken in
+    /// order with the alerts around it.
+    pub fn clear(&self, bot: Option<&str>, owner: Option<&str>, kinds: &'static [&'static str]) {
+        if let Some(shared) = &self.shared {
+            shared.queue.push(Item::Clear(dispatch::Clear {
+                bot: bot.map(str::to_owned),
+                owner: owner.map(str::to_owned),
+                kinds,
+            }));
         }
     }
 
     /// For `botctl notify test`: sends one message now (bypassing de-dup, bursts and level
-    /// filters) and waits for the outcome, with `timeout` for each chat and for the webhook.
-    /// Failures are not retried so the operator sees the first error at once; a 429 is still
-    /// waited out.
+    /// filters) and waits for the outcome, with `timeout` for each destination of each
+    /// channel. Failures are not retried so the operator sees the first error at once; a 429
+    /// is still waited out.
     pub async fn test(&self, message: String, timeout: Duration) -> Result<String, String> {
         let Some(shared) = &self.shared else {
             return Err("notifications are not configured".to_owned());
         };
-        let alerts = [Alert::new(Level::Info, "test", message)];
+        let alerts = [Alert::new(Level::Info, "test", message).always()];
         let policy = RetryPolicy {
             max_attempts: 1,
             backoff_initial: shared.backoff_initial,
         };
-        let timed_out = || format!("no answer within {:.1}s", timeout.as_secs_f64());
-
-        let telegram = async {
-            let tg = shared.telegram.as_ref()?;
-            let text = dispatch::render(&alerts, true);
-            let mut outcomes = Vec::new();
-            for &chat in tg.chat_ids() {
-                let outcome = tokio::time::timeout(timeout, tg.send(chat, &text, &policy))
-                    .await
-                    .unwrap_or_else(|_| Err(timed_out()));
-                outcomes.push((chat, outcome));
-            }
-            Some(outcomes)
-        };
-        let webhook = async {
-            let wh = shared.webhook.as_ref()?;
-            Some(
-                tokio::time::timeout(timeout, wh.send(&alerts, &policy))
-                    .await
-                    .unwrap_or_else(|_| Err(timed_out())),
-            )
-        };
-        let (telegram, webhook) = tokio::join!(telegram, webhook);
-
-        let mut sent = Vec::new();
-        let mut failed = Vec::new();
-        if let Some(outcomes) = telegram {
-            let total = outcomes.len();
-            let mut ok = 0;
-            for (chat, outcome) in outcomes {
-                match &outcome {
-                    Ok(()) => ok += 1,
-                    Err(reason) => failed.push(format!("telegram chat {chat}: {reason}")),
-                }
-                let channel = format!("telegram:{chat}");
-                let _ = shared
-                    .reports
-                    .send(dispatch::report_for(channel, 1, outcome));
-            }
-            if ok > 0 {
-                let chats = if total == 1 { "chat" } else { "chats" };
-                sent.push(if ok == total {
-                    format!("telegram ({total} {chats})")
-                } else {
-                    format!("telegram ({ok} of {total} {chats})")
-                });
-            }
-        }
-        if let Some(outcome) = webhook {
-            match &outcome {
-                Ok(()) => sent.push("webhook".to_owned()),
-                Err(reason) => failed.push(format!("webhook: {reason}")),
-            }
-            let _ = shared
-                .reports
-                .send(dispatch::report_for("webhook".into(), 1, outcome));
-        }
-
+        let tested = futures::future::join_all(
+            shared
+                .channels
+                .iter()
+                .map(|c| channel::test(&**c, &alerts, &policy, timeout, &shared.reports)),
+        )
+        .await;
+        let sent: Vec<String> = tested.iter().filter_map(|t| t.sent.clone()).collect();
+        let failed: Vec<String> = tested.into_iter().flat_map(|t| t.failed).collect();
         match (failed.is_empty(), sent.is_empty()) {
             (true, _) => Ok(format!("sent to {}", sent.join(", "))),
             (false, true) => Err(failed.join("; ")),

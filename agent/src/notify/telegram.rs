@@ -2,15 +2,20 @@
 //! splitting text that exceeds its message limit. The token lives in the URL, so no URL escapes.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use botctl_proto::config::{DEFAULT_TELEGRAM_API, TelegramNotify};
+use futures::future::BoxFuture;
 use reqwest::StatusCode;
 use reqwest::header::CONTENT_TYPE;
 use tokio::time::Instant;
 
-use super::retry::{self, Attempt, RetryPolicy};
-use super::{DispatchConfig, Level, Secret, TelegramConfig};
+use super::channel::{Channel, Destination, Named};
+use super::dispatch::render;
+use super::retry::{self, Attempt};
+use super::{Alert, DispatchConfig, Level, Secret};
 
 /// Telegram's limit for one message's text.
 pub(super) const MAX_MESSAGE: usize = 4096;
@@ -20,9 +25,52 @@ pub(super) const MAX_PARTS: usize = 5;
 const NOTE_ROOM: usize = 64;
 const MAX_RESPONSE: usize = 64 * 1024;
 
+#[derive(Debug, Clone)]
+pub struct TelegramConfig {
+    pub token: Secret,
+    pub chat_ids: Vec<i64>,
+    /// Overridable for tests and for self-hosted Bot API servers.
+    pub api_base: String,
+    pub min_level: Level,
+}
+
+impl TelegramConfig {
+    pub fn new(token: Secret, chat_ids: Vec<i64>) -> TelegramConfig {
+        TelegramConfig {
+            token,
+            chat_ids,
+            api_base: DEFAULT_TELEGRAM_API.to_owned(),
+            min_level: Level::Info,
+        }
+    }
+
+    /// `[notify.telegram]` with its token read from `token_file` (relative to `home`). The
+    /// error names the field and says the channel is off.
+    pub(super) fn from_settings(settings: &TelegramNotify, home: &Path) -> Result<Self, String> {
+        let token = Secret::from_file(&home.join(&settings.token_file))
+            .map_err(|e| format!("[notify.telegram] token_file: {e}; Telegram alerts are off"))?;
+        Ok(TelegramConfig {
+            token,
+            chat_ids: settings.chat_ids.clone(),
+            api_base: settings.api_base.clone(),
+            min_level: Level::from_config(&settings.min_level),
+        })
+    }
+}
+
+/// The channel `config` describes; `None` without a chat to send to, as it could only fail.
+pub(super) fn channel(
+    config: TelegramConfig,
+    client: &reqwest::Client,
+    dispatch: &DispatchConfig,
+) -> Option<Arc<dyn Channel>> {
+    Telegram::new(config, client.clone(), dispatch).map(|t| Arc::new(t) as Arc<dyn Channel>)
+}
+
 pub(super) struct Telegram {
     token: Secret,
     chat_ids: Vec<i64>,
+    destinations: Vec<Destination>,
     api_base: String,
     min_level: Level,
     client: reqwest::Client,
@@ -53,54 +101,66 @@ struct ResponseParameters {
     retry_after: Option<u64>,
 }
 
+impl Channel for Telegram {
+    fn name(&self) -> &'static str {
+        "telegram"
+    }
+
+    fn min_level(&self) -> Level {
+        self.min_level
+    }
+
+    fn destinations(&self) -> &[Destination] {
+        &self.destinations
+    }
+
+    fn messages(&self, alerts: &[Alert]) -> Result<Vec<String>, String> {
+        Ok(split_text(&render(alerts, true), MAX_MESSAGE, MAX_PARTS))
+    }
+
+    fn attempt<'a>(&'a self, to: usize, message: &'a str) -> BoxFuture<'a, Attempt> {
+        Box::pin(async move {
+            match self.chat_ids.get(to) {
+                Some(&chat) => self.send_message(chat, message).await,
+                None => Attempt::Permanent(format!("no chat number {to}")),
+            }
+        })
+    }
+}
+
 impl Telegram {
-    pub(super) fn new(
+    fn new(
         config: TelegramConfig,
         client: reqwest::Client,
         dispatch: &DispatchConfig,
-    ) -> Telegram {
-        Telegram {
+    ) -> Option<Telegram> {
+        if config.chat_ids.is_empty() {
+            return None;
+        }
+        let destinations = config
+            .chat_ids
+            .iter()
+            .map(|chat| {
+                Destination(Some(Named {
+                    noun: "chat",
+                    id: chat.to_string(),
+                }))
+            })
+            .collect();
+        Some(Telegram {
             token: config.token,
             chat_ids: config.chat_ids,
+            destinations,
             api_base: config.api_base.trim_end_matches('/').to_owned(),
             min_level: config.min_level,
             client,
             request_timeout: dispatch.request_timeout,
             per_chat_interval: dispatch.per_chat_interval,
             next_slot: Mutex::new(HashMap::new()),
-        }
+        })
     }
 
-    pub(super) fn chat_ids(&self) -> &[i64] {
-        &self.chat_ids
-    }
-
-    pub(super) fn min_level(&self) -> Level {
-        self.min_level
-    }
-
-    /// Sends `text` to one chat, in several messages if it is too long. The error is safe to
-    /// show and record.
-    pub(super) async fn send(
-        &self,
-        chat: i64,
-        text: &str,
-        policy: &RetryPolicy,
-    ) -> Result<(), String> {
-        let parts = split_text(text, MAX_MESSAGE, MAX_PARTS);
-        let count = parts.len();
-        for (index, part) in parts.iter().enumerate() {
-            retry::with_retries(policy, move || self.attempt(chat, part))
-                .await
-                .map_err(|reason| match count {
-                    1 => reason,
-                    _ => format!("part {} of {count}: {reason}", index + 1),
-                })?;
-        }
-        Ok(())
-    }
-
-    async fn attempt(&self, chat: i64, text: &str) -> Attempt {
+    async fn send_message(&self, chat: i64, text: &str) -> Attempt {
         if let Err(left) = self.wait_turn(chat).await {
             return Attempt::Permanent(format!(
                 "HTTP 429: rate limited by Telegram for another {}s",

@@ -13,6 +13,7 @@ use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::time::timeout;
 
 use super::*;
+use channel::Channel;
 
 const TOKEN: &str = "123456:SECRET-token-XYZ";
 const HOOK_SECRET: &str = "hook-SECRET-hunter2";
@@ -206,8 +207,11 @@ fn start(
     dispatch: DispatchConfig,
 ) -> (Notifier, UnboundedReceiver<Report>) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let notifier = Notifier::start(telegram, webhook, dispatch, reqwest::Client::new(), tx);
-    (notifier, rx)
+    let client = reqwest::Client::new();
+    let mut channels = Vec::new();
+    channels.extend(telegram.and_then(|c| super::telegram::channel(c, &client, &dispatch)));
+    channels.extend(webhook.and_then(|c| super::webhook::channel(c, &client, &dispatch)));
+    (Notifier::start(channels, dispatch, tx), rx)
 }
 
 /// The next report for which `keep` holds; others are skipped.
@@ -324,8 +328,8 @@ async fn repeats_are_suppressed_within_repeat_after_only() {
 async fn summaries_and_tests_are_never_suppressed() {
     let mut server = Server::always_ok().await;
     let (notifier, mut reports) = start(Some(telegram(&server, &[42])), None, fast());
-    notifier.notify(Alert::new(Level::Info, "summary", "day 1"));
-    notifier.notify(Alert::new(Level::Info, "summary", "day 2"));
+    notifier.notify(summary("day 1".into()));
+    notifier.notify(summary("day 2".into()));
 
     assert_eq!(
         server.next().await.text(),
@@ -421,7 +425,7 @@ async fn long_text_is_split_into_messages_within_the_limit() {
         .map(|i| format!("line {i:04} {}", "·".repeat(10)))
         .collect();
     let message = lines.join("\n"); // 500 × 20 chars
-    notifier.notify(Alert::new(Level::Info, "summary", message.clone()));
+    notifier.notify(summary(message.clone()));
 
     let mut texts = Vec::new();
     while texts
@@ -637,16 +641,7 @@ async fn test_reports_failures_and_timeouts() {
     let disabled = Notifier::disabled();
     disabled.notify(failed("a"));
     assert!(disabled.test("x".into(), PATIENCE).await.is_err());
-    assert!(
-        !Notifier::start(
-            None,
-            None,
-            fast(),
-            reqwest::Client::new(),
-            mpsc::unbounded_channel().0
-        )
-        .is_enabled()
-    );
+    assert!(!Notifier::start(Vec::new(), fast(), mpsc::unbounded_channel().0).is_enabled());
 }
 
 /// Every way a delivery can fail, with its report, `test()` error and Debug output searched
@@ -709,4 +704,262 @@ fn secret_debug_is_redacted() {
     let secret = Secret::new(TOKEN);
     assert_eq!(format!("{secret:?}"), "<redacted>");
     assert_eq!(secret.expose(), TOKEN);
+}
+
+/// A channel that records the text it is given and always delivers: for tests of what is
+/// sent, not how.
+struct Recorder {
+    sent: UnboundedSender<String>,
+}
+
+const ONE: &[channel::Destination] = &[channel::Destination(None)];
+
+impl Channel for Recorder {
+    fn name(&self) -> &'static str {
+        "recorder"
+    }
+
+    fn min_level(&self) -> Level {
+        Level::Info
+    }
+
+    fn destinations(&self) -> &[channel::Destination] {
+        ONE
+    }
+
+    fn messages(&self, alerts: &[Alert]) -> Result<Vec<String>, String> {
+        Ok(vec![dispatch::render(alerts, false)])
+    }
+
+    fn attempt<'a>(
+        &'a self,
+        _to: usize,
+        message: &'a str,
+    ) -> futures::future::BoxFuture<'a, retry::Attempt> {
+        let _ = self.sent.send(message.to_owned());
+        Box::pin(async { retry::Attempt::Delivered })
+    }
+}
+
+/// Alerts wired to a notifier whose only channel is a `Recorder`; long `repeat_after`, so
+/// anything sent twice was let through on purpose.
+fn recorded_alerts(stable_after: Duration) -> (Alerts, UnboundedReceiver<String>) {
+    let (tx, sent) = mpsc::unbounded_channel();
+    let mut config = fast();
+    config.repeat_after = Duration::from_secs(3600);
+    let channel: Arc<dyn Channel> = Arc::new(Recorder { sent: tx });
+    let alerts = Alerts::default();
+    alerts.set(Notifier::start(
+        vec![channel],
+        config,
+        mpsc::unbounded_channel().0,
+    ));
+    alerts.set_stable_after(stable_after);
+    (alerts, sent)
+}
+
+fn event(bot: &str, kind: &str, message: &str) -> crate::store::NewEvent {
+    crate::store::NewEvent {
+        bot: Some(bot.to_owned()),
+        owner: Some("ann".to_owned()),
+        kind: kind.to_owned(),
+        message: message.to_owned(),
+    }
+}
+
+async fn next_text(sent: &mut UnboundedReceiver<String>) -> String {
+    timeout(PATIENCE, sent.recv())
+        .await
+        .expect("no message in time")
+        .expect("notifier gone")
+}
+
+/// Waiting is the point: proving that nothing (more) is sent.
+async fn assert_nothing_sent(sent: &mut UnboundedReceiver<String>, window: Duration) {
+    if let Ok(Some(text)) = timeout(window, sent.recv()).await {
+        panic!("unexpected message: {text}");
+    }
+}
+
+#[test]
+fn dedup_holds_a_repeat_only_while_its_condition_lasts() {
+    let t0 = tokio::time::Instant::now();
+    let minute = Duration::from_secs(60);
+    let mut dedup = dispatch::Dedup::new(30 * minute);
+    let invalid = Alert::new(Level::Critical, "auth-invalid", "no file").with_bot("a");
+    assert!(dedup.admit(&invalid, t0));
+    // The same incident, 81 s later: held back.
+    assert!(!dedup.admit(&invalid, t0 + Duration::from_secs(81)));
+    // Another bot, or another kind, is another incident.
+    assert!(dedup.admit(&invalid.clone().with_bot("b"), t0));
+    let expiring = Alert::new(Level::Warning, "auth-expiring", "soon").with_bot("a");
+    assert!(dedup.admit(&expiring, t0));
+    // The session became valid: both of a's auth incidents are over, b's is not.
+    dedup.clear(&dispatch::Clear {
+        bot: Some("a".into()),
+        owner: None,
+        kinds: &["auth-invalid", "auth-expiring"],
+    });
+    assert!(dedup.admit(&invalid, t0 + Duration::from_secs(82)));
+    assert!(dedup.admit(&expiring, t0 + Duration::from_secs(82)));
+    assert!(!dedup.admit(&invalid.clone().with_bot("b"), t0 + minute));
+    // A condition that never clears is repeated after repeat_after as a reminder.
+    assert!(dedup.admit(&invalid.clone().with_bot("b"), t0 + 30 * minute));
+    // Alerts that always go out leave nothing behind.
+    let before = dedup.len();
+    assert!(dedup.admit(&summary("s".into()), t0));
+    assert!(dedup.admit(&summary("s".into()), t0));
+    assert_eq!(dedup.len(), before);
+    dedup.expire(t0 + 61 * minute);
+    assert_eq!(dedup.len(), 0);
+}
+
+#[test]
+fn owner_alerts_are_incidents_per_owner() {
+    let t0 = tokio::time::Instant::now();
+    let mut dedup = dispatch::Dedup::new(Duration::from_secs(1800));
+    let over = |owner: &str| Alert::new(Level::Warning, "over-quota", "over").with_owner(owner);
+    assert!(dedup.admit(&over("ann"), t0));
+    assert!(dedup.admit(&over("bob"), t0), "bob is not ann's repeat");
+    assert!(!dedup.admit(&over("ann"), t0));
+    dedup.clear(&dispatch::Clear {
+        bot: None,
+        owner: Some("ann".into()),
+        kinds: &["over-quota"],
+    });
+    assert!(dedup.admit(&over("ann"), t0));
+    assert!(!dedup.admit(&over("bob"), t0));
+}
+
+#[test]
+fn alert_levels_follow_the_readme() {
+    let level =
+        |kind: &str, message: &str| alert_for(&event("a", kind, message)).0.map(|a| a.level);
+    assert_eq!(level("failed", "gave up"), Some(Level::Critical));
+    assert_eq!(level("auth-invalid", "no file"), Some(Level::Critical));
+    assert_eq!(level("update-failed", "x"), Some(Level::Critical));
+    for kind in [
+        "limit-restart",
+        "health-restart",
+        "pressure-restart",
+        "auth-expiring",
+    ] {
+        assert_eq!(level(kind, "x"), Some(Level::Warning), "{kind}");
+    }
+    assert_eq!(
+        level("host-memory", "host memory 95% > 90%"),
+        Some(Level::Warning)
+    );
+    assert_eq!(
+        level("host-memory", "host memory back to 50%"),
+        Some(Level::Info)
+    );
+    assert_eq!(level("auth-valid", "valid again"), Some(Level::Info));
+    // A start is never news by itself: recoveries are confirmed later.
+    for kind in [
+        "started",
+        "restarted",
+        "exited",
+        "backoff",
+        "recovered",
+        "stopped",
+    ] {
+        assert_eq!(level(kind, "x"), None, "{kind}");
+    }
+    // Clearing news always goes out, and ends its condition first.
+    let (alert, clears) = alert_for(&event("a", "auth-valid", "ok"));
+    assert_eq!(alert.map(|a| a.repeat), Some(Repeat::Always));
+    assert_eq!(clears, ["auth-invalid", "auth-expiring"]);
+    assert_eq!(
+        alert_for(&event("a", "health-recovered", "ok")),
+        (None, &["health-restart"][..])
+    );
+}
+
+#[tokio::test]
+async fn a_session_that_was_valid_in_between_alerts_again() {
+    let (alerts, mut sent) = recorded_alerts(Duration::from_secs(3600));
+    alerts.on_event(&event("tw", "auth-invalid", "session invalid: no-file"));
+    assert_eq!(next_text(&mut sent).await, "tw: session invalid: no-file");
+    alerts.on_event(&event("tw", "auth-invalid", "session invalid: no-file"));
+    assert_nothing_sent(&mut sent, Duration::from_millis(200)).await;
+    alerts.on_event(&event("tw", "auth-valid", "session valid again: valid"));
+    assert_eq!(next_text(&mut sent).await, "tw: session valid again: valid");
+    alerts.on_event(&event("tw", "auth-invalid", "session invalid: expired"));
+    assert_eq!(next_text(&mut sent).await, "tw: session invalid: expired");
+}
+
+#[tokio::test]
+async fn a_crash_loop_is_not_a_recovery_and_a_stable_run_is() {
+    let stable = Duration::from_millis(150);
+    let (alerts, mut sent) = recorded_alerts(stable);
+    // Crashes, restarts, crashes again before stable_after, gives up, retries, crashes.
+    alerts.on_event(&event(
+        "c",
+        "exited",
+        "exited with code 3 after 5s; restarting now",
+    ));
+    alerts.on_event(&event("c", "restarted", "restarted, pid 2 (restart #1)"));
+    alerts.on_event(&event(
+        "c",
+        "backoff",
+        "exited with code 3 after 10ms; restarting in 1s",
+    ));
+    alerts.on_event(&event("c", "restarted", "restarted, pid 3 (restart #2)"));
+    alerts.on_event(&event("c", "failed", "exited with code 3; gave up"));
+    assert_eq!(next_text(&mut sent).await, "c: exited with code 3; gave up");
+    alerts.on_event(&event("c", "recovered", "automatic retry after cool-down"));
+    alerts.on_event(&event("c", "restarted", "restarted, pid 4 (restart #3)"));
+    alerts.on_event(&event(
+        "c",
+        "backoff",
+        "exited with code 3 after 10ms; restarting in 1s",
+    ));
+    alerts.on_event(&event("c", "failed", "exited with code 3; gave up"));
+    // Still the same incident: neither a recovery nor a second failure.
+    assert_nothing_sent(&mut sent, stable * 3).await;
+
+    // Now it stays up for stable_after: that is the recovery, and a later failure is news.
+    alerts.on_event(&event("c", "restarted", "restarted, pid 5 (restart #4)"));
+    assert_eq!(
+        next_text(&mut sent).await,
+        "c recovered: running for 150ms since it crashed (restarted, pid 5 (restart #4))"
+    );
+    alerts.on_event(&event("c", "failed", "exited with code 3; gave up"));
+    assert_eq!(next_text(&mut sent).await, "c: exited with code 3; gave up");
+}
+
+#[tokio::test]
+async fn a_limit_restart_is_not_reported_as_a_recovered_crash() {
+    let stable = Duration::from_millis(50);
+    let (alerts, mut sent) = recorded_alerts(stable);
+    alerts.on_event(&event(
+        "m",
+        "limit-restart",
+        "memory 612 MiB > 512 MiB for 2 samples",
+    ));
+    assert_eq!(
+        next_text(&mut sent).await,
+        "m: memory 612 MiB > 512 MiB for 2 samples"
+    );
+    alerts.on_event(&event("m", "restarted", "restarted, pid 9 (restart #1)"));
+    // A stop before stable_after cancels a pending recovery too.
+    alerts.on_event(&event(
+        "s",
+        "exited",
+        "exited with signal 9 after 1h; restarting now",
+    ));
+    alerts.on_event(&event("s", "restarted", "restarted, pid 10 (restart #1)"));
+    alerts.on_event(&event("s", "stopped", "stopped by user"));
+    assert_nothing_sent(&mut sent, stable * 4).await;
+}
+
+#[test]
+fn every_phrase_names_a_kind_that_alerts() {
+    for (kind, _) in dispatch::PHRASES {
+        let alerted = kind == &"recovered"
+            || alert_for(&event("a", kind, "x")).0.is_some()
+            || alert_for(&event("a", kind, "x")).1.contains(kind);
+        assert!(alerted, "{kind} is phrased but never alerted");
+    }
 }

@@ -1,15 +1,75 @@
 //! The generic webhook channel: one JSON POST per message, authenticated by a shared-secret
 //! header. The URL is handled as a credential, since chat webhooks embed their token in it.
 
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
+use botctl_proto::config::WebhookNotify;
+use futures::future::BoxFuture;
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 
+use super::channel::{Channel, Destination};
 use super::dispatch::render;
-use super::retry::{self, Attempt, RetryPolicy};
-use super::{Alert, DispatchConfig, Level, Secret, WebhookConfig};
+use super::retry::Attempt;
+use super::{Alert, DispatchConfig, Level, Secret};
 
 pub(super) const SECRET_HEADER: &str = "X-Botctl-Secret";
+
+#[derive(Clone)]
+pub struct WebhookConfig {
+    /// Treated as a credential too: Slack and Discord webhook URLs carry their token in the path.
+    pub url: String,
+    /// Sent as the `X-Botctl-Secret` header.
+    pub secret: Option<Secret>,
+    pub min_level: Level,
+}
+
+impl WebhookConfig {
+    pub fn new(url: impl Into<String>) -> WebhookConfig {
+        WebhookConfig {
+            url: url.into(),
+            secret: None,
+            min_level: Level::Info,
+        }
+    }
+
+    /// `[notify.webhook]` with its secret read from `secret_file` (relative to `home`). The
+    /// error names the field and says the channel is off.
+    pub(super) fn from_settings(settings: &WebhookNotify, home: &Path) -> Result<Self, String> {
+        let secret = match &settings.secret_file {
+            Some(file) => Some(Secret::from_file(&home.join(file)).map_err(|e| {
+                format!("[notify.webhook] secret_file: {e}; webhook alerts are off")
+            })?),
+            None => None,
+        };
+        Ok(WebhookConfig {
+            url: settings.url.clone(),
+            secret,
+            min_level: Level::from_config(&settings.min_level),
+        })
+    }
+}
+
+impl fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookConfig")
+            .field("url", &origin_only(&self.url))
+            .field("secret", &self.secret)
+            .field("min_level", &self.min_level)
+            .finish()
+    }
+}
+
+/// The channel `config` describes.
+pub(super) fn channel(
+    config: WebhookConfig,
+    client: &reqwest::Client,
+    dispatch: &DispatchConfig,
+) -> Option<Arc<dyn Channel>> {
+    Some(Arc::new(Webhook::new(config, client.clone(), dispatch)))
+}
 
 pub(super) struct Webhook {
     url: String,
@@ -33,12 +93,35 @@ struct Payload<'a> {
     alerts: &'a [Alert],
 }
 
+/// A webhook has one destination, its URL, which is never shown.
+const ONLY: &[Destination] = &[Destination(None)];
+
+impl Channel for Webhook {
+    fn name(&self) -> &'static str {
+        "webhook"
+    }
+
+    fn min_level(&self) -> Level {
+        self.min_level
+    }
+
+    fn destinations(&self) -> &[Destination] {
+        ONLY
+    }
+
+    fn messages(&self, alerts: &[Alert]) -> Result<Vec<String>, String> {
+        let body = serde_json::to_string(&payload(alerts))
+            .map_err(|err| format!("cannot encode the alerts: {err}"))?;
+        Ok(vec![body])
+    }
+
+    fn attempt<'a>(&'a self, _to: usize, message: &'a str) -> BoxFuture<'a, Attempt> {
+        Box::pin(self.post(message.as_bytes()))
+    }
+}
+
 impl Webhook {
-    pub(super) fn new(
-        config: WebhookConfig,
-        client: reqwest::Client,
-        dispatch: &DispatchConfig,
-    ) -> Webhook {
+    fn new(config: WebhookConfig, client: reqwest::Client, dispatch: &DispatchConfig) -> Webhook {
         let url_path = reqwest::Url::parse(&config.url)
             .map(|url| match url.query() {
                 Some(query) => format!("{}?{query}", url.path()),
@@ -55,18 +138,7 @@ impl Webhook {
         }
     }
 
-    pub(super) fn min_level(&self) -> Level {
-        self.min_level
-    }
-
-    pub(super) async fn send(&self, alerts: &[Alert], policy: &RetryPolicy) -> Result<(), String> {
-        let body = serde_json::to_vec(&payload(alerts))
-            .map_err(|err| format!("cannot encode the alerts: {err}"))?;
-        let body = body.as_slice();
-        retry::with_retries(policy, move || self.attempt(body)).await
-    }
-
-    async fn attempt(&self, body: &[u8]) -> Attempt {
+    async fn post(&self, body: &[u8]) -> Attempt {
         let mut request = self
             .client
             .post(self.url.as_str())
