@@ -155,3 +155,103 @@ fn a_bad_global_file_is_named_and_the_bots_still_run() {
         "{text:?}"
     );
 }
+
+#[test]
+fn config_check_names_the_bound_of_every_number_too_large() {
+    let home = Home::new();
+    // Both problems of one file are listed, each with its line and column.
+    home.write_config("[logs]\nkeep = 4294967295\n\n[limits]\nstorage_quota_mb = 17592186044416\n");
+    let out = home.botctl(&["config", "check"]).code(1);
+    let keep = line_with(&out.stdout, "`logs.keep`");
+    assert!(keep.starts_with("botctl.toml:2:8: "), "{out:?}");
+    assert!(
+        keep.contains("4294967295 is too large: at most 100"),
+        "{out:?}"
+    );
+    let quota = line_with(&out.stdout, "`limits.storage_quota_mb`");
+    assert!(quota.starts_with("botctl.toml:5:20: "), "{out:?}");
+    assert!(quota.contains("at most 16777216"), "{out:?}");
+    assert!(out.stderr.contains("2 configuration problem"), "{out:?}");
+
+    let json = home.botctl(&["config", "check", "--json"]).code(1).json();
+    let issues = json["issues"].as_array().expect("issues");
+    let places: Vec<(&str, u64, u64)> = issues
+        .iter()
+        .map(|i| {
+            (
+                i["field"].as_str().unwrap_or("?"),
+                i["line"].as_u64().unwrap_or(0),
+                i["column"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        places,
+        [("limits.storage_quota_mb", 5, 20), ("logs.keep", 2, 8)],
+        "{json:#}"
+    );
+    assert!(agent_pids(&home).is_empty(), "config check starts no agent");
+}
+
+#[test]
+fn a_huge_duration_is_refused_with_its_bound() {
+    let home = Home::new();
+    home.write_bot(
+        "slow",
+        "user = \"alice\"\ncommand = [\"sleep\", \"1000\"]\n[restart]\nbackoff_max = \"18446744073709551615ms\"\n",
+    );
+    home.botctl(&["config", "check"]).code(1).says(&[
+        "bots.d/slow.toml:4:15: field `restart.backoff_max`",
+        "at most 3650d",
+    ]);
+}
+
+#[test]
+fn events_since_a_huge_duration_says_the_bound_and_ten_years_shows_everything() {
+    let home = Home::fast();
+    home.write_bot("good", &sleeper("alice"));
+    home.running_pid("good");
+    home.botctl(&["events", "--since", "100000000d"])
+        .code(2)
+        .says(&["--since", "too large: at most 3650d"]);
+    home.botctl(&["events", "--since", "3650d"])
+        .ok()
+        .says(&["good"]);
+}
+
+#[test]
+fn botctl_variables_cannot_be_overridden_from_env() {
+    let home = Home::fast();
+    home.write_bot("good", &sleeper("alice"));
+    home.write_bot(
+        "imposter",
+        "user = \"alice\"\ncommand = [\"sleep\", \"1000\"]\n[env]\nBOTCTL_BOT = \"good\"\n",
+    );
+    let out = home.botctl(&["config", "check"]).code(1);
+    let line = line_with(&out.stdout, "bots.d/imposter.toml");
+    assert!(
+        line.contains("field `env.BOTCTL_BOT`: variables starting BOTCTL_ are set by botctl and cannot be overridden"),
+        "{out:?}"
+    );
+    // The agent refuses the file like any bad one: nothing runs as `good` but `good`.
+    let pid = home.running_pid("good");
+    assert_eq!(home.bot("imposter")["state"], "config-error");
+    assert_eq!(bot_pids(&home, "good"), [pid]);
+    assert!(environ(pid).contains(&"BOTCTL_BOT=good".to_string()));
+
+    home.botctl(&[
+        "bots",
+        "add",
+        "other",
+        "--user",
+        "alice",
+        "-e",
+        "BOTCTL_OWNER=bob",
+        "--",
+        "sleep",
+        "1000",
+    ])
+    .code(1)
+    .says(&["env.BOTCTL_OWNER", "cannot be overridden"]);
+    assert!(!home.file("bots.d/other.toml").exists());
+}

@@ -540,13 +540,7 @@ impl Fleet {
     }
 
     fn issue(&self, e: &ConfigError, bot: Option<String>, kept_last_good: bool) -> ConfigIssue {
-        ConfigIssue {
-            file: self.ctx.paths.display(&e.file),
-            field: e.field.clone(),
-            message: e.message.clone(),
-            bot,
-            kept_last_good,
-        }
+        ConfigIssue::new(e, self.ctx.paths.display(&e.file), bot, kept_last_good)
     }
 
     fn event(&self, bot: Option<&str>, owner: Option<&str>, kind: &str, message: String) {
@@ -947,7 +941,10 @@ impl Fleet {
                 .collect();
             let used = storage::owner_usage(paths, &req.owner, &owned);
             let needs = storage::copies_size(paths, &template);
-            let quota = state.global.storage_quota_for(&req.owner) * MIB;
+            let quota = state
+                .global
+                .storage_quota_for(&req.owner)
+                .saturating_mul(MIB);
             if used + needs > quota {
                 return Err(RpcError::conflict(format!(
                     "cannot create {}: owner {} uses {} MiB of storage_quota_mb = {} and the copies of template {} need {} MiB more",
@@ -1156,7 +1153,7 @@ impl Fleet {
                 .iter()
                 .map(|b| storage::saved_by_links(paths, b, &mut cache))
                 .sum();
-            let quota = state.global.storage_quota_for(o) * MIB;
+            let quota = state.global.storage_quota_for(o).saturating_mul(MIB);
             report.total_bytes += used;
             report.total_saved_by_links += saved;
             report.owners.push(OwnerStorage {

@@ -218,6 +218,8 @@ impl Agent for Handler {
                 message: problem,
                 bot: None,
                 kept_last_good: false,
+                line: None,
+                column: None,
             });
         }
         StatusReport {

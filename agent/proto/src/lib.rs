@@ -272,13 +272,40 @@ pub struct ConfigIssue {
     pub bot: Option<String>,
     /// True when an earlier good version of this bot keeps running.
     pub kept_last_good: bool,
+    /// Where in the file, from 1, when the problem has a place.
+    pub line: Option<u32>,
+    pub column: Option<u32>,
+}
+
+impl ConfigIssue {
+    /// `e` as the wire carries it; `file` is the path as the user should see it.
+    pub fn new(
+        e: &config::ConfigError,
+        file: String,
+        bot: Option<String>,
+        kept_last_good: bool,
+    ) -> Self {
+        ConfigIssue {
+            file,
+            field: e.field.clone(),
+            message: e.message.clone(),
+            bot,
+            kept_last_good,
+            line: e.location.map(|l| l.0),
+            column: e.location.map(|l| l.1),
+        }
+    }
 }
 
 impl std::fmt::Display for ConfigIssue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.file)?;
+        if let (Some(line), Some(column)) = (self.line, self.column) {
+            write!(f, ":{line}:{column}")?;
+        }
         match &self.field {
-            Some(field) => write!(f, "{}: field `{}`: {}", self.file, field, self.message),
-            None => write!(f, "{}: {}", self.file, self.message),
+            Some(field) => write!(f, ": field `{}`: {}", field, self.message),
+            None => write!(f, ": {}", self.message),
         }
     }
 }

@@ -264,7 +264,9 @@ impl Telegram {
             .next_slot
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let until = Instant::now() + wait;
+        // The server's number is not trusted: a u64::MAX-second retry_after overflowed
+        // `Instant` and killed the channel's task. Ten years is a hold all the same.
+        let until = Instant::now() + wait.min(botctl_proto::config::MAX_DURATION);
         let slot = slots.entry(chat).or_insert(until);
         *slot = (*slot).max(until);
     }

@@ -963,3 +963,32 @@ fn every_phrase_names_a_kind_that_alerts() {
         assert!(alerted, "{kind} is phrased but never alerted");
     }
 }
+
+/// A server asking for an absurd wait (u64::MAX seconds) is refused like a long one: the wait
+/// never reaches `Instant` arithmetic unbounded (it panicked the channel's task), and the chat
+/// stays on hold.
+#[tokio::test]
+async fn an_absurd_retry_after_is_refused_without_a_panic() {
+    let server = Server::start(|_| {
+        let body =
+            r#"{"ok":false,"error_code":429,"parameters":{"retry_after":18446744073709551615}}"#;
+        Answer::Reply(429, body.into())
+    })
+    .await;
+    let mut tg = TelegramConfig::new(Secret::new(TOKEN), vec![7]);
+    tg.api_base = server.url();
+    let (notifier, mut reports) = start(Some(tg), None, fast());
+    notifier.notify(failed("a"));
+    let first = format!("{:?}", outcome(&mut reports).await);
+    assert!(
+        first.contains("asked to wait 18446744073709551615s"),
+        "{first}"
+    );
+    // The channel lives on and keeps the chat on hold.
+    notifier.notify(failed("b"));
+    let second = format!("{:?}", outcome(&mut reports).await);
+    assert!(
+        second.contains("rate limited by Telegram for another"),
+        "{second}"
+    );
+}

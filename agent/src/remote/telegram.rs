@@ -98,8 +98,10 @@ pub async fn poll_telegram(
                     if offset.is_some_and(|next| id < next) {
                         continue;
                     }
-                    offset = Some(id + 1);
-                    control.save_offset(id + 1);
+                    // The id is the server's number: i64::MAX must not wrap to a negative offset.
+                    let next = id.saturating_add(1);
+                    offset = Some(next);
+                    control.save_offset(next);
                     if let Some(message) = update {
                         handle_message(&api, &config, &control, &limiter, message).await;
                     }

@@ -5,13 +5,13 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use botctl_proto::config::{BotConfig, RestartMode, RestartPolicy};
+use botctl_proto::config::{BotConfig, RestartPolicy};
 use botctl_proto::{Action as UserAction, BotOutcome, BotState, ExitInfo, now_ms};
 use nix::sys::signal::Signal;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::sleep_until;
 
-use super::machine::{Action, EventKind, Exit, Input, Machine, Mode, Phase, Policy};
+use super::machine::{Action, EventKind, Exit, Input, Machine, Phase, Policy};
 use crate::Context;
 use crate::process::{self, BotProcess, SpawnSpec};
 use crate::store::{NewEvent, RegistryRow};
@@ -104,23 +104,6 @@ pub fn new_view() -> SharedView {
     }))
 }
 
-pub fn machine_policy(p: &RestartPolicy) -> Policy {
-    Policy {
-        mode: match p.policy {
-            RestartMode::Always => Mode::Always,
-            RestartMode::OnFailure => Mode::OnFailure,
-            RestartMode::Never => Mode::Never,
-        },
-        stable_after: p.stable_after,
-        backoff_initial: p.backoff_initial,
-        backoff_max: p.backoff_max,
-        max_restarts: p.max_restarts,
-        window: p.window,
-        retry_after: p.retry_after,
-        stop_timeout: p.stop_timeout,
-    }
-}
-
 /// How a task begins.
 pub enum Begin {
     /// Start the bot now (enabled bots at load, `bots add`).
@@ -209,7 +192,7 @@ impl BotTask {
         let mut task = BotTask {
             ctx,
             config,
-            policy: machine_policy(&settings.policy),
+            policy: Policy::from(&settings.policy),
             settings,
             tx: tx.clone(),
             checker: None,
@@ -354,7 +337,7 @@ impl BotTask {
                 let checks_changed = config.health != self.config.health
                     || settings.health_interval != self.settings.health_interval;
                 self.config = config;
-                self.policy = machine_policy(&settings.policy);
+                self.policy = Policy::from(&settings.policy);
                 self.settings = *settings;
                 if checks_changed {
                     self.start_checker();
@@ -477,7 +460,14 @@ impl BotTask {
             ("BOTCTL_BOT".to_string(), config.name.clone()),
             ("BOTCTL_OWNER".to_string(), config.user.clone()),
         ];
-        env.extend(config.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        // Config checks refuse them; a guard here too, so a bot can never pose as another.
+        env.extend(
+            config
+                .env
+                .iter()
+                .filter(|(k, _)| !k.starts_with(botctl_proto::config::RESERVED_ENV_PREFIX))
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
         let spec = SpawnSpec {
             command: &config.command,
             cwd: &cwd,

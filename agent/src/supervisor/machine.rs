@@ -4,22 +4,9 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Always,
-    OnFailure,
-    Never,
-}
-
-impl Mode {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Mode::Always => "always",
-            Mode::OnFailure => "on-failure",
-            Mode::Never => "never",
-        }
-    }
-}
+/// The configuration's restart mode, used as it is.
+pub use botctl_proto::config::RestartMode as Mode;
+use botctl_proto::config::RestartPolicy;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
@@ -33,17 +20,24 @@ pub struct Policy {
     pub stop_timeout: Duration,
 }
 
+// The defaults are the configuration's: defined once, there.
 impl Default for Policy {
     fn default() -> Self {
+        Policy::from(&RestartPolicy::default())
+    }
+}
+
+impl From<&RestartPolicy> for Policy {
+    fn from(p: &RestartPolicy) -> Self {
         Policy {
-            mode: Mode::Always,
-            stable_after: Duration::from_secs(30),
-            backoff_initial: Duration::from_secs(1),
-            backoff_max: Duration::from_secs(60),
-            max_restarts: 5,
-            window: Duration::from_secs(10 * 60),
-            retry_after: Duration::from_secs(15 * 60),
-            stop_timeout: Duration::from_secs(10),
+            mode: p.policy,
+            stable_after: p.stable_after,
+            backoff_initial: p.backoff_initial,
+            backoff_max: p.backoff_max,
+            max_restarts: p.max_restarts,
+            window: p.window,
+            retry_after: p.retry_after,
+            stop_timeout: p.stop_timeout,
         }
     }
 }

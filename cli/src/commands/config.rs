@@ -18,27 +18,25 @@ struct Check {
 
 pub fn check(target: &Target, json: bool) -> Result<(), CliError> {
     let paths = &target.paths;
-    let issue = |e: &ConfigError| ConfigIssue {
-        file: paths.display(&e.file),
-        field: e.field.clone(),
-        message: e.message.clone(),
-        bot: e
+    let issue = |e: &ConfigError, bot: Option<String>| {
+        ConfigIssue::new(e, paths.display(&e.file), bot, false)
+    };
+    let mut issues = Vec::new();
+    let global_exists = paths.config_file.exists();
+    // Every problem of every file, not only the first of each.
+    if let Err(problems) = config::check_global(&paths.config_file) {
+        issues.extend(problems.iter().map(|e| issue(e, None)));
+    }
+    let fleet = config::load_fleet(&paths.bots_dir);
+    for e in fleet.problems.iter().flatten() {
+        let bot = e
             .file
             .file_stem()
             .and_then(|s| s.to_str())
             .filter(|s| config::valid_bot_name(s))
-            .map(str::to_string),
-        kept_last_good: false,
-    };
-    let mut issues = Vec::new();
-    let global_exists = paths.config_file.exists();
-    if let Err(e) = config::load_global(&paths.config_file) {
-        let mut i = issue(&e);
-        i.bot = None;
-        issues.push(i);
+            .map(str::to_string);
+        issues.push(issue(e, bot));
     }
-    let fleet = config::load_fleet(&paths.bots_dir);
-    issues.extend(fleet.errors.iter().map(issue));
     let report = Check {
         ok: issues.is_empty(),
         files_checked: usize::from(global_exists) + fleet.bots.len() + fleet.errors.len(),

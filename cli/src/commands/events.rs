@@ -25,7 +25,7 @@ pub async fn run(
                 code: 2,
                 message: format!("--since: {e}"),
             })?;
-            Some(now_ms() - d.as_millis() as i64)
+            Some(now_ms().saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
         }
         None => None,
     };
