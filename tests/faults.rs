@@ -59,7 +59,11 @@ fn fleet_pids(home: &Home) -> BTreeMap<String, Vec<u32>> {
 /// Waits until every bot in `names` runs as exactly one process whose pid `status` reports, and
 /// no other bot of this home has a process; returns the pids.
 #[track_caller]
-fn wait_each_once(home: &Home, names: &[String], within: Duration) -> BTreeMap<String, u32> {
+pub(crate) fn wait_each_once(
+    home: &Home,
+    names: &[String],
+    within: Duration,
+) -> BTreeMap<String, u32> {
     wait_for(
         &format!("each of {} bots running exactly once", names.len()),
         within,
@@ -138,14 +142,14 @@ fn cpu_time(pid: u32) -> Duration {
 }
 
 /// `events --json` for the whole agent (no --bot), oldest first.
-fn all_events(home: &Home) -> Vec<Value> {
+pub(crate) fn all_events(home: &Home) -> Vec<Value> {
     match home.json(&["events", "--json", "-n", "5000"]) {
         Value::Array(events) => events,
         other => panic!("events --json is not an array: {other:#}"),
     }
 }
 
-fn names(prefix: &str, n: usize) -> Vec<String> {
+pub(crate) fn names(prefix: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{prefix}{i:03}")).collect()
 }
 

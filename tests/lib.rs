@@ -10,6 +10,7 @@ mod faults;
 mod files;
 mod health;
 mod persistence;
+mod reliability;
 mod remote;
 mod socket;
 mod storage;

@@ -7,6 +7,7 @@ pub mod health;
 pub mod logs;
 pub mod notify;
 pub mod process;
+pub mod rebind;
 pub mod remote;
 pub mod secret;
 pub mod server;
@@ -19,7 +20,6 @@ pub mod watch;
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd};
-use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -151,6 +151,8 @@ impl Shutdown {
 pub fn run(paths: Paths) -> anyhow::Result<()> {
     one_malloc_arena();
     let mut ready = ReadyPipe::from_env();
+    // Started by hand or by an older CLI, the agent may hold descriptors of its caller's.
+    botctl_proto::fds::close_inherited();
     let result = run_agent(&paths, &mut ready);
     if let Err(e) = &result {
         ready.send(&format!("error: {e:#}"));
@@ -159,10 +161,7 @@ pub fn run(paths: Paths) -> anyhow::Result<()> {
 }
 
 fn run_agent(paths: &Paths, ready: &mut ReadyPipe) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&paths.run_dir)
-        .with_context(|| format!("creating {}", paths.run_dir.display()))?;
-    std::fs::set_permissions(&paths.run_dir, std::fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("setting permissions of {}", paths.run_dir.display()))?;
+    ready.phase("taking the lock");
     let Some(_lock) = take_lock(paths)? else {
         ready.send("busy");
         log_line(format_args!(
@@ -172,18 +171,9 @@ fn run_agent(paths: &Paths, ready: &mut ReadyPipe) -> anyhow::Result<()> {
         ));
         return Ok(());
     };
-    // We hold the lock, so any socket file left here belongs to a dead agent.
-    match std::fs::remove_file(&paths.socket) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).context(format!("removing stale {}", paths.socket.display())),
-    }
-    let listener = std::os::unix::net::UnixListener::bind(&paths.socket)
-        .with_context(|| format!("binding {}", paths.socket.display()))?;
-    std::fs::set_permissions(&paths.socket, std::fs::Permissions::from_mode(0o600))?;
-    listener.set_nonblocking(true)?;
-    fleet::write_atomically_volatile(&paths.pid_file, &format!("{}\n", std::process::id()))
-        .with_context(|| format!("writing {}", paths.pid_file.display()))?;
+    ready.phase("binding the socket");
+    let bound = rebind::bind(paths)?;
+    ready.phase("starting the runtime");
 
     // Two workers: starting a bot blocks its worker while the kernel sets up the new
     // process (posix_spawn returns once the child has exec'd), so a fleet starts about twice
@@ -199,7 +189,7 @@ fn run_agent(paths: &Paths, ready: &mut ReadyPipe) -> anyhow::Result<()> {
     let owned_paths = paths.clone();
     let (result, back) = runtime.block_on(async move {
         let served = tokio::spawn(async move {
-            let result = serve(&owned_paths, listener, &mut owned_ready).await;
+            let result = serve(&owned_paths, bound, &mut owned_ready).await;
             (result, owned_ready)
         });
         match served.await {
@@ -218,12 +208,7 @@ fn run_agent(paths: &Paths, ready: &mut ReadyPipe) -> anyhow::Result<()> {
     result
 }
 
-async fn serve(
-    paths: &Paths,
-    listener: std::os::unix::net::UnixListener,
-    ready: &mut ReadyPipe,
-) -> anyhow::Result<()> {
-    let listener = tokio::net::UnixListener::from_std(listener)?;
+async fn serve(paths: &Paths, bound: rebind::Bound, ready: &mut ReadyPipe) -> anyhow::Result<()> {
     // BOTCTL_TRACE_STARTUP=1 logs how long each phase of the start takes.
     let t0 = std::time::Instant::now();
     let trace = std::env::var_os("BOTCTL_TRACE_STARTUP").is_some();
@@ -242,6 +227,21 @@ async fn serve(
             ));
         }
     };
+    // Ready once the socket answers `hello`, before anything that can be slow: the database
+    // (an fsync on a busy disk) and the fleet (adopting every bot, searching /proc after a
+    // crash, which grows with the fleet). Calls that need them wait for them instead.
+    let started_at_ms = now_ms();
+    let (loaded, handler) = tokio::sync::watch::channel(None);
+    let gate = server::Gate {
+        agent: server::Identity {
+            started_at_ms,
+            home: paths.home.clone(),
+        },
+        handler,
+    };
+    let serving = bound.serve(&gate);
+    ready.send("ready");
+    phase("ready");
     let files = {
         let paths = paths.clone();
         std::thread::Builder::new()
@@ -250,7 +250,10 @@ async fn serve(
     };
     let (store, problem) = Store::open(&paths.db_file);
     phase("store open");
-    let ctx = Arc::new(Context::new(paths.clone(), store.clone()));
+    let mut context = Context::new(paths.clone(), store.clone());
+    context.started_at_ms = started_at_ms;
+    let ctx = Arc::new(context);
+    let _keeper = rebind::start(ctx.clone(), gate, serving);
     let record = |kind: &str, message: String| {
         ctx.record(NewEvent {
             bot: None,
@@ -303,14 +306,13 @@ async fn serve(
         ),
     );
 
-    tokio::spawn(server::serve(listener, handler));
+    let _ = loaded.send(Some(handler));
+    phase("serving");
     tokio::spawn(rotate_logs(ctx.clone(), fleet.clone()));
     tokio::spawn(cleanup_loop(ctx.clone(), fleet.clone()));
     if let Err(e) = health::Sampler::new(ctx.clone(), fleet.clone()).and_then(|s| Ok(s.start()?)) {
         record("health-error", format!("cannot sample processes: {e}"));
     }
-    ready.send("ready");
-    phase("ready");
 
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
@@ -524,17 +526,28 @@ async fn cleanup_loop(ctx: Arc<Context>, fleet: Arc<Fleet>) {
     }
 }
 
-/// Holds `run/agent.lock` for the life of the agent; `None` when another agent holds it.
+/// Holds `state/agent.lock` for the life of the agent; `None` when another agent holds it.
+/// It lives with the data, not in the runtime directory, which can vanish under a running
+/// agent (logind removes it at logout): a lock there would let a second agent in. It names
+/// its holder, so that commands find the agent by its lock when its socket is gone.
 fn take_lock(paths: &Paths) -> anyhow::Result<Option<File>> {
-    let file = std::fs::OpenOptions::new()
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = paths.lock_file.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(0o600)
         .open(&paths.lock_file)
         .with_context(|| format!("opening {}", paths.lock_file.display()))?;
     // SAFETY: flock on an fd we own.
     let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
     if rc == 0 {
+        file.set_len(0)
+            .and_then(|()| writeln!(file, "{}", std::process::id()))
+            .with_context(|| format!("writing {}", paths.lock_file.display()))?;
         return Ok(Some(file));
     }
     let err = std::io::Error::last_os_error();
@@ -564,6 +577,13 @@ impl ReadyPipe {
                 Some(File::from_raw_fd(fd))
             }
         }))
+    }
+
+    /// Says what the agent is doing now, so that a CLI that gives up waiting can say it.
+    fn phase(&mut self, what: &str) {
+        if let Some(f) = &mut self.0 {
+            let _ = writeln!(f, "phase: {what}");
+        }
     }
 
     fn send(&mut self, line: &str) {

@@ -9,9 +9,11 @@ use botctl_proto::{
     PROTOCOL_VERSION, ReloadReport, RpcError, ShutdownReport, StatusReport, StorageReport, Target,
     TemplateInfo, VERSION, now_ms,
 };
+use botctl_proto::{AgentRequest, AgentResponse};
 use futures::StreamExt;
+use tarpc::ServerError;
 use tarpc::context::Context as RpcContext;
-use tarpc::server::{BaseChannel, Channel};
+use tarpc::server::{BaseChannel, Channel, Serve};
 use tarpc::tokio_serde::formats::Bincode;
 use tokio::net::UnixListener;
 use tokio_util::codec::LengthDelimitedCodec;
@@ -28,16 +30,75 @@ pub struct Handler {
     pub services: Arc<crate::services::Services>,
 }
 
-impl Handler {
-    fn info(&self) -> AgentInfo {
-        AgentInfo {
-            pid: std::process::id(),
-            version: VERSION.to_string(),
-            protocol: PROTOCOL_VERSION,
-            started_at_ms: self.ctx.started_at_ms,
-            uptime_secs: ((now_ms() - self.ctx.started_at_ms).max(0) / 1000) as u64,
-            home: self.ctx.paths.home.display().to_string(),
+/// What `hello` says about the agent: known before it opens anything, so that it answers
+/// while its database opens and its fleet loads.
+#[derive(Clone)]
+pub struct Identity {
+    pub started_at_ms: i64,
+    pub home: std::path::PathBuf,
+}
+
+impl Identity {
+    fn of(ctx: &Context) -> Identity {
+        Identity {
+            started_at_ms: ctx.started_at_ms,
+            home: ctx.paths.home.clone(),
         }
+    }
+}
+
+fn hello(agent: &Identity, client: &ClientHello) -> Result<AgentInfo, RpcError> {
+    if client.protocol != PROTOCOL_VERSION {
+        return Err(RpcError::new(
+            botctl_proto::ErrorKind::VersionMismatch,
+            format!(
+                "the running agent is botctl {VERSION} (protocol {PROTOCOL_VERSION}) but this command is botctl {} (protocol {}): run `botctl agent restart` to replace the agent (bots keep running)",
+                client.version, client.protocol
+            ),
+        ));
+    }
+    Ok(info(agent))
+}
+
+fn info(agent: &Identity) -> AgentInfo {
+    AgentInfo {
+        pid: std::process::id(),
+        version: VERSION.to_string(),
+        protocol: PROTOCOL_VERSION,
+        started_at_ms: agent.started_at_ms,
+        uptime_secs: ((now_ms() - agent.started_at_ms).max(0) / 1000) as u64,
+        home: agent.home.display().to_string(),
+    }
+}
+
+/// What the socket serves: `hello` at once, every other call once the fleet is loaded (the
+/// handler is set). The agent reports ready before it loads its fleet, so that its start
+/// never waits for work that grows with the fleet; a call that needs the fleet waits for it.
+#[derive(Clone)]
+pub struct Gate {
+    pub agent: Identity,
+    pub handler: tokio::sync::watch::Receiver<Option<Handler>>,
+}
+
+impl Serve for Gate {
+    type Req = AgentRequest;
+    type Resp = AgentResponse;
+
+    async fn serve(self, rpc: RpcContext, req: AgentRequest) -> Result<AgentResponse, ServerError> {
+        let mut loaded = self.handler.clone();
+        if let AgentRequest::Hello { client } = &req
+            && loaded.borrow().is_none()
+        {
+            return Ok(AgentResponse::Hello(hello(&self.agent, client)));
+        }
+        let handler = loaded.wait_for(Option::is_some).await.map(|h| h.clone());
+        let Ok(Some(handler)) = handler else {
+            return Err(ServerError::new(
+                std::io::ErrorKind::Interrupted,
+                "the agent is shutting down".into(),
+            ));
+        };
+        handler.serve().serve(rpc, req).await
     }
 }
 
@@ -144,16 +205,7 @@ impl Agent for Handler {
     }
 
     async fn hello(self, _: RpcContext, client: ClientHello) -> Result<AgentInfo, RpcError> {
-        if client.protocol != PROTOCOL_VERSION {
-            return Err(RpcError::new(
-                botctl_proto::ErrorKind::VersionMismatch,
-                format!(
-                    "the running agent is botctl {VERSION} (protocol {PROTOCOL_VERSION}) but this command is botctl {} (protocol {}): run `botctl agent restart` to replace the agent (bots keep running)",
-                    client.version, client.protocol
-                ),
-            ));
-        }
-        Ok(self.info())
+        hello(&Identity::of(&self.ctx), &client)
     }
 
     async fn status(self, _: RpcContext) -> StatusReport {
@@ -171,7 +223,7 @@ impl Agent for Handler {
             });
         }
         StatusReport {
-            agent: self.info(),
+            agent: info(&Identity::of(&self.ctx)),
             bots: self.fleet.list(None),
             config_issues,
             host: self.ctx.host.lock().unwrap().clone(),
@@ -236,7 +288,7 @@ impl Agent for Handler {
 
 /// Accepts connections until the agent shuts down. Each connection is its own task: a bad
 /// peer or a malformed frame ends that connection only.
-pub async fn serve(listener: UnixListener, handler: Handler) {
+pub async fn serve(listener: UnixListener, gate: Gate) {
     let own_uid = nix::unistd::getuid().as_raw();
     loop {
         let stream = match listener.accept().await {
@@ -250,7 +302,7 @@ pub async fn serve(listener: UnixListener, handler: Handler) {
         match stream.peer_cred() {
             Ok(cred) if cred.uid() == own_uid || cred.uid() == 0 => {}
             Ok(cred) => {
-                handler.ctx.record(crate::store::NewEvent {
+                let event = crate::store::NewEvent {
                     bot: None,
                     owner: None,
                     kind: "refused".into(),
@@ -259,6 +311,15 @@ pub async fn serve(listener: UnixListener, handler: Handler) {
                         cred.uid(),
                         cred.pid()
                     ),
+                };
+                // Recorded once the store is open (at once, but for the agent's first moments).
+                let mut loaded = gate.handler.clone();
+                tokio::spawn(async move {
+                    if let Ok(handler) = loaded.wait_for(Option::is_some).await
+                        && let Some(handler) = handler.as_ref()
+                    {
+                        handler.ctx.record(event);
+                    }
                 });
                 continue;
             }
@@ -273,10 +334,9 @@ pub async fn serve(listener: UnixListener, handler: Handler) {
             .max_frame_length(MAX_FRAME_BYTES)
             .new_framed(stream);
         let transport = tarpc::serde_transport::new(framed, Bincode::default());
-        let handler = handler.clone();
         tokio::spawn(
             BaseChannel::with_defaults(transport)
-                .execute(handler.serve())
+                .execute(gate.clone())
                 .for_each(|call| async {
                     tokio::spawn(call);
                 }),
