@@ -17,16 +17,6 @@ fn fleet() -> (Home, Vec<u32>) {
     (home, pids)
 }
 
-/// Waits until a killed agent is dead and its socket refuses connections: its leader turns
-/// zombie before its other threads have exited and closed the listening socket.
-#[track_caller]
-fn wait_agent_gone(home: &Home, pid: u32) {
-    wait_for(&format!("agent {pid} gone"), WAIT, || {
-        let connect = std::os::unix::net::UnixStream::connect(home.socket());
-        ensure(!alive(pid) && connect.is_err(), (alive(pid), connect))
-    });
-}
-
 /// Every bot runs with the same pid as before, as the only process of that bot, and the agent
 /// recorded that it adopted it.
 #[track_caller]

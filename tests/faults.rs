@@ -40,16 +40,6 @@ impl Drop for Timing {
     }
 }
 
-/// Kills a process this test started (a locker, a flood) when the test ends, however it ends.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Every live process of this home by its BOTCTL_BOT, from one pass over /proc.
 fn fleet_pids(home: &Home) -> BTreeMap<String, Vec<u32>> {
     let var = format!("BOTCTL_HOME={}", home.path().display());
@@ -69,7 +59,11 @@ fn fleet_pids(home: &Home) -> BTreeMap<String, Vec<u32>> {
 /// Waits until every bot in `names` runs as exactly one process whose pid `status` reports, and
 /// no other bot of this home has a process; returns the pids.
 #[track_caller]
-fn wait_each_once(home: &Home, names: &[String], within: Duration) -> BTreeMap<String, u32> {
+pub(crate) fn wait_each_once(
+    home: &Home,
+    names: &[String],
+    within: Duration,
+) -> BTreeMap<String, u32> {
     wait_for(
         &format!("each of {} bots running exactly once", names.len()),
         within,
@@ -134,21 +128,6 @@ fn assert_store_intact(home: &Home, pids: &BTreeMap<String, u32>) {
     });
 }
 
-#[track_caller]
-fn wait_agent_gone(home: &Home, pid: u32) {
-    wait_for(&format!("agent {pid} gone"), WAIT, || {
-        let connect = UnixStream::connect(home.socket());
-        ensure(!alive(pid) && connect.is_err(), (alive(pid), connect))
-    });
-}
-
-fn kill_agent(home: &Home) -> u32 {
-    let agent = home.agent_pid_file().expect("agent pid");
-    kill(agent, libc::SIGKILL);
-    wait_agent_gone(home, agent);
-    agent
-}
-
 /// User plus system CPU time a process has used (fields 14 and 15 of /proc/PID/stat).
 fn cpu_time(pid: u32) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -163,14 +142,14 @@ fn cpu_time(pid: u32) -> Duration {
 }
 
 /// `events --json` for the whole agent (no --bot), oldest first.
-fn all_events(home: &Home) -> Vec<Value> {
+pub(crate) fn all_events(home: &Home) -> Vec<Value> {
     match home.json(&["events", "--json", "-n", "5000"]) {
         Value::Array(events) => events,
         other => panic!("events --json is not an array: {other:#}"),
     }
 }
 
-fn names(prefix: &str, n: usize) -> Vec<String> {
+pub(crate) fn names(prefix: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{prefix}{i:03}")).collect()
 }
 

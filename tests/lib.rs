@@ -9,6 +9,8 @@ mod docs;
 mod faults;
 mod files;
 mod health;
+mod persistence;
+mod reliability;
 mod remote;
 mod socket;
 mod storage;

@@ -371,7 +371,7 @@ fn post(port: u16, path: &str, headers: &[(&str, &str)], body: &[u8]) -> u16 {
         .unwrap_or(0)
 }
 
-fn get(port: u16, path: &str) -> (u16, String) {
+pub(crate) fn get(port: u16, path: &str) -> (u16, String) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     write!(
@@ -545,7 +545,7 @@ fn a_signed_push_updates_and_restarts_the_bot() {
     no_secret(&home, &tg);
 }
 
-fn get_or_refused(port: u16) -> (u16, String) {
+pub(crate) fn get_or_refused(port: u16) -> (u16, String) {
     match TcpStream::connect(("127.0.0.1", port)) {
         Ok(_) => get(port, "/health"),
         Err(e) => (0, e.to_string()),

@@ -490,6 +490,36 @@ pub fn wait_age(pid: u32, age: Duration) {
     });
 }
 
+/// Kills a process this test started (a locker, a flood, a forger) when the test ends,
+/// however it ends.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until a killed agent is dead and its socket refuses connections: its leader turns
+/// zombie before its other threads have exited and closed the listening socket.
+#[track_caller]
+pub fn wait_agent_gone(home: &Home, pid: u32) {
+    wait_for(&format!("agent {pid} gone"), WAIT, || {
+        let connect = std::os::unix::net::UnixStream::connect(home.socket());
+        ensure(!alive(pid) && connect.is_err(), (alive(pid), connect))
+    });
+}
+
+/// SIGKILLs the home's agent and waits until it is gone; returns its pid.
+#[track_caller]
+pub fn kill_agent(home: &Home) -> u32 {
+    let agent = home.agent_pid_file().expect("agent pid");
+    kill(agent, libc::SIGKILL);
+    wait_agent_gone(home, agent);
+    agent
+}
+
 pub fn kill(pid: u32, signal: i32) {
     // SAFETY: a plain syscall on a pid this test found for its own home.
     unsafe { libc::kill(pid as libc::pid_t, signal) };

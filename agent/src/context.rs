@@ -7,12 +7,15 @@ use botctl_proto::{Paths, now_ms};
 
 use crate::events::Event;
 use crate::notify::{Alerts, Notifier};
+use crate::spawn_record::SpawnRecords;
 use crate::store::Store;
 
 /// What every component of the agent shares.
 pub struct Context {
     pub paths: Paths,
     pub store: Store,
+    /// Each bot's latest spawn, written before the store has it.
+    pub spawn_records: SpawnRecords,
     pub started_at_ms: i64,
     /// The host at the last health sample.
     pub host: Mutex<Option<botctl_proto::HostInfo>>,
@@ -28,6 +31,7 @@ pub struct Context {
 impl Context {
     pub fn new(paths: Paths, store: Store) -> Context {
         Context {
+            spawn_records: SpawnRecords::new(&paths),
             paths,
             store,
             started_at_ms: now_ms(),

@@ -5,7 +5,7 @@
 /// siblings on the same layer: the mechanisms stay independent of each other).
 const LAYERS: &[&[&str]] = &[
     &["util", "secret", "watch"],
-    &["logs", "storage", "store", "health", "auth"],
+    &["logs", "storage", "store", "spawn_record", "health", "auth"],
     // Alerts are read from the stored event rows.
     &["notify"],
     &["events"],

@@ -15,6 +15,7 @@ pub mod ops;
 pub mod remote;
 pub mod secret;
 pub mod server;
+pub mod spawn_record;
 pub mod storage;
 pub mod store;
 pub mod util;
@@ -26,7 +27,6 @@ mod layers;
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd};
-use std::os::unix::fs::PermissionsExt;
 
 use anyhow::{Context as _, bail};
 use botctl_proto::Paths;
@@ -56,6 +56,8 @@ fn one_malloc_arena() {
 pub fn run(paths: Paths) -> anyhow::Result<()> {
     one_malloc_arena();
     let mut ready = ReadyPipe::from_env();
+    // Started by hand or by an older CLI, the agent may hold descriptors of its caller's.
+    botctl_proto::fds::close_inherited();
     let result = run_agent(&paths, &mut ready);
     if let Err(e) = &result {
         ready.send(&format!("error: {e:#}"));
@@ -64,10 +66,7 @@ pub fn run(paths: Paths) -> anyhow::Result<()> {
 }
 
 fn run_agent(paths: &Paths, ready: &mut ReadyPipe) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&paths.run_dir)
-        .with_context(|| format!("creating {}", paths.run_dir.display()))?;
-    std::fs::set_permissions(&paths.run_dir, std::fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("setting permissions of {}", paths.run_dir.display()))?;
+    ready.phase("taking the lock");
     let Some(_lock) = take_lock(paths)? else {
         ready.send("busy");
         log_line(format_args!(
@@ -77,18 +76,9 @@ fn run_agent(paths: &Paths, ready: &mut ReadyPipe) -> anyhow::Result<()> {
         ));
         return Ok(());
     };
-    // We hold the lock, so any socket file left here belongs to a dead agent.
-    match std::fs::remove_file(&paths.socket) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).context(format!("removing stale {}", paths.socket.display())),
-    }
-    let listener = std::os::unix::net::UnixListener::bind(&paths.socket)
-        .with_context(|| format!("binding {}", paths.socket.display()))?;
-    std::fs::set_permissions(&paths.socket, std::fs::Permissions::from_mode(0o600))?;
-    listener.set_nonblocking(true)?;
-    util::write_atomically_volatile(&paths.pid_file, &format!("{}\n", std::process::id()))
-        .with_context(|| format!("writing {}", paths.pid_file.display()))?;
+    ready.phase("binding the socket");
+    let bound = boot::rebind::bind(paths)?;
+    ready.phase("starting the runtime");
 
     // Two workers: starting a bot blocks its worker while the kernel sets up the new
     // process (posix_spawn returns once the child has exec'd), so a fleet starts about twice
@@ -104,7 +94,7 @@ fn run_agent(paths: &Paths, ready: &mut ReadyPipe) -> anyhow::Result<()> {
     let owned_paths = paths.clone();
     let (result, back) = runtime.block_on(async move {
         let served = tokio::spawn(async move {
-            let result = boot::serve(&owned_paths, listener, |line| owned_ready.send(line)).await;
+            let result = boot::serve(&owned_paths, bound, |line| owned_ready.send(line)).await;
             (result, owned_ready)
         });
         match served.await {
@@ -123,17 +113,30 @@ fn run_agent(paths: &Paths, ready: &mut ReadyPipe) -> anyhow::Result<()> {
     result
 }
 
-/// Holds `run/agent.lock` for the life of the agent; `None` when another agent holds it.
+/// Holds `state/agent.lock` for the life of the agent; `None` when another agent holds it.
+/// It lives with the data, not in the runtime directory, which can vanish under a running
+/// agent (logind removes it at logout): a lock there would let a second agent in. It names
+/// its holder, so that commands find the agent by its lock when its socket is gone.
 fn take_lock(paths: &Paths) -> anyhow::Result<Option<File>> {
-    let file = std::fs::OpenOptions::new()
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = paths.lock_file.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(0o600)
+        // Whatever is put at its path (a FIFO, say) must not hang the agent's start.
+        .custom_flags(libc::O_NONBLOCK)
         .open(&paths.lock_file)
         .with_context(|| format!("opening {}", paths.lock_file.display()))?;
     // SAFETY: flock on an fd we own.
     let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
     if rc == 0 {
+        file.set_len(0)
+            .and_then(|()| writeln!(file, "{}", std::process::id()))
+            .with_context(|| format!("writing {}", paths.lock_file.display()))?;
         return Ok(Some(file));
     }
     let err = std::io::Error::last_os_error();
@@ -163,6 +166,13 @@ impl ReadyPipe {
                 Some(File::from_raw_fd(fd))
             }
         }))
+    }
+
+    /// Says what the agent is doing now, so that a CLI that gives up waiting can say it.
+    fn phase(&mut self, what: &str) {
+        if let Some(f) = &mut self.0 {
+            let _ = writeln!(f, "phase: {what}");
+        }
     }
 
     fn send(&mut self, line: &str) {

@@ -3,8 +3,12 @@
 
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+
+/// The mode of every log file, live or rotated: what a bot prints is for its owner's group,
+/// never for every local user.
+pub const MODE: u32 = 0o640;
 
 /// Opens a log for a bot's stdout or stderr. O_APPEND matters: after a rotation truncates the
 /// file, the bot's next write lands at the new end instead of leaving a hole.
@@ -15,7 +19,7 @@ pub fn open_for_bot(path: &Path) -> io::Result<File> {
     OpenOptions::new()
         .create(true)
         .append(true)
-        .mode(0o640)
+        .mode(MODE)
         .open(path)
 }
 
@@ -49,11 +53,14 @@ pub fn rotate_if_needed(
     copy: bool,
 ) -> io::Result<Rotation> {
     use std::io::{Seek, SeekFrom};
-    let size = match std::fs::metadata(path) {
-        Ok(m) => m.len(),
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Rotation::None),
         Err(e) => return Err(e),
     };
+    let size = meta.len();
+    // A copy is as private as the live log (0640, or less under a stricter umask).
+    let private = || std::fs::Permissions::from_mode(meta.permissions().mode() & MODE);
     if size <= max_bytes {
         return Ok(Rotation::None);
     }
@@ -69,13 +76,23 @@ pub fn rotate_if_needed(
     for n in (1..keep).rev() {
         let from = rotated(path, n);
         if from.exists() {
-            std::fs::rename(&from, rotated(path, n + 1))?;
+            let to = rotated(path, n + 1);
+            std::fs::rename(&from, &to)?;
+            // Copies rotated by an older botctl were world-readable.
+            std::fs::set_permissions(&to, private())?;
         }
     }
     // Only the newest max_bytes: a rotated file is never larger than a live one may be.
     let mut src = File::open(path)?;
     src.seek(SeekFrom::Start(size.saturating_sub(max_bytes)))?;
-    let mut dst = File::create(rotated(path, 1))?;
+    let mut dst = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(MODE)
+        .open(rotated(path, 1))?;
+    // A copy made by an older botctl (0644) may still be there to be reused.
+    dst.set_permissions(private())?;
     io::copy(&mut io::Read::take(&mut src, max_bytes), &mut dst)?;
     OpenOptions::new().write(true).open(path)?.set_len(0)?;
     Ok(Rotation::Rotated)
@@ -107,6 +124,10 @@ mod tests {
         );
         assert_eq!(std::fs::read(rotated(&log, 2)).unwrap(), vec![b'c'; 50]);
         assert!(!rotated(&log, 3).exists());
+        for file in [log.clone(), rotated(&log, 1), rotated(&log, 2)] {
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, MODE, "{}", file.display());
+        }
         writer.write_all(b"after\n").unwrap();
         assert_eq!(std::fs::read(&log).unwrap(), b"after\n");
         // A flood: truncated without a copy, and the older copies stay as they are.

@@ -8,11 +8,12 @@ use botctl_proto::{
     CleanupItem, CleanupReport, ClientHello, CreateBot, EventQuery, EventRecord, MAX_FRAME_BYTES,
     ReloadReport, RpcError, ShutdownReport, StatusReport, StorageReport, Target, TemplateInfo,
 };
+use botctl_proto::{AgentRequest, AgentResponse};
 use futures::StreamExt;
+use tarpc::ServerError;
 use tarpc::context::Context as RpcContext;
-use tarpc::server::{BaseChannel, Channel};
+use tarpc::server::{BaseChannel, Channel, Serve};
 use tarpc::tokio_serde::formats::Bincode;
-use tokio::net::UnixListener;
 use tokio_util::codec::LengthDelimitedCodec;
 
 use crate::events::{Actor, Event, EventKind};
@@ -29,6 +30,46 @@ pub struct Handler {
 /// owner never reaches here, so an admin-only op cannot fail for this caller.
 fn admin<T: Default>(r: Result<T, RpcError>) -> T {
     r.unwrap_or_default()
+}
+
+/// What the socket serves: `hello` at once, every other call once the fleet is loaded (the
+/// ops are set). The agent reports ready before it loads its fleet, so that its start never
+/// waits for work that grows with the fleet; a call that needs the fleet waits for it.
+#[derive(Clone)]
+pub struct Gate {
+    pub agent: ops::agent::Identity,
+    pub ops: tokio::sync::watch::Receiver<Option<Arc<Ops>>>,
+}
+
+/// One accepted connection: the gate, and who is on the other end (decided at accept).
+#[derive(Clone)]
+struct Connection {
+    gate: Gate,
+    who: Arc<Who>,
+}
+
+impl Serve for Connection {
+    type Req = AgentRequest;
+    type Resp = AgentResponse;
+
+    async fn serve(self, rpc: RpcContext, req: AgentRequest) -> Result<AgentResponse, ServerError> {
+        let mut loaded = self.gate.ops.clone();
+        if let AgentRequest::Hello { client } = &req
+            && loaded.borrow().is_none()
+        {
+            let answer = ops::agent::hello(&self.gate.agent, client.clone());
+            return Ok(AgentResponse::Hello(answer));
+        }
+        let ops = loaded.wait_for(Option::is_some).await.map(|o| o.clone());
+        let Ok(Some(ops)) = ops else {
+            return Err(ServerError::new(
+                std::io::ErrorKind::Interrupted,
+                "the agent is shutting down".into(),
+            ));
+        };
+        let handler = Handler { ops, who: self.who };
+        handler.serve().serve(rpc, req).await
+    }
 }
 
 impl Agent for Handler {
@@ -82,11 +123,12 @@ impl Agent for Handler {
     }
 
     async fn hello(self, _: RpcContext, client: ClientHello) -> Result<AgentInfo, RpcError> {
-        ops::agent::hello(&self.ops, client)
+        ops::agent::hello(&ops::agent::Identity::of(&self.ops), client)
     }
 
     async fn status(self, _: RpcContext) -> StatusReport {
-        ops::show::status(&self.ops, &self.who, ops::agent::info(&self.ops))
+        let agent = ops::agent::info(&ops::agent::Identity::of(&self.ops));
+        ops::show::status(&self.ops, &self.who, agent)
     }
 
     async fn list_bots(self, _: RpcContext, owner: Option<String>) -> Vec<BotInfo> {
@@ -149,12 +191,35 @@ where
         .await;
 }
 
-/// Accepts connections until the agent shuts down. Each connection is its own task: a bad
-/// peer or a malformed frame ends that connection only.
-pub async fn serve(listener: Arc<UnixListener>, ops: Arc<Ops>) {
+/// A socket the agent bound, and which file it is (device, inode): a socket bound again
+/// after its file was removed replaces it.
+pub struct Socket {
+    pub listener: tokio::net::UnixListener,
+    pub id: (u64, u64),
+}
+
+/// The socket the server accepts on, as the agent's start-up and its socket keeper set it.
+pub type Sockets = tokio::sync::watch::Receiver<Arc<Socket>>;
+
+/// Accepts connections on the current socket (a socket bound again replaces it) until the
+/// agent shuts down. Each connection is its own task: a bad peer or a malformed frame ends
+/// that connection only.
+pub async fn serve(mut sockets: Sockets, gate: Gate) {
     let own_uid = nix::unistd::getuid().as_raw();
+    let mut socket = sockets.borrow_and_update().clone();
     loop {
-        let stream = match listener.accept().await {
+        let accepted = tokio::select! {
+            accepted = socket.listener.accept() => accepted,
+            changed = sockets.changed() => {
+                if changed.is_err() {
+                    // The sender is gone: the agent is on its way out.
+                    return;
+                }
+                socket = sockets.borrow_and_update().clone();
+                continue;
+            }
+        };
+        let stream = match accepted {
             Ok((stream, _)) => stream,
             Err(e) => {
                 crate::util::log_line(format_args!("accept failed: {e}"));
@@ -165,17 +230,24 @@ pub async fn serve(listener: Arc<UnixListener>, ops: Arc<Ops>) {
         let uid = match stream.peer_cred() {
             Ok(cred) if cred.uid() == own_uid || cred.uid() == 0 => cred.uid(),
             Ok(cred) => {
-                ops.ctx.record(
-                    Event::new(
-                        EventKind::Refused,
-                        format!(
-                            "refused a connection from uid {} (pid {:?}): only uid {own_uid} and root may control this agent",
-                            cred.uid(),
-                            cred.pid()
-                        ),
-                    )
-                    .by(&Actor::Uid(cred.uid())),
-                );
+                let event = Event::new(
+                    EventKind::Refused,
+                    format!(
+                        "refused a connection from uid {} (pid {:?}): only uid {own_uid} and root may control this agent",
+                        cred.uid(),
+                        cred.pid()
+                    ),
+                )
+                .by(&Actor::Uid(cred.uid()));
+                // Recorded once the store is open (at once, but for the agent's first moments).
+                let mut loaded = gate.ops.clone();
+                tokio::spawn(async move {
+                    if let Ok(ops) = loaded.wait_for(Option::is_some).await
+                        && let Some(ops) = ops.as_ref()
+                    {
+                        ops.ctx.record(event);
+                    }
+                });
                 continue;
             }
             Err(e) => {
@@ -189,11 +261,17 @@ pub async fn serve(listener: Arc<UnixListener>, ops: Arc<Ops>) {
             .max_frame_length(MAX_FRAME_BYTES)
             .new_framed(stream);
         let transport = tarpc::serde_transport::new(framed, Bincode::default());
-        let handler = Handler {
-            ops: ops.clone(),
+        let connection = Connection {
+            gate: gate.clone(),
             who: Arc::new(Who::admin(Actor::Uid(uid))),
         };
-        tokio::spawn(serve_transport(transport, handler));
+        tokio::spawn(
+            BaseChannel::with_defaults(transport)
+                .execute(connection)
+                .for_each(|call| async {
+                    tokio::spawn(call);
+                }),
+        );
     }
 }
 

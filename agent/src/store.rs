@@ -1,5 +1,5 @@
-//! The agent's SQLite file (`state/botctl.db`, WAL): the running-bot registry used for adoption
-//! and the event history. It lives on its own thread so supervision never waits on the disk.
+//! The agent's SQLite file (`state/botctl.db`, WAL): the running-bot registry used for adoption,
+//! where the operator left each bot (its supervision) and the event history. It lives on its own thread so supervision never waits on the disk.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::os::unix::fs::MetadataExt;
@@ -36,8 +36,11 @@ const COLUMNS_ADDED: [(&str, &str, &str); 4] = [
     // Why a bot went down unasked (crash, limit, health, pressure): what statistics count.
     ("events", "cause", "TEXT"),
 ];
+/// Tables added since the first version: `supervision`. Created by `init` (IF NOT EXISTS)
+/// whenever a file's `user_version` is behind.
+const TABLES_ADDED: i64 = 1;
 /// The `user_version` of a file with the whole schema of this version.
-const SCHEMA_VERSION: i64 = COLUMNS_ADDED.len() as i64;
+const SCHEMA_VERSION: i64 = COLUMNS_ADDED.len() as i64 + TABLES_ADDED;
 /// The meta key an agent leaves when it exits with its registry complete.
 const CLEAN_EXIT: &str = "clean_exit";
 
@@ -60,6 +63,84 @@ pub struct RegistryRow {
     /// The bot's configuration when it was started (`BotConfig::to_toml`): the last good
     /// version, kept running by the next agent even if the file is broken by then.
     pub config_toml: String,
+}
+
+/// Where a bot was left, as stored: what the next agent restores it to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wanted {
+    Running,
+    /// Running once `until_ms` passes (a backoff under way).
+    Backoff,
+    /// Given up until `until_ms` (the cool-down), or `botctl recover`.
+    Failed,
+    Stopped,
+    /// Ended, and its restart policy says leave it.
+    Exited,
+    /// `enabled = false` in its file: the file decides again at the next start.
+    Disabled,
+    /// Stopped by the auth monitor for `reason`; started again once the session is valid.
+    Parked,
+}
+
+impl Wanted {
+    const ALL: [Wanted; 7] = [
+        Wanted::Running,
+        Wanted::Backoff,
+        Wanted::Failed,
+        Wanted::Stopped,
+        Wanted::Exited,
+        Wanted::Disabled,
+        Wanted::Parked,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Wanted::Running => "running",
+            Wanted::Backoff => "backoff",
+            Wanted::Failed => "failed",
+            Wanted::Stopped => "stopped",
+            Wanted::Exited => "exited",
+            Wanted::Disabled => "disabled",
+            Wanted::Parked => "parked",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Wanted> {
+        Wanted::ALL.into_iter().find(|w| w.as_str() == text)
+    }
+}
+
+/// How a bot's last process ended, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredExit {
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    pub at_ms: i64,
+}
+
+/// One bot's supervision as it must outlive the agent: where it was left and the counters of
+/// its restart policy. Kept while the bot exists, written when it changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Supervision {
+    pub name: String,
+    pub wanted: Wanted,
+    /// Unix ms a backoff or failed cool-down ends.
+    pub until_ms: Option<i64>,
+    pub restarts: u32,
+    /// Unix ms of the automatic restarts still in the rate limit's window.
+    pub recent_restarts_ms: Vec<i64>,
+    pub quick_failures: u32,
+    pub last_exit: Option<StoredExit>,
+    pub last_error: Option<String>,
+    /// Why it is parked.
+    pub reason: Option<String>,
+}
+
+/// What the file held when it was opened: what a starting agent adopts and restores.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Opened {
+    pub registry: Vec<RegistryRow>,
+    pub supervision: Vec<Supervision>,
 }
 
 #[derive(Debug, Clone)]
@@ -101,6 +182,9 @@ enum Write {
     Delivery(String, i64),
     Register(RegistryRow),
     Unregister(String),
+    Supervise(Supervision),
+    /// The bot is gone: its supervision row goes too.
+    Forget(String),
 }
 
 enum Cmd {
@@ -134,22 +218,22 @@ pub struct Store {
     problem: Arc<Mutex<Option<String>>>,
     /// The file held the mark of a clean exit when it was opened (see `clean_exit`).
     clean_exit: bool,
-    /// The registry as it was read at open, until taken (see `take_opened_registry`).
-    opened_registry: Arc<Mutex<Option<Vec<RegistryRow>>>>,
+    /// The registry and supervision as read at open, until taken (see `take_opened`).
+    opened: Arc<Mutex<Option<Opened>>>,
 }
 
 impl Store {
     /// Opens (creating) the database and starts its thread. The second value, when present,
     /// says why the file could not be used and that the history is kept in memory instead.
     pub fn open(path: &Path) -> (Store, Option<String>) {
-        let (conn, registry, file, problem) = match open_checked(path) {
-            Ok((conn, registry, replaced)) => (conn, registry, Some(path.to_path_buf()), replaced),
+        let (conn, opened, file, problem) = match open_checked(path) {
+            Ok((conn, opened, replaced)) => (conn, opened, Some(path.to_path_buf()), replaced),
             Err(e) => {
                 let conn = Connection::open_in_memory().expect("sqlite in memory");
                 init(&conn).expect("sqlite schema in memory");
                 (
                     conn,
-                    Vec::new(),
+                    Opened::default(),
                     None,
                     Some(format!(
                         "cannot use {}: {e:#}; keeping history in memory until the agent restarts",
@@ -162,10 +246,9 @@ impl Store {
         let clean_exit = file.is_some() && take_clean_mark(&conn);
         let in_memory = file.is_none().then(|| problem.clone()).flatten();
         let problem_now = Arc::new(Mutex::new(in_memory));
-        let opened_registry = Arc::new(Mutex::new(Some(registry.clone())));
         let writer = Writer::new(
             conn,
-            registry,
+            opened.clone(),
             file,
             path.to_path_buf(),
             problem_now.clone(),
@@ -180,7 +263,7 @@ impl Store {
                 tx,
                 problem: problem_now,
                 clean_exit,
-                opened_registry,
+                opened: Arc::new(Mutex::new(Some(opened))),
             },
             problem,
         )
@@ -197,6 +280,16 @@ impl Store {
 
     pub fn register(&self, row: RegistryRow) {
         let _ = self.tx.send(Cmd::Write(Write::Register(row)));
+    }
+
+    /// Records where a bot now stands (see `Supervision`).
+    pub fn supervise(&self, row: Supervision) {
+        let _ = self.tx.send(Cmd::Write(Write::Supervise(row)));
+    }
+
+    /// Forgets a removed bot's supervision.
+    pub fn forget(&self, name: &str) {
+        let _ = self.tx.send(Cmd::Write(Write::Forget(name.to_string())));
     }
 
     pub fn samples(&self, rows: Vec<SampleRow>) {
@@ -255,15 +348,12 @@ impl Store {
         Ok(rx.await.context("store thread is gone")??)
     }
 
-    /// The registry as the file held it when it was opened, once: what a starting agent
-    /// adopts. Read on the opening thread, it spares the start a round trip to the store
-    /// thread, which had just been started and could take a millisecond or two to answer.
-    pub fn take_opened_registry(&self) -> Vec<RegistryRow> {
-        self.opened_registry
-            .lock()
-            .unwrap()
-            .take()
-            .unwrap_or_default()
+    /// The registry and supervision as the file held them when it was opened, once: what a
+    /// starting agent adopts and restores. Read on the opening thread, they spare the start a
+    /// round trip to the store thread, which had just been started and could take a
+    /// millisecond or two to answer.
+    pub fn take_opened(&self) -> Opened {
+        self.opened.lock().unwrap().take().unwrap_or_default()
     }
 
     /// Whether the previous agent left the registry complete: it exited cleanly after every
@@ -383,6 +473,18 @@ fn init(conn: &Connection) -> rusqlite::Result<()> {
             memory INTEGER NOT NULL);
          CREATE INDEX IF NOT EXISTS samples_bot ON samples(bot, ts_ms);
          CREATE INDEX IF NOT EXISTS samples_ts ON samples(ts_ms);
+         CREATE TABLE IF NOT EXISTS supervision(
+            name TEXT PRIMARY KEY,
+            wanted TEXT NOT NULL,
+            until_ms INTEGER,
+            restarts INTEGER NOT NULL DEFAULT 0,
+            recent_ms TEXT NOT NULL DEFAULT '',
+            quick_failures INTEGER NOT NULL DEFAULT 0,
+            exit_code INTEGER,
+            exit_signal INTEGER,
+            exit_at_ms INTEGER,
+            last_error TEXT,
+            reason TEXT);
          CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
          CREATE TABLE IF NOT EXISTS deliveries(id TEXT PRIMARY KEY, ts_ms INTEGER NOT NULL);",
     )?;
@@ -405,6 +507,7 @@ fn init(conn: &Connection) -> rusqlite::Result<()> {
         }
         conn.pragma_update(None, "user_version", to)?;
     }
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     Ok(())
 }
 
@@ -477,8 +580,10 @@ struct Writer {
     dropped: usize,
     failing: Option<Failing>,
     registry: BTreeMap<String, RegistryRow>,
-    /// Rewrite the registry table from `registry` with the next write (after a rebuild, or
-    /// when registry changes were dropped).
+    /// Every bot's supervision, kept whole like the registry.
+    supervision: BTreeMap<String, Supervision>,
+    /// Rewrite the registry and supervision tables from memory with the next write (after a
+    /// rebuild, or when changes to them were dropped).
     resync: bool,
     sample_retention: Duration,
     problem: Arc<Mutex<Option<String>>>,
@@ -487,12 +592,21 @@ struct Writer {
 impl Writer {
     fn new(
         conn: Connection,
-        registry: Vec<RegistryRow>,
+        opened: Opened,
         file: Option<PathBuf>,
         path: PathBuf,
         problem: Arc<Mutex<Option<String>>>,
     ) -> Writer {
-        let registry = registry.into_iter().map(|r| (r.name.clone(), r)).collect();
+        let registry = opened
+            .registry
+            .into_iter()
+            .map(|r| (r.name.clone(), r))
+            .collect();
+        let supervision = opened
+            .supervision
+            .into_iter()
+            .map(|r| (r.name.clone(), r))
+            .collect();
         let seen = file.as_deref().and_then(FileId::of);
         Writer {
             conn,
@@ -503,6 +617,7 @@ impl Writer {
             dropped: 0,
             failing: None,
             registry,
+            supervision,
             resync: false,
             sample_retention: botctl_proto::config::DEFAULT_SAMPLE_RETENTION,
             problem,
@@ -516,6 +631,12 @@ impl Writer {
             }
             Write::Unregister(name) => {
                 self.registry.remove(name);
+            }
+            Write::Supervise(row) => {
+                self.supervision.insert(row.name.clone(), row.clone());
+            }
+            Write::Forget(name) => {
+                self.supervision.remove(name);
             }
             _ => {}
         }
@@ -548,8 +669,8 @@ impl Writer {
         if self.pending.is_empty() && !self.resync {
             return;
         }
-        let registry = self.resync.then_some(&self.registry);
-        match apply(&mut self.conn, &self.pending, registry) {
+        let whole = self.resync.then_some((&self.registry, &self.supervision));
+        match apply(&mut self.conn, &self.pending, whole) {
             Ok(()) => {
                 let written = self.pending.len();
                 self.pending.clear();
@@ -577,7 +698,8 @@ impl Writer {
             Err(e) if is_corrupt(&e) && self.file.is_some() => {
                 self.rebuild(format!("is damaged ({e})"));
                 // Once: a fresh file that fails again is reported as a failing write below.
-                if apply(&mut self.conn, &self.pending, Some(&self.registry)).is_ok() {
+                let whole = Some((&self.registry, &self.supervision));
+                if apply(&mut self.conn, &self.pending, whole).is_ok() {
                     self.pending.clear();
                     self.resync = false;
                     self.seen = self.file.as_deref().and_then(FileId::of);
@@ -778,14 +900,18 @@ fn is_corrupt(e: &rusqlite::Error) -> bool {
 /// Opens the file; one that is not a database or is damaged is moved aside for a new one
 /// (the next agent must not be stuck without a registry). Also gives the registry it read
 /// to check the file, and a word on a file moved aside.
-type Opened = (Connection, Vec<RegistryRow>, Option<String>);
-
-fn open_checked(path: &Path) -> anyhow::Result<Opened> {
+fn open_checked(path: &Path) -> anyhow::Result<(Connection, Opened, Option<String>)> {
+    let read = |conn: &Connection| -> rusqlite::Result<Opened> {
+        Ok(Opened {
+            registry: read_registry(conn)?,
+            supervision: read_supervision(conn)?,
+        })
+    };
     let damaged = match short_of_its_header(path) {
         Some(why) => why,
         None => match open_file(path) {
-            Ok(conn) => match read_registry(&conn) {
-                Ok(registry) => return Ok((conn, registry, None)),
+            Ok(conn) => match read(&conn) {
+                Ok(opened) => return Ok((conn, opened, None)),
                 Err(e) if is_corrupt(&e) => e.to_string(),
                 Err(e) => return Err(e.into()),
             },
@@ -804,7 +930,7 @@ fn open_checked(path: &Path) -> anyhow::Result<Opened> {
     let conn = open_file(path)?;
     Ok((
         conn,
-        Vec::new(),
+        Opened::default(),
         Some(format!(
             "{} was damaged ({damaged}): kept it as {} and started a new one; running bots are found by their processes",
             path.display(),
@@ -906,10 +1032,17 @@ fn run(mut w: Writer, rx: mpsc::Receiver<Cmd>) {
     }
 }
 
+/// The registry and every bot's supervision, as the store thread holds them: written whole
+/// into a rebuilt file.
+type Whole<'a> = (
+    &'a BTreeMap<String, RegistryRow>,
+    &'a BTreeMap<String, Supervision>,
+);
+
 fn apply(
     conn: &mut Connection,
     writes: &VecDeque<Write>,
-    registry: Option<&BTreeMap<String, RegistryRow>>,
+    whole: Option<Whole<'_>>,
 ) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     for write in writes {
@@ -927,6 +1060,11 @@ fn apply(
             Write::Register(r) => register(&tx, r)?,
             Write::Unregister(name) => {
                 tx.prepare_cached("DELETE FROM registry WHERE name = ?1")?
+                    .execute(params![name])?;
+            }
+            Write::Supervise(row) => supervise(&tx, row)?,
+            Write::Forget(name) => {
+                tx.prepare_cached("DELETE FROM supervision WHERE name = ?1")?
                     .execute(params![name])?;
             }
             Write::Samples(rows) => {
@@ -956,13 +1094,75 @@ fn apply(
             }
         }
     }
-    if let Some(rows) = registry {
+    if let Some((registry, supervision)) = whole {
         tx.execute("DELETE FROM registry", [])?;
-        for r in rows.values() {
+        for r in registry.values() {
             register(&tx, r)?;
+        }
+        tx.execute("DELETE FROM supervision", [])?;
+        for r in supervision.values() {
+            supervise(&tx, r)?;
         }
     }
     tx.commit()
+}
+
+fn supervise(tx: &rusqlite::Transaction<'_>, r: &Supervision) -> rusqlite::Result<()> {
+    let recent: Vec<String> = r.recent_restarts_ms.iter().map(i64::to_string).collect();
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO supervision(name, wanted, until_ms, restarts, recent_ms,
+            quick_failures, exit_code, exit_signal, exit_at_ms, last_error, reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        r.name,
+        r.wanted.as_str(),
+        r.until_ms,
+        r.restarts,
+        recent.join(","),
+        r.quick_failures,
+        r.last_exit.and_then(|e| e.code),
+        r.last_exit.and_then(|e| e.signal),
+        r.last_exit.map(|e| e.at_ms),
+        r.last_error,
+        r.reason
+    ])?;
+    Ok(())
+}
+
+/// Every bot's supervision. A row this version cannot read (an unknown `wanted`, written by
+/// a newer agent) is left out: its bot starts as a new one would.
+fn read_supervision(conn: &Connection) -> rusqlite::Result<Vec<Supervision>> {
+    let mut stmt = conn.prepare(
+        "SELECT name, wanted, until_ms, restarts, recent_ms, quick_failures, exit_code,
+            exit_signal, exit_at_ms, last_error, reason
+         FROM supervision ORDER BY name",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        let wanted: String = r.get(1)?;
+        let recent: String = r.get(4)?;
+        let exit_at: Option<i64> = r.get(8)?;
+        Ok(Wanted::parse(&wanted).map(|wanted| Supervision {
+            name: r.get(0).unwrap_or_default(),
+            wanted,
+            until_ms: r.get(2).unwrap_or_default(),
+            restarts: r.get(3).unwrap_or_default(),
+            recent_restarts_ms: recent.split(',').filter_map(|t| t.parse().ok()).collect(),
+            quick_failures: r.get(5).unwrap_or_default(),
+            last_exit: exit_at.map(|at_ms| StoredExit {
+                code: r.get(6).unwrap_or_default(),
+                signal: r.get(7).unwrap_or_default(),
+                at_ms,
+            }),
+            last_error: r.get(9).unwrap_or_default(),
+            reason: r.get(10).unwrap_or_default(),
+        }))
+    })?;
+    Ok(rows
+        .collect::<rusqlite::Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .collect())
 }
 
 fn register(tx: &rusqlite::Transaction<'_>, r: &RegistryRow) -> rusqlite::Result<()> {
@@ -1205,12 +1405,12 @@ mod tests {
             store.record(event("b", "exited"));
             store.flush().await;
             assert_eq!(store.registry().await.unwrap(), vec![row.clone()]);
-            assert!(store.take_opened_registry().is_empty(), "a new file");
+            assert!(store.take_opened().registry.is_empty(), "a new file");
         }
         let (store, _) = Store::open(&db);
         assert_eq!(store.registry().await.unwrap().len(), 1);
-        assert_eq!(store.take_opened_registry().len(), 1, "as read at open");
-        assert!(store.take_opened_registry().is_empty(), "taken once");
+        assert_eq!(store.take_opened().registry.len(), 1, "as read at open");
+        assert!(store.take_opened().registry.is_empty(), "taken once");
         let all = store
             .events(EventQuery {
                 limit: 10,
@@ -1240,6 +1440,82 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(after, vec![all[1].clone()]);
+    }
+
+    fn supervision(name: &str, wanted: Wanted) -> Supervision {
+        Supervision {
+            name: name.into(),
+            wanted,
+            until_ms: Some(1_700_000_000_000),
+            restarts: 12,
+            recent_restarts_ms: vec![1, 2, 3],
+            quick_failures: 2,
+            last_exit: Some(StoredExit {
+                code: None,
+                signal: Some(9),
+                at_ms: 5,
+            }),
+            last_error: Some("cannot run `nope`".into()),
+            reason: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn supervision_survives_reopen_and_a_removed_bot_is_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("state/botctl.db");
+        let every: Vec<Supervision> = Wanted::ALL
+            .into_iter()
+            .map(|w| supervision(w.as_str(), w))
+            .collect();
+        {
+            let (store, _) = Store::open(&db);
+            for row in &every {
+                store.supervise(row.clone());
+            }
+            store.supervise(supervision("gone", Wanted::Stopped));
+            store.forget("gone");
+            store.flush().await;
+        }
+        let (store, _) = Store::open(&db);
+        let mut expected = every.clone();
+        expected.sort_by(|a, b| a.name.cmp(&b.name));
+        assert_eq!(store.take_opened().supervision, expected);
+
+        // A row a newer agent wrote with a standing this one does not know is left out.
+        let conn = Connection::open(&db).unwrap();
+        conn.execute(
+            "INSERT INTO supervision(name, wanted) VALUES ('new', 'hibernating')",
+            [],
+        )
+        .unwrap();
+        assert_eq!(read_supervision(&conn).unwrap().len(), every.len());
+    }
+
+    #[tokio::test]
+    async fn a_file_from_before_supervision_gets_the_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("botctl.db");
+        {
+            let (store, _) = Store::open(&db);
+            store.flush().await;
+        }
+        {
+            let conn = Connection::open(&db).unwrap();
+            conn.execute_batch("DROP TABLE supervision; PRAGMA user_version = 2;")
+                .unwrap();
+        }
+        let (store, problem) = Store::open(&db);
+        assert!(problem.is_none(), "{problem:?}");
+        assert!(store.take_opened().supervision.is_empty());
+        store.supervise(supervision("a", Wanted::Failed));
+        store.flush().await;
+        let conn = Connection::open(&db).unwrap();
+        assert_eq!(read_supervision(&conn).unwrap().len(), 1);
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
     }
 
     #[tokio::test]
@@ -1447,6 +1723,17 @@ mod fault_tests {
         let db = dir.path().join("state/botctl.db");
         let (store, _) = Store::open(&db);
         store.register(row("a", 10));
+        store.supervise(Supervision {
+            name: "s".into(),
+            wanted: Wanted::Stopped,
+            until_ms: None,
+            restarts: 3,
+            recent_restarts_ms: Vec::new(),
+            quick_failures: 0,
+            last_exit: None,
+            last_error: None,
+            reason: None,
+        });
         store.record(event("started"));
         store.flush().await;
         for suffix in ["", "-wal", "-shm"] {
@@ -1461,6 +1748,14 @@ mod fault_tests {
         drop(store);
         let names: Vec<String> = registry_on_disk(&db).into_iter().map(|r| r.name).collect();
         assert_eq!(names, ["a", "b"]);
+        let kept = read_supervision(&Connection::open(&db).unwrap()).unwrap();
+        assert_eq!(
+            kept.iter()
+                .map(|r| (r.name.as_str(), r.restarts))
+                .collect::<Vec<_>>(),
+            [("s", 3)],
+            "where the operator left a bot is rebuilt too"
+        );
     }
 
     #[tokio::test]

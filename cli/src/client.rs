@@ -4,6 +4,7 @@
 use std::fs::OpenOptions;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -60,6 +61,7 @@ pub async fn connect_existing(target: &Target) -> Result<Option<Session>, CliErr
 pub async fn connect(target: &Target) -> Result<Session, CliError> {
     let deadline = Instant::now() + START_DEADLINE;
     let mut started = None;
+    let mut holder = None;
     loop {
         if let Probe::Up(s) = probe(target).await? {
             if let Some(pid) = started {
@@ -71,6 +73,9 @@ pub async fn connect(target: &Target) -> Result<Session, CliError> {
             return Ok(s);
         }
         if Instant::now() >= deadline {
+            if let Some(pid) = holder {
+                return Err(not_answering(target, pid));
+            }
             return Err(CliError::unreachable(format!(
                 "no agent answers on {} (an agent for {} may be starting or stopping; see {})",
                 target.paths.socket.display(),
@@ -82,25 +87,33 @@ pub async fn connect(target: &Target) -> Result<Session, CliError> {
             tokio::time::sleep(Duration::from_millis(5)).await;
             continue;
         }
+        // An agent holds the lock but its socket is gone (its runtime directory was removed):
+        // it binds the socket again, so wait for it rather than start a second agent.
+        if let Some(pid) = lock_holder(&target.paths) {
+            holder = Some(pid);
+            wait_for_socket(target, deadline).await;
+            continue;
+        }
         let (pid, ready) = start_agent(target)?;
         let left = deadline.saturating_duration_since(Instant::now());
         // Blocking this (single) runtime thread is fine: the CLI has nothing else to do
         // meanwhile, and a thread of its own to wait on cost a start 0.3 ms.
-        let line = read_ready(ready, left);
-        match line.as_deref() {
-            Some("ready") => started = Some(pid),
+        match read_ready(ready, left) {
+            Ready::Up => started = Some(pid),
             // Another agent holds the lock: it is starting (or stopping); wait for its socket.
-            Some("busy") => wait_for_socket(target, deadline).await,
-            Some(other) => {
+            Ready::Busy => {
+                wait_for_socket(target, deadline).await;
+            }
+            Ready::Failed(why) => {
                 return Err(CliError::unreachable(format!(
-                    "the agent failed to start: {}",
-                    other.strip_prefix("error: ").unwrap_or(other)
+                    "the agent failed to start: {why}"
                 )));
             }
-            None => {
+            Ready::Silent { last_phase } => {
                 return Err(CliError::unreachable(format!(
-                    "the agent (pid {pid}) did not report ready within {}s; its log {} ends with:\n{}",
+                    "the agent (pid {pid}) did not report ready within {}s (it was {}); its log {} ends with:\n{}",
                     START_DEADLINE.as_secs(),
+                    last_phase.as_deref().unwrap_or("starting up"),
                     target.paths.agent_log.display(),
                     log_tail(&target.paths.agent_log)
                 )));
@@ -109,15 +122,99 @@ pub async fn connect(target: &Target) -> Result<Session, CliError> {
     }
 }
 
-/// Polls (briefly) for the lock holder's socket to answer before trying to start again.
-async fn wait_for_socket(target: &Target, deadline: Instant) {
+/// Polls (briefly) for the lock holder's socket to answer before trying to start again;
+/// whether it did.
+async fn wait_for_socket(target: &Target, deadline: Instant) -> bool {
     let until = deadline.min(Instant::now() + Duration::from_secs(1));
     while Instant::now() < until {
         if let Ok(mut s) = std::os::unix::net::UnixStream::connect(&target.paths.socket) {
             let _ = std::io::Write::flush(&mut s);
-            return;
+            return true;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    false
+}
+
+fn not_answering(target: &Target, pid: u32) -> CliError {
+    CliError::unreachable(format!(
+        "the agent for {} (pid {pid}, holding {}) does not answer on {}; see {}",
+        target.paths.home.display(),
+        target.paths.lock_file.display(),
+        target.paths.socket.display(),
+        target.paths.agent_log.display()
+    ))
+}
+
+/// Connects to the running agent, found by its lock when its socket does not answer (the
+/// socket or its directory was removed, and the agent is binding it again); `None` when
+/// no agent runs.
+pub async fn connect_running(target: &Target) -> Result<Option<Session>, CliError> {
+    if let Some(session) = connect_existing(target).await? {
+        return Ok(Some(session));
+    }
+    let Some(pid) = running_agent(&target.paths) else {
+        return Ok(None);
+    };
+    let deadline = Instant::now() + START_DEADLINE;
+    while Instant::now() < deadline && alive(pid) {
+        if wait_for_socket(target, deadline).await
+            && let Some(session) = connect_existing(target).await?
+        {
+            return Ok(Some(session));
+        }
+    }
+    if !alive(pid) {
+        return Ok(None);
+    }
+    Err(not_answering(target, pid))
+}
+
+/// The running agent of this home: the holder of its lock, or (an agent of an older botctl,
+/// whose lock was elsewhere) the process in its pid file, if that is a live botctl agent.
+pub fn running_agent(paths: &Paths) -> Option<u32> {
+    lock_holder(paths).or_else(|| {
+        let text = std::fs::read_to_string(&paths.pid_file).ok()?;
+        let pid: u32 = text.trim().parse().ok()?;
+        is_agent(pid).then_some(pid)
+    })
+}
+
+/// The process holding the home's lock, from the kernel's table of locks (/proc/locks), so
+/// that nothing is taken to ask: taking the lock, even for a moment, could turn away an agent
+/// starting at that moment.
+fn lock_holder(paths: &Paths) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(&paths.lock_file).ok()?;
+    let (major, minor) = (libc::major(meta.dev()), libc::minor(meta.dev()));
+    let file = format!("{major:02x}:{minor:02x}:{}", meta.ino());
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    // "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"
+    locks.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let at = fields.iter().position(|f| *f == "FLOCK")?;
+        let pid: u32 = fields.get(at + 3)?.parse().ok()?;
+        (fields.get(at + 4) == Some(&file.as_str()) && is_agent(pid)).then_some(pid)
+    })
+}
+
+/// Whether `pid` is a live `botctl agent run`.
+pub fn is_agent(pid: u32) -> bool {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+    args.windows(2).any(|w| w[0] == b"agent" && w[1] == b"run") && alive(pid)
+}
+
+/// Exists and is not a zombie.
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
     }
 }
 
@@ -198,9 +295,11 @@ fn start_agent(target: &Target) -> Result<(u32, OwnedFd), CliError> {
     let fail = |what: &str, e: io::Error| CliError::unreachable(format!("{what}: {e}"));
     std::fs::create_dir_all(&paths.logs_dir)
         .map_err(|e| fail(&format!("creating {}", paths.logs_dir.display()), e))?;
+    // The agent's log holds what bots said when they failed: 0640 like the bots' logs.
     let log = OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o640)
         .open(&paths.agent_log)
         .map_err(|e| fail(&format!("opening {}", paths.agent_log.display()), e))?;
     let log2 = log
@@ -231,7 +330,9 @@ fn start_agent(target: &Target) -> Result<(u32, OwnedFd), CliError> {
             } else if libc::dup2(write_fd, 3) == -1 {
                 return Err(io::Error::last_os_error());
             }
-            Ok(())
+            // The agent outlives this command: whatever else our caller left open (a
+            // `flock`ed file, a pipe a CI job waits on) must not stay open with it.
+            botctl_proto::fds::cloexec_from(4)
         });
     }
     let child = cmd.spawn().map_err(|e| fail("starting the agent", e))?;
@@ -249,14 +350,44 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-/// The agent's one readiness line, or `None` on timeout or when it closed the pipe silently.
-fn read_ready(fd: OwnedFd, within: Duration) -> Option<String> {
+/// What a started agent said on its readiness pipe.
+enum Ready {
+    Up,
+    /// Another agent holds the lock.
+    Busy,
+    Failed(String),
+    /// Nothing final within the time (or the pipe closed): the last phase it named.
+    Silent {
+        last_phase: Option<String>,
+    },
+}
+
+/// Reads the agent's readiness pipe: `phase: ...` lines while it starts, then one final line.
+fn read_ready(fd: OwnedFd, within: Duration) -> Ready {
     let deadline = Instant::now() + within;
     let mut buf = Vec::new();
+    let mut last_phase = None;
     loop {
+        while let Some(end) = buf.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = buf.drain(..=end).collect();
+            let line = String::from_utf8_lossy(&line).trim().to_string();
+            match line.as_str() {
+                "ready" => return Ready::Up,
+                "busy" => return Ready::Busy,
+                "" => {}
+                other => match other.strip_prefix("phase: ") {
+                    Some(phase) => last_phase = Some(phase.to_string()),
+                    None => {
+                        return Ready::Failed(
+                            other.strip_prefix("error: ").unwrap_or(other).into(),
+                        );
+                    }
+                },
+            }
+        }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return None;
+            return Ready::Silent { last_phase };
         }
         let mut pfd = libc::pollfd {
             fd: fd.as_raw_fd(),
@@ -269,25 +400,19 @@ fn read_ready(fd: OwnedFd, within: Duration) -> Option<String> {
             if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
                 continue;
             }
-            return None;
+            return Ready::Silent { last_phase };
         }
         if n == 0 {
-            return None;
+            return Ready::Silent { last_phase };
         }
         let mut chunk = [0u8; 512];
         // SAFETY: reading into a local buffer of the given length.
         let got = unsafe { libc::read(fd.as_raw_fd(), chunk.as_mut_ptr().cast(), chunk.len()) };
         if got <= 0 {
-            break;
+            return Ready::Silent { last_phase };
         }
         buf.extend_from_slice(&chunk[..got as usize]);
-        if buf.contains(&b'\n') {
-            break;
-        }
     }
-    let text = String::from_utf8_lossy(&buf);
-    let line = text.lines().next()?.trim().to_string();
-    (!line.is_empty()).then_some(line)
 }
 
 fn log_tail(path: &std::path::Path) -> String {
@@ -299,4 +424,39 @@ fn log_tail(path: &std::path::Path) -> String {
                 .join("\n")
         })
         .unwrap_or_else(|e| format!("  (cannot read it: {e})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn said(lines: &str, close: bool) -> Ready {
+        let (read, write) = pipe().unwrap();
+        let mut write = std::fs::File::from(write);
+        io::Write::write_all(&mut write, lines.as_bytes()).unwrap();
+        // Left open, the agent is still there but says nothing more.
+        let open = (!close).then_some(write);
+        let answer = read_ready(read, Duration::from_millis(50));
+        drop(open);
+        answer
+    }
+
+    #[test]
+    fn a_silent_agent_is_reported_with_the_last_phase_it_named() {
+        assert!(matches!(
+            said("phase: taking the lock\nphase: starting the runtime\n", false),
+            Ready::Silent { last_phase: Some(p) } if p == "starting the runtime"
+        ));
+        assert!(matches!(
+            said("phase: binding the socket\n", true),
+            Ready::Silent { last_phase: Some(p) } if p == "binding the socket"
+        ));
+        assert!(matches!(said("", true), Ready::Silent { last_phase: None }));
+        assert!(matches!(said("phase: x\nready\n", false), Ready::Up));
+        assert!(matches!(said("phase: x\nbusy\n", false), Ready::Busy));
+        assert!(matches!(
+            said("phase: x\nerror: binding: too long\n", false),
+            Ready::Failed(why) if why == "binding: too long"
+        ));
+    }
 }

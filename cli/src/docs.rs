@@ -630,11 +630,17 @@ fn files(roff: &mut Roff) {
             ),
             (
                 "logs/",
-                "Bot output, NAME.out and NAME.err, rotated by size; agent.log, the agent's own.",
+                "Bot output, NAME.out and NAME.err, rotated by size; agent.log, the agent's own \
+                 (all 0640).",
             ),
             (
                 "state/botctl.db",
                 "SQLite: the running-bot registry, events, restart history, resource samples.",
+            ),
+            (
+                "state/agent.lock",
+                "Held by the one live agent and naming its pid; kept with the data, since the \
+                 runtime directory can vanish under a running agent.",
             ),
             (
                 "run/agent.sock",
@@ -643,7 +649,8 @@ fn files(roff: &mut Roff) {
             ),
             (
                 "run/agent.pid",
-                "The agent's pid; run/agent.lock is held by the one live agent.",
+                "The agent's pid. The agent binds its socket and writes this file again if they \
+                 are removed.",
             ),
         ],
     );

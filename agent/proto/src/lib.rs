@@ -6,6 +6,7 @@
 //! No `skip_serializing_if`, `flatten` or `untagged` in wire types (bincode cannot read them).
 
 pub mod config;
+pub mod fds;
 pub mod fsread;
 pub mod paths;
 

@@ -25,7 +25,8 @@ pub struct Paths {
     pub run_dir: PathBuf,
     pub socket: PathBuf,
     pub pid_file: PathBuf,
-    /// Held (flock) by the one live agent for its whole life.
+    /// Held (flock) by the one live agent for its whole life, and naming its pid. With the
+    /// data, not in the runtime directory, which can vanish under a running agent.
     pub lock_file: PathBuf,
     pub agent_log: PathBuf,
 }
@@ -49,7 +50,7 @@ impl Paths {
             run_dir: run.to_path_buf(),
             socket: run.join("agent.sock"),
             pid_file: run.join("agent.pid"),
-            lock_file: run.join("agent.lock"),
+            lock_file: data.join("state").join("agent.lock"),
             agent_log: data.join("logs").join("agent.log"),
         }
     }
@@ -117,6 +118,7 @@ mod tests {
         let p = Paths::under(Path::new("/tmp/h"));
         assert_eq!(p.socket, Path::new("/tmp/h/run/agent.sock"));
         assert_eq!(p.db_file, Path::new("/tmp/h/state/botctl.db"));
+        assert_eq!(p.lock_file, Path::new("/tmp/h/state/agent.lock"));
         assert_eq!(p.bot_file("x"), Path::new("/tmp/h/bots.d/x.toml"));
         assert_eq!(p.bot_dir("al", "x"), Path::new("/tmp/h/bots/al/x"));
         assert_eq!(p.display(&p.bot_file("x")), "bots.d/x.toml");

@@ -2,6 +2,7 @@
 //! and the services wired, every long-lived loop started through `supervise`, readiness
 //! reported; then the signals that end or reload the agent.
 
+pub mod rebind;
 pub mod services;
 pub mod supervise;
 
@@ -17,17 +18,19 @@ use crate::fleet::{Files, Fleet};
 use crate::loops;
 use crate::ops::{self, Ops, Who};
 use crate::remote::AgentControl;
+use crate::server;
 use crate::store::Store;
 use crate::util::log_line;
 use supervise::{supervise, supervise_thread};
 
-/// Runs the agent on `listener` until it is asked to stop; `ready` is told once it serves.
+/// Runs the agent on its bound socket until it is asked to stop; `ready` is told once the
+/// socket answers `hello`.
 pub async fn serve(
     paths: &Paths,
-    listener: std::os::unix::net::UnixListener,
+    bound: rebind::Bound,
     ready: impl FnOnce(&str),
 ) -> anyhow::Result<()> {
-    let listener = Arc::new(tokio::net::UnixListener::from_std(listener)?);
+    let (sockets_tx, sockets) = bound.into_sockets()?;
     // BOTCTL_TRACE_STARTUP=1 logs how long each phase of the start takes.
     let t0 = std::time::Instant::now();
     let trace = std::env::var_os("BOTCTL_TRACE_STARTUP").is_some();
@@ -46,6 +49,22 @@ pub async fn serve(
             ));
         }
     };
+    // Ready once the socket answers `hello`, before anything that can be slow: the database
+    // (an fsync on a busy disk) and the fleet (adopting every bot, searching /proc after a
+    // crash, which grows with the fleet). Calls that need them wait for them instead.
+    let started_at_ms = botctl_proto::now_ms();
+    let (loaded, ops_rx) = tokio::sync::watch::channel(None);
+    let gate = server::Gate {
+        agent: ops::agent::Identity {
+            started_at_ms,
+            home: paths.home.clone(),
+        },
+        ops: ops_rx,
+    };
+    // Bare until there is a context to report a panic to; `start_loops` then supervises it.
+    let early = tokio::spawn(server::serve(sockets.clone(), gate.clone()));
+    ready("ready");
+    phase("ready");
     let files = {
         let paths = paths.clone();
         std::thread::Builder::new()
@@ -54,13 +73,15 @@ pub async fn serve(
     };
     let (store, problem) = Store::open(&paths.db_file);
     phase("store open");
-    let ctx = Arc::new(Context::new(paths.clone(), store.clone()));
+    let mut context = Context::new(paths.clone(), store.clone());
+    context.started_at_ms = started_at_ms;
+    let ctx = Arc::new(context);
     let record = |kind: EventKind, message: String| ctx.record(Event::new(kind, message));
     if let Some(problem) = problem {
         log_line(format_args!("botctl agent: {problem}"));
         record(EventKind::StoreError, problem);
     }
-    let registry = store.take_opened_registry();
+    let opened = store.take_opened();
     // After a clean exit the registry names every bot process; otherwise (a crash, a kill,
     // a lost or new database) the live processes are searched too.
     let registry_complete = store.clean_exit();
@@ -70,7 +91,7 @@ pub async fn serve(
         Ok(Ok(files)) => files,
         _ => Files::read(paths),
     };
-    let report = fleet.load(files, registry, registry_complete).await;
+    let report = fleet.load(files, opened, registry_complete).await;
     phase("fleet loaded");
     let rows = fleet.read(|r| r.list(None, botctl_proto::now_ms()));
     let bots = rows.len();
@@ -109,9 +130,15 @@ pub async fn serve(
         ),
     );
 
-    start_loops(&ctx, &fleet, &ops, listener, auth, auth_requests);
-    ready("ready");
-    phase("ready");
+    let _ = loaded.send(Some(ops.clone()));
+    phase("serving");
+    early.abort();
+    let rpc = Rpc {
+        sockets,
+        sockets_tx: Arc::new(sockets_tx),
+        gate,
+    };
+    start_loops(&ctx, &fleet, rpc, auth, auth_requests);
 
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
@@ -149,24 +176,35 @@ pub async fn serve(
     Ok(())
 }
 
-/// Every long-lived loop, each through `supervise`: the RPC server, the auth monitor, log
-/// rotation, cleanup and the health sampler's thread.
+/// What the RPC server runs on: the socket (bound again by the keeper when removed) and
+/// the gate that answers `hello` before the fleet is loaded.
+struct Rpc {
+    sockets: server::Sockets,
+    sockets_tx: Arc<tokio::sync::watch::Sender<Arc<server::Socket>>>,
+    gate: server::Gate,
+}
+
+/// Every long-lived loop, each through `supervise`: the RPC server and its socket keeper,
+/// the auth monitor, log rotation, cleanup and the health sampler's thread.
 fn start_loops(
     ctx: &Arc<Context>,
     fleet: &Arc<Fleet>,
-    ops: &Arc<Ops>,
-    listener: Arc<tokio::net::UnixListener>,
+    rpc: Rpc,
     auth: Arc<loops::auth::Monitor>,
     auth_requests: tokio::sync::mpsc::UnboundedReceiver<String>,
 ) {
     {
-        let ops = ops.clone();
+        let Rpc {
+            sockets,
+            sockets_tx,
+            gate,
+        } = rpc;
         tokio::spawn(supervise("rpc server", ctx.clone(), move || {
-            let (listener, ops) = (listener.clone(), ops.clone());
-            Box::pin(async move {
-                crate::server::serve(listener, ops).await;
-                Ok(())
-            })
+            Box::pin(server::serve(sockets.clone(), gate.clone()).map_ok())
+        }));
+        let c = ctx.clone();
+        tokio::spawn(supervise("socket keeper", ctx.clone(), move || {
+            Box::pin(rebind::keep(c.clone(), sockets_tx.clone()).map_ok())
         }));
     }
     {

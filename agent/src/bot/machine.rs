@@ -58,6 +58,23 @@ impl Exit {
         matches!(self, Exit::Code(0))
     }
 
+    /// The exit code or the signal, as stored and shown (neither for an unknown status).
+    pub fn code_and_signal(&self) -> (Option<i32>, Option<i32>) {
+        match *self {
+            Exit::Code(c) => (Some(c), None),
+            Exit::Signal(s) => (None, Some(s)),
+            Exit::Unknown => (None, None),
+        }
+    }
+
+    pub fn from_code_and_signal(code: Option<i32>, signal: Option<i32>) -> Exit {
+        match (code, signal) {
+            (Some(c), _) => Exit::Code(c),
+            (None, Some(s)) => Exit::Signal(s),
+            (None, None) => Exit::Unknown,
+        }
+    }
+
     pub fn describe(&self) -> String {
         match *self {
             Exit::Code(code) => format!("code {code}"),
@@ -152,6 +169,35 @@ pub enum Input {
     },
 }
 
+/// Where a bot stands for the next agent: what the operator (or the restart policy) left it
+/// at, whatever was under way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// Wanted running: running, starting, or restarting at once.
+    Running,
+    Backoff {
+        until: Instant,
+    },
+    Failed {
+        retry_at: Instant,
+    },
+    /// Stopped (by a user, by the agent for a reason, or never started).
+    Stopped,
+    /// Ended, and its restart policy says leave it.
+    Exited,
+}
+
+/// What outlives the agent of one bot's supervision (see `Machine::saved`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Saved {
+    pub standing: Standing,
+    pub restarts: u32,
+    pub recent_restarts: Vec<Instant>,
+    pub quick_failures: u32,
+    pub last_exit: Option<(Exit, Instant)>,
+    pub last_error: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     Spawn,
@@ -159,7 +205,7 @@ pub enum Action {
     Record { kind: EventKind, message: String },
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Machine {
     pub phase: Phase,
     pub recent_restarts: VecDeque<Instant>,
@@ -207,6 +253,63 @@ impl Machine {
             phase: Phase::Running { pid, since },
             ..Self::new()
         }
+    }
+
+    /// A machine as an earlier agent left it (see `saved`), with the live process it adopted
+    /// if any: the same phase, counters and last exit, so the restart policy goes on where it
+    /// was. A bot wanted running without a process is left `Stopped` for the runner to start;
+    /// one wanted stopped whose process still runs is `Running` for the runner to stop.
+    pub fn restored(saved: &Saved, process: Option<(u32, Instant)>) -> Self {
+        let phase = match (process, saved.standing) {
+            (Some((pid, since)), _) => Phase::Running { pid, since },
+            (None, Standing::Running | Standing::Stopped) => Phase::Stopped,
+            (None, Standing::Backoff { until }) => Phase::Backoff { until },
+            (None, Standing::Failed { retry_at }) => Phase::Failed { retry_at },
+            (None, Standing::Exited) => Phase::Exited,
+        };
+        Machine {
+            phase,
+            recent_restarts: saved.recent_restarts.iter().copied().collect(),
+            quick_failures: saved.quick_failures,
+            restarts: saved.restarts,
+            last_exit: saved.last_exit,
+            last_error: saved.last_error.clone(),
+            ..Self::new()
+        }
+    }
+
+    /// What must outlive the agent: where the bot is meant to stand once what is under way
+    /// completes, and the counters of its restart policy. `None` once it is being removed.
+    pub fn saved(&self) -> Option<Saved> {
+        let standing = if self.spawning {
+            match self.after_spawn {
+                Some(AfterStop::Remove) => return None,
+                Some(AfterStop::Stay | AfterStop::Park) => Standing::Stopped,
+                _ => Standing::Running,
+            }
+        } else {
+            match self.phase {
+                Phase::Stopped => Standing::Stopped,
+                Phase::Running { .. } => Standing::Running,
+                Phase::Stopping { then, .. } => match then {
+                    AfterStop::Stay | AfterStop::Park => Standing::Stopped,
+                    AfterStop::Start | AfterStop::Recycle => Standing::Running,
+                    AfterStop::Remove => return None,
+                },
+                Phase::Backoff { until } => Standing::Backoff { until },
+                Phase::Failed { retry_at } => Standing::Failed { retry_at },
+                Phase::Exited => Standing::Exited,
+                Phase::Removed => return None,
+            }
+        };
+        Some(Saved {
+            standing,
+            restarts: self.restarts,
+            recent_restarts: self.recent_restarts.iter().copied().collect(),
+            quick_failures: self.quick_failures,
+            last_exit: self.last_exit,
+            last_error: self.last_error.clone(),
+        })
     }
 
     pub fn deadline(&self) -> Option<Instant> {
@@ -948,6 +1051,158 @@ mod tests {
         assert_eq!(covered.len(), 7 * 11);
     }
 
+    /// The machine a restored one must equal: what is not saved is what only matters while
+    /// a stop or a spawn is under way, and those are not compared.
+    fn as_restored(m: &Machine) -> Option<(Machine, Machine)> {
+        if m.spawning || matches!(m.phase, Phase::Stopping { .. } | Phase::Removed) {
+            return None;
+        }
+        let process = match m.phase {
+            Phase::Running { pid, since } => Some((pid, since)),
+            _ => None,
+        };
+        let back = Machine::restored(&m.saved()?, process);
+        Some((
+            back,
+            Machine {
+                park_reason: None,
+                ..m.clone()
+            },
+        ))
+    }
+
+    #[test]
+    fn what_survives_the_agent_in_every_phase() {
+        let t0 = Instant::now();
+        let until = t0 + S(5);
+        let stopping = |then| Phase::Stopping {
+            pid: 100,
+            since: t0,
+            then,
+        };
+        let run = Phase::Running {
+            pid: 100,
+            since: t0,
+        };
+        use Standing as W;
+        #[rustfmt::skip]
+        let table: Vec<(Phase, bool, Option<AfterStop>, Option<Standing>)> = vec![
+            (Phase::Stopped, false, None, Some(W::Stopped)),
+            (run.clone(), false, None, Some(W::Running)),
+            (stopping(AfterStop::Stay), false, None, Some(W::Stopped)),
+            (stopping(AfterStop::Park), false, None, Some(W::Stopped)),
+            (stopping(AfterStop::Start), false, None, Some(W::Running)),
+            (stopping(AfterStop::Recycle), false, None, Some(W::Running)),
+            (stopping(AfterStop::Remove), false, None, None),
+            (Phase::Backoff { until }, false, None, Some(W::Backoff { until })),
+            (Phase::Failed { retry_at: until }, false, None, Some(W::Failed { retry_at: until })),
+            (Phase::Exited, false, None, Some(W::Exited)),
+            (Phase::Removed, false, None, None),
+            // A spawn in flight: where the bot stands once it lands.
+            (Phase::Stopped, true, None, Some(W::Running)),
+            (Phase::Backoff { until: t0 }, true, None, Some(W::Running)),
+            (Phase::Failed { retry_at: t0 }, true, None, Some(W::Running)),
+            (Phase::Stopped, true, Some(AfterStop::Stay), Some(W::Stopped)),
+            (Phase::Stopped, true, Some(AfterStop::Remove), None),
+        ];
+        for (phase, spawning, after_spawn, expected) in table {
+            let m = Machine {
+                phase: phase.clone(),
+                spawning,
+                after_spawn,
+                restarts: 7,
+                quick_failures: 2,
+                recent_restarts: VecDeque::from([t0]),
+                last_exit: Some((Exit::Signal(9), t0)),
+                last_error: Some("boom".into()),
+                ..Machine::new()
+            };
+            let what = format!("{phase:?}, spawning {spawning}, then {after_spawn:?}");
+            let saved = m.saved();
+            assert_eq!(saved.as_ref().map(|s| s.standing), expected, "{what}");
+            if let Some(saved) = saved {
+                assert_eq!(
+                    (
+                        saved.restarts,
+                        saved.quick_failures,
+                        &saved.recent_restarts[..]
+                    ),
+                    (7, 2, &[t0][..]),
+                    "{what}"
+                );
+                assert_eq!(saved.last_exit, Some((Exit::Signal(9), t0)), "{what}");
+                assert_eq!(saved.last_error.as_deref(), Some("boom"), "{what}");
+            }
+            if let Some((back, original)) = as_restored(&m) {
+                assert_eq!(back, original, "{what}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_restored_machine_carries_on_its_counters_and_cool_down() {
+        let p = Policy {
+            max_restarts: 2,
+            ..Policy::default()
+        };
+        let t0 = Instant::now();
+        let now = t0 + S(60);
+        let saved = |standing| Saved {
+            standing,
+            restarts: 4,
+            recent_restarts: vec![t0, t0 + S(1)],
+            quick_failures: 1,
+            last_exit: None,
+            last_error: None,
+        };
+        // The window is full: the next quick crash fails instead of restarting once more.
+        let mut m = Machine::restored(&saved(Standing::Running), Some((9, now)));
+        let actions = m.handle(exit1(9), now + S(1), &p);
+        assert_eq!(kinds(&actions), vec![EventKind::Failed]);
+        assert!(matches!(m.phase, Phase::Failed { .. }));
+
+        // The restart count goes on from where it was.
+        let mut m = Machine::restored(&saved(Standing::Stopped), None);
+        assert_eq!(m.phase, Phase::Stopped);
+        assert_eq!(m.handle(Input::Restart, now, &p), vec![Action::Spawn]);
+        assert_eq!(
+            m.handle(Input::Spawned { pid: 10 }, now, &p),
+            vec![rec(EventKind::Restarted, "restarted, pid 10 (restart #5)")]
+        );
+
+        // A failed bot waits out what is left of its cool-down, then is retried as usual.
+        let retry_at = now + S(30);
+        let mut m = Machine::restored(&saved(Standing::Failed { retry_at }), None);
+        assert_eq!(m.deadline(), Some(retry_at));
+        assert!(
+            m.handle(Input::Timer, now, &p).is_empty(),
+            "not before it ends"
+        );
+        let actions = m.handle(Input::Timer, retry_at, &p);
+        assert_eq!(
+            actions,
+            vec![
+                rec(EventKind::Recovered, "automatic retry after cool-down"),
+                Action::Spawn
+            ]
+        );
+
+        // A backoff under way keeps its deadline, and its restart counts as one.
+        let mut m = Machine::restored(&saved(Standing::Backoff { until: retry_at }), None);
+        assert_eq!(m.deadline(), Some(retry_at));
+        assert_eq!(m.handle(Input::Timer, retry_at, &p), vec![Action::Spawn]);
+        assert_eq!(
+            m.handle(Input::Spawned { pid: 11 }, retry_at, &p),
+            vec![rec(EventKind::Restarted, "restarted, pid 11 (restart #5)")]
+        );
+
+        // Exited stays exited; wanted stopped with a live process is left for the runner to stop.
+        let m = Machine::restored(&saved(Standing::Exited), None);
+        assert_eq!((m.phase.clone(), m.deadline()), (Phase::Exited, None));
+        let m = Machine::restored(&saved(Standing::Stopped), Some((12, now)));
+        assert_eq!(m.pid(), Some(12));
+    }
+
     #[test]
     fn park_stops_with_its_reason_and_stays_stopped() {
         let p = Policy::default();
@@ -1072,6 +1327,15 @@ mod tests {
         assert_eq!(Exit::Signal(11).describe(), "signal 11 (SIGSEGV)");
         assert_eq!(Exit::Signal(42).describe(), "signal 42");
         assert_eq!(Exit::Unknown.describe(), "unknown status");
+        for exit in [
+            Exit::Code(0),
+            Exit::Code(-1),
+            Exit::Signal(9),
+            Exit::Unknown,
+        ] {
+            let (code, signal) = exit.code_and_signal();
+            assert_eq!(Exit::from_code_and_signal(code, signal), exit);
+        }
     }
 
     #[test]
@@ -1892,6 +2156,11 @@ mod tests {
                 assert!(in_window <= p.max_restarts as usize, "{ctx}");
                 assert!(m.recent_restarts.len() <= p.max_restarts as usize, "{ctx}");
 
+                // Whatever it went through, an agent restart here would change nothing.
+                if let Some((back, original)) = as_restored(&m) {
+                    assert_eq!(back, original, "{ctx}: restored");
+                }
+
                 if m.phase == Phase::Removed {
                     assert!(!outstanding, "{ctx}");
                     m = Machine::new();
@@ -2160,6 +2429,25 @@ mod proptests {
             }
             if matches!(m.phase, Phase::Failed { .. }) && !matches!(before, Phase::Failed { .. }) {
                 r.failed_at = Some(now);
+            }
+
+            // An agent restart at any quiet moment would leave the machine as it is.
+            if !m.spawning && !matches!(m.phase, Phase::Stopping { .. } | Phase::Removed) {
+                let process = match m.phase {
+                    Phase::Running { pid, since } => Some((pid, since)),
+                    _ => None,
+                };
+                let saved = m.saved().expect("a machine not being removed is saved");
+                let back = Machine::restored(&saved, process);
+                prop_assert_eq!(
+                    back,
+                    Machine {
+                        park_reason: None,
+                        ..m.clone()
+                    },
+                    "{}: restored",
+                    ctx()
+                );
             }
 
             if m.phase == Phase::Removed {

@@ -37,8 +37,8 @@ pub struct BotProcess {
 
 /// Starts a bot with posix_spawn (vfork and exec: no copy of the agent's page tables, so a
 /// crashed bot is back in about a millisecond), in a new session and process group, with
-/// stdin from /dev/null, stdout and stderr to its logs, default signal dispositions and an
-/// empty signal mask.
+/// stdin from /dev/null, stdout and stderr to its logs and no other descriptor, default
+/// signal dispositions and an empty signal mask.
 pub fn spawn(spec: SpawnSpec<'_>) -> io::Result<BotProcess> {
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
@@ -91,6 +91,9 @@ pub fn spawn(spec: SpawnSpec<'_>) -> io::Result<BotProcess> {
         libc::posix_spawn_file_actions_adddup2(&mut actions, spec.stdout.as_raw_fd(), 1);
         libc::posix_spawn_file_actions_adddup2(&mut actions, spec.stderr.as_raw_fd(), 2);
         libc::posix_spawn_file_actions_addchdir_np(&mut actions, cwd.as_ptr());
+        // Only stdio: the agent's own descriptors are close-on-exec already, this also covers
+        // any a library opened without the flag (one close_range in the child).
+        libc::posix_spawn_file_actions_addclosefrom_np(&mut actions, 3);
         let mut none: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut none);
         libc::posix_spawnattr_setsigmask(&mut attr, &none);

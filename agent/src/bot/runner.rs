@@ -12,11 +12,12 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::sleep_until;
 
 use super::BotHandle;
-use super::machine::{Action, EventKind, Exit, Input, Machine, Phase, Policy};
+use super::machine::{Action, EventKind, Exit, Input, Machine, Phase, Policy, Saved, Standing};
 use super::process::{self, BotProcess, SpawnSpec};
+use crate::spawn_record::{Spawn, boot_ticks};
 use crate::context::Context;
 use crate::events::{Actor, Cause, Event, exited_with};
-use crate::store::RegistryRow;
+use crate::store::{RegistryRow, StoredExit, Supervision, Wanted};
 
 /// After SIGKILL, how long to wait for the group to disappear before reporting it stopped anyway.
 const KILL_GRACE: Duration = Duration::from_secs(5);
@@ -140,6 +141,9 @@ pub enum Begin {
     Start,
     /// Leave it stopped (disabled bots, `bots add --no-start`).
     Idle,
+    /// No process to adopt: put it back where an earlier agent left it (its `Supervision`),
+    /// or start it when it is enabled and nothing was left.
+    Resume,
     /// A live process of an earlier agent, verified against /proc.
     Adopt {
         process: BotProcess,
@@ -179,7 +183,15 @@ pub struct BotTask {
     auth_blocked: Option<String>,
     /// Who asked for what the bot is doing now; the agent once it is done.
     actor: Actor,
+    /// What was last written of where the bot stands, to write only changes.
+    persisted: Option<Persisted>,
+    /// The bot is being removed and its supervision is forgotten.
+    forgotten: bool,
 }
+
+/// Where a bot stands as far as the next agent is concerned: the machine's part, why it is
+/// parked, and whether its file enables it.
+type Persisted = (Saved, Option<String>, bool);
 
 /// A bot task that has begun (its process started or adopted, its view published) but is
 /// not on the runtime yet: see `start`.
@@ -207,6 +219,7 @@ impl BotTask {
         config: Arc<BotConfig>,
         settings: Settings,
         begin: Begin,
+        saved: Option<Supervision>,
     ) -> (BotHandle, Prepared) {
         let (tx, rx) = mpsc::unbounded_channel();
         let view = new_view();
@@ -215,7 +228,11 @@ impl BotTask {
             tx,
             view: view.clone(),
         };
+        let clocks = Clocks::read();
+        let restored = saved.map(|s| restore(&s, &clocks));
         let mut task = BotTask {
+            persisted: None,
+            forgotten: false,
             ctx,
             config,
             policy: Policy::from(&settings.policy),
@@ -232,6 +249,23 @@ impl BotTask {
         match begin {
             Begin::Start => task.feed(Input::Start),
             Begin::Idle => task.publish(),
+            Begin::Resume => match restored {
+                None if task.config.enabled => task.feed(Input::Start),
+                None => task.publish(),
+                Some((mut saved, blocked)) => {
+                    if !task.config.enabled {
+                        saved.standing = Standing::Stopped;
+                    }
+                    task.machine = Machine::restored(&saved, None);
+                    task.auth_blocked = blocked;
+                    task.persisted = task.persisted();
+                    if saved.standing == Standing::Running {
+                        task.feed(Input::Start);
+                    } else {
+                        task.publish();
+                    }
+                }
+            },
             Begin::Adopt {
                 process,
                 started_at_ms,
@@ -239,8 +273,20 @@ impl BotTask {
             } => {
                 let age = Duration::from_millis((now_ms() - started_at_ms).max(0) as u64);
                 let since = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
-                task.machine = Machine::adopted(process.pid, since);
-                task.machine.restarts = restarts;
+                let mut wanted_stopped = false;
+                match restored {
+                    Some((saved, blocked)) => {
+                        task.machine = Machine::restored(&saved, Some((process.pid, since)));
+                        // Parked again below, with its reason.
+                        task.auth_blocked = blocked;
+                        task.persisted = task.persisted();
+                        wanted_stopped = saved.standing == Standing::Stopped;
+                    }
+                    None => {
+                        task.machine = Machine::adopted(process.pid, since);
+                        task.machine.restarts = restarts;
+                    }
+                }
                 task.started_at_ms = Some(started_at_ms);
                 task.record(
                     EventKind::Adopted,
@@ -250,7 +296,12 @@ impl BotTask {
                     ),
                 );
                 task.process = Some(process);
-                if !task.config.enabled {
+                // The previous agent died while stopping it: finish what was asked.
+                if let Some(why) = task.auth_blocked.clone() {
+                    task.feed(Input::Park {
+                        reason: format!("session invalid: {why}"),
+                    });
+                } else if !task.config.enabled || wanted_stopped {
                     task.feed(Input::Stop);
                 }
                 task.publish();
@@ -503,16 +554,36 @@ impl BotTask {
             stdout,
             stderr,
         };
+        // Written around the spawn, before anything else: an agent killed right after it
+        // leaves the next one a record of the process (or of a spawn under way).
+        let records = &self.ctx.spawn_records;
+        records.put(
+            &config.name,
+            Spawn::InFlight {
+                since_ticks: boot_ticks(),
+            },
+        );
         match process::spawn(spec) {
             Ok(p) => {
                 let pid = p.pid;
-                self.started_at_ms = Some(now_ms());
+                let started_at_ms = now_ms();
+                let done = Spawn::Done {
+                    pid,
+                    start_ticks: p.start_ticks,
+                    pidfs_id: p.pidfs_id,
+                    started_at_ms,
+                };
+                records.put(&config.name, done);
+                self.started_at_ms = Some(started_at_ms);
                 self.process = Some(p);
                 Input::Spawned { pid }
             }
-            Err(e) => Input::SpawnFailed {
-                error: format!("cannot run `{}`: {e}", config.command[0]),
-            },
+            Err(e) => {
+                records.put(&config.name, Spawn::Failed);
+                Input::SpawnFailed {
+                    error: format!("cannot run `{}`: {e}", config.command[0]),
+                }
+            }
         }
     }
 
@@ -658,6 +729,37 @@ impl BotTask {
             view.cpu_percent = None;
             view.memory_bytes = None;
         }
+        drop(view);
+        self.persist();
+    }
+
+    fn persisted(&self) -> Option<Persisted> {
+        let saved = self.machine.saved()?;
+        Some((saved, self.auth_blocked.clone(), self.config.enabled))
+    }
+
+    /// Writes where the bot now stands, when that changed, so an agent restart changes
+    /// nothing. Sent to the store thread after the actions of the input were carried out: a
+    /// crash's restart never waits for it.
+    fn persist(&mut self) {
+        // `agent stop` stops every bot and the next agent starts them again: that is no
+        // decision about this bot to keep.
+        if self.exit_when_stopped.is_some() {
+            return;
+        }
+        let Some(now) = self.persisted() else {
+            if !std::mem::replace(&mut self.forgotten, true) {
+                self.ctx.store.forget(&self.config.name);
+                self.ctx.spawn_records.remove(&self.config.name);
+            }
+            return;
+        };
+        if self.persisted.as_ref() == Some(&now) {
+            return;
+        }
+        let row = supervision(&self.config.name, &now, &Clocks::read());
+        self.persisted = Some(now);
+        self.ctx.store.supervise(row);
     }
 
     fn answer_waiters(&mut self) {
@@ -731,6 +833,110 @@ impl BotTask {
     }
 }
 
+/// One reading of both clocks, to convert between the machine's `Instant`s and the wall-clock
+/// milliseconds the store keeps (an `Instant` means nothing to the next agent).
+struct Clocks {
+    now: Instant,
+    now_ms: i64,
+}
+
+impl Clocks {
+    fn read() -> Clocks {
+        Clocks {
+            now: Instant::now(),
+            now_ms: now_ms(),
+        }
+    }
+
+    /// `None` for a time this machine's monotonic clock cannot show (before its boot).
+    fn instant(&self, ms: i64) -> Option<Instant> {
+        let delta = Duration::from_millis(ms.abs_diff(self.now_ms));
+        if ms >= self.now_ms {
+            self.now.checked_add(delta)
+        } else {
+            self.now.checked_sub(delta)
+        }
+    }
+
+    fn ms(&self, t: Instant) -> i64 {
+        let delta = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        if t >= self.now {
+            self.now_ms.saturating_add(delta(t - self.now))
+        } else {
+            self.now_ms.saturating_sub(delta(self.now - t))
+        }
+    }
+}
+
+/// The stored form of where a bot stands.
+fn supervision(name: &str, (saved, blocked, enabled): &Persisted, clocks: &Clocks) -> Supervision {
+    let (wanted, until) = match saved.standing {
+        _ if !enabled => (Wanted::Disabled, None),
+        Standing::Stopped if blocked.is_some() => (Wanted::Parked, None),
+        Standing::Running => (Wanted::Running, None),
+        Standing::Backoff { until } => (Wanted::Backoff, Some(clocks.ms(until))),
+        Standing::Failed { retry_at } => (Wanted::Failed, Some(clocks.ms(retry_at))),
+        Standing::Stopped => (Wanted::Stopped, None),
+        Standing::Exited => (Wanted::Exited, None),
+    };
+    Supervision {
+        name: name.to_string(),
+        wanted,
+        until_ms: until,
+        restarts: saved.restarts,
+        recent_restarts_ms: saved
+            .recent_restarts
+            .iter()
+            .map(|t| clocks.ms(*t))
+            .collect(),
+        quick_failures: saved.quick_failures,
+        last_exit: saved.last_exit.map(|(exit, at)| {
+            let (code, signal) = exit.code_and_signal();
+            StoredExit {
+                code,
+                signal,
+                at_ms: clocks.ms(at),
+            }
+        }),
+        last_error: saved.last_error.clone(),
+        reason: blocked.clone(),
+    }
+}
+
+/// Where the store says a bot was left, for `Machine::restored`, and why it is parked. A
+/// cool-down that ended while no agent ran is due at once.
+fn restore(s: &Supervision, clocks: &Clocks) -> (Saved, Option<String>) {
+    let at = |ms: Option<i64>| ms.and_then(|ms| clocks.instant(ms)).unwrap_or(clocks.now);
+    let standing = match s.wanted {
+        Wanted::Running | Wanted::Disabled => Standing::Running,
+        Wanted::Backoff => Standing::Backoff {
+            until: at(s.until_ms),
+        },
+        Wanted::Failed => Standing::Failed {
+            retry_at: at(s.until_ms),
+        },
+        Wanted::Stopped | Wanted::Parked => Standing::Stopped,
+        Wanted::Exited => Standing::Exited,
+    };
+    let saved = Saved {
+        standing,
+        restarts: s.restarts,
+        recent_restarts: s
+            .recent_restarts_ms
+            .iter()
+            .filter_map(|ms| clocks.instant(*ms))
+            .collect(),
+        quick_failures: s.quick_failures,
+        last_exit: s.last_exit.and_then(|e| {
+            let exit = Exit::from_code_and_signal(e.code, e.signal);
+            Some((exit, clocks.instant(e.at_ms)?))
+        }),
+        last_error: s.last_error.clone(),
+    };
+    let blocked = (s.wanted == Wanted::Parked).then(|| s.reason.clone().unwrap_or_default());
+    (saved, blocked)
+}
+
 async fn exited(process: Option<&BotProcess>) {
     match process {
         Some(p) => {
@@ -743,15 +949,90 @@ async fn exited(process: Option<&BotProcess>) {
 
 pub fn exit_info(exit: Exit, at: Instant) -> ExitInfo {
     let ago = Instant::now().saturating_duration_since(at).as_millis() as i64;
-    let (code, signal) = match exit {
-        Exit::Code(c) => (Some(c), None),
-        Exit::Signal(s) => (None, Some(s)),
-        Exit::Unknown => (None, None),
-    };
+    let (code, signal) = exit.code_and_signal();
     ExitInfo {
         code,
         signal,
         description: exit.describe(),
         at_ms: now_ms() - ago,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn where_a_bot_stands_round_trips_through_the_store() {
+        let clocks = Clocks::read();
+        let at = |ms: i64| clocks.instant(clocks.now_ms + ms).unwrap();
+        let saved = |standing| Saved {
+            standing,
+            restarts: 9,
+            recent_restarts: vec![at(-5_000), at(-1_000)],
+            quick_failures: 3,
+            last_exit: Some((Exit::Signal(9), at(-1_000))),
+            last_error: Some("cannot run `x`".into()),
+        };
+        for (standing, blocked, enabled, wanted) in [
+            (Standing::Running, None, true, Wanted::Running),
+            (
+                Standing::Backoff { until: at(700) },
+                None,
+                true,
+                Wanted::Backoff,
+            ),
+            (
+                Standing::Failed {
+                    retry_at: at(60_000),
+                },
+                None,
+                true,
+                Wanted::Failed,
+            ),
+            (Standing::Stopped, None, true, Wanted::Stopped),
+            (Standing::Exited, None, true, Wanted::Exited),
+            (
+                Standing::Stopped,
+                Some("expired".to_string()),
+                true,
+                Wanted::Parked,
+            ),
+        ] {
+            let row = supervision("b", &(saved(standing), blocked.clone(), enabled), &clocks);
+            assert_eq!(row.wanted, wanted);
+            let (back, back_blocked) = restore(&row, &clocks);
+            assert_eq!(back, saved(standing), "{wanted:?}");
+            assert_eq!(back_blocked, blocked);
+        }
+        // A disabled bot is the file's business: it comes back as wanted running, and its
+        // file decides again.
+        let row = supervision("b", &(saved(Standing::Stopped), None, false), &clocks);
+        assert_eq!(row.wanted, Wanted::Disabled);
+        assert_eq!(restore(&row, &clocks).0.standing, Standing::Running);
+    }
+
+    #[test]
+    fn a_cool_down_that_ended_while_no_agent_ran_is_due_at_once() {
+        let clocks = Clocks::read();
+        let row = Supervision {
+            name: "b".into(),
+            wanted: Wanted::Failed,
+            // Long ago, before this machine booted, say.
+            until_ms: Some(clocks.now_ms - 86_400_000 * 365),
+            restarts: 1,
+            recent_restarts_ms: vec![clocks.now_ms],
+            quick_failures: 0,
+            last_exit: None,
+            last_error: None,
+            reason: None,
+        };
+        let (saved, _) = restore(&row, &clocks);
+        let Standing::Failed { retry_at } = saved.standing else {
+            panic!("{saved:?}");
+        };
+        assert!(retry_at <= clocks.now);
+        assert_eq!(saved.recent_restarts, vec![clocks.now]);
+        assert_eq!(clocks.ms(clocks.now), clocks.now_ms);
     }
 }

@@ -14,7 +14,7 @@ use crate::bot::runner::BotTask;
 use crate::bot::{Begin, BotHandle, Command, Prepared, Settings};
 use crate::context::Context;
 use crate::events::{Actor, Event, EventKind};
-use crate::store::RegistryRow;
+use crate::store::{Opened, RegistryRow, Supervision, Wanted};
 
 pub mod checks;
 mod discover;
@@ -38,6 +38,8 @@ pub struct Registry {
     /// Problems of the last load, by file; a bot file here either keeps its last good version
     /// running (its name is in `bots`) or shows as `config-error`.
     pub issues: BTreeMap<String, ConfigIssue>,
+    /// Where an earlier agent left each bot, until the bot's task takes it over.
+    saved: BTreeMap<String, Supervision>,
 }
 
 impl Registry {
@@ -116,50 +118,42 @@ impl Fleet {
         })
     }
 
-    /// First load: adopt what an earlier agent left running, start the rest. Unless the last
-    /// agent exited cleanly (`registry_complete`), the registry is checked against the live
-    /// processes first: a bot running without a row (the registry was lost, damaged, or not
-    /// written before the last agent died) is adopted, not doubled.
+    /// First load: adopt what an earlier agent left running, restore where it left every
+    /// bot, start the rest. Unless the last agent exited cleanly (`registry_complete`), its
+    /// spawn records and the live processes are checked too (see `discover`): a bot whose
+    /// registry row was not written before the agent died is adopted, not doubled.
     ///
     /// `files` gives botctl.toml and bots.d: they may still be being read on another thread
     /// while this checks the recorded processes.
     pub async fn load(
         &self,
         files: impl FnOnce() -> Files,
-        registry: Vec<RegistryRow>,
+        opened: Opened,
         registry_complete: bool,
     ) -> ReloadReport {
         let _guard = self.changes.lock().await;
-        let live = if registry_complete {
-            BTreeMap::new()
+        let saved: BTreeMap<String, Supervision> = opened
+            .supervision
+            .into_iter()
+            .map(|r| (r.name.clone(), r))
+            .collect();
+        let rows = if registry_complete {
+            opened.registry
         } else {
             let t0 = std::time::Instant::now();
-            let live = discover::live_bots(&self.ctx.paths.home);
+            let evidence = discover::Evidence {
+                registry: opened.registry,
+                spawns: self.ctx.spawn_records.read_all(),
+                wanted: saved.iter().map(|(n, r)| (n.clone(), r.wanted)).collect(),
+                live: discover::live_bots(&self.ctx.paths.home),
+            };
             if std::env::var_os("BOTCTL_TRACE_STARTUP").is_some() {
                 crate::util::log_line(format_args!("startup: /proc scan took {:?}", t0.elapsed()));
             }
-            live
+            self.sort_out(discover::reconcile(evidence, discover::is_live), true)
         };
-        let (registry, extra, repaired) = discover::reconcile(registry, live);
-        let mut registry = adoptable(registry);
-        for name in repaired {
-            let Some((row, _)) = registry.get(&name) else {
-                continue;
-            };
-            self.ctx.store.register(row.clone());
-            self.event(
-                Some(&name),
-                Some(&row.owner),
-                EventKind::Discovered,
-                format!(
-                    "found its process {} running without a registry record (the registry was lost or behind): adopting it instead of starting a copy",
-                    row.pid
-                ),
-            );
-        }
-        for (name, p) in extra {
-            self.stop_duplicate(&name, &p);
-        }
+        let mut registry = adoptable(rows);
+        self.state.lock().unwrap().saved = saved;
         let report = self.apply_files(files(), &mut registry);
         let unreadable = report.listing == Listing::Unreadable;
         // Recorded bots that no longer have a file: stop whatever is left of them.
@@ -208,7 +202,62 @@ impl Fleet {
                 ),
             }
         }
+        // Where a bot whose file is gone was left goes with it (not when bots.d cannot be
+        // read: its files may all be there).
+        let mut state = self.state.lock().unwrap();
+        let gone: Vec<String> = state
+            .saved
+            .keys()
+            .filter(|n| !unreadable && !self.ctx.paths.bot_file(n).exists())
+            .cloned()
+            .collect();
+        for name in gone {
+            state.saved.remove(&name);
+            self.ctx.store.forget(&name);
+        }
         report
+    }
+
+    /// Carries out what discovery concluded: repaired rows are written down, duplicates the
+    /// agent provably started are stopped, and processes nothing recorded are left alone
+    /// (said once, at the agent's start: `report_unrecorded`). Gives the rows to adopt.
+    fn sort_out(&self, verdict: discover::Verdict, report_unrecorded: bool) -> Vec<RegistryRow> {
+        for (name, how) in &verdict.repaired {
+            let Some(row) = verdict.rows.iter().find(|r| &r.name == name) else {
+                continue;
+            };
+            self.ctx.store.register(row.clone());
+            let why = match how {
+                // The agent's own record: adopted as usual, nothing to say.
+                discover::Repair::SpawnRecord => continue,
+                discover::Repair::InFlight => format!(
+                    "found its process {}, started while the previous agent was starting it (that agent died before writing the pid down): adopting it instead of starting a copy",
+                    row.pid
+                ),
+                discover::Repair::Environ => format!(
+                    "found its process {} running with no record of it at all (the database and spawn records were lost): adopting it instead of starting a copy",
+                    row.pid
+                ),
+            };
+            self.event(Some(name), Some(&row.owner), EventKind::Discovered, why);
+        }
+        for row in &verdict.duplicates {
+            self.stop_duplicate(row);
+        }
+        if report_unrecorded {
+            for (name, p) in &verdict.unrecorded {
+                self.event(
+                    Some(name),
+                    None,
+                    EventKind::Unrecorded,
+                    format!(
+                        "found an unrecorded process claiming to be bot {name} (pid {}): left alone (neither adopted nor stopped; it may be a helper the bot started in a session of its own)",
+                        p.pid
+                    ),
+                );
+            }
+        }
+        verdict.rows
     }
 
     pub async fn reload(&self) -> ReloadReport {
@@ -218,30 +267,45 @@ impl Fleet {
         }
         // A bot that is new to this agent may still run: left unsupervised at load because its
         // file was broken, say. Adopt it rather than start a second copy.
-        let known: BTreeSet<String> = self.state.lock().unwrap().bots.keys().cloned().collect();
+        let (known, wanted) = {
+            let state = self.state.lock().unwrap();
+            let known: BTreeSet<String> = state.bots.keys().cloned().collect();
+            let wanted = state.saved.iter().map(|(n, r)| (n.clone(), r.wanted));
+            (known, wanted.collect())
+        };
+        let mut registry = self.ctx.store.registry().await.unwrap_or_default();
+        registry.retain(|r| !known.contains(&r.name));
+        let mut spawns = self.ctx.spawn_records.read_all();
+        spawns.retain(|name, _| !known.contains(name));
         let mut live = discover::live_bots(&self.ctx.paths.home);
         live.retain(|name, _| !known.contains(name));
-        let (rows, _, _) = discover::reconcile(Vec::new(), live);
+        let evidence = discover::Evidence {
+            registry,
+            spawns,
+            wanted,
+            live,
+        };
+        let rows = self.sort_out(discover::reconcile(evidence, discover::is_live), false);
         // Reading many files is blocking work: off the runtime, so RPCs keep being answered.
         let paths = self.ctx.paths.clone();
         let files = crate::util::off_runtime(move || Files::read(&paths)).await;
         self.apply_files(files, &mut adoptable(rows))
     }
 
-    /// A second live process of a bot, which the agent did not start as such (an agent
-    /// killed mid-restart, say): it is stopped so the bot runs once.
-    fn stop_duplicate(&self, name: &str, p: &discover::Found) {
-        process::signal_group(p.pid, nix::sys::signal::Signal::SIGTERM);
+    /// An older process of a bot that the agent recorded starting, while the copy it started
+    /// later runs too (an agent killed mid-restart, say): it is stopped so the bot runs once.
+    fn stop_duplicate(&self, row: &RegistryRow) {
+        process::signal_group(row.pid, nix::sys::signal::Signal::SIGTERM);
         self.event(
-            Some(name),
-            Some(&p.owner),
+            Some(&row.name),
+            Some(&row.owner),
             EventKind::Stopped,
             format!(
-                "stopped process {}: a second copy of the bot, not the one in the registry",
-                p.pid
+                "stopped process {}: an older copy of the bot that the previous agent started, while the copy it started later runs",
+                row.pid
             ),
         );
-        let (pid, ticks) = (p.pid, p.start_ticks);
+        let (pid, ticks) = (row.pid, row.start_ticks);
         tokio::spawn(async move {
             tokio::time::sleep(DUPLICATE_KILL_AFTER).await;
             if process::start_ticks(pid) == Some(ticks) {
@@ -281,7 +345,8 @@ impl Fleet {
             let name = bot_name_of(&err.file);
             if let Some(n) = &name
                 && !state.bots.contains_key(n)
-                && let Some((entry, task)) = self.adopt_last_good(n, adoptable, &global)
+                && let Some((entry, task)) =
+                    self.adopt_last_good(n, adoptable, &global, &mut state.saved)
             {
                 state.bots.insert(n.clone(), entry);
                 prepared.push(task);
@@ -361,16 +426,16 @@ impl Fleet {
                 continue;
             }
             let settings = Settings::of(&bot, &global);
+            let saved = state.saved.remove(&bot.name);
             let begin = match adoptable.remove(&bot.name) {
-                Some(row) => self.adopt_or_start(&bot, row),
-                None if bot.enabled => Begin::Start,
-                None => Begin::Idle,
+                Some(row) => self.adopt_or_start(&bot, row, saved.as_ref()),
+                None => Begin::Resume,
             };
             if !previously_over.contains(&bot.name) {
                 report.added.push(bot.name.clone());
             }
             *owned.entry(bot.user.clone()).or_default() += 1;
-            let (entry, task) = self.prepare(bot, settings, begin, &global);
+            let (entry, task) = self.prepare(bot, settings, begin, saved, &global);
             state.bots.insert(entry.handle.name().to_string(), entry);
             prepared.push(task);
         }
@@ -430,7 +495,9 @@ impl Fleet {
             .collect();
         let mut prepared = Vec::new();
         for name in live {
-            if let Some((entry, task)) = self.adopt_last_good(&name, adoptable, global) {
+            if let Some((entry, task)) =
+                self.adopt_last_good(&name, adoptable, global, &mut state.saved)
+            {
                 state.bots.insert(name, entry);
                 prepared.push(task);
             }
@@ -482,6 +549,7 @@ impl Fleet {
         name: &str,
         adoptable: &mut Adoptable,
         global: &GlobalConfig,
+        saved: &mut BTreeMap<String, Supervision>,
     ) -> Option<(Entry, Prepared)> {
         let (row, Some(_)) = adoptable.get(name)? else {
             return None;
@@ -496,13 +564,14 @@ impl Fleet {
             restarts: row.restarts,
         };
         let settings = Settings::of(&bot, global);
-        Some(self.prepare(bot, settings, begin, global))
+        Some(self.prepare(bot, settings, begin, saved.remove(name), global))
     }
 
     fn adopt_or_start(
         &self,
         bot: &BotConfig,
         (row, claim): (RegistryRow, Option<process::Claim>),
+        saved: Option<&Supervision>,
     ) -> Begin {
         match claim.and_then(process::Claim::adopt) {
             Some(process) => {
@@ -522,21 +591,22 @@ impl Fleet {
             }
             None => {
                 self.ctx.store.unregister(&row.name);
+                let next = match (bot.enabled, saved.map(|s| s.wanted)) {
+                    (false, _) => "",
+                    (true, None | Some(Wanted::Running | Wanted::Disabled)) => "; starting it",
+                    (true, Some(Wanted::Backoff)) => "; restarting it after its backoff",
+                    (true, Some(_)) => "; left as it was, not started",
+                };
                 self.event(
                     Some(&bot.name),
                     Some(&bot.user),
                     EventKind::Exited,
                     format!(
-                        "process {} exited while no agent was running{}",
-                        row.pid,
-                        if bot.enabled { "; starting it" } else { "" }
+                        "process {} exited while no agent was running{next}",
+                        row.pid
                     ),
                 );
-                if bot.enabled {
-                    Begin::Start
-                } else {
-                    Begin::Idle
-                }
+                Begin::Resume
             }
         }
     }
@@ -547,9 +617,11 @@ impl Fleet {
         bot: BotConfig,
         settings: Settings,
         begin: Begin,
+        saved: Option<Supervision>,
         global: &GlobalConfig,
     ) -> (Entry, Prepared) {
-        let (handle, prepared) = BotTask::prepare(self.ctx.clone(), Arc::new(bot), settings, begin);
+        let (handle, prepared) =
+            BotTask::prepare(self.ctx.clone(), Arc::new(bot), settings, begin, saved);
         let checker = checks::start(&self.ctx, &handle, global);
         (Entry { handle, checker }, prepared)
     }
@@ -613,7 +685,7 @@ impl Fleet {
         let global = self.global();
         let settings = Settings::of(&bot, &global);
         let begin = if start { Begin::Start } else { Begin::Idle };
-        let (entry, prepared) = self.prepare(bot, settings, begin, &global);
+        let (entry, prepared) = self.prepare(bot, settings, begin, None, &global);
         prepared.start();
         let handle = entry.handle.clone();
         self.state

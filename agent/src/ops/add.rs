@@ -58,7 +58,10 @@ pub async fn add(ops: &Ops, who: &Who, req: AddBot) -> Result<BotOutcome, RpcErr
         .by(&who.actor),
     );
     let start = req.start;
-    Ok(outcome(fleet.admit_new(bot, start), start, "added"))
+    let done = outcome(fleet.admit_new(bot, start), start, "added");
+    // On disk before the caller hears it: an agent killed now keeps the bot as it was asked.
+    ops.ctx.store.flush().await;
+    Ok(done)
 }
 
 /// What a new bot passes first (the caller holds `changing()`): the agent is not stopping,

@@ -9,18 +9,36 @@ use botctl_proto::{
 
 use super::{Ops, Who};
 
-pub fn info(ops: &Ops) -> AgentInfo {
+/// What `hello` says about the agent: known before it opens anything, so that it answers
+/// while its database opens and its fleet loads.
+#[derive(Clone)]
+pub struct Identity {
+    pub started_at_ms: i64,
+    pub home: std::path::PathBuf,
+}
+
+impl Identity {
+    pub fn of(ops: &Ops) -> Identity {
+        Identity {
+            started_at_ms: ops.ctx.started_at_ms,
+            home: ops.ctx.paths.home.clone(),
+        }
+    }
+}
+
+pub fn info(agent: &Identity) -> AgentInfo {
     AgentInfo {
         pid: std::process::id(),
         version: VERSION.to_string(),
         protocol: PROTOCOL_VERSION,
-        started_at_ms: ops.ctx.started_at_ms,
-        uptime_secs: ((now_ms() - ops.ctx.started_at_ms).max(0) / 1000) as u64,
-        home: ops.ctx.paths.home.display().to_string(),
+        started_at_ms: agent.started_at_ms,
+        uptime_secs: ((now_ms() - agent.started_at_ms).max(0) / 1000) as u64,
+        home: agent.home.display().to_string(),
     }
 }
 
-pub fn hello(ops: &Ops, client: ClientHello) -> Result<AgentInfo, RpcError> {
+/// Checks the client's protocol: a CLI of another version is told to replace the agent.
+pub fn hello(agent: &Identity, client: ClientHello) -> Result<AgentInfo, RpcError> {
     if client.protocol != PROTOCOL_VERSION {
         return Err(RpcError::new(
             ErrorKind::VersionMismatch,
@@ -30,7 +48,7 @@ pub fn hello(ops: &Ops, client: ClientHello) -> Result<AgentInfo, RpcError> {
             ),
         ));
     }
-    Ok(info(ops))
+    Ok(info(agent))
 }
 
 pub async fn notify_test(ops: &Ops, who: &Who, message: String) -> Result<String, RpcError> {

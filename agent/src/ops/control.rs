@@ -103,5 +103,8 @@ pub async fn control(
     }))
     .await;
     outcomes.extend(answers);
+    // What was asked is on disk before the caller hears it was done: an agent killed right
+    // after a `stop` must not start the bot again.
+    ops.ctx.store.flush().await;
     Ok(ActionReport { action, outcomes })
 }

@@ -93,5 +93,8 @@ pub async fn create(ops: &Ops, who: &Who, req: CreateBot) -> Result<BotOutcome, 
         .by(&who.actor),
     );
     let start = req.start;
-    Ok(outcome(fleet.admit_new(bot, start), start, "created"))
+    let done = outcome(fleet.admit_new(bot, start), start, "created");
+    // On disk before the caller hears it: an agent killed now keeps the bot as it was asked.
+    ops.ctx.store.flush().await;
+    Ok(done)
 }

@@ -32,7 +32,7 @@ pub(crate) async fn agent() -> Agent {
     let (store, _) = crate::store::Store::open(&paths.db_file);
     let ctx = Arc::new(Context::new(paths.clone(), store));
     let fleet = Fleet::new(ctx.clone());
-    fleet.load(|| Files::read(&paths), Vec::new(), true).await;
+    fleet.load(|| Files::read(&paths), Default::default(), true).await;
     let (auth, _requests) = Monitor::new(ctx.clone(), fleet.clone());
     let ops = Arc::new(Ops {
         ctx,
@@ -85,7 +85,7 @@ async fn list_and_status_show_an_owner_its_own_bots_only() {
         names(&show::list(&a.ops, &alice(), Some("bob".into()))),
         ["a1", "a2"]
     );
-    let status = show::status(&a.ops, &alice(), agent::info(&a.ops));
+    let status = show::status(&a.ops, &alice(), agent::info(&agent::Identity::of(&a.ops)));
     assert_eq!(names(&status.bots), ["a1", "a2"]);
 }
 

@@ -32,6 +32,7 @@ pub async fn update(ops: &Ops, who: &Who, name: &str) -> Result<BotOutcome, RpcE
         .stdin(std::process::Stdio::null())
         .env("GIT_TERMINAL_PROMPT", "0")
         .kill_on_drop(true);
+    botctl_proto::fds::only_stdio(cmd.as_std_mut());
     let what = if up.update_command.is_some() {
         "update_command"
     } else {

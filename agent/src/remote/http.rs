@@ -26,6 +26,10 @@ use crate::events::Actor;
 /// Connections served at once; beyond that the listener stops accepting and the kernel
 /// backlog absorbs the rest, so a connection flood cannot exhaust file descriptors.
 const MAX_CONNECTIONS: usize = 64;
+/// Connections one source (address, or IPv6 /64) may hold at once: the global cap is no use
+/// if one slow or silent client can take every slot. Legitimate callers (GitHub, a monitor)
+/// use one or two at a time.
+pub(super) const MAX_CONNECTIONS_PER_SOURCE: usize = 8;
 /// Distinct sources the rate limiter remembers; see [`RateLimiter::check`].
 const MAX_SOURCES: usize = 4096;
 /// Webhook and health headers are small; anything larger is not a legitimate caller.
@@ -66,6 +70,45 @@ struct State {
     control: Arc<dyn Control>,
     limiter: RateLimiter<IpAddr>,
     updates: Arc<Updates>,
+    /// Open connections per source.
+    open: Mutex<HashMap<IpAddr, usize>>,
+    /// One refusal report a minute per source: a flood of connections is one event, not one
+    /// per connection.
+    refusal_reports: RateLimiter<IpAddr>,
+}
+
+/// A source's share of the open connections, given back when the connection ends.
+struct SourceSlot {
+    state: Arc<State>,
+    source: IpAddr,
+}
+
+impl SourceSlot {
+    /// `None` when the source already holds its share.
+    fn take(state: &Arc<State>, source: IpAddr) -> Option<SourceSlot> {
+        let mut open = state.open.lock().unwrap_or_else(|e| e.into_inner());
+        let count = open.entry(source).or_insert(0);
+        if *count >= MAX_CONNECTIONS_PER_SOURCE {
+            return None;
+        }
+        *count += 1;
+        Some(SourceSlot {
+            state: state.clone(),
+            source,
+        })
+    }
+}
+
+impl Drop for SourceSlot {
+    fn drop(&mut self) {
+        let mut open = self.state.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = open.get_mut(&self.source) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.source);
+            }
+        }
+    }
 }
 
 /// Serves `/health` and `/github` on `listener` until the returned future is dropped
@@ -87,6 +130,8 @@ pub async fn serve_http(
         }),
         config,
         control,
+        open: Mutex::new(HashMap::new()),
+        refusal_reports: RateLimiter::new(1, MAX_SOURCES),
     });
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
@@ -110,9 +155,25 @@ pub async fn serve_http(
                 }
             },
         };
+        let source = source_key(peer.ip());
+        let Some(slot) = SourceSlot::take(&state, source) else {
+            // Closed at once, which frees the global slot for everyone else.
+            drop(stream);
+            if let Verdict::Allow = state.refusal_reports.check(&source, Instant::now()) {
+                state.control.report(Report::Refused {
+                    source: format!("http {}", peer.ip()),
+                    why: format!(
+                        "over {MAX_CONNECTIONS_PER_SOURCE} connections at once from one source; \
+                         further ones closed (reported at most once a minute)"
+                    ),
+                });
+            }
+            continue;
+        };
         let state = state.clone();
         tokio::spawn(async move {
             serve_connection(state, stream, peer).await;
+            drop(slot);
             drop(permit);
         });
     }

@@ -19,6 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::github::{Push, parse_push, verify_signature};
+use super::http::MAX_CONNECTIONS_PER_SOURCE;
 use super::telegram::{Command, cut_message, parse_command};
 use super::*;
 
@@ -597,6 +598,73 @@ async fn slow_clients_are_cut_off() {
             .iter()
             .any(|why| why.contains("not received"))
     );
+}
+
+#[tokio::test]
+async fn headers_trickled_a_byte_at_a_time_are_cut_off_at_the_deadline() {
+    let fake = Fake::new();
+    let addr = start_http(&fake, |c| c.read_timeout = Duration::from_millis(300)).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let started = Instant::now();
+    // A byte every 50 ms never lets the connection sit idle: only a deadline for the whole
+    // head ends it.
+    let mut cut = None;
+    for byte in b"GET /health HTTP/1.1\r\nHost: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" {
+        if stream.write_all(&[*byte]).await.is_err() {
+            cut = Some(started.elapsed());
+            break;
+        }
+        let mut buf = [0u8; 64];
+        if let Ok(Ok(0)) =
+            tokio::time::timeout(Duration::from_millis(50), stream.read(&mut buf)).await
+        {
+            cut = Some(started.elapsed());
+            break;
+        }
+    }
+    let cut = cut.expect("the trickling client was never cut off");
+    assert!(cut < Duration::from_secs(1), "cut off after {cut:?}");
+}
+
+#[tokio::test]
+async fn one_source_holds_at_most_its_share_of_connections() {
+    let fake = Fake::new();
+    let addr = start_http(&fake, |_| {}).await;
+    let mut held = Vec::new();
+    for _ in 0..MAX_CONNECTIONS_PER_SOURCE + 3 {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET /hea").await.unwrap();
+        held.push(s);
+    }
+    // The ones over the share are closed at once, without an answer.
+    let mut closed = 0;
+    for s in &mut held {
+        let mut buf = [0u8; 64];
+        if let Ok(read) = tokio::time::timeout(Duration::from_millis(300), s.read(&mut buf)).await {
+            assert!(
+                !matches!(read, Ok(n) if n > 0),
+                "no answer to half a request"
+            );
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, 3);
+    let refusals = fake.refusals();
+    assert_eq!(refusals.len(), 1, "one report for the source: {refusals:?}");
+    drop(held);
+    // Once they are gone, the source is served again.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let answer = client().get(format!("http://{addr}/health")).send().await;
+        if answer.is_ok_and(|a| a.status() == 200) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the source is never served again"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]

@@ -7,7 +7,9 @@ use serde::Serialize;
 
 use crate::CliError;
 use crate::args::AgentCommand;
-use crate::client::{Target, connect, connect_existing, ctx};
+use crate::client::{
+    Target, alive, connect, connect_existing, connect_running, ctx, running_agent,
+};
 use crate::render;
 use crate::systemd;
 
@@ -34,7 +36,7 @@ async fn start(target: &Target) -> Result<(), CliError> {
 }
 
 async fn stop(target: &Target, keep_bots: bool) -> Result<(), CliError> {
-    let Some(s) = connect_existing(target).await? else {
+    let Some(s) = connect_running(target).await? else {
         println!("no agent running for {}", target.paths.home.display());
         return Ok(());
     };
@@ -63,9 +65,10 @@ async fn stop(target: &Target, keep_bots: bool) -> Result<(), CliError> {
 /// Replaces the agent without touching the bots: SIGTERM (which leaves bots running, and works
 /// even across a protocol change), then a new agent adopts them.
 async fn restart(target: &Target) -> Result<(), CliError> {
-    let old = agent_pid(target);
+    let old = running_agent(&target.paths);
     if let Some(pid) = old {
-        // SAFETY: kill with a pid read from our own pid file, checked to be a botctl agent.
+        // SAFETY: kill with the pid of our home's lock holder (or pid file), checked to be a
+        // botctl agent.
         unsafe { libc::kill(pid as i32, libc::SIGTERM) };
         wait_gone(pid, Duration::from_secs(30))?;
     }
@@ -91,7 +94,7 @@ struct AgentStatus {
 
 async fn status(target: &Target, json: bool) -> Result<(), CliError> {
     let paths = &target.paths;
-    let session = connect_existing(target).await?;
+    let session = connect_running(target).await?;
     let bots = match &session {
         Some(s) => Some(
             s.client
@@ -130,26 +133,6 @@ async fn status(target: &Target, json: bool) -> Result<(), CliError> {
             code: 3,
             message: String::new(),
         })
-    }
-}
-
-/// The pid in run/agent.pid, if that process is alive and is a botctl agent.
-fn agent_pid(target: &Target) -> Option<u32> {
-    let text = std::fs::read_to_string(&target.paths.pid_file).ok()?;
-    let pid: u32 = text.trim().parse().ok()?;
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-    let is_agent = args.windows(2).any(|w| w[0] == b"agent" && w[1] == b"run");
-    (is_agent && alive(pid)).then_some(pid)
-}
-
-fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rfind(')')
-            .and_then(|i| stat[i + 1..].split_whitespace().next())
-            .is_some_and(|state| state != "Z" && state != "X"),
-        Err(_) => false,
     }
 }
 
@@ -208,12 +191,12 @@ async fn install(target: &Target, system: bool, now: bool) -> Result<(), CliErro
         Some(_) => "updated",
     };
     println!("{what} {}", path.display());
-    if let Some(s) = connect_existing(target).await.ok().flatten() {
+    // By its lock: an agent whose socket is gone still keeps the unit's agent out.
+    if let Some(pid) = running_agent(&target.paths) {
         println!(
-            "note: an agent (pid {}) already runs outside systemd; the unit's agent cannot take \
-             over until it is gone: `botctl agent stop --keep-bots` (the bots keep running and \
-             are adopted)",
-            s.agent.pid
+            "note: an agent (pid {pid}) already runs outside systemd; the unit's agent cannot \
+             take over until it is gone: `botctl agent stop --keep-bots` (the bots keep running \
+             and are adopted)"
         );
     }
     if now {
@@ -273,6 +256,7 @@ fn systemctl(system: bool, args: &[&str]) -> Result<(), CliError> {
         cmd.arg("--user");
     }
     cmd.args(args);
+    botctl_proto::fds::only_stdio(&mut cmd);
     let shown = format!("{} {}", systemd::systemctl(system), args.join(" "));
     match cmd.status() {
         Ok(status) if status.success() => Ok(()),
