@@ -11,6 +11,7 @@ mod files;
 mod health;
 mod persistence;
 mod reliability;
+mod reload;
 mod remote;
 mod socket;
 mod storage;

@@ -7,6 +7,7 @@ use botctl_proto::{Paths, now_ms};
 
 use crate::events::Event;
 use crate::notify::{Alerts, Notifier};
+use crate::schedule::Reloads;
 use crate::spawn_record::SpawnRecords;
 use crate::store::Store;
 
@@ -21,6 +22,8 @@ pub struct Context {
     pub host: Mutex<Option<botctl_proto::HostInfo>>,
     /// Wakes the cleanup loop before its interval (disk use crossed max_disk_percent).
     pub cleanup_now: tokio::sync::Notify,
+    /// Tells the loops that wait out an interval that a reload may have changed it.
+    pub reloads: Reloads,
     /// Asks the auth monitor to check a bot soon (set once the monitor runs).
     pub auth_requests: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<String>>,
     /// Events that deserve a notification become alerts here.
@@ -37,6 +40,7 @@ impl Context {
             started_at_ms: now_ms(),
             host: Mutex::new(None),
             cleanup_now: tokio::sync::Notify::new(),
+            reloads: Reloads::default(),
             auth_requests: std::sync::OnceLock::new(),
             alerts: Alerts::default(),
             http: std::sync::OnceLock::new(),

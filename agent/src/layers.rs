@@ -4,7 +4,7 @@
 /// Layers from the bottom up; a module may use the modules of lower layers only (not its
 /// siblings on the same layer: the mechanisms stay independent of each other).
 const LAYERS: &[&[&str]] = &[
-    &["util", "secret", "watch"],
+    &["util", "secret", "watch", "schedule"],
     &["logs", "storage", "store", "spawn_record", "health", "auth"],
     // Alerts are read from the stored event rows.
     &["notify"],

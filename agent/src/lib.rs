@@ -13,6 +13,7 @@ pub mod loops;
 pub mod notify;
 pub mod ops;
 pub mod remote;
+pub mod schedule;
 pub mod secret;
 pub mod server;
 pub mod spawn_record;

@@ -14,9 +14,9 @@ use tokio::time::sleep_until;
 use super::BotHandle;
 use super::machine::{Action, EventKind, Exit, Input, Machine, Phase, Policy, Saved, Standing};
 use super::process::{self, BotProcess, SpawnSpec};
-use crate::spawn_record::{Spawn, boot_ticks};
 use crate::context::Context;
 use crate::events::{Actor, Cause, Event, exited_with};
+use crate::spawn_record::{Spawn, boot_ticks};
 use crate::store::{RegistryRow, StoredExit, Supervision, Wanted};
 
 /// After SIGKILL, how long to wait for the group to disappear before reporting it stopped anyway.
@@ -376,14 +376,8 @@ impl BotTask {
                             reason: format!("session invalid: {why}"),
                         });
                     }
-                    AuthVerdict::Release
-                        if self.auth_blocked.take().is_some()
-                            && self.config.enabled
-                            && self.machine.phase == Phase::Stopped =>
-                    {
-                        self.feed(Input::Start);
-                    }
-                    AuthVerdict::Release | AuthVerdict::Keep => self.publish(),
+                    AuthVerdict::Release => self.release_auth(),
+                    AuthVerdict::Keep => self.publish(),
                 }
             }
             Command::Sampled {
@@ -403,8 +397,20 @@ impl BotTask {
                     || config.env != self.config.env
                     || config.user != self.config.user;
                 let enabled_changed = config.enabled != self.config.enabled;
+                let auth_changed = config.auth != self.config.auth;
                 self.config = config;
                 self.policy = Policy::from(&settings.policy);
+                if auth_changed {
+                    // A new or changed [auth] is checked now, not at the next auth_interval;
+                    // without one, nothing is left to hold the bot parked.
+                    match self.config.auth {
+                        Some(_) => self.ctx.request_auth_check(&self.config.name),
+                        None => {
+                            self.view.lock().unwrap().auth = None;
+                            self.release_auth();
+                        }
+                    }
+                }
                 if enabled_changed && !self.config.enabled {
                     self.feed(Input::Stop);
                 } else if enabled_changed {
@@ -457,6 +463,18 @@ impl BotTask {
             }
         }
         false
+    }
+
+    /// The session is valid again (or no longer checked): a bot parked for it starts again.
+    fn release_auth(&mut self) {
+        if self.auth_blocked.take().is_some()
+            && self.config.enabled
+            && self.machine.phase == Phase::Stopped
+        {
+            self.feed(Input::Start);
+        } else {
+            self.publish();
+        }
     }
 
     /// Feeds one input and everything the resulting actions feed back, then publishes.

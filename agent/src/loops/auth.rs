@@ -19,6 +19,7 @@ use crate::bot::{BotHandle, Command};
 use crate::context::Context;
 use crate::events::{Event, EventKind};
 use crate::fleet::Fleet;
+use crate::schedule::Reloads;
 use crate::watch::DirWatcher;
 
 /// What the monitor needs of one bot.
@@ -100,8 +101,16 @@ impl Monitor {
     ) {
         let mut rx = rx.lock().await;
         let mut watcher = Watcher::new().ok();
-        let mut next_full = tokio::time::Instant::now();
+        let mut reloads = self.ctx.reloads.subscribe();
+        // None: the first full check is due at once.
+        let mut last_full: Option<std::time::Instant> = None;
         loop {
+            let full_due = async {
+                if let Some(last) = last_full {
+                    let interval = || self.fleet.global().agent.auth_interval;
+                    Reloads::wait_due(&mut reloads, last, interval).await;
+                }
+            };
             let changed = async {
                 match &mut watcher {
                     Some(w) => w.changed().await,
@@ -109,8 +118,8 @@ impl Monitor {
                 }
             };
             tokio::select! {
-                _ = tokio::time::sleep_until(next_full) => {
-                    next_full = tokio::time::Instant::now() + self.fleet.global().agent.auth_interval;
+                _ = full_due => {
+                    last_full = Some(std::time::Instant::now());
                     let names = auth_bots(&self.fleet);
                     if let Some(w) = &mut watcher {
                         w.sync(&self.fleet, &names);

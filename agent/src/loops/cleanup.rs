@@ -12,6 +12,7 @@ use crate::bot::process;
 use crate::context::Context;
 use crate::events::{Actor, Event, EventKind};
 use crate::fleet::Fleet;
+use crate::schedule::Reloads;
 use crate::storage;
 
 const MIB: u64 = 1024 * 1024;
@@ -226,15 +227,19 @@ pub fn storage_report(ctx: &Context, fleet: &Fleet, owner: Option<&str>) -> Stor
     })
 }
 
-/// The agent's own cleanup: every `cleanup_interval`, and at once when the disk fills up.
+/// The agent's own cleanup: every `cleanup_interval` (as the settings say now: a reload
+/// re-counts it), and at once when the disk fills up.
 pub async fn run(ctx: Arc<Context>, fleet: Arc<Fleet>) {
     let mut over_quota = BTreeSet::new();
+    let mut reloads = ctx.reloads.subscribe();
+    let mut last = std::time::Instant::now();
     loop {
-        let interval = fleet.global().agent.cleanup_interval;
+        let interval = || fleet.global().agent.cleanup_interval;
         tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
+            _ = Reloads::wait_due(&mut reloads, last, interval) => {}
             _ = ctx.cleanup_now.notified() => {}
         }
+        last = std::time::Instant::now();
         let items = plan(&ctx, &fleet, None).await;
         if !items.is_empty() {
             let fresh = plan(&ctx, &fleet, None).await;

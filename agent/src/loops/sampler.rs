@@ -53,9 +53,13 @@ pub fn run(ctx: Arc<Context>, fleet: Arc<Fleet>) -> Result<(), String> {
     // CPU % is a difference between two refreshes: prime both systems so the first real
     // tick has a baseline.
     sampler.prime();
+    let mut last = Instant::now();
     loop {
+        let fleet = &sampler.fleet;
+        ctx.reloads
+            .block_until_due(last, || fleet.global().agent.health_interval);
+        last = Instant::now();
         let global = sampler.fleet.global();
-        std::thread::sleep(global.agent.health_interval);
         sampler.tick(&global);
     }
 }

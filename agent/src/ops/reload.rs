@@ -9,6 +9,8 @@ use crate::events::{Event, EventKind};
 pub async fn reload(ops: &Ops, who: &Who) -> Result<ReloadReport, RpcError> {
     who.caller.admin_only("reload the configuration")?;
     let report = ops.fleet.reload().await;
+    // The loops that wait out an interval re-count it from their last run at once.
+    ops.ctx.reloads.announce();
     (ops.reconfigure)(&ops.fleet.global());
     Ok(report)
 }
