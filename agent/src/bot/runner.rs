@@ -14,9 +14,9 @@ use tokio::time::sleep_until;
 use super::BotHandle;
 use super::machine::{Action, EventKind, Exit, Input, Machine, Phase, Policy, Saved, Standing};
 use super::process::{self, BotProcess, SpawnSpec};
-use crate::spawn_record::{Spawn, boot_ticks};
 use crate::context::Context;
 use crate::events::{Actor, Cause, Event, exited_with};
+use crate::spawn_record::{Spawn, boot_ticks};
 use crate::store::{RegistryRow, StoredExit, Supervision, Wanted};
 
 /// After SIGKILL, how long to wait for the group to disappear before reporting it stopped anyway.

@@ -32,7 +32,9 @@ pub(crate) async fn agent() -> Agent {
     let (store, _) = crate::store::Store::open(&paths.db_file);
     let ctx = Arc::new(Context::new(paths.clone(), store));
     let fleet = Fleet::new(ctx.clone());
-    fleet.load(|| Files::read(&paths), Default::default(), true).await;
+    fleet
+        .load(|| Files::read(&paths), Default::default(), true)
+        .await;
     let (auth, _requests) = Monitor::new(ctx.clone(), fleet.clone());
     let ops = Arc::new(Ops {
         ctx,
