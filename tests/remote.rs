@@ -612,3 +612,62 @@ fn a_session_that_was_valid_in_between_is_alerted_again() {
     assert!(alerts[1].contains("expired"), "{alerts:?}");
     no_secret(&home, &tg);
 }
+
+#[test]
+fn a_failed_update_says_what_git_said() {
+    let home = Home::new();
+    home.write_config(FAST);
+    let work = tempfile::Builder::new()
+        .prefix("bu")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let remote_dir = work.path().join("web.git");
+    let dev = work.path().join("dev");
+    std::fs::create_dir_all(&remote_dir).unwrap();
+    git(&remote_dir, &["init", "--bare", "-q"]);
+    git(
+        work.path(),
+        &["clone", "-q", remote_dir.to_str().unwrap(), "dev"],
+    );
+    std::fs::write(dev.join("bot.sh"), "echo v1; exec sleep 1000\n").unwrap();
+    git(&dev, &["add", "."]);
+    git(&dev, &["commit", "-qm", "v1"]);
+    git(&dev, &["push", "-q", "origin", "HEAD:main"]);
+    std::fs::create_dir_all(home.file("bots/alice")).unwrap();
+    git(
+        &home.file("bots/alice"),
+        &["clone", "-q", remote_dir.to_str().unwrap(), "web"],
+    );
+    home.write_bot(
+        "web",
+        "user = \"alice\"\ncommand = [\"sh\", \"bot.sh\"]\n[update]\nrepo = \"alice/web\"\nbranch = \"main\"\n",
+    );
+    let pid = home.running_pid("web");
+    // A local edit of a file the pull would change: git refuses and explains why over
+    // several lines, the last of which is only "Aborting".
+    std::fs::write(
+        home.file("bots/alice/web/bot.sh"),
+        "echo local; exec sleep 1000\n",
+    )
+    .unwrap();
+    std::fs::write(dev.join("bot.sh"), "echo v2; exec sleep 1000\n").unwrap();
+    git(&dev, &["commit", "-qam", "v2"]);
+    git(&dev, &["push", "-q", "origin", "HEAD:main"]);
+    home.botctl(&["update", "web"])
+        .code(1)
+        .says(&["would be overwritten", "bot.sh"]);
+    assert_eq!(home.running_pid("web"), pid, "the old code keeps running");
+    let failed = wait_for("an update-failed event", WAIT, || {
+        let events = home.events("web");
+        events
+            .iter()
+            .find(|e| e["kind"] == "update-failed")
+            .cloned()
+            .ok_or(kinds(&events))
+    });
+    let message = failed["message"].as_str().unwrap();
+    assert!(
+        message.contains("would be overwritten") && message.contains("bot.sh"),
+        "the event carries git's own explanation: {message}"
+    );
+}
