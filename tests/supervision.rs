@@ -423,6 +423,62 @@ fn a_panicking_loop_is_restarted_and_the_agent_carries_on() {
     assert_eq!(pid_of(&home.bot("hello")), Some(pid));
 }
 
+/// A webhook that refuses every alert (HTTP 403, not retried): what the agent drops, it
+/// records as `notify-dropped` through the report relay.
+fn refusing_webhook() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
+            let mut conn = conn;
+            while read_http_request(&mut reader).is_some() {
+                let _ = std::io::Write::write_all(
+                    &mut conn,
+                    b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n",
+                );
+            }
+        }
+    });
+    port
+}
+
+#[test]
+fn a_panicking_report_relay_is_restarted_and_still_records_drops() {
+    let home = Home::fast();
+    let port = refusing_webhook();
+    home.write_config(&format!(
+        "{FAST}\n[notify.webhook]\nurl = \"http://127.0.0.1:{port}/hook\"\n"
+    ));
+    let started = home
+        .command(&["agent", "start"])
+        .env("BOTCTL_FAULT_PANIC", "notify reports")
+        .output()
+        .expect("starting the agent");
+    assert!(started.status.success(), "{started:?}");
+    // The agent's start is alerted; the webhook refuses it; the restarted relay records it.
+    wait_for("the restart and the dropped alert", WAIT, || {
+        let all = home.json(&["events", "--json", "-n", "1000"]);
+        let has = |kind: &str, message: &str| {
+            all.as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["kind"] == kind && e["message"] == message)
+        };
+        if has(
+            "component-restart",
+            "notify reports panicked; restarting in 1s",
+        ) && has(
+            "notify-dropped",
+            "1 alert(s) to webhook dropped: HTTP 403 Forbidden",
+        ) {
+            Ok(())
+        } else {
+            Err(all)
+        }
+    });
+}
+
 #[test]
 fn crashes_are_counted_from_their_cause_and_user_restarts_are_not() {
     let home = Home::fast();

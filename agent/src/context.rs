@@ -47,12 +47,10 @@ impl Context {
         }
     }
 
-    /// Records an event, and alerts about it when it deserves one (notify/ reads it by its
-    /// stored kind name).
+    /// Records an event, and alerts about it when it deserves one (as its kind says).
     pub fn record(&self, event: Event) {
-        let row = event.into_row();
-        self.alerts.on_event(&row);
-        self.store.record(row);
+        self.alerts.on_event(&event);
+        self.store.record(event.into_row());
     }
 
     pub fn notifier(&self) -> Notifier {

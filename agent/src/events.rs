@@ -1,13 +1,25 @@
 //! Every kind of event the agent records, as one enum with its stored name (the strings in old
-//! databases), who caused an event (`Actor`) and why a bot went down (`Cause`).
+//! databases) and how it alerts; who caused an event (`Actor`) and why a bot went down (`Cause`).
 
 use std::fmt;
 
 use crate::store::NewEvent;
 
-/// Declares the kinds once: each variant with its stored name, and the list of all.
+/// An optional phrase of `event_kinds!`.
+macro_rules! phrase {
+    () => {
+        None
+    };
+    ($phrase:literal) => {
+        Some($phrase)
+    };
+}
+
+/// Declares the kinds once: each variant with its stored name, how it alerts and, for the
+/// kinds that alert about bots, how a merged line says it of several. A new kind does not
+/// compile until it says how it alerts.
 macro_rules! event_kinds {
-    ($($kind:ident => $name:literal,)*) => {
+    ($($kind:ident => $name:literal, $meaning:expr $(, $phrase:literal)?;)*) => {
         /// One kind of event. The stored names never change: old databases read the same.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum EventKind {
@@ -15,6 +27,7 @@ macro_rules! event_kinds {
         }
 
         impl EventKind {
+            /// In declaration order, so `ALL[kind as usize] == kind`.
             pub const ALL: &[EventKind] = &[$(EventKind::$kind,)*];
 
             /// The name stored in the database, shown by `botctl events` and sent in alerts.
@@ -23,67 +36,140 @@ macro_rules! event_kinds {
                     $(EventKind::$kind => $name,)*
                 }
             }
+
+            /// What an event of this kind means for the operator (README, "Alerts and remote
+            /// control").
+            pub const fn meaning(self) -> Meaning {
+                use Level::*;
+                use Meaning::*;
+                match self {
+                    $(EventKind::$kind => $meaning,)*
+                }
+            }
+
+            /// How a merged alert line says what happened to several bots (or owners) of
+            /// this kind, e.g. "3 bots {phrase}: a, b, c".
+            pub const fn phrase(self) -> Option<&'static str> {
+                match self {
+                    $(EventKind::$kind => phrase!($($phrase)?),)*
+                }
+            }
         }
     };
 }
 
 event_kinds! {
-    Started => "started",
-    Exited => "exited",
-    Restarted => "restarted",
-    ConfigChanged => "config-changed",
-    Backoff => "backoff",
-    Failed => "failed",
-    Recovered => "recovered",
-    Stopped => "stopped",
-    StopIncomplete => "stop-incomplete",
-    SpawnFailed => "spawn-failed",
-    Adopted => "adopted",
-    Discovered => "discovered",
-    Unrecorded => "unrecorded",
-    ConfigError => "config-error",
-    LimitRestart => "limit-restart",
-    HealthRestart => "health-restart",
-    PressureRestart => "pressure-restart",
-    HealthFailing => "health-failing",
-    HealthRecovered => "health-recovered",
-    HealthError => "health-error",
-    AuthInvalid => "auth-invalid",
-    AuthValid => "auth-valid",
-    AuthExpiring => "auth-expiring",
-    AuthUnknown => "auth-unknown",
-    AuthWarning => "auth-warning",
-    AuthCookies => "auth-cookies",
-    OverLimit => "over-limit",
-    OverQuota => "over-quota",
-    Cleanup => "cleanup",
-    CleanupFreed => "cleanup-freed",
-    LogFlood => "log-flood",
-    UpdateApplied => "update-applied",
-    UpdateFailed => "update-failed",
-    HostMemory => "host-memory",
-    HostDisk => "host-disk",
-    StoreError => "store-error",
-    StoreRecovered => "store-recovered",
-    Remote => "remote",
-    RemoteRefused => "remote-refused",
-    RemoteUnavailable => "remote-unavailable",
-    NotifyDropped => "notify-dropped",
-    ComponentRestart => "component-restart",
-    AgentStarted => "agent-started",
-    AgentStopped => "agent-stopped",
-    AgentSocketRestored => "agent-socket-restored",
-    Added => "added",
-    Created => "created",
-    Removed => "removed",
-    Reload => "reload",
-    Refused => "refused",
+    Started => "started", Quiet;
+    Exited => "exited", Quiet;
+    Restarted => "restarted", Quiet;
+    ConfigChanged => "config-changed", Quiet;
+    Backoff => "backoff", Quiet;
+    // A bot that gave up restarting: open until it runs stably again (notify confirms that).
+    Failed => "failed", Opens(Some(Critical)), "failed and were given up on";
+    // Alerted by notify once a start after a crash has run stably, not from the event.
+    Recovered => "recovered", Quiet, "recovered";
+    Stopped => "stopped", Quiet;
+    StopIncomplete => "stop-incomplete", Quiet;
+    SpawnFailed => "spawn-failed", Quiet;
+    Adopted => "adopted", Quiet;
+    Discovered => "discovered", Quiet;
+    Unrecorded => "unrecorded", Quiet;
+    ConfigError => "config-error", Quiet;
+    LimitRestart => "limit-restart", Opens(Some(Warning)), "were restarted for exceeding their limits";
+    HealthRestart => "health-restart", Opens(Some(Warning)), "were restarted by health checks";
+    PressureRestart => "pressure-restart", Opens(Some(Warning)), "were restarted to relieve host memory";
+    HealthFailing => "health-failing", Quiet;
+    HealthRecovered => "health-recovered", Clears { kinds: &[EventKind::HealthRestart], level: None };
+    HealthError => "health-error", Quiet;
+    AuthInvalid => "auth-invalid", Opens(Some(Critical)), "have invalid auth";
+    AuthValid => "auth-valid", Clears {
+        kinds: &[EventKind::AuthInvalid, EventKind::AuthExpiring],
+        level: Some(Info),
+    }, "have valid auth again";
+    AuthExpiring => "auth-expiring", Opens(Some(Warning)), "have auth expiring soon";
+    AuthUnknown => "auth-unknown", Opens(None);
+    AuthWarning => "auth-warning", Quiet;
+    AuthCookies => "auth-cookies", Quiet;
+    OverLimit => "over-limit", Quiet;
+    OverQuota => "over-quota", Opens(Some(Warning)), "are over quota";
+    Cleanup => "cleanup", Quiet;
+    CleanupFreed => "cleanup-freed", Once(Info);
+    LogFlood => "log-flood", Quiet;
+    UpdateApplied => "update-applied", Clears {
+        kinds: &[EventKind::UpdateFailed],
+        level: Some(Info),
+    }, "were updated";
+    UpdateFailed => "update-failed", Opens(Some(Critical)), "failed to update";
+    HostMemory => "host-memory", Crosses(Warning);
+    HostDisk => "host-disk", Crosses(Warning);
+    StoreError => "store-error", Opens(None);
+    StoreRecovered => "store-recovered", Clears { kinds: &[EventKind::StoreError], level: None };
+    Remote => "remote", Clears { kinds: &[EventKind::RemoteUnavailable], level: None };
+    RemoteRefused => "remote-refused", Quiet;
+    RemoteUnavailable => "remote-unavailable", Opens(None);
+    NotifyDropped => "notify-dropped", Quiet;
+    ComponentRestart => "component-restart", Quiet;
+    AgentStarted => "agent-started", Once(Info);
+    AgentStopped => "agent-stopped", Quiet;
+    AgentSocketRestored => "agent-socket-restored", Quiet;
+    Added => "added", Quiet;
+    Created => "created", Quiet;
+    Removed => "removed", Quiet;
+    Reload => "reload", Quiet;
+    Refused => "refused", Quiet;
+}
+
+/// How loud an alert is; channels only receive alerts at or above their `min_level`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Info => "info",
+            Level::Warning => "warning",
+            Level::Critical => "critical",
+        }
+    }
+}
+
+/// What an event means for the operator: whether and how it alerts, and which conditions it
+/// opens or clears, so that de-duplication only holds back one incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Meaning {
+    /// Not alerted.
+    Quiet,
+    /// A condition began (or goes on): alerted at `level` once per incident, that is again only
+    /// after a clearing event or `repeat_after`. `None`: a condition not alerted (yet) whose
+    /// clearing is still modelled.
+    Opens(Option<Level>),
+    /// A condition ended: alerts of `kinds` are news again; `level` says whether the end is
+    /// itself alerted (always sent).
+    Clears {
+        kinds: &'static [EventKind],
+        level: Option<Level>,
+    },
+    /// A host threshold, one kind for both directions: crossing it opens at `Level`; the way
+    /// back ("... back to N%") clears it and is alerted as info.
+    Crosses(Level),
+    /// News on its own (what cleanup freed, an agent start).
+    Once(Level),
 }
 
 impl EventKind {
     /// The kind a stored name stands for.
     pub fn parse(name: &str) -> Option<EventKind> {
         EventKind::ALL.iter().copied().find(|k| k.as_str() == name)
+    }
+
+    /// This kind alone, as a static list (what a condition that clears itself clears).
+    pub fn alone(self) -> &'static [EventKind] {
+        std::slice::from_ref(&EventKind::ALL[self as usize])
     }
 }
 
@@ -237,6 +323,13 @@ mod tests {
             assert_eq!(EventKind::parse(k.as_str()), Some(k));
         }
         assert_eq!(EventKind::parse("no-such-kind"), None);
+    }
+
+    #[test]
+    fn a_kind_alone_is_itself() {
+        for &k in EventKind::ALL {
+            assert_eq!(k.alone(), [k]);
+        }
     }
 
     #[test]

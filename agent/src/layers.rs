@@ -6,9 +6,9 @@
 const LAYERS: &[&[&str]] = &[
     &["util", "secret", "watch", "schedule"],
     &["logs", "storage", "store", "spawn_record", "health", "auth"],
-    // Alerts are read from the stored event rows.
-    &["notify"],
+    // The kinds of event, with how each alerts; notify turns them into alerts.
     &["events"],
+    &["notify"],
     &["context"],
     &["bot"],
     &["fleet"],

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use botctl_proto::config::GlobalConfig;
+use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::task::JoinHandle;
 
 use super::supervise::supervise;
@@ -63,7 +64,7 @@ impl Services {
         let problem = |what: String| self.ctx.record(Event::new(EventKind::ConfigError, what));
         let home = &self.ctx.paths.home;
         // Alerts.
-        let (reports_tx, mut reports_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (reports_tx, reports_rx) = tokio::sync::mpsc::unbounded_channel();
         // Without a channel no client is needed: building one (TLS setup) would cost every
         // agent start some 30 ms of CPU for nothing.
         let no_channel = global.notify
@@ -78,23 +79,21 @@ impl Services {
         };
         problems.into_iter().for_each(problem);
         self.ctx.alerts.set(notifier);
-        let ctx = self.ctx.clone();
         let mut tasks = Vec::new();
-        tasks.push(tokio::spawn(async move {
-            while let Some(r) = reports_rx.recv().await {
-                if let notify::Report::Dropped {
-                    channel,
-                    reason,
-                    alerts,
-                } = r
-                {
-                    ctx.record(Event::new(
-                        EventKind::NotifyDropped,
-                        format!("{alerts} alert(s) to {channel} dropped: {reason}"),
-                    ));
-                }
-            }
-        }));
+        // Shared by the runs of the relay: a restarted run goes on with what is queued.
+        let reports_rx = Arc::new(tokio::sync::Mutex::new(reports_rx));
+        let ctx = self.ctx.clone();
+        tasks.push(tokio::spawn(supervise(
+            "notify reports",
+            ctx.clone(),
+            move || {
+                let (ctx, reports_rx) = (ctx.clone(), reports_rx.clone());
+                Box::pin(async move {
+                    relay_reports(&ctx, &mut *reports_rx.lock().await).await;
+                    Ok(())
+                })
+            },
+        )));
         // The periodic summary.
         let every = global.agent.report_interval;
         if !every.is_zero() {
@@ -179,4 +178,24 @@ impl Services {
     pub fn control(&self) -> Arc<AgentControl> {
         self.control.clone()
     }
+}
+
+/// Records what the notifier dropped. Never ends by itself: once every sender is gone (no
+/// channel, or the notifier was replaced) it waits to be aborted by the next `apply`, so an
+/// idle notifier is not taken for a component that ended.
+async fn relay_reports(ctx: &Context, reports: &mut UnboundedReceiver<notify::Report>) {
+    while let Some(r) = reports.recv().await {
+        if let notify::Report::Dropped {
+            channel,
+            reason,
+            alerts,
+        } = r
+        {
+            ctx.record(Event::new(
+                EventKind::NotifyDropped,
+                format!("{alerts} alert(s) to {channel} dropped: {reason}"),
+            ));
+        }
+    }
+    std::future::pending::<()>().await;
 }

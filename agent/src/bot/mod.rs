@@ -7,11 +7,11 @@ pub mod runner;
 
 use std::sync::{Arc, Mutex};
 
+use botctl_proto::BotState;
 use botctl_proto::config::BotConfig;
-use botctl_proto::{BotOutcome, BotState};
 use tokio::sync::{mpsc, oneshot};
 
-pub use runner::{AuthSeen, Begin, Command, Prepared, Settings, View};
+pub use runner::{AuthSeen, Begin, Command, Left, Prepared, Settings, View};
 
 /// A bot as the fleet and the loops hold it: its configuration as last applied, a way to
 /// send it a command, and a read-only view of its state. Only the bot's own task writes
@@ -38,10 +38,7 @@ impl BotHandle {
     }
 
     /// Sends a command that answers, and waits for the answer (None if the task ended).
-    pub async fn ask(
-        &self,
-        make: impl FnOnce(oneshot::Sender<BotOutcome>) -> Command,
-    ) -> Option<BotOutcome> {
+    pub async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {
         let (tx, rx) = oneshot::channel();
         if !self.send(make(tx)) {
             return None;

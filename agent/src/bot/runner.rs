@@ -89,8 +89,17 @@ pub enum Command {
     Shutdown {
         keep: bool,
         by: Box<Actor>,
-        done: oneshot::Sender<BotOutcome>,
+        done: oneshot::Sender<Left>,
     },
+}
+
+/// How the agent's shutdown left a bot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Left {
+    /// Its process runs on, for the next agent to adopt.
+    Running,
+    /// Stopped, or it was not running.
+    Stopped,
 }
 
 const _: () = assert!(
@@ -177,7 +186,7 @@ pub struct BotTask {
     stopping: Option<Stopping>,
     waiters: Vec<Waiter>,
     /// Ends the task once the bot is stopped (agent shutdown).
-    exit_when_stopped: Option<oneshot::Sender<BotOutcome>>,
+    exit_when_stopped: Option<oneshot::Sender<Left>>,
     view: SharedView,
     /// Parked by the auth monitor: why.
     auth_blocked: Option<String>,
@@ -336,9 +345,8 @@ impl BotTask {
                 }
             }
             if self.exit_when_stopped.is_some() && !self.busy() {
-                let outcome = self.outcome(UserAction::Stop, &Phase::Stopped);
                 if let Some(done) = self.exit_when_stopped.take() {
-                    let _ = done.send(outcome);
+                    let _ = done.send(Left::Stopped);
                 }
                 return;
             }
@@ -444,18 +452,10 @@ impl BotTask {
             Command::Shutdown { keep, by, done } => {
                 self.actor = *by;
                 if keep || self.process.is_none() {
-                    let outcome = BotOutcome {
-                        bot: self.config.name.clone(),
-                        ok: true,
-                        message: if self.process.is_some() {
-                            "left running for the next agent".into()
-                        } else {
-                            "not running".into()
-                        },
-                        state: Some(self.view.lock().unwrap().state),
-                        pid: self.machine.pid(),
-                    };
-                    let _ = done.send(outcome);
+                    let _ = done.send(match self.process {
+                        Some(_) => Left::Running,
+                        None => Left::Stopped,
+                    });
                     return true;
                 }
                 self.exit_when_stopped = Some(done);

@@ -11,7 +11,7 @@ use futures::future::join_all;
 
 use crate::bot::process;
 use crate::bot::runner::BotTask;
-use crate::bot::{Begin, BotHandle, Command, Prepared, Settings};
+use crate::bot::{Begin, BotHandle, Command, Left, Prepared, Settings};
 use crate::context::Context;
 use crate::events::{Actor, Event, EventKind};
 use crate::store::{Opened, RegistryRow, Supervision, Wanted};
@@ -729,7 +729,7 @@ impl Fleet {
         let mut report = ShutdownReport::default();
         for (name, outcome) in join_all(waits).await {
             match outcome {
-                Some(o) if o.message.starts_with("left running") => report.kept.push(name),
+                Some(Left::Running) => report.kept.push(name),
                 _ => report.stopped.push(name),
             }
         }

@@ -1,5 +1,5 @@
-//! Alert wording: which events the operator hears about, at what level and in what words, and
-//! which conditions they open or clear, so that de-duplication only holds back one incident.
+//! Events into alerts: each kind's meaning (declared in events.rs) applied to one event, in
+//! what words, and when a crashed bot has really recovered.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -7,107 +7,51 @@ use std::time::Duration;
 
 use botctl_proto::config::{DEFAULT_STABLE_AFTER, format_duration};
 
-use super::{Alert, Level, Notifier};
-use crate::store::NewEvent;
-
-/// A bot that gave up restarting: open until it runs stably again.
-const FAILED: &str = "failed";
-const RECOVERED: &str = "recovered";
-const AUTH_INVALID: &str = "auth-invalid";
-const AUTH_EXPIRING: &str = "auth-expiring";
-const HEALTH_RESTART: &str = "health-restart";
-const UPDATE_FAILED: &str = "update-failed";
-const OVER_QUOTA: &str = "over-quota";
-const HOST_MEMORY: &str = "host-memory";
-const HOST_DISK: &str = "host-disk";
-const STORE_ERROR: &str = "store-error";
-const REMOTE_UNAVAILABLE: &str = "remote-unavailable";
+use super::{Alert, AlertKind, Level, Notifier};
+use crate::events::{Event, EventKind, Meaning};
 
 /// Every alert kind that belongs to one bot, cleared together when the bot is removed.
-const BOT_KINDS: &[&str] = &[
-    FAILED,
-    RECOVERED,
-    AUTH_INVALID,
-    AUTH_EXPIRING,
-    HEALTH_RESTART,
-    UPDATE_FAILED,
-    "limit-restart",
-    "pressure-restart",
+const BOT_KINDS: &[EventKind] = &[
+    EventKind::Failed,
+    EventKind::Recovered,
+    EventKind::AuthInvalid,
+    EventKind::AuthExpiring,
+    EventKind::HealthRestart,
+    EventKind::UpdateFailed,
+    EventKind::LimitRestart,
+    EventKind::PressureRestart,
 ];
 
 /// Event kinds after which the bot is down by a crash (or keeps crashing): only a stable run
 /// afterwards is a recovery. Limit, health and pressure restarts are the agent's own choice and
 /// already alerted, so the start that follows them is not news.
-const CRASH_KINDS: &[&str] = &["exited", "backoff", FAILED, "spawn-failed"];
-
-/// What an event means for the operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Meaning {
-    /// Not alerted.
-    Quiet,
-    /// A condition began (or goes on): alerted at `level` once per incident, that is again only
-    /// after a clearing event or `repeat_after`. `None`: a condition not alerted (yet) whose
-    /// clearing is still modelled.
-    Opens(Option<Level>),
-    /// A condition ended: alerts of `kinds` are news again; `level` says whether the end is
-    /// itself alerted (always sent).
-    Clears {
-        kinds: &'static [&'static str],
-        level: Option<Level>,
-    },
-    /// News on its own (an update applied, what cleanup freed, an agent start).
-    Once(Level),
+fn is_crash(kind: EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Exited | EventKind::Backoff | EventKind::Failed | EventKind::SpawnFailed
+    )
 }
 
-/// The table of events and conditions; the README's "Alerts and remote control" in code.
-fn meaning(e: &NewEvent) -> Meaning {
-    // The host thresholds use one kind for both directions; the message tells them apart.
-    let back = e.message.contains("back to");
-    match e.kind {
-        FAILED | AUTH_INVALID | UPDATE_FAILED => Meaning::Opens(Some(Level::Critical)),
-        "limit-restart" | "pressure-restart" | HEALTH_RESTART | AUTH_EXPIRING | OVER_QUOTA => {
-            Meaning::Opens(Some(Level::Warning))
-        }
-        HOST_MEMORY | HOST_DISK if !back => Meaning::Opens(Some(Level::Warning)),
-        HOST_MEMORY => Meaning::Clears {
-            kinds: &[HOST_MEMORY],
+/// What this event means: its kind's meaning, with a host threshold's direction read from
+/// the message (one kind serves both).
+fn meaning(e: &Event) -> Meaning {
+    match e.kind.meaning() {
+        Meaning::Crosses(_) if e.message.contains("back to") => Meaning::Clears {
+            kinds: e.kind.alone(),
             level: Some(Level::Info),
         },
-        HOST_DISK => Meaning::Clears {
-            kinds: &[HOST_DISK],
-            level: Some(Level::Info),
-        },
-        "auth-unknown" | STORE_ERROR | REMOTE_UNAVAILABLE => Meaning::Opens(None),
-        "auth-valid" => Meaning::Clears {
-            kinds: &[AUTH_INVALID, AUTH_EXPIRING],
-            level: Some(Level::Info),
-        },
-        "health-recovered" => Meaning::Clears {
-            kinds: &[HEALTH_RESTART],
-            level: None,
-        },
-        "update-applied" => Meaning::Clears {
-            kinds: &[UPDATE_FAILED],
-            level: Some(Level::Info),
-        },
-        "store-recovered" => Meaning::Clears {
-            kinds: &[STORE_ERROR],
-            level: None,
-        },
-        "remote" => Meaning::Clears {
-            kinds: &[REMOTE_UNAVAILABLE],
-            level: None,
-        },
-        "agent-started" | "cleanup-freed" => Meaning::Once(Level::Info),
-        _ => Meaning::Quiet,
+        Meaning::Crosses(level) => Meaning::Opens(Some(level)),
+        meaning => meaning,
     }
 }
 
 /// The alert an event raises at once, if any, and the conditions it ends. Recoveries are not
 /// here: they are known only once the bot has run for `stable_after` (see `Alerts`).
-pub fn alert_for(e: &NewEvent) -> (Option<Alert>, &'static [&'static str]) {
+pub fn alert_for(e: &Event) -> (Option<Alert>, &'static [EventKind]) {
     let (level, clears, always) = match meaning(e) {
         Meaning::Quiet | Meaning::Opens(None) => return (None, &[]),
+        // Read as Opens or Clears by `meaning`.
+        Meaning::Crosses(level) => (level, &[][..], false),
         Meaning::Clears { kinds, level: None } => return (None, kinds),
         Meaning::Opens(Some(level)) => (level, &[][..], false),
         Meaning::Clears {
@@ -127,7 +71,7 @@ pub fn alert_for(e: &NewEvent) -> (Option<Alert>, &'static [&'static str]) {
     (Some(alert), clears)
 }
 
-fn about(mut alert: Alert, e: &NewEvent) -> Alert {
+fn about(mut alert: Alert, e: &Event) -> Alert {
     alert.bot.clone_from(&e.bot);
     alert.owner.clone_from(&e.owner);
     alert
@@ -135,7 +79,7 @@ fn about(mut alert: Alert, e: &NewEvent) -> Alert {
 
 /// The periodic fleet summary: always sent, it is never a repeat.
 pub fn summary(text: String) -> Alert {
-    Alert::new(Level::Info, "summary", text).always()
+    Alert::new(Level::Info, AlertKind::Summary, text).always()
 }
 
 /// Turns events into alerts through whatever notifier is configured now, and watches each
@@ -172,7 +116,7 @@ impl Default for Alerts {
 }
 
 impl Alerts {
-    pub fn on_event(&self, e: &NewEvent) {
+    pub fn on_event(&self, e: &Event) {
         let notifier = self.notifier();
         let (alert, clears) = alert_for(e);
         if !clears.is_empty() {
@@ -188,26 +132,26 @@ impl Alerts {
 
     /// Keeps track of crashes, and after a start that follows one, confirms the recovery once
     /// the bot has run for `stable_after` without crashing or being stopped.
-    fn watch(&self, bot: &str, e: &NewEvent) {
+    fn watch(&self, bot: &str, e: &Event) {
         let kind = e.kind;
         let mut bots = self
             .shared
             .bots
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if kind == "stopped" && e.message.contains("bot removed") {
+        if kind == EventKind::Stopped && e.message.contains("bot removed") {
             bots.remove(bot);
             drop(bots);
             self.notifier().clear(Some(bot), None, BOT_KINDS);
             return;
         }
         let watch = bots.entry(bot.to_owned()).or_default();
-        if CRASH_KINDS.contains(&kind) || kind == "stopped" {
-            watch.down |= kind != "stopped";
+        if is_crash(kind) || kind == EventKind::Stopped {
+            watch.down |= kind != EventKind::Stopped;
             watch.epoch += 1;
             return;
         }
-        if !(watch.down && (kind == "started" || kind == "restarted")) {
+        if !(watch.down && matches!(kind, EventKind::Started | EventKind::Restarted)) {
             return;
         }
         let epoch = watch.epoch;
@@ -250,7 +194,8 @@ impl Alerts {
 
     /// An owner's storage is back under its quota: the next time over it is a new incident.
     pub fn quota_ok(&self, owner: &str) {
-        self.notifier().clear(None, Some(owner), &[OVER_QUOTA]);
+        self.notifier()
+            .clear(None, Some(owner), &[EventKind::OverQuota]);
     }
 }
 
@@ -263,7 +208,7 @@ impl Shared {
             .unwrap_or_else(Notifier::disabled)
     }
 
-    fn confirm(&self, started: &NewEvent, epoch: u64, stable_after: Duration) {
+    fn confirm(&self, started: &Event, epoch: u64, stable_after: Duration) {
         let Some(bot) = &started.bot else { return };
         {
             let mut bots = self.bots.lock().unwrap_or_else(PoisonError::into_inner);
@@ -273,12 +218,15 @@ impl Shared {
             }
         }
         let notifier = self.notifier();
-        notifier.clear(Some(bot), None, &[FAILED]);
+        notifier.clear(Some(bot), None, &[EventKind::Failed]);
         let message = format!(
             "{bot} recovered: running for {} since it crashed ({})",
             format_duration(stable_after),
             started.message
         );
-        notifier.notify(about(Alert::new(Level::Info, RECOVERED, message), started));
+        notifier.notify(about(
+            Alert::new(Level::Info, EventKind::Recovered, message),
+            started,
+        ));
     }
 }

@@ -10,7 +10,8 @@ use tokio::sync::Notify;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 
-use super::{Alert, DispatchConfig, Level, Repeat, Report};
+use super::{Alert, AlertKind, DispatchConfig, Level, Repeat, Report};
+use crate::events::EventKind;
 
 /// Merged messages waiting per channel while it is slow or down; each is already one burst, so
 /// this covers a long outage without holding unbounded memory.
@@ -30,7 +31,7 @@ pub(super) enum Item {
 pub(super) struct Clear {
     pub bot: Option<String>,
     pub owner: Option<String>,
-    pub kinds: &'static [&'static str],
+    pub kinds: &'static [EventKind],
 }
 
 /// A multi-producer, single-consumer queue that sheds its oldest entry when full, because for
@@ -132,11 +133,11 @@ impl Outlet {
 }
 
 /// What one alert is about: its bot, or its owner when it has no bot (over quota), and kind.
-type DedupKey = (Option<String>, Option<String>, String);
+type DedupKey = (Option<String>, Option<String>, AlertKind);
 
-fn key(bot: &Option<String>, owner: &Option<String>, kind: &str) -> DedupKey {
+fn key(bot: &Option<String>, owner: &Option<String>, kind: AlertKind) -> DedupKey {
     let owner = if bot.is_some() { None } else { owner.clone() };
-    (bot.clone(), owner, kind.to_owned())
+    (bot.clone(), owner, kind)
 }
 
 /// Which incidents have been alerted, so a repeat is held back while its condition lasts (up
@@ -160,7 +161,7 @@ impl Dedup {
         if alert.repeat == Repeat::Always {
             return true;
         }
-        let key = key(&alert.bot, &alert.owner, &alert.kind);
+        let key = key(&alert.bot, &alert.owner, alert.kind);
         match self.sent.get(&key) {
             Some(sent) if now.saturating_duration_since(*sent) < self.repeat_after => false,
             _ => {
@@ -171,8 +172,9 @@ impl Dedup {
     }
 
     pub(super) fn clear(&mut self, clear: &Clear) {
-        for kind in clear.kinds {
-            self.sent.remove(&key(&clear.bot, &clear.owner, kind));
+        for &kind in clear.kinds {
+            self.sent
+                .remove(&key(&clear.bot, &clear.owner, kind.into()));
         }
     }
 
@@ -286,11 +288,11 @@ pub(super) fn render(alerts: &[Alert], emoji: bool) -> String {
     if let [alert] = alerts {
         return line(alert.level, &alert.message);
     }
-    let mut groups: Vec<(&str, Vec<&Alert>)> = Vec::new();
+    let mut groups: Vec<(AlertKind, Vec<&Alert>)> = Vec::new();
     for alert in alerts {
         match groups.iter_mut().find(|(kind, _)| *kind == alert.kind) {
             Some((_, group)) => group.push(alert),
-            None => groups.push((&alert.kind, vec![alert])),
+            None => groups.push((alert.kind, vec![alert])),
         }
     }
     let worst = |group: &[&Alert]| group.iter().map(|a| a.level).max().unwrap_or(Level::Info);
@@ -310,7 +312,7 @@ pub(super) fn render(alerts: &[Alert], emoji: bool) -> String {
             lines.push(line(level, &alert.message));
         } else if let Some((what, names)) = named {
             let names = list(&names);
-            let text = match phrase(kind) {
+            let text = match phrase(*kind) {
                 Some(phrase) => format!("{} {what} {phrase}: {names}", group.len()),
                 None => format!("{kind} for {} {what}: {names}", group.len()),
             };
@@ -332,22 +334,11 @@ pub(super) fn render(alerts: &[Alert], emoji: bool) -> String {
 }
 
 /// How a merged line says what happened to several bots (or owners) of one kind.
-pub(super) const PHRASES: &[(&str, &str)] = &[
-    ("recovered", "recovered"),
-    ("failed", "failed and were given up on"),
-    ("limit-restart", "were restarted for exceeding their limits"),
-    ("health-restart", "were restarted by health checks"),
-    ("pressure-restart", "were restarted to relieve host memory"),
-    ("auth-expiring", "have auth expiring soon"),
-    ("auth-invalid", "have invalid auth"),
-    ("auth-valid", "have valid auth again"),
-    ("over-quota", "are over quota"),
-    ("update-applied", "were updated"),
-    ("update-failed", "failed to update"),
-];
-
-fn phrase(kind: &str) -> Option<&'static str> {
-    PHRASES.iter().find(|(k, _)| *k == kind).map(|(_, p)| *p)
+fn phrase(kind: AlertKind) -> Option<&'static str> {
+    match kind {
+        AlertKind::Event(kind) => kind.phrase(),
+        AlertKind::Summary | AlertKind::Test => None,
+    }
 }
 
 fn list(names: &[&str]) -> String {
@@ -363,12 +354,17 @@ mod tests {
     use super::*;
 
     fn recovered(bot: &str) -> Alert {
-        Alert::new(Level::Info, "recovered", format!("{bot} recovered")).with_bot(bot)
+        Alert::new(
+            Level::Info,
+            EventKind::Recovered,
+            format!("{bot} recovered"),
+        )
+        .with_bot(bot)
     }
 
     #[test]
     fn a_single_alert_is_its_message_with_a_level_mark() {
-        let alert = Alert::new(Level::Critical, "failed", "bot a failed").with_bot("a");
+        let alert = Alert::new(Level::Critical, EventKind::Failed, "bot a failed").with_bot("a");
         assert_eq!(
             render(std::slice::from_ref(&alert), true),
             "🔴 bot a failed"
@@ -379,9 +375,13 @@ mod tests {
     #[test]
     fn a_burst_is_grouped_by_kind_worst_first() {
         let mut alerts: Vec<Alert> = ["a", "b", "c"].into_iter().map(recovered).collect();
-        alerts.push(Alert::new(Level::Critical, "failed", "bot x gave up").with_bot("x"));
-        alerts.push(Alert::new(Level::Critical, "failed", "bot y gave up").with_bot("y"));
-        alerts.push(Alert::new(Level::Warning, "host-memory", "memory at 93%"));
+        alerts.push(Alert::new(Level::Critical, EventKind::Failed, "bot x gave up").with_bot("x"));
+        alerts.push(Alert::new(Level::Critical, EventKind::Failed, "bot y gave up").with_bot("y"));
+        alerts.push(Alert::new(
+            Level::Warning,
+            EventKind::HostMemory,
+            "memory at 93%",
+        ));
         assert_eq!(
             render(&alerts, true),
             "🔴 2 bots failed and were given up on: x, y\n\
@@ -400,23 +400,28 @@ mod tests {
     }
 
     #[test]
-    fn unknown_kinds_and_botless_alerts_still_read() {
+    fn unphrased_kinds_and_botless_alerts_still_read() {
         let alerts = vec![
-            Alert::new(Level::Info, "odd", "1").with_bot("a"),
-            Alert::new(Level::Info, "odd", "2").with_bot("b"),
-            Alert::new(Level::Info, "summary", "s1"),
-            Alert::new(Level::Info, "summary", "s2"),
+            Alert::new(Level::Info, EventKind::Adopted, "1").with_bot("a"),
+            Alert::new(Level::Info, EventKind::Adopted, "2").with_bot("b"),
+            Alert::new(Level::Info, AlertKind::Summary, "s1"),
+            Alert::new(Level::Info, AlertKind::Summary, "s2"),
         ];
         assert_eq!(
             render(&alerts, false),
-            "odd for 2 bots: a, b\n2 summary alerts:\n• s1\n• s2"
+            "adopted for 2 bots: a, b\n2 summary alerts:\n• s1\n• s2"
         );
     }
 
     #[test]
     fn owner_alerts_merge_by_owner() {
         let over = |owner: &str| {
-            Alert::new(Level::Warning, "over-quota", format!("{owner} over")).with_owner(owner)
+            Alert::new(
+                Level::Warning,
+                EventKind::OverQuota,
+                format!("{owner} over"),
+            )
+            .with_owner(owner)
         };
         assert_eq!(
             render(&[over("ann"), over("bob")], false),

@@ -26,24 +26,10 @@ use retry::RetryPolicy;
 pub use telegram::TelegramConfig;
 pub use webhook::WebhookConfig;
 
-/// How loud an alert is; channels only receive alerts at or above their `min_level`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    Info,
-    Warning,
-    Critical,
-}
+use crate::events::EventKind;
+pub use crate::events::Level;
 
 impl Level {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Info => "info",
-            Level::Warning => "warning",
-            Level::Critical => "critical",
-        }
-    }
-
     /// A `min_level` setting; the config parser has already refused anything else.
     pub fn from_config(name: &str) -> Level {
         match name {
@@ -63,14 +49,51 @@ impl Level {
     }
 }
 
+/// What an alert is about: an event's kind, or one of the alerts no event raises. Its stored
+/// name is what the webhook's `kind` field carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AlertKind {
+    Event(EventKind),
+    /// The periodic fleet summary.
+    Summary,
+    /// `botctl notify test`.
+    Test,
+}
+
+impl AlertKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::Event(kind) => kind.as_str(),
+            AlertKind::Summary => "summary",
+            AlertKind::Test => "test",
+        }
+    }
+}
+
+impl From<EventKind> for AlertKind {
+    fn from(kind: EventKind) -> AlertKind {
+        AlertKind::Event(kind)
+    }
+}
+
+impl fmt::Display for AlertKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for AlertKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// One thing the operator should hear about.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Alert {
     pub level: Level,
-    /// "recovered", "failed", "limit-restart", "health-restart", "auth-expiring", "auth-invalid",
-    /// "host-memory", "over-quota", "cleanup", "update-applied", "update-failed", "summary",
-    /// "test", ...; together with `bot` it is the de-duplication key.
-    pub kind: String,
+    /// Together with `bot` (or `owner`) the de-duplication key.
+    pub kind: AlertKind,
     pub bot: Option<String>,
     pub owner: Option<String>,
     pub message: String,
@@ -91,7 +114,7 @@ pub enum Repeat {
 }
 
 impl Alert {
-    pub fn new(level: Level, kind: impl Into<String>, message: impl Into<String>) -> Alert {
+    pub fn new(level: Level, kind: impl Into<AlertKind>, message: impl Into<String>) -> Alert {
         Alert {
             level,
             kind: kind.into(),
@@ -156,10 +179,7 @@ impl Default for DispatchConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Report {
     /// `channel` is "telegram:<chat id>" or "webhook".
-    Delivered {
-        channel: String,
-        alerts: usize,
-    },
+    Delivered { channel: String, alerts: usize },
     /// `channel` is as above, or "queue" when alerts were shed before dispatch.
     Dropped {
         channel: String,
@@ -167,7 +187,7 @@ pub enum Report {
         alerts: usize,
     },
     Suppressed {
-        kind: String,
+        kind: AlertKind,
         bot: Option<String>,
     },
 }
@@ -317,7 +337,7 @@ impl Notifier {
 
     /// A condition ended for `bot` (or `owner`): alerts of `kinds` are news again. Taken in
     /// order with the alerts around it.
-    pub fn clear(&self, bot: Option<&str>, owner: Option<&str>, kinds: &'static [&'static str]) {
+    pub fn clear(&self, bot: Option<&str>, owner: Option<&str>, kinds: &'static [EventKind]) {
         if let Some(shared) = &self.shared {
             shared.queue.push(Item::Clear(dispatch::Clear {
                 bot: bot.map(str::to_owned),
@@ -335,7 +355,7 @@ impl Notifier {
         let Some(shared) = &self.shared else {
             return Err("notifications are not configured".to_owned());
         };
-        let alerts = [Alert::new(Level::Info, "test", message).always()];
+        let alerts = [Alert::new(Level::Info, AlertKind::Test, message).always()];
         let policy = RetryPolicy {
             max_attempts: 1,
             backoff_initial: shared.backoff_initial,

@@ -13,6 +13,7 @@ use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::time::timeout;
 
 use super::*;
+use crate::events::{Event, EventKind};
 use channel::Channel;
 
 const TOKEN: &str = "123456:SECRET-token-XYZ";
@@ -235,14 +236,19 @@ async fn outcome(reports: &mut UnboundedReceiver<Report>) -> Report {
 fn failed(bot: &str) -> Alert {
     Alert::new(
         Level::Critical,
-        "failed",
+        EventKind::Failed,
         format!("bot {bot} failed: gave up"),
     )
     .with_bot(bot)
 }
 
 fn recovered(bot: &str) -> Alert {
-    Alert::new(Level::Info, "recovered", format!("bot {bot} recovered")).with_bot(bot)
+    Alert::new(
+        Level::Info,
+        EventKind::Recovered,
+        format!("bot {bot} recovered"),
+    )
+    .with_bot(bot)
 }
 
 #[tokio::test]
@@ -310,7 +316,7 @@ async fn repeats_are_suppressed_within_repeat_after_only() {
     assert_eq!(
         report(&mut reports, |r| matches!(r, Report::Suppressed { .. })).await,
         Report::Suppressed {
-            kind: "failed".into(),
+            kind: EventKind::Failed.into(),
             bot: Some("a".into())
         }
     );
@@ -758,15 +764,8 @@ fn recorded_alerts(stable_after: Duration) -> (Alerts, UnboundedReceiver<String>
     (alerts, sent)
 }
 
-fn event(bot: &str, kind: &'static str, message: &str) -> crate::store::NewEvent {
-    crate::store::NewEvent {
-        bot: Some(bot.to_owned()),
-        owner: Some("ann".to_owned()),
-        kind,
-        message: message.to_owned(),
-        actor: None,
-        cause: None,
-    }
+fn event(bot: &str, kind: EventKind, message: &str) -> Event {
+    Event::new(kind, message).of(bot, "ann")
 }
 
 async fn next_text(sent: &mut UnboundedReceiver<String>) -> String {
@@ -788,19 +787,19 @@ fn dedup_holds_a_repeat_only_while_its_condition_lasts() {
     let t0 = tokio::time::Instant::now();
     let minute = Duration::from_secs(60);
     let mut dedup = dispatch::Dedup::new(30 * minute);
-    let invalid = Alert::new(Level::Critical, "auth-invalid", "no file").with_bot("a");
+    let invalid = Alert::new(Level::Critical, EventKind::AuthInvalid, "no file").with_bot("a");
     assert!(dedup.admit(&invalid, t0));
     // The same incident, 81 s later: held back.
     assert!(!dedup.admit(&invalid, t0 + Duration::from_secs(81)));
     // Another bot, or another kind, is another incident.
     assert!(dedup.admit(&invalid.clone().with_bot("b"), t0));
-    let expiring = Alert::new(Level::Warning, "auth-expiring", "soon").with_bot("a");
+    let expiring = Alert::new(Level::Warning, EventKind::AuthExpiring, "soon").with_bot("a");
     assert!(dedup.admit(&expiring, t0));
     // The session became valid: both of a's auth incidents are over, b's is not.
     dedup.clear(&dispatch::Clear {
         bot: Some("a".into()),
         owner: None,
-        kinds: &["auth-invalid", "auth-expiring"],
+        kinds: &[EventKind::AuthInvalid, EventKind::AuthExpiring],
     });
     assert!(dedup.admit(&invalid, t0 + Duration::from_secs(82)));
     assert!(dedup.admit(&expiring, t0 + Duration::from_secs(82)));
@@ -820,14 +819,15 @@ fn dedup_holds_a_repeat_only_while_its_condition_lasts() {
 fn owner_alerts_are_incidents_per_owner() {
     let t0 = tokio::time::Instant::now();
     let mut dedup = dispatch::Dedup::new(Duration::from_secs(1800));
-    let over = |owner: &str| Alert::new(Level::Warning, "over-quota", "over").with_owner(owner);
+    let over =
+        |owner: &str| Alert::new(Level::Warning, EventKind::OverQuota, "over").with_owner(owner);
     assert!(dedup.admit(&over("ann"), t0));
     assert!(dedup.admit(&over("bob"), t0), "bob is not ann's repeat");
     assert!(!dedup.admit(&over("ann"), t0));
     dedup.clear(&dispatch::Clear {
         bot: None,
         owner: Some("ann".into()),
-        kinds: &["over-quota"],
+        kinds: &[EventKind::OverQuota],
     });
     assert!(dedup.admit(&over("ann"), t0));
     assert!(!dedup.admit(&over("bob"), t0));
@@ -835,60 +835,81 @@ fn owner_alerts_are_incidents_per_owner() {
 
 #[test]
 fn alert_levels_follow_the_readme() {
-    let level = |kind: &'static str, message: &str| {
-        alert_for(&event("a", kind, message)).0.map(|a| a.level)
-    };
-    assert_eq!(level("failed", "gave up"), Some(Level::Critical));
-    assert_eq!(level("auth-invalid", "no file"), Some(Level::Critical));
-    assert_eq!(level("update-failed", "x"), Some(Level::Critical));
+    let level =
+        |kind: EventKind, message: &str| alert_for(&event("a", kind, message)).0.map(|a| a.level);
+    assert_eq!(level(EventKind::Failed, "gave up"), Some(Level::Critical));
+    assert_eq!(
+        level(EventKind::AuthInvalid, "no file"),
+        Some(Level::Critical)
+    );
+    assert_eq!(level(EventKind::UpdateFailed, "x"), Some(Level::Critical));
     for kind in [
-        "limit-restart",
-        "health-restart",
-        "pressure-restart",
-        "auth-expiring",
+        EventKind::LimitRestart,
+        EventKind::HealthRestart,
+        EventKind::PressureRestart,
+        EventKind::AuthExpiring,
     ] {
         assert_eq!(level(kind, "x"), Some(Level::Warning), "{kind}");
     }
     assert_eq!(
-        level("host-memory", "host memory 95% > 90%"),
+        level(EventKind::HostMemory, "host memory 95% > 90%"),
         Some(Level::Warning)
     );
     assert_eq!(
-        level("host-memory", "host memory back to 50%"),
+        level(EventKind::HostMemory, "host memory back to 50%"),
         Some(Level::Info)
     );
-    assert_eq!(level("auth-valid", "valid again"), Some(Level::Info));
+    assert_eq!(
+        level(EventKind::AuthValid, "valid again"),
+        Some(Level::Info)
+    );
     // A start is never news by itself: recoveries are confirmed later.
     for kind in [
-        "started",
-        "restarted",
-        "exited",
-        "backoff",
-        "recovered",
-        "stopped",
+        EventKind::Started,
+        EventKind::Restarted,
+        EventKind::Exited,
+        EventKind::Backoff,
+        EventKind::Recovered,
+        EventKind::Stopped,
     ] {
         assert_eq!(level(kind, "x"), None, "{kind}");
     }
     // Clearing news always goes out, and ends its condition first.
-    let (alert, clears) = alert_for(&event("a", "auth-valid", "ok"));
+    let (alert, clears) = alert_for(&event("a", EventKind::AuthValid, "ok"));
     assert_eq!(alert.map(|a| a.repeat), Some(Repeat::Always));
-    assert_eq!(clears, ["auth-invalid", "auth-expiring"]);
+    assert_eq!(clears, [EventKind::AuthInvalid, EventKind::AuthExpiring]);
     assert_eq!(
-        alert_for(&event("a", "health-recovered", "ok")),
-        (None, &["health-restart"][..])
+        alert_for(&event("a", EventKind::HealthRecovered, "ok")),
+        (None, &[EventKind::HealthRestart][..])
     );
 }
 
 #[tokio::test]
 async fn a_session_that_was_valid_in_between_alerts_again() {
     let (alerts, mut sent) = recorded_alerts(Duration::from_secs(3600));
-    alerts.on_event(&event("tw", "auth-invalid", "session invalid: no-file"));
+    alerts.on_event(&event(
+        "tw",
+        EventKind::AuthInvalid,
+        "session invalid: no-file",
+    ));
     assert_eq!(next_text(&mut sent).await, "tw: session invalid: no-file");
-    alerts.on_event(&event("tw", "auth-invalid", "session invalid: no-file"));
+    alerts.on_event(&event(
+        "tw",
+        EventKind::AuthInvalid,
+        "session invalid: no-file",
+    ));
     assert_nothing_sent(&mut sent, Duration::from_millis(200)).await;
-    alerts.on_event(&event("tw", "auth-valid", "session valid again: valid"));
+    alerts.on_event(&event(
+        "tw",
+        EventKind::AuthValid,
+        "session valid again: valid",
+    ));
     assert_eq!(next_text(&mut sent).await, "tw: session valid again: valid");
-    alerts.on_event(&event("tw", "auth-invalid", "session invalid: expired"));
+    alerts.on_event(&event(
+        "tw",
+        EventKind::AuthInvalid,
+        "session invalid: expired",
+    ));
     assert_eq!(next_text(&mut sent).await, "tw: session invalid: expired");
 }
 
@@ -899,36 +920,68 @@ async fn a_crash_loop_is_not_a_recovery_and_a_stable_run_is() {
     // Crashes, restarts, crashes again before stable_after, gives up, retries, crashes.
     alerts.on_event(&event(
         "c",
-        "exited",
+        EventKind::Exited,
         "exited with code 3 after 5s; restarting now",
     ));
-    alerts.on_event(&event("c", "restarted", "restarted, pid 2 (restart #1)"));
     alerts.on_event(&event(
         "c",
-        "backoff",
+        EventKind::Restarted,
+        "restarted, pid 2 (restart #1)",
+    ));
+    alerts.on_event(&event(
+        "c",
+        EventKind::Backoff,
         "exited with code 3 after 10ms; restarting in 1s",
     ));
-    alerts.on_event(&event("c", "restarted", "restarted, pid 3 (restart #2)"));
-    alerts.on_event(&event("c", "failed", "exited with code 3; gave up"));
+    alerts.on_event(&event(
+        "c",
+        EventKind::Restarted,
+        "restarted, pid 3 (restart #2)",
+    ));
+    alerts.on_event(&event(
+        "c",
+        EventKind::Failed,
+        "exited with code 3; gave up",
+    ));
     assert_eq!(next_text(&mut sent).await, "c: exited with code 3; gave up");
-    alerts.on_event(&event("c", "recovered", "automatic retry after cool-down"));
-    alerts.on_event(&event("c", "restarted", "restarted, pid 4 (restart #3)"));
     alerts.on_event(&event(
         "c",
-        "backoff",
+        EventKind::Recovered,
+        "automatic retry after cool-down",
+    ));
+    alerts.on_event(&event(
+        "c",
+        EventKind::Restarted,
+        "restarted, pid 4 (restart #3)",
+    ));
+    alerts.on_event(&event(
+        "c",
+        EventKind::Backoff,
         "exited with code 3 after 10ms; restarting in 1s",
     ));
-    alerts.on_event(&event("c", "failed", "exited with code 3; gave up"));
+    alerts.on_event(&event(
+        "c",
+        EventKind::Failed,
+        "exited with code 3; gave up",
+    ));
     // Still the same incident: neither a recovery nor a second failure.
     assert_nothing_sent(&mut sent, stable * 3).await;
 
     // Now it stays up for stable_after: that is the recovery, and a later failure is news.
-    alerts.on_event(&event("c", "restarted", "restarted, pid 5 (restart #4)"));
+    alerts.on_event(&event(
+        "c",
+        EventKind::Restarted,
+        "restarted, pid 5 (restart #4)",
+    ));
     assert_eq!(
         next_text(&mut sent).await,
         "c recovered: running for 150ms since it crashed (restarted, pid 5 (restart #4))"
     );
-    alerts.on_event(&event("c", "failed", "exited with code 3; gave up"));
+    alerts.on_event(&event(
+        "c",
+        EventKind::Failed,
+        "exited with code 3; gave up",
+    ));
     assert_eq!(next_text(&mut sent).await, "c: exited with code 3; gave up");
 }
 
@@ -938,31 +991,39 @@ async fn a_limit_restart_is_not_reported_as_a_recovered_crash() {
     let (alerts, mut sent) = recorded_alerts(stable);
     alerts.on_event(&event(
         "m",
-        "limit-restart",
+        EventKind::LimitRestart,
         "memory 612 MiB > 512 MiB for 2 samples",
     ));
     assert_eq!(
         next_text(&mut sent).await,
         "m: memory 612 MiB > 512 MiB for 2 samples"
     );
-    alerts.on_event(&event("m", "restarted", "restarted, pid 9 (restart #1)"));
+    alerts.on_event(&event(
+        "m",
+        EventKind::Restarted,
+        "restarted, pid 9 (restart #1)",
+    ));
     // A stop before stable_after cancels a pending recovery too.
     alerts.on_event(&event(
         "s",
-        "exited",
+        EventKind::Exited,
         "exited with signal 9 after 1h; restarting now",
     ));
-    alerts.on_event(&event("s", "restarted", "restarted, pid 10 (restart #1)"));
-    alerts.on_event(&event("s", "stopped", "stopped by user"));
+    alerts.on_event(&event(
+        "s",
+        EventKind::Restarted,
+        "restarted, pid 10 (restart #1)",
+    ));
+    alerts.on_event(&event("s", EventKind::Stopped, "stopped by user"));
     assert_nothing_sent(&mut sent, stable * 4).await;
 }
 
 #[test]
 fn every_phrase_names_a_kind_that_alerts() {
-    for (kind, _) in dispatch::PHRASES {
-        let alerted = kind == &"recovered"
+    for &kind in EventKind::ALL.iter().filter(|k| k.phrase().is_some()) {
+        let alerted = kind == EventKind::Recovered
             || alert_for(&event("a", kind, "x")).0.is_some()
-            || alert_for(&event("a", kind, "x")).1.contains(kind);
+            || alert_for(&event("a", kind, "x")).1.contains(&kind);
         assert!(alerted, "{kind} is phrased but never alerted");
     }
 }

@@ -214,12 +214,13 @@ pub(super) fn origin_only(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::EventKind;
 
     #[test]
     fn a_single_alert_fills_the_top_level_fields() {
         let alert = Alert::new(
             Level::Warning,
-            "auth-expiring",
+            EventKind::AuthExpiring,
             "bot a: token expires in 2 days",
         )
         .with_bot("a")
@@ -239,10 +240,10 @@ mod tests {
     #[test]
     fn a_mixed_burst_keeps_only_what_its_alerts_share() {
         let alerts = vec![
-            Alert::new(Level::Info, "recovered", "a ok")
+            Alert::new(Level::Info, EventKind::Recovered, "a ok")
                 .with_bot("a")
                 .with_owner("ann"),
-            Alert::new(Level::Critical, "failed", "b gave up")
+            Alert::new(Level::Critical, EventKind::Failed, "b gave up")
                 .with_bot("b")
                 .with_owner("ann"),
         ];
