@@ -185,6 +185,14 @@ pub fn running_agent(paths: &Paths) -> Option<u32> {
 /// starting at that moment.
 fn lock_holder(paths: &Paths) -> Option<u32> {
     use std::os::unix::fs::MetadataExt;
+    // The holder writes its pid into the lock as it takes it: when that pid is no live agent,
+    // no agent holds the lock, and the kernel's table of every lock on the host (8-15 ms to
+    // read on a busy one, on every auto-start) is not read. An agent that took the lock but
+    // has not written its pid yet turns a second one away by the lock itself.
+    let named = botctl_proto::fsread::read_regular_string(&paths.lock_file, 64).ok()?;
+    if !is_agent(named.trim().parse().ok()?) {
+        return None;
+    }
     let meta = std::fs::metadata(&paths.lock_file).ok()?;
     let (major, minor) = (libc::major(meta.dev()), libc::minor(meta.dev()));
     let file = format!("{major:02x}:{minor:02x}:{}", meta.ino());
