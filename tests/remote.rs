@@ -336,6 +336,38 @@ fn git(dir: &std::path::Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A bare remote, bot `web` of alice running from its clone (with `[update]` following
+/// `main`), and a developer's clone that pushes: the directory holding them and the
+/// developer's clone.
+fn git_bot(home: &Home) -> (tempfile::TempDir, std::path::PathBuf) {
+    let work = tempfile::Builder::new()
+        .prefix("bg")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let remote_dir = work.path().join("web.git");
+    let dev = work.path().join("dev");
+    std::fs::create_dir_all(&remote_dir).unwrap();
+    git(&remote_dir, &["init", "--bare", "-q"]);
+    git(
+        work.path(),
+        &["clone", "-q", remote_dir.to_str().unwrap(), "dev"],
+    );
+    std::fs::write(dev.join("bot.sh"), "echo v1; exec sleep 1000\n").unwrap();
+    git(&dev, &["add", "."]);
+    git(&dev, &["commit", "-qm", "v1"]);
+    git(&dev, &["push", "-q", "origin", "HEAD:main"]);
+    std::fs::create_dir_all(home.file("bots/alice")).unwrap();
+    git(
+        &home.file("bots/alice"),
+        &["clone", "-q", remote_dir.to_str().unwrap(), "web"],
+    );
+    home.write_bot(
+        "web",
+        "user = \"alice\"\ncommand = [\"sh\", \"bot.sh\"]\n[update]\nrepo = \"alice/web\"\nbranch = \"main\"\n",
+    );
+    (work, dev)
+}
+
 fn sign(body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(GITHUB_SECRET.as_bytes()).unwrap();
     mac.update(body);
@@ -394,32 +426,7 @@ fn a_signed_push_updates_and_restarts_the_bot() {
     let tg = FakeTelegram::start();
     let home = Home::new();
     let port = setup(&home, &tg);
-    // A bare remote, the bot's clone of it, and a developer's clone that pushes.
-    let work = tempfile::Builder::new()
-        .prefix("bg")
-        .tempdir_in("/tmp")
-        .unwrap();
-    let remote_dir = work.path().join("web.git");
-    let dev = work.path().join("dev");
-    std::fs::create_dir_all(&remote_dir).unwrap();
-    git(&remote_dir, &["init", "--bare", "-q"]);
-    git(
-        work.path(),
-        &["clone", "-q", remote_dir.to_str().unwrap(), "dev"],
-    );
-    std::fs::write(dev.join("bot.sh"), "echo v1; exec sleep 1000\n").unwrap();
-    git(&dev, &["add", "."]);
-    git(&dev, &["commit", "-qm", "v1"]);
-    git(&dev, &["push", "-q", "origin", "HEAD:main"]);
-    std::fs::create_dir_all(home.file("bots/alice")).unwrap();
-    git(
-        &home.file("bots/alice"),
-        &["clone", "-q", remote_dir.to_str().unwrap(), "web"],
-    );
-    home.write_bot(
-        "web",
-        "user = \"alice\"\ncommand = [\"sh\", \"bot.sh\"]\n[update]\nrepo = \"alice/web\"\nbranch = \"main\"\n",
-    );
+    let (_work, dev) = git_bot(&home);
     home.botctl(&["reload"]).ok();
     let first = home.running_pid("web");
 
@@ -617,31 +624,7 @@ fn a_session_that_was_valid_in_between_is_alerted_again() {
 fn a_failed_update_says_what_git_said() {
     let home = Home::new();
     home.write_config(FAST);
-    let work = tempfile::Builder::new()
-        .prefix("bu")
-        .tempdir_in("/tmp")
-        .unwrap();
-    let remote_dir = work.path().join("web.git");
-    let dev = work.path().join("dev");
-    std::fs::create_dir_all(&remote_dir).unwrap();
-    git(&remote_dir, &["init", "--bare", "-q"]);
-    git(
-        work.path(),
-        &["clone", "-q", remote_dir.to_str().unwrap(), "dev"],
-    );
-    std::fs::write(dev.join("bot.sh"), "echo v1; exec sleep 1000\n").unwrap();
-    git(&dev, &["add", "."]);
-    git(&dev, &["commit", "-qm", "v1"]);
-    git(&dev, &["push", "-q", "origin", "HEAD:main"]);
-    std::fs::create_dir_all(home.file("bots/alice")).unwrap();
-    git(
-        &home.file("bots/alice"),
-        &["clone", "-q", remote_dir.to_str().unwrap(), "web"],
-    );
-    home.write_bot(
-        "web",
-        "user = \"alice\"\ncommand = [\"sh\", \"bot.sh\"]\n[update]\nrepo = \"alice/web\"\nbranch = \"main\"\n",
-    );
+    let (_work, dev) = git_bot(&home);
     let pid = home.running_pid("web");
     // A local edit of a file the pull would change: git refuses and explains why over
     // several lines, the last of which is only "Aborting".

@@ -57,11 +57,15 @@ pub async fn add(ops: &Ops, who: &Who, req: AddBot) -> Result<BotOutcome, RpcErr
         .of(&bot.name, &bot.user)
         .by(&who.actor),
     );
-    let start = req.start;
-    let done = outcome(fleet.admit_new(bot, start), start, "added");
-    // On disk before the caller hears it: an agent killed now keeps the bot as it was asked.
+    Ok(admit(ops, bot, req.start, "added").await)
+}
+
+/// Puts a new bot whose file is written into the fleet, started or not, and answers once
+/// that is on disk: an agent killed right after keeps the bot as it was asked.
+pub(super) async fn admit(ops: &Ops, bot: BotConfig, start: bool, verb: &str) -> BotOutcome {
+    let done = outcome(ops.fleet.admit_new(bot, start), start, verb);
     ops.ctx.store.flush().await;
-    Ok(done)
+    done
 }
 
 /// What a new bot passes first (the caller holds `changing()`): the agent is not stopping,
@@ -92,7 +96,7 @@ pub(super) fn new_bot_file(
 }
 
 /// What `add` and `create` answer about the bot they admitted.
-pub(super) fn outcome(bot: BotHandle, start: bool, verb: &str) -> BotOutcome {
+fn outcome(bot: BotHandle, start: bool, verb: &str) -> BotOutcome {
     let view = bot.snapshot();
     let ok = !start || view.state == BotState::Running;
     BotOutcome {

@@ -6,7 +6,7 @@ use std::path::Path;
 use botctl_proto::config::{self, BotConfig};
 use botctl_proto::{BotOutcome, CreateBot, RpcError};
 
-use super::add::{new_bot_file, outcome};
+use super::add::{admit, new_bot_file};
 use super::{Ops, Who, config_error_text};
 use crate::events::{Event, EventKind};
 use crate::storage;
@@ -92,9 +92,5 @@ pub async fn create(ops: &Ops, who: &Who, req: CreateBot) -> Result<BotOutcome, 
         .of(&bot.name, &bot.user)
         .by(&who.actor),
     );
-    let start = req.start;
-    let done = outcome(fleet.admit_new(bot, start), start, "created");
-    // On disk before the caller hears it: an agent killed now keeps the bot as it was asked.
-    ops.ctx.store.flush().await;
-    Ok(done)
+    Ok(admit(ops, bot, req.start, "created").await)
 }
