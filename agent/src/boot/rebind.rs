@@ -27,13 +27,17 @@ pub struct Bound {
 }
 
 impl Bound {
-    /// The socket for the runtime, and its sender, to bind it again.
-    pub fn into_sockets(self) -> anyhow::Result<(watch::Sender<Arc<Socket>>, Sockets)> {
-        let socket = Socket {
+    /// The socket as the runtime serves it.
+    fn into_socket(self) -> anyhow::Result<Arc<Socket>> {
+        Ok(Arc::new(Socket {
             listener: tokio::net::UnixListener::from_std(self.listener)?,
             id: self.id,
-        };
-        Ok(watch::channel(Arc::new(socket)))
+        }))
+    }
+
+    /// The socket for the runtime, and its sender, to bind it again.
+    pub fn into_sockets(self) -> anyhow::Result<(watch::Sender<Arc<Socket>>, Sockets)> {
+        Ok(watch::channel(self.into_socket()?))
     }
 }
 
@@ -100,9 +104,8 @@ pub async fn keep(ctx: Arc<Context>, sockets: Arc<watch::Sender<Arc<Socket>>>) {
             }
             continue;
         }
-        match bind(&paths).and_then(Bound::into_sockets) {
-            Ok((_, fresh)) => {
-                let socket = fresh.borrow().clone();
+        match bind(&paths).and_then(Bound::into_socket) {
+            Ok(socket) => {
                 sockets.send_replace(socket);
                 if let Some(w) = &watcher {
                     follow(w);
