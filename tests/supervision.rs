@@ -175,6 +175,54 @@ fn a_killed_bot_is_restarted() {
     assert!(text.stdout.contains("SIGKILL"), "{text:?}");
 }
 
+#[test]
+fn the_first_quick_failure_restarts_at_once_and_the_second_waits() {
+    let home = Home::new();
+    home.write_config("[restart]\nstable_after = \"10s\"\nbackoff_initial = \"5s\"\n");
+    home.write_bot(
+        "flaky",
+        "user = \"alice\"\ncommand = [\"sh\", \"-c\", \"sleep 0.3; exit 1\"]\n",
+    );
+    let first = home.running_pid("flaky");
+    let seen_first = std::time::Instant::now();
+    let second = home.new_pid("flaky", first);
+    let gap = seen_first.elapsed();
+    let seen_second = std::time::Instant::now();
+    // 0.3s of run and the polling: far from the 5s a backoff would take.
+    assert!(gap < Duration::from_secs(3), "first restart took {gap:?}");
+
+    let bot = wait_for("flaky backing off", WAIT, || {
+        let bot = home.bot("flaky");
+        ensure(bot["state"] == "backoff", bot.clone()).map(|_| bot)
+    });
+    assert!(bot["pid"].is_null(), "{bot:#}");
+    let third = home.new_pid("flaky", second);
+    assert_ne!(third, first);
+    let gap = seen_second.elapsed();
+    assert!(
+        gap >= Duration::from_secs(5),
+        "second restart after {gap:?}"
+    );
+
+    let events = home.events("flaky");
+    let messages: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e["message"].as_str())
+        .collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.ends_with("restarting now (quick failure 1)")),
+        "{messages:#?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.ends_with("restarting in 5s (quick failure 2)")),
+        "{messages:#?}"
+    );
+}
+
 /// A bot that fails at once, with three restarts allowed per window.
 fn crasher(retry_after: &str) -> String {
     format!(
@@ -223,7 +271,16 @@ fn a_crash_loop_backs_off_then_fails_and_says_why() {
         matches!((first_backoff, failed), (Some(b), Some(f)) if b < f),
         "backoff before failed: {k:?}"
     );
-    assert_eq!(k.iter().filter(|k| *k == "backoff").count(), 3, "{k:?}");
+    // Three restarts allowed: the first quick failure restarts at once, the next two wait.
+    assert_eq!(k.iter().filter(|k| *k == "backoff").count(), 2, "{k:?}");
+    let first_exit = &events[k.iter().position(|k| k == "exited").expect("an exit")];
+    assert!(
+        first_exit["message"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("restarting now (quick failure 1)"),
+        "{events:#?}"
+    );
     assert!(
         events[failed.unwrap()]["message"]
             .as_str()

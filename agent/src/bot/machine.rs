@@ -695,7 +695,7 @@ impl Machine {
             Duration::ZERO
         } else {
             self.quick_failures = self.quick_failures.saturating_add(1);
-            backoff_delay(policy, self.quick_failures)
+            quick_failure_delay(policy, self.quick_failures)
         };
 
         let window = policy.window;
@@ -725,8 +725,12 @@ impl Machine {
             // Backoff with a deadline of now, rather than Stopped, so the bot still reads as
             // wanted (Stop/Start behave as for any pending restart) until Spawned lands.
             self.phase = Phase::Backoff { until: now };
+            let now_note = match self.quick_failures {
+                0 => "restarting now".to_string(),
+                n => format!("restarting now (quick failure {n})"),
+            };
             let mut actions: Vec<Action> = immediate
-                .map(|kind| record(kind, format!("{what}; restarting now")))
+                .map(|kind| record(kind, format!("{what}; {now_note}")))
                 .into_iter()
                 .collect();
             actions.extend(self.spawn());
@@ -758,6 +762,15 @@ fn terminate(pid: u32, policy: &Policy) -> Action {
     Action::Terminate {
         pid,
         timeout: policy.stop_timeout,
+    }
+}
+
+// The first quick failure in a row restarts at once, as PM2 and systemd do: one crash is
+// usually a hiccup, and only a second one in a row shows a loop worth slowing down.
+fn quick_failure_delay(policy: &Policy, quick_failures: u32) -> Duration {
+    match quick_failures {
+        0 | 1 => Duration::ZERO,
+        n => backoff_delay(policy, n - 1),
     }
 }
 
@@ -923,14 +936,9 @@ mod tests {
             pid: 200,
             since: now,
         };
-        let failed_spawn_phase = Phase::Backoff { until: now + S(1) };
-        let failed_spawn = vec![
-            rec(K::SpawnFailed, "spawn failed: boom"),
-            rec(
-                K::Backoff,
-                "spawn failed; restarting in 1s (quick failure 1)",
-            ),
-        ];
+        // A first quick failure (none before it in a row) is retried at once.
+        let failed_spawn_phase = Phase::Backoff { until: now };
+        let failed_spawn = vec![rec(K::SpawnFailed, "spawn failed: boom"), Spawn];
         let restarted = vec![rec(K::Restarted, "restarted, pid 200 (restart #1)")];
         let started = vec![rec(K::Started, "started, pid 200")];
         let recovered = rec(K::Recovered, "recovered by user: starting now");
@@ -1428,15 +1436,29 @@ mod tests {
         let t0 = Instant::now();
         let mut now = t0;
         let mut m = running(1, now);
+        // The first quick failure restarts at once; backoff starts with the second in a row.
+        now += ms(200);
+        assert_eq!(
+            m.handle(exit1(1), now, &p),
+            vec![
+                rec(
+                    EventKind::Exited,
+                    "exited with code 1 after 0.2s; restarting now (quick failure 1)"
+                ),
+                Action::Spawn
+            ]
+        );
+        assert_eq!(m.phase, Phase::Backoff { until: now });
+        m.handle(Input::Spawned { pid: 2 }, now, &p);
         let expected = [1, 2, 4, 8, 16, 32, 60, 60, 60];
         for (i, secs) in expected.into_iter().enumerate() {
-            let pid = i as u32 + 1;
+            let pid = i as u32 + 2;
             now += ms(200);
             let actions = m.handle(exit1(pid), now, &p);
             let until = now + S(secs);
             assert_eq!(m.phase, Phase::Backoff { until });
             assert_eq!(m.deadline(), Some(until));
-            assert_eq!(m.quick_failures, i as u32 + 1);
+            assert_eq!(m.quick_failures, i as u32 + 2);
             assert_eq!(
                 actions,
                 vec![rec(
@@ -1444,7 +1466,7 @@ mod tests {
                     &format!(
                         "exited with code 1 after 0.2s; restarting in {} (quick failure {})",
                         compact(S(secs)),
-                        i + 1
+                        i + 2
                     )
                 )]
             );
@@ -1453,7 +1475,34 @@ mod tests {
             assert_eq!(m.handle(Input::Timer, now, &p), vec![Action::Spawn]);
             m.handle(Input::Spawned { pid: pid + 1 }, now, &p);
         }
-        assert_eq!(m.restarts, expected.len() as u32);
+        assert_eq!(m.restarts, expected.len() as u32 + 1);
+    }
+
+    #[test]
+    fn a_stable_run_makes_the_next_quick_failure_a_first_again() {
+        let p = Policy::default();
+        let t0 = Instant::now();
+        let mut m = running(1, t0);
+        let quick = |m: &mut Machine, pid: u32, at: Instant| {
+            let actions = m.handle(exit1(pid), at, &p);
+            m.handle(Input::Timer, m.deadline().unwrap_or(at), &p);
+            m.handle(Input::Spawned { pid: pid + 1 }, at, &p);
+            actions
+        };
+        assert_eq!(spawns(&quick(&mut m, 1, t0 + ms(300))), 1);
+        assert_eq!(
+            kinds(&quick(&mut m, 2, t0 + ms(600))),
+            vec![EventKind::Backoff]
+        );
+        // Ran past stable_after (30s by default): restarted at once, the count starts over.
+        let later = t0 + S(60);
+        m.phase = Phase::Running { pid: 3, since: t0 };
+        assert_eq!(spawns(&m.handle(exit1(3), later, &p)), 1);
+        assert_eq!(m.quick_failures, 0);
+        m.handle(Input::Spawned { pid: 4 }, later, &p);
+        let actions = m.handle(exit1(4), later + ms(300), &p);
+        assert_eq!(spawns(&actions), 1);
+        assert_eq!(m.quick_failures, 1);
     }
 
     #[test]
@@ -1488,12 +1537,16 @@ mod tests {
         let mut m = running(1, now);
         for pid in 1..=5u32 {
             now += ms(200);
-            m.handle(exit1(pid), now, &p);
+            let actions = m.handle(exit1(pid), now, &p);
             let Phase::Backoff { until } = m.phase else {
                 panic!("expected backoff, got {:?}", m.phase)
             };
-            now = until;
-            assert_eq!(m.handle(Input::Timer, now, &p), vec![Action::Spawn]);
+            // Only the first quick failure restarts without waiting.
+            assert_eq!(spawns(&actions), usize::from(pid == 1));
+            if pid > 1 {
+                now = until;
+                assert_eq!(m.handle(Input::Timer, now, &p), vec![Action::Spawn]);
+            }
             m.handle(Input::Spawned { pid: pid + 1 }, now, &p);
         }
         assert_eq!(m.restarts, 5);
@@ -1652,10 +1705,13 @@ mod tests {
         let actions = m.handle(exit1(1), t0 + S(4), &p);
         assert_eq!(
             actions,
-            vec![rec(
-                EventKind::Backoff,
-                "exited with code 1 after 4s; restarting in 1s (quick failure 1)"
-            )]
+            vec![
+                rec(
+                    EventKind::Exited,
+                    "exited with code 1 after 4s; restarting now (quick failure 1)"
+                ),
+                Action::Spawn
+            ]
         );
         let mut m = running(1, t0);
         let actions = m.handle(
@@ -1805,9 +1861,17 @@ mod tests {
         let fail = || Input::SpawnFailed {
             error: "command not found".into(),
         };
-        for n in 1..=5u32 {
+        let actions = m.handle(fail(), now, &p);
+        assert_eq!(
+            actions,
+            vec![
+                rec(EventKind::SpawnFailed, "spawn failed: command not found"),
+                Action::Spawn
+            ]
+        );
+        for n in 2..=5u32 {
             let actions = m.handle(fail(), now, &p);
-            let delay = S(1 << (n - 1));
+            let delay = S(1 << (n - 2));
             assert_eq!(
                 actions,
                 vec![
@@ -1880,6 +1944,8 @@ mod tests {
         let p = Policy::default();
         let t0 = Instant::now();
         let mut m = running(1, t0);
+        // A second quick failure in a row, so it waits.
+        m.quick_failures = 1;
         m.handle(exit1(1), t0 + S(1), &p);
         let Phase::Backoff { until } = m.phase else {
             panic!("expected backoff")
@@ -2114,18 +2180,20 @@ mod tests {
                     && let Phase::Backoff { until } = m.phase
                 {
                     if until == now {
-                        match before {
-                            Phase::Running { since, .. } => {
-                                assert!(now - since >= p.stable_after, "{ctx}")
+                        // After a stable run, or the first quick failure in a row.
+                        match (m.quick_failures, &before) {
+                            (0, Phase::Running { since, .. }) => {
+                                assert!(now - *since >= p.stable_after, "{ctx}")
                             }
+                            (1, _) => {}
                             _ => panic!("immediate restart from {before:?}: {ctx}"),
                         }
                         assert_eq!(n, 1, "{ctx}");
                         immediate += 1;
                     } else {
                         let qf = m.quick_failures;
-                        assert!(qf >= 1, "{ctx}");
-                        let expected = S(1u64 << (qf - 1).min(20)).min(p.backoff_max);
+                        assert!(qf >= 2, "{ctx}");
+                        let expected = S(1u64 << (qf - 2).min(20)).min(p.backoff_max);
                         assert_eq!(until - now, expected, "{ctx}");
                         assert_eq!(n, 0, "{ctx}");
                         delayed += 1;
@@ -2265,7 +2333,9 @@ mod proptests {
         next_pid: u32,
         /// Times of restarts the machine decided by itself, since the last human reset.
         automatic: Vec<Instant>,
-        /// When the last quick failure was seen, and when `Failed` was entered.
+        /// Quick failures in a row the runner saw since the last stable run or human reset.
+        quick_in_row: u32,
+        /// When the last quick failure that must wait was seen, and when `Failed` was entered.
         quick_exit_at: Option<Instant>,
         failed_at: Option<Instant>,
     }
@@ -2367,6 +2437,7 @@ mod proptests {
             });
             if human || recovered {
                 r.automatic.clear();
+                r.quick_in_row = 0;
             }
 
             for action in &actions {
@@ -2391,9 +2462,16 @@ mod proptests {
             prop_assert_eq!(m.pid(), r.live, "{}: machine and runner disagree", ctx());
 
             // Every restart the machine decides by itself counts toward the rate limit.
+            if own_exit_or_spawn_failure
+                && matches!(m.phase, Phase::Backoff { .. } | Phase::Failed { .. })
+            {
+                r.quick_in_row = if quick { r.quick_in_row + 1 } else { 0 };
+            }
             if own_exit_or_spawn_failure && matches!(m.phase, Phase::Backoff { .. }) {
                 r.automatic.push(now);
-                r.quick_exit_at = quick.then_some(now);
+                // The first quick failure in a row is restarted at once; from the second on,
+                // a restart waits at least the initial backoff.
+                r.quick_exit_at = (quick && r.quick_in_row >= 2).then_some(now);
             }
             let in_window = r
                 .automatic
