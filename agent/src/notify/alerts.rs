@@ -8,7 +8,7 @@ use std::time::Duration;
 use botctl_proto::config::{DEFAULT_STABLE_AFTER, format_duration};
 
 use super::{Alert, AlertKind, Level, Notifier};
-use crate::events::{Event, EventKind, Meaning};
+use crate::events::{Cause, Event, EventKind, Meaning};
 
 /// Every alert kind that belongs to one bot, cleared together when the bot is removed.
 const BOT_KINDS: &[EventKind] = &[
@@ -22,14 +22,47 @@ const BOT_KINDS: &[EventKind] = &[
     EventKind::PressureRestart,
 ];
 
-/// Event kinds after which the bot is down by a crash (or keeps crashing): only a stable run
-/// afterwards is a recovery. Limit, health and pressure restarts are the agent's own choice and
-/// already alerted, so the start that follows them is not news.
-fn is_crash(kind: EventKind) -> bool {
-    matches!(
-        kind,
-        EventKind::Exited | EventKind::Backoff | EventKind::Failed | EventKind::SpawnFailed
-    )
+/// How a bot went down, as far as the news of its recovery goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Down {
+    /// It crashed (or could not be started): only a stable run afterwards is a recovery.
+    Crashed,
+    /// It was given up on (`failed`, a critical alert): the recovery ends that alert.
+    GaveUp,
+}
+
+/// Whether this event puts its bot down, and how. Limit, health and pressure restarts are the
+/// agent's own choice and already alerted (a warning), so neither they nor the quick exit or
+/// backoff of the process they replaced make the start that follows a recovery from a crash.
+fn downed_by(e: &Event) -> Option<Down> {
+    let recycled = matches!(
+        e.cause,
+        Some(Cause::Limit | Cause::Health | Cause::Pressure)
+    );
+    match e.kind {
+        EventKind::Failed => Some(Down::GaveUp),
+        EventKind::Exited | EventKind::Backoff if !recycled => Some(Down::Crashed),
+        EventKind::SpawnFailed => Some(Down::Crashed),
+        _ => None,
+    }
+}
+
+/// The news that a bot which went down `down` has run for `stable_after` since `started`.
+pub fn recovery(down: Down, started: &Event, stable_after: Duration) -> Option<Alert> {
+    let bot = started.bot.as_deref()?;
+    let since = match down {
+        Down::Crashed => "it crashed",
+        Down::GaveUp => "it was given up on (failed)",
+    };
+    let message = format!(
+        "{bot} recovered: running for {} since {since} ({})",
+        format_duration(stable_after),
+        started.message
+    );
+    Some(about(
+        Alert::new(Level::Info, EventKind::Recovered, message),
+        started,
+    ))
 }
 
 /// What this event means: its kind's meaning, with a host threshold's direction read from
@@ -97,8 +130,8 @@ struct Shared {
 /// One bot as far as recoveries go.
 #[derive(Default)]
 struct Watch {
-    /// Crashed (or kept crashing) and not yet run stably since.
-    down: bool,
+    /// Crashed (or kept crashing, or was given up on) and not yet run stably since.
+    down: Option<Down>,
     /// Moves on every crash or stop, so a pending confirmation can tell that it is stale.
     epoch: u64,
 }
@@ -146,12 +179,14 @@ impl Alerts {
             return;
         }
         let watch = bots.entry(bot.to_owned()).or_default();
-        if is_crash(kind) || kind == EventKind::Stopped {
-            watch.down |= kind != EventKind::Stopped;
+        let downed = downed_by(e);
+        if downed.is_some() || kind == EventKind::Stopped {
+            // The worst of what happened since the last stable run is what a recovery ends.
+            watch.down = watch.down.max(downed);
             watch.epoch += 1;
             return;
         }
-        if !(watch.down && matches!(kind, EventKind::Started | EventKind::Restarted)) {
+        if !(watch.down.is_some() && matches!(kind, EventKind::Started | EventKind::Restarted)) {
             return;
         }
         let epoch = watch.epoch;
@@ -210,23 +245,20 @@ impl Shared {
 
     fn confirm(&self, started: &Event, epoch: u64, stable_after: Duration) {
         let Some(bot) = &started.bot else { return };
-        {
+        let down = {
             let mut bots = self.bots.lock().unwrap_or_else(PoisonError::into_inner);
             match bots.get_mut(bot) {
-                Some(watch) if watch.down && watch.epoch == epoch => watch.down = false,
+                Some(watch) if watch.epoch == epoch => match watch.down.take() {
+                    Some(down) => down,
+                    None => return,
+                },
                 _ => return,
             }
-        }
+        };
         let notifier = self.notifier();
         notifier.clear(Some(bot), None, &[EventKind::Failed]);
-        let message = format!(
-            "{bot} recovered: running for {} since it crashed ({})",
-            format_duration(stable_after),
-            started.message
-        );
-        notifier.notify(about(
-            Alert::new(Level::Info, EventKind::Recovered, message),
-            started,
-        ));
+        if let Some(alert) = recovery(down, started, stable_after) {
+            notifier.notify(alert);
+        }
     }
 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 use botctl_proto::config::{DEFAULT_REPEAT_AFTER, NotifySettings};
 use tokio::sync::mpsc::UnboundedSender;
 
-pub use alerts::{Alerts, alert_for, summary};
+pub use alerts::{Alerts, Down, alert_for, recovery, summary};
 use channel::Channel;
 use dispatch::{Item, Outlet, Queue};
 use retry::RetryPolicy;

@@ -13,7 +13,7 @@ use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::time::timeout;
 
 use super::*;
-use crate::events::{Event, EventKind};
+use crate::events::{Cause, Event, EventKind};
 use channel::Channel;
 
 const TOKEN: &str = "123456:SECRET-token-XYZ";
@@ -975,7 +975,7 @@ async fn a_crash_loop_is_not_a_recovery_and_a_stable_run_is() {
     ));
     assert_eq!(
         next_text(&mut sent).await,
-        "c recovered: running for 150ms since it crashed (restarted, pid 5 (restart #4))"
+        "c recovered: running for 150ms since it was given up on (failed) (restarted, pid 5 (restart #4))"
     );
     alerts.on_event(&event(
         "c",
@@ -1016,6 +1016,54 @@ async fn a_limit_restart_is_not_reported_as_a_recovered_crash() {
     ));
     alerts.on_event(&event("s", EventKind::Stopped, "stopped by user"));
     assert_nothing_sent(&mut sent, stable * 4).await;
+}
+
+#[test]
+fn a_recovery_says_what_it_recovered_from_at_info() {
+    let started = event("c", EventKind::Restarted, "restarted, pid 5 (restart #4)");
+    let after_crash = recovery(Down::Crashed, &started, Duration::from_secs(30)).unwrap();
+    assert_eq!(after_crash.level, Level::Info);
+    assert_eq!(
+        after_crash.message,
+        "c recovered: running for 30s since it crashed (restarted, pid 5 (restart #4))"
+    );
+    let after_failed = recovery(Down::GaveUp, &started, Duration::from_secs(30)).unwrap();
+    assert_eq!(after_failed.level, Level::Info);
+    assert_eq!(
+        after_failed.message,
+        "c recovered: running for 30s since it was given up on (failed) (restarted, pid 5 (restart #4))"
+    );
+}
+
+#[tokio::test]
+async fn the_quick_exit_after_a_limit_restart_is_not_a_crash_to_recover_from() {
+    let stable = Duration::from_millis(50);
+    let (alerts, mut sent) = recorded_alerts(stable);
+    let limit = |kind| event("m", kind, "x").cause(Some(Cause::Limit));
+    alerts.on_event(&limit(EventKind::LimitRestart));
+    assert_eq!(next_text(&mut sent).await, "m: x");
+    // The killed process had run less than stable_after: the machine backs off, caused by
+    // the limit, not by a crash.
+    alerts.on_event(&limit(EventKind::Backoff));
+    alerts.on_event(&event("m", EventKind::Restarted, "restarted, pid 9"));
+    assert_nothing_sent(&mut sent, stable * 4).await;
+    // A crash that is still looping is not a recovery either; a failed one that runs is.
+    let crash = |kind, text| event("m", kind, text).cause(Some(Cause::Crash));
+    alerts.on_event(&crash(EventKind::Exited, "exited; restarting now"));
+    alerts.on_event(&event("m", EventKind::Restarted, "restarted, pid 10"));
+    alerts.on_event(&crash(EventKind::Failed, "gave up"));
+    assert_eq!(next_text(&mut sent).await, "m: gave up");
+    assert_nothing_sent(&mut sent, stable * 4).await;
+    alerts.on_event(&event(
+        "m",
+        EventKind::Recovered,
+        "automatic retry after cool-down",
+    ));
+    alerts.on_event(&event("m", EventKind::Restarted, "restarted, pid 11"));
+    assert_eq!(
+        next_text(&mut sent).await,
+        "m recovered: running for 50ms since it was given up on (failed) (restarted, pid 11)"
+    );
 }
 
 #[test]
