@@ -6,6 +6,7 @@ mod auth;
 mod cli;
 mod config_errors;
 mod docs;
+mod env_file;
 mod faults;
 mod files;
 mod health;

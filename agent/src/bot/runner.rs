@@ -5,13 +5,14 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use botctl_proto::config::{BotConfig, RestartPolicy};
+use botctl_proto::config::{BotConfig, EnvFile, RestartPolicy};
 use botctl_proto::{Action as UserAction, BotOutcome, BotState, ExitInfo, now_ms};
 use nix::sys::signal::Signal;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::sleep_until;
 
 use super::BotHandle;
+use super::envfile;
 use super::machine::{Action, EventKind, Exit, Input, Machine, Phase, Policy, Saved, Standing};
 use super::process::{self, BotProcess, SpawnSpec};
 use crate::context::Context;
@@ -403,6 +404,7 @@ impl BotTask {
                 let restart = config.command != self.config.command
                     || config.cwd != self.config.cwd
                     || config.env != self.config.env
+                    || config.env_file != self.config.env_file
                     || config.user != self.config.user;
                 let enabled_changed = config.enabled != self.config.enabled;
                 let auth_changed = config.auth != self.config.auth;
@@ -549,6 +551,14 @@ impl BotTask {
             (Ok(out), Ok(err)) => (out, err),
             (Err(e), _) | (_, Err(e)) => return Input::SpawnFailed { error: e },
         };
+        // Read at every start, so an edited file takes effect with a restart.
+        let from_file = match config.env_file.as_deref().map(EnvFile::parse) {
+            Some(file) => match envfile::read(&file, &cwd) {
+                Ok(vars) => vars,
+                Err(error) => return Input::SpawnFailed { error },
+            },
+            None => Vec::new(),
+        };
         let mut env = vec![
             (
                 botctl_proto::paths::HOME_ENV.to_string(),
@@ -559,11 +569,9 @@ impl BotTask {
         ];
         // Config checks refuse them; a guard here too, so a bot can never pose as another.
         env.extend(
-            config
-                .env
-                .iter()
-                .filter(|(k, _)| !k.starts_with(botctl_proto::config::RESERVED_ENV_PREFIX))
-                .map(|(k, v)| (k.clone(), v.clone())),
+            envfile::merge(from_file, &config.env)
+                .into_iter()
+                .filter(|(k, _)| !k.starts_with(botctl_proto::config::RESERVED_ENV_PREFIX)),
         );
         let spec = SpawnSpec {
             command: &config.command,

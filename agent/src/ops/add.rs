@@ -30,6 +30,7 @@ pub async fn add(ops: &Ops, who: &Who, req: AddBot) -> Result<BotOutcome, RpcErr
         command: req.command.clone(),
         cwd: req.cwd.clone(),
         env: req.env.iter().cloned().collect(),
+        env_file: None,
         platform,
         enabled: true,
         stop_timeout: None,

@@ -241,6 +241,9 @@ pub struct BotConfig {
     pub stop_timeout: Option<Duration>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub template: Option<String>,
+    /// A dotenv file read at each start (see `EnvFile`); `env` wins over it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env_file: Option<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "RestartOverrides::is_empty")]
@@ -274,6 +277,7 @@ impl Default for BotConfig {
             enabled: DEFAULT_ENABLED,
             stop_timeout: None,
             template: None,
+            env_file: None,
             env: BTreeMap::new(),
             restart: RestartOverrides::default(),
             limits: LimitOverrides::default(),
@@ -329,6 +333,7 @@ impl BotConfig {
             say("cwd", "must not be empty; leave it out to use the default");
         }
         check_env(&mut say, &self.env);
+        check_env_file(&mut say, self.env_file.as_deref());
         check_sections(&mut say, self.health.as_ref(), self.auth.as_ref());
         if let Some(u) = &self.update {
             u.check(&mut say);
@@ -348,6 +353,38 @@ pub(super) fn check_command(say: &mut impl FnMut(&str, &str), command: &[String]
             "the program (first element) must not be empty, e.g. command = [\"python3\", \"bot.py\"]",
         ),
         Some(_) => {}
+    }
+}
+
+/// `env_file` as written: a path relative to the bot's directory (or absolute), optional
+/// when it starts with `-` (systemd's EnvironmentFile=-PATH: a missing file is no error).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvFile {
+    pub path: String,
+    pub optional: bool,
+}
+
+impl EnvFile {
+    pub fn parse(written: &str) -> EnvFile {
+        match written.strip_prefix('-') {
+            Some(path) => EnvFile {
+                path: path.to_string(),
+                optional: true,
+            },
+            None => EnvFile {
+                path: written.to_string(),
+                optional: false,
+            },
+        }
+    }
+}
+
+pub(super) fn check_env_file(say: &mut impl FnMut(&str, &str), env_file: Option<&str>) {
+    if env_file.is_some_and(|f| EnvFile::parse(f).path.is_empty()) {
+        say(
+            "env_file",
+            "must name a file, e.g. \".env\" (or \"-.env\" when it may be missing)",
+        );
     }
 }
 

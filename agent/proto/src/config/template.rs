@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Deserialize;
 use toml::Value;
 
-use super::bot::{check_command, check_env, check_sections};
+use super::bot::{check_command, check_env, check_env_file, check_sections};
 use super::*;
 
 pub const TEMPLATE_FILE: &str = "template.toml";
@@ -27,6 +27,8 @@ pub struct TemplateConfig {
     /// Directories made empty in every bot (e.g. data, tmp).
     pub dirs: Vec<String>,
     pub env: BTreeMap<String, String>,
+    /// As in a bot file, relative to each bot's directory (e.g. a copied `.env`).
+    pub env_file: Option<String>,
     pub restart: RestartOverrides,
     pub limits: LimitOverrides,
     pub health: Option<HealthCheck>,
@@ -39,6 +41,7 @@ impl TemplateConfig {
         let mut say = |field: &str, message: &str| out.push((field.to_string(), message.into()));
         check_command(&mut say, &self.command);
         check_env(&mut say, &self.env);
+        check_env_file(&mut say, self.env_file.as_deref());
         check_sections(&mut say, self.health.as_ref(), self.auth.as_ref());
         for (key, paths) in [("copy", &self.copy), ("dirs", &self.dirs)] {
             for p in paths {
@@ -109,6 +112,7 @@ pub fn bot_from_template(
         user: owner.to_string(),
         command: template.command.clone(),
         env: template.env.clone(),
+        env_file: template.env_file.clone(),
         platform: template.platform,
         template: Some(template.name.clone()),
         restart: template.restart.clone(),

@@ -175,10 +175,10 @@ fn templates_and_bots_made_from_them() {
     let t = parse_template(
         "tw",
         path,
-        "command = [\"python3\", \"bot.py\"]\nplatform = \"twitter\"\ncopy = [\"config.json\"]\ndirs = [\"data\"]\nenv = { LANG = \"en\" }\n[limits]\nmax_memory_mb = 64\n",
+        "command = [\"python3\", \"bot.py\"]\nplatform = \"twitter\"\ncopy = [\"config.json\", \".env\"]\ndirs = [\"data\"]\nenv = { LANG = \"en\" }\nenv_file = \"-.env\"\n[limits]\nmax_memory_mb = 64\n",
     )
     .unwrap();
-    assert_eq!(t.copy, vec!["config.json"]);
+    assert_eq!(t.copy, vec!["config.json", ".env"]);
     assert_eq!(t.platform, Platform::Twitter);
     let file = Path::new("bots.d/b1.toml");
     let sets = vec![
@@ -188,6 +188,17 @@ fn templates_and_bots_made_from_them() {
     ];
     let b = bot_from_template("b1", "alice", &t, &sets, file).unwrap();
     assert_eq!(b.template.as_deref(), Some("tw"));
+    assert_eq!(b.env_file.as_deref(), Some("-.env"));
+    // Written into the bot file and read back the same.
+    let again = parse_bot("b1", file, &b.to_toml()).unwrap();
+    assert_eq!(again.env_file.as_deref(), Some("-.env"));
+    assert_eq!(
+        EnvFile::parse("-.env"),
+        EnvFile {
+            path: ".env".into(),
+            optional: true
+        }
+    );
     assert_eq!(b.command, vec!["python3", "bot.py"]);
     assert_eq!(
         b.env.get("TOKEN_FILE").map(String::as_str),
@@ -198,6 +209,11 @@ fn templates_and_bots_made_from_them() {
     assert_eq!(b.limits.max_cpu_percent, Some(50));
     assert!(!b.enabled);
 
+    for bad in ["", "-"] {
+        let text = format!("user = \"a\"\ncommand = [\"x\"]\nenv_file = {bad:?}\n");
+        let e = parse_bot("b1", file, &text).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("env_file"), "{bad:?}: {e}");
+    }
     for (key, value, field) in [
         ("user", "bob", "user"),
         ("limits.max_memory_mb", "lots", "limits.max_memory_mb"),
@@ -293,6 +309,7 @@ fn bot_every_field() {
             command: vec!["sh".into(), "-c".into(), "exec ./run".into()],
             cwd: Some("/srv/x".into()),
             env,
+            env_file: None,
             platform: Platform::Telegram,
             enabled: false,
             stop_timeout: Some(secs(20)),
@@ -350,7 +367,7 @@ fn unknown_top_level_field() {
     assert_eq!(
         e.message,
         "unknown field; allowed here: user, command, cwd, platform, enabled, stop_timeout, \
-         template, env, restart, limits, health, auth, update"
+         template, env_file, env, restart, limits, health, auth, update"
     );
     let e = global_err("restrt = 1\n");
     assert_eq!(e.field.as_deref(), Some("restrt"));
@@ -644,6 +661,7 @@ fn to_toml_round_trip() {
             ("TOKEN".to_string(), "a\"b\\c\nd".to_string()),
             ("EMPTY".to_string(), String::new()),
         ]),
+        env_file: Some("/etc/bots/échо.env".into()),
         platform: Platform::Twitter,
         enabled: false,
         stop_timeout: Some(Duration::from_millis(61_500)),
