@@ -654,3 +654,73 @@ fn a_failed_update_says_what_git_said() {
         "the event carries git's own explanation: {message}"
     );
 }
+
+/// One Telegram bot for alerts and commands: `[remote.telegram]` names only its admins. A
+/// broken `[remote.http]` is switched off alone: alerts and commands go on, and `status`,
+/// `agent status` and `config check` say which section is off and why.
+#[test]
+fn one_telegram_bot_serves_alerts_and_commands_and_a_broken_section_stands_alone() {
+    let tg = FakeTelegram::start();
+    let home = Home::new();
+    std::fs::write(home.file("notify.token"), format!("{NOTIFY_TOKEN}\n")).unwrap();
+    home.write_config(&format!(
+        "{FAST}
+[agent]
+report_interval = \"0s\"
+[notify.telegram]
+token_file = \"notify.token\"
+chat_ids = [111]
+api_base = \"{base}\"
+[remote.telegram]
+admins = [42]
+[remote.http]
+listen = \"everywhere\"
+",
+        base = tg.base()
+    ));
+    home.write_bot(
+        "crash",
+        "user = \"alice\"\ncommand = [\"sh\", \"-c\", \"exit 3\"]\n[restart]\nmax_restarts = 0\n",
+    );
+    home.write_bot("hello", &sleeper("alice"));
+    home.running_pid("hello");
+
+    // Alerts still go out: the failed bot's.
+    wait_for("the failed alert", WAIT, || {
+        let texts = tg.texts(111);
+        ensure(texts.iter().any(|t| t.contains("crash")), texts)
+    });
+    // Commands are polled and answered with the alert bot's token.
+    tg.command(1, 42, 4200, "/listbots");
+    wait_for("the answer to /listbots", WAIT, || {
+        let texts = tg.texts(4200);
+        ensure(texts.iter().any(|t| t.contains("hello (alice)")), texts)
+    });
+    let tokens: Vec<String> = tg
+        .sent
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(token, _, _)| token.clone())
+        .collect();
+    assert!(
+        tokens.iter().all(|t| t == NOTIFY_TOKEN.trim()),
+        "{} messages, not all with the one bot's token",
+        tokens.len()
+    );
+
+    let says_off = ["remote.http.listen", "[remote.http] is off"];
+    home.botctl(&["status"]).says(&says_off);
+    home.botctl(&["agent", "status"]).ok().says(&says_off);
+    home.botctl(&["config", "check"]).code(1).says(&says_off);
+    let status = home.status();
+    let issues = status["config_issues"].as_array().expect("config_issues");
+    assert!(
+        issues.iter().any(|i| i["section_off"] == "remote.http"),
+        "{status:#}"
+    );
+    // The rest of botctl.toml applies: the FAST restart settings are in force.
+    let show = home.json(&["bots", "show", "hello", "--json"]);
+    assert_eq!(show["policy"]["stable_after_ms"], 300, "{show:#}");
+    no_secret(&home, &tg);
+}

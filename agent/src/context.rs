@@ -28,6 +28,9 @@ pub struct Context {
     pub auth_requests: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<String>>,
     /// Events that deserve a notification become alerts here.
     pub alerts: Alerts,
+    /// Sections of botctl.toml that parsed but are off as applied (a secret file that cannot
+    /// be read), for `status`: set by each application of the settings.
+    pub sections_off: Mutex<Vec<botctl_proto::ConfigIssue>>,
     http: std::sync::OnceLock<reqwest::Client>,
 }
 
@@ -43,6 +46,7 @@ impl Context {
             reloads: Reloads::default(),
             auth_requests: std::sync::OnceLock::new(),
             alerts: Alerts::default(),
+            sections_off: Mutex::new(Vec::new()),
             http: std::sync::OnceLock::new(),
         }
     }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 pub use paths::Paths;
 
 /// Bumped whenever a wire type or the service changes shape.
-pub const PROTOCOL_VERSION: u32 = 7;
+pub const PROTOCOL_VERSION: u32 = 8;
 
 /// The version of this build, the same for the CLI and the agent of one binary.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -275,6 +275,9 @@ pub struct ConfigIssue {
     /// Where in the file, from 1, when the problem has a place.
     pub line: Option<u32>,
     pub column: Option<u32>,
+    /// The `botctl.toml` section this problem switches off (e.g. `remote.telegram`) while
+    /// the rest of the file applies.
+    pub section_off: Option<String>,
 }
 
 impl ConfigIssue {
@@ -293,7 +296,14 @@ impl ConfigIssue {
             kept_last_good,
             line: e.location.map(|l| l.0),
             column: e.location.map(|l| l.1),
+            section_off: None,
         }
+    }
+
+    /// A problem that switches a section of `botctl.toml` off, and says so.
+    pub fn section_off(mut self, section: &str) -> Self {
+        self.section_off = Some(section.to_string());
+        self
     }
 }
 
@@ -304,8 +314,12 @@ impl std::fmt::Display for ConfigIssue {
             write!(f, ":{line}:{column}")?;
         }
         match &self.field {
-            Some(field) => write!(f, ": field `{}`: {}", field, self.message),
-            None => write!(f, ": {}", self.message),
+            Some(field) => write!(f, ": field `{}`: {}", field, self.message)?,
+            None => write!(f, ": {}", self.message)?,
+        }
+        match &self.section_off {
+            Some(section) => write!(f, "; [{section}] is off, the rest of botctl.toml applies"),
+            None => Ok(()),
         }
     }
 }

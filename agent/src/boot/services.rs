@@ -61,7 +61,7 @@ impl Services {
         for t in self.tasks.lock().unwrap().drain(..) {
             t.abort();
         }
-        let problem = |what: String| self.ctx.record(Event::new(EventKind::ConfigError, what));
+        let mut off: Vec<notify::SectionOff> = Vec::new();
         let home = &self.ctx.paths.home;
         // Alerts.
         let (reports_tx, reports_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -77,7 +77,7 @@ impl Services {
         } else {
             Notifier::from_settings(&global.notify, home, self.ctx.http_client(), reports_tx)
         };
-        problems.into_iter().for_each(problem);
+        off.extend(problems);
         self.ctx.alerts.set(notifier);
         let mut tasks = Vec::new();
         // Shared by the runs of the relay: a restarted run goes on with what is queued.
@@ -118,7 +118,11 @@ impl Services {
                 Some(f) => match Secret::from_file(&home.join(f)) {
                     Ok(s) => Some(s),
                     Err(e) => {
-                        problem(format!("[remote.http] secret_file: {e}; /github is off"));
+                        off.push(notify::SectionOff {
+                            section: "remote.http",
+                            field: "secret_file",
+                            error: e.to_string(),
+                        });
                         None
                     }
                 },
@@ -144,11 +148,11 @@ impl Services {
                 })
             })));
         }
-        if let Some(t) = &global.remote.telegram {
+        if let Some(t) = global.telegram_commands() {
             match Secret::from_file(&home.join(&t.token_file)) {
                 Ok(token) => {
-                    let mut config = remote::TelegramCommandsConfig::new(token, t.admins.clone());
-                    config.api_base = t.api_base.clone();
+                    let mut config = remote::TelegramCommandsConfig::new(token, t.admins);
+                    config.api_base = t.api_base;
                     let agent = self.control.clone();
                     let client = self.ctx.http_client().clone();
                     let ctx = self.ctx.clone();
@@ -167,12 +171,33 @@ impl Services {
                         },
                     )));
                 }
-                Err(e) => problem(format!(
-                    "[remote.telegram] token_file: {e}; Telegram commands are off"
-                )),
+                Err(e) => off.push(notify::SectionOff {
+                    section: "remote.telegram",
+                    field: "token_file",
+                    error: e.to_string(),
+                }),
             }
         }
         *self.tasks.lock().unwrap() = tasks;
+        let file = self.ctx.paths.display(&self.ctx.paths.config_file);
+        let issues: Vec<botctl_proto::ConfigIssue> = off
+            .into_iter()
+            .map(|o| botctl_proto::ConfigIssue {
+                file: file.clone(),
+                field: Some(format!("{}.{}", o.section, o.field)),
+                message: o.error,
+                bot: None,
+                kept_last_good: false,
+                line: None,
+                column: None,
+                section_off: Some(o.section.to_string()),
+            })
+            .collect();
+        for issue in &issues {
+            self.ctx
+                .record(Event::new(EventKind::ConfigError, issue.to_string()));
+        }
+        *self.ctx.sections_off.lock().unwrap() = issues;
     }
 
     pub fn control(&self) -> Arc<AgentControl> {

@@ -69,7 +69,7 @@ impl Registry {
 
 /// botctl.toml and every bot file as read from disk, ready to apply.
 pub struct Files {
-    global: Result<GlobalConfig, ConfigError>,
+    global: Result<config::GlobalFile, ConfigError>,
     fleet: config::Fleet,
 }
 
@@ -78,7 +78,7 @@ impl Files {
     /// agent does it on its own thread while the store opens.
     pub fn read(paths: &botctl_proto::Paths) -> Files {
         Files {
-            global: config::load_global(&paths.config_file),
+            global: config::read_global(&paths.config_file).map_err(config::first),
             fleet: config::load_fleet(&paths.bots_dir),
         }
     }
@@ -322,7 +322,19 @@ impl Fleet {
         let mut state = self.state.lock().unwrap();
 
         match files.global {
-            Ok(global) => state.global = global,
+            Ok(file) => {
+                state.global = file.config;
+                // Each switched-off section is a problem of its own, told once.
+                for e in &file.off {
+                    let section = config::own_section(e).unwrap_or_default();
+                    let issue = self.issue(e, None, false).section_off(section);
+                    let key = format!("{}#{section}", issue.file);
+                    if state.issues.get(&key) != Some(&issue) {
+                        self.event(None, None, EventKind::ConfigError, issue.to_string());
+                    }
+                    issues.insert(key, issue);
+                }
+            }
             Err(e) => {
                 let issue = self.issue(&e, None, true);
                 issues.insert(issue.file.clone(), issue);

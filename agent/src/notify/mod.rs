@@ -205,25 +205,46 @@ impl Report {
     }
 }
 
+/// A section of `botctl.toml` that is off at run time: the secret file its `field` names
+/// cannot be read (`error`). The agent records it as a `config-error` and `status` shows it.
+pub struct SectionOff {
+    pub section: &'static str,
+    pub field: &'static str,
+    pub error: String,
+}
+
 /// The channels `[notify]` configures, one line each; a channel whose secret cannot be read
-/// is left out and its problem returned (the agent records it as a `config-error`).
+/// is left out and its problem returned.
 fn channels(
     settings: &NotifySettings,
     home: &Path,
     client: &reqwest::Client,
     dispatch: &DispatchConfig,
-) -> (Vec<Arc<dyn Channel>>, Vec<String>) {
+) -> (Vec<Arc<dyn Channel>>, Vec<SectionOff>) {
     let mut channels: Vec<Arc<dyn Channel>> = Vec::new();
     let mut problems = Vec::new();
-    let mut add = |channel: Result<Option<Arc<dyn Channel>>, String>| match channel {
+    let mut add = |section, field, channel: Result<Option<Arc<dyn Channel>>, String>| match channel
+    {
         Ok(channel) => channels.extend(channel),
-        Err(problem) => problems.push(problem),
+        Err(error) => problems.push(SectionOff {
+            section,
+            field,
+            error,
+        }),
     };
     if let Some(t) = &settings.telegram {
-        add(TelegramConfig::from_settings(t, home).map(|c| telegram::channel(c, client, dispatch)));
+        add(
+            "notify.telegram",
+            "token_file",
+            TelegramConfig::from_settings(t, home).map(|c| telegram::channel(c, client, dispatch)),
+        );
     }
     if let Some(w) = &settings.webhook {
-        add(WebhookConfig::from_settings(w, home).map(|c| webhook::channel(c, client, dispatch)));
+        add(
+            "notify.webhook",
+            "secret_file",
+            WebhookConfig::from_settings(w, home).map(|c| webhook::channel(c, client, dispatch)),
+        );
     }
     (channels, problems)
 }
@@ -273,7 +294,7 @@ impl Notifier {
         home: &Path,
         client: &reqwest::Client,
         reports: UnboundedSender<Report>,
-    ) -> (Notifier, Vec<String>) {
+    ) -> (Notifier, Vec<SectionOff>) {
         let dispatch = DispatchConfig {
             repeat_after: settings.repeat_after,
             ..DispatchConfig::default()

@@ -44,11 +44,11 @@ impl TelegramConfig {
         }
     }
 
-    /// `[notify.telegram]` with its token read from `token_file` (relative to `home`). The
-    /// error names the field and says the channel is off.
+    /// `[notify.telegram]` with its token read from `token_file` (relative to `home`), or
+    /// why it cannot be (the channel is then off).
     pub(super) fn from_settings(settings: &TelegramNotify, home: &Path) -> Result<Self, String> {
-        let token = Secret::from_file(&home.join(&settings.token_file))
-            .map_err(|e| format!("[notify.telegram] token_file: {e}; Telegram alerts are off"))?;
+        let token =
+            Secret::from_file(&home.join(&settings.token_file)).map_err(|e| e.to_string())?;
         Ok(TelegramConfig {
             token,
             chat_ids: settings.chat_ids.clone(),

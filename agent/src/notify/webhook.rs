@@ -35,13 +35,11 @@ impl WebhookConfig {
         }
     }
 
-    /// `[notify.webhook]` with its secret read from `secret_file` (relative to `home`). The
-    /// error names the field and says the channel is off.
+    /// `[notify.webhook]` with its secret read from `secret_file` (relative to `home`), or
+    /// why it cannot be (the channel is then off).
     pub(super) fn from_settings(settings: &WebhookNotify, home: &Path) -> Result<Self, String> {
         let secret = match &settings.secret_file {
-            Some(file) => Some(Secret::from_file(&home.join(file)).map_err(|e| {
-                format!("[notify.webhook] secret_file: {e}; webhook alerts are off")
-            })?),
+            Some(file) => Some(Secret::from_file(&home.join(file)).map_err(|e| e.to_string())?),
             None => None,
         };
         Ok(WebhookConfig {

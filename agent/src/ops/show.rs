@@ -47,7 +47,11 @@ pub fn status(ops: &Ops, who: &Who, agent: AgentInfo) -> StatusReport {
             kept_last_good: false,
             line: None,
             column: None,
+            section_off: None,
         });
+    }
+    if who.caller.owner().is_none() {
+        config_issues.extend(ops.ctx.sections_off.lock().unwrap().iter().cloned());
     }
     StatusReport {
         agent,

@@ -90,26 +90,33 @@ struct AgentStatus {
     socket: String,
     agent: Option<botctl_proto::AgentInfo>,
     bots: Option<usize>,
+    /// Sections of botctl.toml the agent runs without, and why.
+    sections_off: Vec<botctl_proto::ConfigIssue>,
 }
 
 async fn status(target: &Target, json: bool) -> Result<(), CliError> {
     let paths = &target.paths;
     let session = connect_running(target).await?;
-    let bots = match &session {
-        Some(s) => Some(
-            s.client
-                .list_bots(ctx(Duration::from_secs(10)), None)
-                .await?
-                .len(),
-        ),
+    let report = match &session {
+        Some(s) => Some(s.client.status(ctx(Duration::from_secs(10))).await?),
         None => None,
     };
+    let bots = report.as_ref().map(|r| r.bots.len());
+    let sections_off = report
+        .map(|r| {
+            r.config_issues
+                .into_iter()
+                .filter(|i| i.section_off.is_some())
+                .collect()
+        })
+        .unwrap_or_default();
     let st = AgentStatus {
         running: session.is_some(),
         home: paths.home.display().to_string(),
         socket: paths.socket.display().to_string(),
         agent: session.map(|s| s.agent),
         bots,
+        sections_off,
     };
     if json {
         render::print_json(&st);
@@ -123,6 +130,9 @@ async fn status(target: &Target, json: bool) -> Result<(), CliError> {
             st.bots.unwrap_or(0),
             a.home
         );
+        for issue in &st.sections_off {
+            println!("  {issue}");
+        }
     } else {
         println!("agent not running (home {})", st.home);
     }

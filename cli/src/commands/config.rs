@@ -24,8 +24,14 @@ pub fn check(target: &Target, json: bool) -> Result<(), CliError> {
     let mut issues = Vec::new();
     let global_exists = paths.config_file.exists();
     // Every problem of every file, not only the first of each.
-    if let Err(problems) = config::check_global(&paths.config_file) {
-        issues.extend(problems.iter().map(|e| issue(e, None)));
+    match config::read_global(&paths.config_file) {
+        // Problems confined to sections that stand alone: the agent runs without those.
+        Ok(file) => issues.extend(
+            file.off
+                .iter()
+                .map(|e| issue(e, None).section_off(config::own_section(e).unwrap_or_default())),
+        ),
+        Err(problems) => issues.extend(problems.iter().map(|e| issue(e, None))),
     }
     let fleet = config::load_fleet(&paths.bots_dir);
     for e in fleet.problems.iter().flatten() {

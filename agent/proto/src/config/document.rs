@@ -58,6 +58,28 @@ impl<'a> Document<'a> {
         Err(errors)
     }
 
+    /// This file without the `table.key` sections named (switched off), lines and columns
+    /// still those of the whole file.
+    pub(crate) fn without(&self, sections: &[&str]) -> Document<'a> {
+        let mut root = self.root.clone();
+        for section in sections {
+            let Some((table, key)) = section.split_once('.') else {
+                root.get_mut().remove(*section);
+                continue;
+            };
+            if let Some(value) = root.get_mut().get_mut(table)
+                && let DeValue::Table(t) = value.get_mut()
+            {
+                t.remove(key);
+            }
+        }
+        Document {
+            file: self.file,
+            text: self.text,
+            root,
+        }
+    }
+
     /// A problem found after reading, at `field` (a dotted path) when the file has it.
     pub(crate) fn problem(&self, field: &str, message: impl Into<String>) -> ConfigError {
         let mut table = self.root.get_ref();

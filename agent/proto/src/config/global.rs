@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::document::Document;
 use super::values::{Num, Percent, Plain, Time, de};
 use super::*;
 
@@ -128,13 +129,23 @@ impl Default for NotifySettings {
     }
 }
 
-/// `[remote.telegram]`: admin commands by long polling.
+/// `[remote.telegram]`: admin commands by long polling. Without a token file or API base of
+/// its own it uses `[notify.telegram]`'s: one Telegram bot for alerts and commands.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TelegramRemote {
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    pub admins: Vec<i64>,
+    #[serde(default)]
+    pub api_base: Option<String>,
+}
+
+/// `[remote.telegram]` with what it takes from `[notify.telegram]` filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelegramCommands {
     pub token_file: PathBuf,
     pub admins: Vec<i64>,
-    #[serde(default = "telegram_api")]
     pub api_base: String,
 }
 
@@ -196,6 +207,25 @@ impl GlobalConfig {
         self.owner_limits(owner).max_bots_per_user
     }
 
+    /// Telegram commands as configured: `[remote.telegram]`, its token file and API base
+    /// taken from `[notify.telegram]` where it names none. None when off.
+    pub fn telegram_commands(&self) -> Option<TelegramCommands> {
+        let remote = self.remote.telegram.as_ref()?;
+        let notify = self.notify.telegram.as_ref();
+        Some(TelegramCommands {
+            token_file: remote
+                .token_file
+                .clone()
+                .or_else(|| notify.map(|n| n.token_file.clone()))?,
+            admins: remote.admins.clone(),
+            api_base: remote
+                .api_base
+                .clone()
+                .or_else(|| notify.map(|n| n.api_base.clone()))
+                .unwrap_or_else(telegram_api),
+        })
+    }
+
     /// What the types cannot say: names, URLs, levels, non-empty lists.
     fn check(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
@@ -219,9 +249,19 @@ impl GlobalConfig {
             check_level(&mut say, "notify.webhook.min_level", &w.min_level);
         }
         if let Some(t) = &self.remote.telegram {
-            check_path(&mut say, "remote.telegram.token_file", &t.token_file);
+            match &t.token_file {
+                Some(p) => check_path(&mut say, "remote.telegram.token_file", p),
+                None if self.notify.telegram.is_none() => say(
+                    "remote.telegram.token_file",
+                    "missing: name the admin bot's token file here, or set up [notify.telegram] \
+                     to use its bot for commands too",
+                ),
+                None => {}
+            }
             check_ids(&mut say, "remote.telegram.admins", &t.admins);
-            check_url(&mut say, "remote.telegram.api_base", &t.api_base);
+            if let Some(api) = &t.api_base {
+                check_url(&mut say, "remote.telegram.api_base", api);
+            }
         }
         if let Some(p) = self
             .remote
@@ -265,20 +305,100 @@ fn check_level(say: &mut impl FnMut(&str, &str), field: &str, level: &str) {
     }
 }
 
+/// The sections of `botctl.toml` that stand or fall on their own: a broken one is switched
+/// off and the rest of the file applies, so a typo in remote control never silences alerts.
+pub const OWN_SECTIONS: [&str; 4] = [
+    "notify.telegram",
+    "notify.webhook",
+    "remote.telegram",
+    "remote.http",
+];
+
+/// The section of `OWN_SECTIONS` a problem lies in, if any.
+pub fn own_section(problem: &ConfigError) -> Option<&'static str> {
+    let field = problem.field.as_deref()?;
+    OWN_SECTIONS.into_iter().find(|s| {
+        field
+            .strip_prefix(s)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+    })
+}
+
+/// `botctl.toml` as the agent applies it: the settings, and the sections switched off with
+/// their problems (each names its section: see `own_section`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GlobalFile {
+    pub config: GlobalConfig,
+    pub off: Problems,
+}
+
+/// Reads `botctl.toml`'s text section by section: problems confined to `OWN_SECTIONS` switch
+/// those sections off; any other problem fails the whole file, with every problem found.
+pub fn read_global_text(path: &Path, text: &str) -> Result<GlobalFile, Problems> {
+    let doc = Document::parse(path, text).map_err(|e| vec![e])?;
+    let mut off: Problems = Vec::new();
+    let mut dropped: Vec<&'static str> = Vec::new();
+    loop {
+        let doc = doc.without(&dropped);
+        let problems = match doc.read::<GlobalConfig>() {
+            Ok(config) => {
+                let found = config.check();
+                if found.is_empty() {
+                    return Ok(GlobalFile { config, off });
+                }
+                found
+                    .into_iter()
+                    .map(|(field, message)| doc.problem(&field, message))
+                    .collect()
+            }
+            Err(problems) => problems,
+        };
+        // Each round switches off at least one more section, or ends: at most five rounds.
+        let sections: Vec<Option<&'static str>> = problems
+            .iter()
+            .map(|p| own_section(p).filter(|s| !dropped.contains(s)))
+            .collect();
+        if sections.iter().any(Option::is_none) {
+            off.extend(problems);
+            return Err(off);
+        }
+        for (problem, section) in problems.into_iter().zip(sections) {
+            let section = section.expect("checked above");
+            if !dropped.contains(&section) {
+                dropped.push(section);
+            }
+            off.push(problem);
+        }
+    }
+}
+
 /// Every problem of `botctl.toml`'s text.
 pub fn check_global_text(path: &Path, text: &str) -> Result<GlobalConfig, Problems> {
-    parse_file(path, text, GlobalConfig::check)
+    match read_global_text(path, text) {
+        Ok(file) if file.off.is_empty() => Ok(file.config),
+        Ok(file) => Err(file.off),
+        Err(problems) => Err(problems),
+    }
 }
 
 pub fn parse_global(path: &Path, text: &str) -> Result<GlobalConfig, ConfigError> {
     check_global_text(path, text).map_err(first)
 }
 
-/// Every problem of `botctl.toml`. A missing file means "all defaults": it is optional.
-pub fn check_global(path: &Path) -> Result<GlobalConfig, Problems> {
+/// `botctl.toml` section by section (see `read_global_text`). A missing file means "all
+/// defaults": it is optional.
+pub fn read_global(path: &Path) -> Result<GlobalFile, Problems> {
     match read_file(path).map_err(|e| vec![e])? {
-        Some(text) => check_global_text(path, &text),
-        None => Ok(GlobalConfig::default()),
+        Some(text) => read_global_text(path, &text),
+        None => Ok(GlobalFile::default()),
+    }
+}
+
+/// Every problem of `botctl.toml`.
+pub fn check_global(path: &Path) -> Result<GlobalConfig, Problems> {
+    match read_global(path)? {
+        file if file.off.is_empty() => Ok(file.config),
+        file => Err(file.off),
     }
 }
 

@@ -130,7 +130,7 @@ fn file_error(file: &Path, message: impl Into<String>) -> ConfigError {
 /// Every problem of one file; the first is the one a one-line summary shows.
 pub type Problems = Vec<ConfigError>;
 
-fn first(problems: Problems) -> ConfigError {
+pub fn first(problems: Problems) -> ConfigError {
     problems
         .into_iter()
         .next()

@@ -1264,3 +1264,105 @@ mod proptests {
         }
     }
 }
+
+fn sections(text: &str) -> Result<GlobalFile, Problems> {
+    read_global_text(Path::new("botctl.toml"), text)
+}
+
+#[test]
+fn remote_telegram_uses_the_notify_bot_unless_it_names_its_own() {
+    let notify = "[notify.telegram]\ntoken_file = \"alerts.token\"\nchat_ids = [1]\napi_base = \"http://127.0.0.1:9/tg\"\n";
+    let g = parse_global(
+        Path::new("botctl.toml"),
+        &format!("{notify}[remote.telegram]\nadmins = [42]\n"),
+    )
+    .unwrap();
+    let commands = g.telegram_commands().unwrap();
+    assert_eq!(commands.token_file, Path::new("alerts.token"));
+    assert_eq!(commands.api_base, "http://127.0.0.1:9/tg");
+    assert_eq!(commands.admins, vec![42]);
+
+    let g = parse_global(
+        Path::new("botctl.toml"),
+        &format!("{notify}[remote.telegram]\nadmins = [42]\ntoken_file = \"admin.token\"\napi_base = \"https://tg.example\"\n"),
+    )
+    .unwrap();
+    let commands = g.telegram_commands().unwrap();
+    assert_eq!(commands.token_file, Path::new("admin.token"));
+    assert_eq!(commands.api_base, "https://tg.example");
+
+    // Alone, with no token file anywhere: that section is off and says what to write.
+    let file = sections("[logs]\nkeep = 2\n[remote.telegram]\nadmins = [42]\n").unwrap();
+    assert_eq!(file.config.logs.keep, 2);
+    assert_eq!(file.config.telegram_commands(), None);
+    assert_eq!(file.off.len(), 1);
+    assert_eq!(own_section(&file.off[0]), Some("remote.telegram"));
+    assert!(
+        file.off[0].message.contains("[notify.telegram]"),
+        "{:?}",
+        file.off
+    );
+    // Without [remote.telegram] there are no commands, whatever [notify.telegram] says.
+    let g = parse_global(Path::new("botctl.toml"), notify).unwrap();
+    assert_eq!(g.telegram_commands(), None);
+}
+
+#[test]
+fn a_broken_channel_section_is_switched_off_and_the_rest_applies() {
+    let text = "[logs]\nkeep = 3\n\
+                [notify.telegram]\ntoken_file = \"t\"\nchat_ids = [1]\n\
+                [notify.webhook]\nurl = \"ftp://nope\"\n\
+                [remote.telegram]\nadmins = []\n\
+                [remote.http]\nlisten = \"not an address\"\n";
+    let file = sections(text).unwrap();
+    assert_eq!(file.config.logs.keep, 3);
+    assert!(file.config.notify.telegram.is_some(), "alerts stay on");
+    assert_eq!(file.config.notify.webhook, None);
+    assert_eq!(file.config.remote.telegram, None);
+    assert_eq!(file.config.remote.http, None);
+    let mut off: Vec<_> = file
+        .off
+        .iter()
+        .map(|e| {
+            (
+                own_section(e).unwrap(),
+                e.field.clone().unwrap(),
+                e.location,
+            )
+        })
+        .collect();
+    off.sort();
+    assert_eq!(
+        off,
+        vec![
+            ("notify.webhook", "notify.webhook.url".into(), Some((7, 7))),
+            ("remote.http", "remote.http.listen".into(), Some((11, 10))),
+            (
+                "remote.telegram",
+                "remote.telegram.admins".into(),
+                Some((9, 10))
+            ),
+        ]
+    );
+    // The strict reading (`config check`, the parsers' tests) still calls each a problem.
+    assert_eq!(
+        check_global_text(Path::new("botctl.toml"), text)
+            .unwrap_err()
+            .len(),
+        3
+    );
+}
+
+#[test]
+fn a_problem_outside_the_channel_sections_fails_the_file_with_every_problem() {
+    let problems =
+        sections("[logs]\nkeep = \"many\"\n[remote.telegram]\nadmins = []\ntoken_file = \"x\"\n")
+            .unwrap_err();
+    let fields: Vec<_> = problems.iter().filter_map(|e| e.field.as_deref()).collect();
+    assert!(fields.contains(&"logs.keep"), "{problems:?}");
+    // A section that is not one of the channels' is never switched off on its own.
+    let problems = sections("[remote.foo]\nx = 1\n").unwrap_err();
+    assert_eq!(own_section(&problems[0]), None, "{problems:?}");
+    // TOML that does not parse has no sections to keep.
+    assert!(sections("[remote.http\n").is_err());
+}
