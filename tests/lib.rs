@@ -14,6 +14,7 @@ mod persistence;
 mod reliability;
 mod reload;
 mod remote;
+mod schedule;
 mod socket;
 mod storage;
 mod supervision;

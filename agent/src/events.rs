@@ -117,6 +117,8 @@ event_kinds! {
     Removed => "removed", Quiet;
     Reload => "reload", Quiet;
     Refused => "refused", Quiet;
+    // Planned by the operator ([restart] schedule): nothing to tell anyone.
+    ScheduledRestart => "scheduled-restart", Quiet;
 }
 
 /// How loud an alert is; channels only receive alerts at or above their `min_level`.

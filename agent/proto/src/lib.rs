@@ -444,6 +444,18 @@ pub struct BotDetail {
     pub record: RecoveryRecord,
     /// What `[health]` checks, e.g. "tcp 127.0.0.1:8080, http http://...".
     pub health_checks: Option<String>,
+    /// The `env_file` as written (a path, never its content).
+    pub env_file: Option<String>,
+    /// `[restart] schedule` in force, and its next run (Unix ms).
+    pub schedule: Option<ScheduleInfo>,
+}
+
+/// A bot's scheduled restarts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScheduleInfo {
+    /// The cron line, read in the agent's local time.
+    pub cron: String,
+    pub next_ms: Option<i64>,
 }
 
 /// The resource limits in force for a bot.

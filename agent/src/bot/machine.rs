@@ -167,6 +167,12 @@ pub enum Input {
     Park {
         reason: String,
     },
+    /// The bot's `[restart] schedule` is due. Like a user's restart it counts toward neither
+    /// the restart-rate limit nor the backoff; only a running bot is restarted (a stopped,
+    /// failed or backing-off one is where it should be, or already on its way back).
+    Scheduled {
+        schedule: String,
+    },
 }
 
 /// Where a bot stands for the next agent: what the operator (or the restart policy) left it
@@ -344,7 +350,26 @@ impl Machine {
             Input::Timer => self.on_timer(now),
             Input::Recycle { kind, reason } => self.on_recycle(kind, reason, policy),
             Input::Park { reason } => self.on_park(reason, policy),
+            Input::Scheduled { schedule } => self.on_scheduled(schedule, policy),
         }
+    }
+
+    fn on_scheduled(&mut self, schedule: String, policy: &Policy) -> Vec<Action> {
+        let Phase::Running { pid, since } = self.phase else {
+            return Vec::new();
+        };
+        self.phase = Phase::Stopping {
+            pid,
+            since,
+            then: AfterStop::Start,
+        };
+        vec![
+            record(
+                EventKind::ScheduledRestart,
+                format!("scheduled restart (schedule \"{schedule}\"): restarting"),
+            ),
+            terminate(pid, policy),
+        ]
     }
 
     fn on_park(&mut self, reason: String, policy: &Policy) -> Vec<Action> {
@@ -900,6 +925,7 @@ mod tests {
             Input::Timer => 8,
             Input::Recycle { .. } => 9,
             Input::Park { .. } => 10,
+            Input::Scheduled { .. } => 11,
         }
     }
 
@@ -951,6 +977,9 @@ mod tests {
         let recycle = Input::Recycle {
             kind: K::LimitRestart,
             reason: "memory 600 MiB > 512 MiB for 2 samples".into(),
+        };
+        let scheduled = Input::Scheduled {
+            schedule: "0 4 * * *".into(),
         };
 
         #[rustfmt::skip]
@@ -1043,6 +1072,15 @@ mod tests {
             (failed.clone(), park.clone(), stopped.clone(), vec![rec(K::Stopped, "stopped: session expired")]),
             (exited.clone(), park.clone(), exited.clone(), none.clone()),
             (removed.clone(), park.clone(), removed.clone(), none.clone()),
+
+            (stopped.clone(), scheduled.clone(), stopped.clone(), none.clone()),
+            (run.clone(), scheduled.clone(), stopping(AfterStop::Start),
+                vec![rec(K::ScheduledRestart, "scheduled restart (schedule \"0 4 * * *\"): restarting"), term(100)]),
+            (stopping(stay), scheduled.clone(), stopping(stay), none.clone()),
+            (backoff.clone(), scheduled.clone(), backoff.clone(), none.clone()),
+            (failed.clone(), scheduled.clone(), failed.clone(), none.clone()),
+            (exited.clone(), scheduled.clone(), exited.clone(), none.clone()),
+            (removed.clone(), scheduled.clone(), removed.clone(), none.clone()),
         ];
 
         let mut covered = std::collections::HashSet::new();
@@ -1056,7 +1094,7 @@ mod tests {
             assert_eq!(m.phase, after, "phase after {input:?} in {before:?}");
             assert_eq!(actions, expected, "actions for {input:?} in {before:?}");
         }
-        assert_eq!(covered.len(), 7 * 11);
+        assert_eq!(covered.len(), 7 * 12);
     }
 
     /// The machine a restored one must equal: what is not saved is what only matters while
@@ -1503,6 +1541,42 @@ mod tests {
         let actions = m.handle(exit1(4), later + ms(300), &p);
         assert_eq!(spawns(&actions), 1);
         assert_eq!(m.quick_failures, 1);
+    }
+
+    #[test]
+    fn a_scheduled_restart_neither_counts_nor_backs_off() {
+        let p = Policy {
+            max_restarts: 0,
+            ..Policy::default()
+        };
+        let t0 = Instant::now();
+        let mut m = running(1, t0);
+        m.quick_failures = 2;
+        let mut now = t0;
+        for pid in 1..=5u32 {
+            now += ms(100);
+            let actions = m.handle(
+                Input::Scheduled {
+                    schedule: "* * * * *".into(),
+                },
+                now,
+                &p,
+            );
+            assert_eq!(kinds(&actions), vec![EventKind::ScheduledRestart]);
+            assert_eq!(m.handle(exit1(pid), now, &p), vec![Action::Spawn]);
+            m.handle(Input::Spawned { pid: pid + 1 }, now, &p);
+            assert_eq!(
+                m.phase,
+                Phase::Running {
+                    pid: pid + 1,
+                    since: now
+                }
+            );
+        }
+        // Five restarts with max_restarts 0, none of them a failure, the backoff untouched.
+        assert_eq!(m.restarts, 5);
+        assert!(m.recent_restarts.is_empty());
+        assert_eq!(m.quick_failures, 2);
     }
 
     #[test]
@@ -2264,6 +2338,7 @@ mod proptests {
         Remove,
         Recycle,
         Park,
+        Scheduled,
         /// The live process exits by itself (or, when a stop was asked, at last obeys it).
         Exit(Exit),
         /// The outstanding spawn, if any, reports back.
@@ -2291,6 +2366,7 @@ mod proptests {
             1 => Just(Op::Remove),
             1 => Just(Op::Recycle),
             1 => Just(Op::Park),
+            1 => Just(Op::Scheduled),
             6 => exit.prop_map(Op::Exit),
             4 => Just(Op::SpawnOk),
             1 => Just(Op::SpawnFails),
@@ -2374,6 +2450,9 @@ mod proptests {
                 },
                 Op::Park => Input::Park {
                     reason: "session".into(),
+                },
+                Op::Scheduled => Input::Scheduled {
+                    schedule: "* * * * *".into(),
                 },
                 Op::Exit(exit) => match r.live.take() {
                     Some(pid) => Input::Exited { pid, exit: *exit },

@@ -3,9 +3,9 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use botctl_proto::config::{BotConfig, EnvFile, RestartPolicy};
+use botctl_proto::config::{BotConfig, EnvFile, RestartPolicy, Schedule};
 use botctl_proto::{Action as UserAction, BotOutcome, BotState, ExitInfo, now_ms};
 use nix::sys::signal::Signal;
 use tokio::sync::{mpsc, oneshot};
@@ -37,6 +37,19 @@ impl Settings {
             policy: config.policy(global),
         }
     }
+}
+
+/// A schedule with its next run after now, if the calendar has one.
+fn planned(schedule: Option<Schedule>) -> Option<(Schedule, Option<(Instant, SystemTime)>)> {
+    let schedule = schedule?;
+    let next = schedule.next_after(SystemTime::now()).and_then(until);
+    Some((schedule, next))
+}
+
+/// `wall` on the monotonic clock too, as the runner's timers need.
+fn until(wall: SystemTime) -> Option<(Instant, SystemTime)> {
+    let wait = wall.duration_since(SystemTime::now()).unwrap_or_default();
+    Some((Instant::now().checked_add(wait)?, wall))
 }
 
 /// A user's start, stop, restart or recover, and who asked.
@@ -181,6 +194,8 @@ pub struct BotTask {
     ctx: Arc<Context>,
     config: Arc<BotConfig>,
     policy: Policy,
+    /// `[restart] schedule` and its next run, on the monotonic clock and the wall clock.
+    schedule: Option<(Schedule, Option<(Instant, SystemTime)>)>,
     machine: Machine,
     process: Option<BotProcess>,
     started_at_ms: Option<i64>,
@@ -246,6 +261,7 @@ impl BotTask {
             ctx,
             config,
             policy: Policy::from(&settings.policy),
+            schedule: planned(settings.policy.schedule.clone()),
             auth_blocked: None,
             actor: Actor::Agent,
             machine: Machine::new(),
@@ -327,6 +343,7 @@ impl BotTask {
             }
             let timer = self.machine.deadline();
             let stop_tick = self.stop_tick();
+            let scheduled = self.schedule.as_ref().and_then(|(_, next)| *next);
             tokio::select! {
                 cmd = rx.recv() => match cmd {
                     Some(cmd) => {
@@ -344,6 +361,9 @@ impl BotTask {
                 _ = sleep_until(stop_tick.unwrap_or_else(Instant::now).into()), if stop_tick.is_some() => {
                     self.stop_progress()
                 }
+                _ = sleep_until(scheduled.map_or_else(Instant::now, |(at, _)| at).into()), if scheduled.is_some() => {
+                    self.scheduled_restart()
+                }
             }
             if self.exit_when_stopped.is_some() && !self.busy() {
                 if let Some(done) = self.exit_when_stopped.take() {
@@ -352,6 +372,23 @@ impl BotTask {
                 return;
             }
         }
+    }
+
+    /// The schedule's time came (on the monotonic clock). The wall clock decides: if it was
+    /// set back meanwhile, wait on for the planned time instead of restarting early.
+    fn scheduled_restart(&mut self) {
+        let Some((schedule, Some((_, wall)))) = self.schedule.take() else {
+            return;
+        };
+        if SystemTime::now() + Duration::from_millis(500) < wall {
+            self.schedule = Some((schedule, until(wall)));
+            return;
+        }
+        self.actor = Actor::Agent;
+        self.feed(Input::Scheduled {
+            schedule: schedule.to_string(),
+        });
+        self.schedule = planned(Some(schedule));
     }
 
     /// Returns true when the task must end now.
@@ -410,6 +447,9 @@ impl BotTask {
                 let auth_changed = config.auth != self.config.auth;
                 self.config = config;
                 self.policy = Policy::from(&settings.policy);
+                if self.schedule.as_ref().map(|(s, _)| s) != settings.policy.schedule.as_ref() {
+                    self.schedule = planned(settings.policy.schedule.clone());
+                }
                 if auth_changed {
                     // A new or changed [auth] is checked now, not at the next auth_interval;
                     // without one, nothing is left to hold the bot parked.

@@ -137,5 +137,16 @@ pub async fn show(ops: &Ops, who: &Who, name: &str) -> Result<BotDetail, RpcErro
         history,
         record,
         health_checks: config.health.as_ref().map(crate::health::checks::describe),
+        env_file: config.env_file.clone(),
+        schedule: policy
+            .schedule
+            .as_ref()
+            .map(|s| botctl_proto::ScheduleInfo {
+                cron: s.to_string(),
+                next_ms: s
+                    .next_after(std::time::SystemTime::now())
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| d.as_millis() as i64),
+            }),
     })
 }

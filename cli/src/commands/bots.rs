@@ -209,6 +209,7 @@ pub async fn show(target: &Target, name: String, json: bool) -> Result<(), CliEr
                 d.env_keys.join(", ")
             },
         ),
+        ("env file", d.env_file.clone().unwrap_or_else(|| "-".into())),
         (
             "restart",
             format!(
@@ -222,6 +223,17 @@ pub async fn show(target: &Target, name: String, json: bool) -> Result<(), CliEr
                 ms(p.retry_after_ms),
                 ms(p.stop_timeout_ms)
             ),
+        ),
+        (
+            "schedule",
+            match &d.schedule {
+                Some(s) => format!(
+                    "{} (local time), next {}",
+                    s.cron,
+                    s.next_ms.map_or_else(|| "never".into(), render::local_time)
+                ),
+                None => "-".into(),
+            },
         ),
         ("stdout", d.stdout_log.clone()),
         ("stderr", d.stderr_log.clone()),

@@ -91,6 +91,8 @@ layered! {
         window: Time<0> = DEFAULT_WINDOW;
         retry_after: Time<0> = DEFAULT_RETRY_AFTER;
         stop_timeout: Time<0> = DEFAULT_STOP_TIMEOUT;
+        /// Restart a running bot at these times (cron, local time); none by default.
+        schedule: super::schedule::CronLine = None;
     }
 }
 

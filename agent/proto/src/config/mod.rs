@@ -4,6 +4,7 @@
 mod bot;
 mod document;
 mod global;
+mod schedule;
 mod template;
 mod values;
 
@@ -21,6 +22,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 pub use bot::*;
 pub use global::*;
+pub use schedule::Schedule;
 pub use template::*;
 pub use values::{Dur, format_duration, parse_duration};
 

@@ -40,6 +40,7 @@ fn global_defaults() {
             window: secs(600),
             retry_after: secs(900),
             stop_timeout: secs(10),
+            schedule: None,
         }
     );
     assert_eq!(
@@ -102,6 +103,7 @@ fn global_every_field() {
                 window: secs(3600),
                 retry_after: secs(86_400),
                 stop_timeout: secs(3),
+                schedule: None,
             },
             logs: LogSettings {
                 max_size_mb: 1,
@@ -295,6 +297,7 @@ fn bot_every_field() {
         window = "5m"
         retry_after = "1h"
         stop_timeout = "7s"
+        schedule = "0 4 * * *"
     "#;
     let b = bot(text).unwrap();
     let env = BTreeMap::from([
@@ -323,6 +326,7 @@ fn bot_every_field() {
                 window: Some(secs(300)),
                 retry_after: Some(secs(3600)),
                 stop_timeout: Some(secs(7)),
+                schedule: Some(Some(Schedule::parse("0 4 * * *").unwrap())),
             },
             limits: LimitOverrides::default(),
             health: None,
@@ -1365,4 +1369,34 @@ fn a_problem_outside_the_channel_sections_fails_the_file_with_every_problem() {
     assert_eq!(own_section(&problems[0]), None, "{problems:?}");
     // TOML that does not parse has no sections to keep.
     assert!(sections("[remote.http\n").is_err());
+}
+
+#[test]
+fn a_schedule_is_inherited_turned_off_and_refused_with_its_place() {
+    let global = parse_global(
+        Path::new("botctl.toml"),
+        "[restart]\nschedule = \"0 4 * * *\"\n",
+    )
+    .unwrap();
+    let inherits = bot(MINIMAL).unwrap();
+    assert_eq!(
+        inherits.policy(&global).schedule.map(|s| s.to_string()),
+        Some("0 4 * * *".to_string())
+    );
+    let own = bot(&format!("{MINIMAL}[restart]\nschedule = \"\"\n")).unwrap();
+    assert_eq!(own.policy(&global).schedule, None);
+    // Written back as it was read.
+    let b = bot(&format!("{MINIMAL}[restart]\nschedule = \"*/5 * * * *\"\n")).unwrap();
+    assert_eq!(bot(&b.to_toml()).unwrap(), b);
+
+    let e = bot_err(&format!("{MINIMAL}[restart]\nschedule = \"0 25 * * *\"\n"));
+    assert_eq!(e.field.as_deref(), Some("restart.schedule"));
+    assert_eq!(e.location, Some((4, 12)));
+    assert!(e.message.contains("use 5 fields"), "{e}");
+    assert!(
+        e.to_string().starts_with(
+            "bots.d/echo.toml:4:12: field `restart.schedule`: invalid cron schedule \"0 25 * * *\""
+        ),
+        "{e}"
+    );
 }
