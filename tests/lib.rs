@@ -19,3 +19,4 @@ mod socket;
 mod storage;
 mod supervision;
 mod support;
+mod systemd;

@@ -327,13 +327,15 @@ pub enum AgentCommand {
     Run,
     /// Start the agent if it is not running.
     Start,
-    /// Stop the bots, then the agent.
+    /// Stop the bots, then the agent (under the botctl.service unit, also the unit, through
+    /// systemctl).
     Stop {
         /// Leave the bots running; the next agent adopts them.
         #[arg(long)]
         keep_bots: bool,
     },
-    /// Replace the agent (after an upgrade); the bots keep running and are adopted.
+    /// Replace the agent (after an upgrade); the bots keep running and are adopted. Under the
+    /// botctl.service unit this is `systemctl restart` of the unit.
     Restart,
     /// Say whether the agent runs, without starting it.
     Status(JsonFlag),

@@ -9,6 +9,25 @@ pub const UNIT_NAME: &str = "botctl.service";
 /// Overrides the unit directory (tests and packaging), for user and system units alike.
 pub const DIR_ENV: &str = "BOTCTL_SYSTEMD_DIR";
 
+/// How long systemd lets the agent go without a WATCHDOG=1 before restarting it.
+pub const WATCHDOG_SEC: u32 = 30;
+
+/// Whether the process `pid` runs under the unit `agent install` writes, and if so whether
+/// it is a system unit (`Some(true)`) or a user unit: systemd names a service's cgroup after
+/// its unit.
+pub fn managing_unit(pid: u32) -> Option<bool> {
+    unit_in_cgroup(&std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?)
+}
+
+/// `/proc/PID/cgroup` read for our unit: `0::/system.slice/botctl.service` (cgroup v2) or
+/// `1:name=systemd:/user.slice/.../user@1000.service/app.slice/botctl.service` (v1).
+fn unit_in_cgroup(text: &str) -> Option<bool> {
+    text.lines()
+        .filter_map(|line| line.splitn(3, ':').nth(2))
+        .find(|path| path.rsplit('/').next() == Some(UNIT_NAME))
+        .map(|path| !path.contains("/user@"))
+}
+
 /// What goes into the unit.
 pub struct Unit<'a> {
     pub system: bool,
@@ -81,8 +100,10 @@ pub fn render(unit: &Unit) -> Result<String, String> {
         // network-online target to wait for.)
         text.push_str("Wants=network-online.target\nAfter=network-online.target\n");
     }
+    // The agent says when it answers (READY=1) and pings from its runtime (WATCHDOG=1 every
+    // WatchdogSec/2): a hung agent is restarted by systemd, its bots adopted by the next one.
     text.push_str(&format!(
-        "\n[Service]\nType=simple\nExecStart={exe} agent run\n"
+        "\n[Service]\nType=notify\nExecStart={exe} agent run\nWatchdogSec={WATCHDOG_SEC}\n"
     ));
     if let Some(home) = unit.home {
         let assignment = format!("BOTCTL_HOME={}", home.to_string_lossy());
@@ -173,6 +194,8 @@ mod tests {
         })
         .unwrap();
         for line in [
+            "Type=notify",
+            "WatchdogSec=30",
             "ExecStart=/usr/local/bin/botctl agent run",
             "Environment=BOTCTL_HOME=/srv/bots",
             "Restart=always",
@@ -220,6 +243,27 @@ mod tests {
         );
         assert_eq!(quote("/a$b", true).unwrap(), "/a$$b");
         assert!(quote("a\nb", false).is_err());
+    }
+
+    #[test]
+    fn the_unit_is_found_in_the_cgroup() {
+        let user = "0::/user.slice/user-1000.slice/user@1000.service/app.slice/botctl.service\n";
+        assert_eq!(unit_in_cgroup(user), Some(false));
+        assert_eq!(
+            unit_in_cgroup("0::/system.slice/botctl.service\n"),
+            Some(true)
+        );
+        let v1 =
+            "12:pids:/system.slice/botctl.service\n1:name=systemd:/system.slice/botctl.service\n";
+        assert_eq!(unit_in_cgroup(v1), Some(true));
+        for other in [
+            "0::/user.slice/user-1000.slice/session-3.scope\n",
+            "0::/system.slice/botctl.service.d\n",
+            "0::/system.slice/other-botctl.service\n",
+            "",
+        ] {
+            assert_eq!(unit_in_cgroup(other), None, "{other:?}");
+        }
     }
 
     #[test]

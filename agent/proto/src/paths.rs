@@ -10,6 +10,10 @@ pub const HOME_ENV: &str = "BOTCTL_HOME";
 /// readiness: one line, `ready`, `busy` (another agent holds the lock) or `error: ...`.
 pub const READY_FD_ENV: &str = "BOTCTL_READY_FD";
 
+/// What systemd sets for the agent alone (`Type=notify`, `WatchdogSec=`): bots must not
+/// inherit them, or a bot could speak for the agent's unit.
+pub const SYSTEMD_AGENT_ENV: [&str; 3] = ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"];
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Paths {
     /// The directory shown to the user as "home" (BOTCTL_HOME, or the config dir).

@@ -3,6 +3,7 @@
 //! reported; then the signals that end or reload the agent.
 
 pub mod rebind;
+pub mod sdnotify;
 pub mod services;
 pub mod supervise;
 
@@ -64,6 +65,8 @@ pub async fn serve(
     // Bare until there is a context to report a panic to; `start_loops` then supervises it.
     let early = tokio::spawn(server::serve(sockets.clone(), gate.clone()));
     ready("ready");
+    // Under systemd (Type=notify) the unit is started once this arrives.
+    let _ = sdnotify::notify("READY=1");
     phase("ready");
     let files = {
         let paths = paths.clone();
@@ -172,6 +175,7 @@ pub async fn serve(
             }
         }
     }
+    let _ = sdnotify::notify("STOPPING=1");
     store.close_cleanly().await;
     Ok(())
 }
@@ -227,6 +231,11 @@ fn start_loops(
         let (c, f) = (ctx.clone(), fleet.clone());
         tokio::spawn(supervise("cleanup", ctx.clone(), move || {
             Box::pin(loops::cleanup::run(c.clone(), f.clone()).map_ok())
+        }));
+    }
+    if let Some(every) = sdnotify::watchdog_every() {
+        tokio::spawn(supervise("systemd watchdog", ctx.clone(), move || {
+            Box::pin(sdnotify::watchdog(every).map_ok())
         }));
     }
     let (c, f) = (ctx.clone(), fleet.clone());

@@ -53,9 +53,15 @@ pub fn spawn(spec: SpawnSpec<'_>) -> io::Result<BotProcess> {
         .iter()
         .map(|a| cstr(a.as_bytes(), "an argument holds a NUL byte"))
         .collect::<io::Result<_>>()?;
-    // The agent's environment, less the readiness fd, with the bot's own variables on top.
+    // The agent's environment, less the readiness fd and systemd's notify variables, with
+    // the bot's own variables on top.
     let mut env: Vec<(std::ffi::OsString, std::ffi::OsString)> = std::env::vars_os()
         .filter(|(k, _)| k != botctl_proto::paths::READY_FD_ENV)
+        .filter(|(k, _)| {
+            !botctl_proto::paths::SYSTEMD_AGENT_ENV
+                .iter()
+                .any(|a| k == a)
+        })
         .filter(|(k, _)| !spec.env.iter().any(|(ek, _)| k == ek.as_str()))
         .collect();
     env.extend(spec.env.into_iter().map(|(k, v)| (k.into(), v.into())));

@@ -41,11 +41,28 @@ async fn stop(target: &Target, keep_bots: bool) -> Result<(), CliError> {
         return Ok(());
     };
     let pid = s.agent.pid;
+    let unit = systemd::managing_unit(pid);
+    if keep_bots && let Some(system) = unit {
+        // SIGTERM from systemd is an agent stop that leaves the bots running.
+        systemctl(system, &["stop", systemd::UNIT_NAME])?;
+        wait_gone(pid, Duration::from_secs(30))?;
+        println!(
+            "agent (pid {pid}) stopped by `{} stop {}`; the bots keep running for the next agent",
+            systemd::systemctl(system),
+            systemd::UNIT_NAME
+        );
+        return Ok(());
+    }
     let report = s
         .client
         .shutdown(ctx(Duration::from_secs(3600)), keep_bots)
         .await;
     wait_gone(pid, Duration::from_secs(30))?;
+    if let Some(system) = unit {
+        // The unit would start a new agent RestartSec (2s) after this one ended, and that
+        // one would start the bots again: stopping the unit now cancels the restart.
+        systemctl(system, &["stop", systemd::UNIT_NAME])?;
+    }
     // The agent may exit before its answer arrives; it being gone is what was asked.
     let report = report.unwrap_or_default();
     if keep_bots {
@@ -66,6 +83,22 @@ async fn stop(target: &Target, keep_bots: bool) -> Result<(), CliError> {
 /// even across a protocol change), then a new agent adopts them.
 async fn restart(target: &Target) -> Result<(), CliError> {
     let old = running_agent(&target.paths);
+    if let Some(pid) = old
+        && let Some(system) = systemd::managing_unit(pid)
+    {
+        // Under the unit, the unit replaces it: an agent started here would run outside
+        // systemd, and systemd would fight it for the lock.
+        systemctl(system, &["restart", systemd::UNIT_NAME])?;
+        wait_gone(pid, Duration::from_secs(30))?;
+        let s = connect(target).await?;
+        println!(
+            "agent restarted by `{} restart {}`: pid {pid} -> {}; bots kept running",
+            systemd::systemctl(system),
+            systemd::UNIT_NAME,
+            s.agent.pid
+        );
+        return Ok(());
+    }
     if let Some(pid) = old {
         // SAFETY: kill with the pid of our home's lock holder (or pid file), checked to be a
         // botctl agent.
