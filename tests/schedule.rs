@@ -21,13 +21,7 @@ fn a_one_minute_schedule_restarts_the_bot_at_the_minute_boundary() {
     let next = show["schedule"]["next_ms"].as_i64().expect("a next run");
     assert_eq!(next % 60_000, 0, "on a minute: {next}");
 
-    let second = wait_for("the scheduled restart", Duration::from_secs(75), || {
-        let bot = home.bot("cronned");
-        match pid_of(&bot) {
-            Some(pid) if pid != first && bot["state"] == "running" && alive(pid) => Ok(pid),
-            _ => Err(bot),
-        }
-    });
+    let second = home.new_pid_within("cronned", first, Duration::from_secs(75));
     assert!(!alive(first));
     let events = home.events("cronned");
     let scheduled = events

@@ -252,9 +252,15 @@ impl Home {
     /// Waits until `name` runs again with a pid other than `old`; returns the new pid.
     #[track_caller]
     pub fn new_pid(&self, name: &str, old: u32) -> u32 {
+        self.new_pid_within(name, old, WAIT)
+    }
+
+    /// `new_pid` for a change that is due only later (a schedule).
+    #[track_caller]
+    pub fn new_pid_within(&self, name: &str, old: u32, within: Duration) -> u32 {
         wait_for(
             &format!("{name} running with a pid other than {old}"),
-            WAIT,
+            within,
             || {
                 let bot = self.bot(name);
                 match pid_of(&bot) {
