@@ -724,3 +724,39 @@ listen = \"everywhere\"
     assert_eq!(show["policy"]["stable_after_ms"], 300, "{show:#}");
     no_secret(&home, &tg);
 }
+
+/// A token file that cannot be read switches its section off until a reload finds it.
+#[test]
+fn a_missing_token_file_switches_alerts_off_until_a_reload_finds_it() {
+    let tg = FakeTelegram::start();
+    let home = Home::new();
+    home.write_config(&format!(
+        "{FAST}
+[agent]
+report_interval = \"0s\"
+[notify.telegram]
+token_file = \"late.token\"
+chat_ids = [111]
+api_base = \"{base}\"
+",
+        base = tg.base()
+    ));
+    home.write_bot("hello", &sleeper("alice"));
+    home.running_pid("hello");
+    let off = ["notify.telegram.token_file", "[notify.telegram] is off"];
+    home.botctl(&["status"]).says(&off);
+
+    std::fs::write(home.file("late.token"), NOTIFY_TOKEN).unwrap();
+    home.write_bot(
+        "crash",
+        "user = \"alice\"\ncommand = [\"sh\", \"-c\", \"exit 3\"]\n[restart]\nmax_restarts = 0\n",
+    );
+    home.botctl(&["reload"]).ok();
+    let status = home.botctl(&["status"]);
+    assert!(!status.all().contains("[notify.telegram] is off"), "{status:?}");
+    wait_for("the failed alert", WAIT, || {
+        let texts = tg.texts(111);
+        ensure(texts.iter().any(|t| t.contains("crash")), texts)
+    });
+    no_secret(&home, &tg);
+}

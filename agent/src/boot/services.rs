@@ -53,7 +53,10 @@ impl Services {
         );
         {
             let mut applied = self.applied.lock().unwrap();
-            if applied.as_ref() == Some(&wanted) {
+            // A section off for a secret file it could not read is tried again: the file
+            // may be there now (a reload after fixing it), though the settings are the same.
+            if applied.as_ref() == Some(&wanted) && self.ctx.sections_off.lock().unwrap().is_empty()
+            {
                 return;
             }
             *applied = Some(wanted);
