@@ -209,7 +209,14 @@ pub async fn show(target: &Target, name: String, json: bool) -> Result<(), CliEr
                 d.env_keys.join(", ")
             },
         ),
-        ("env file", d.env_file.clone().unwrap_or_else(|| "-".into())),
+        (
+            "env file",
+            match d.env_file.as_deref().map(botctl_proto::config::EnvFile::parse) {
+                Some(f) if f.optional => format!("{} (optional)", f.path),
+                Some(f) => f.path,
+                None => "-".into(),
+            },
+        ),
         (
             "restart",
             format!(
