@@ -86,6 +86,9 @@ fn a_missing_or_broken_env_file_fails_the_start_and_says_where() {
         "user = \"alice\"\nenv_file = \"-.env\"\ncommand = [\"sleep\", \"1000\"]\n",
     );
     home.running_pid("relaxed");
+    home.botctl(&["bots", "show", "relaxed"])
+        .ok()
+        .says(&[".env (optional)"]);
     let missing = spawn_failure(&home, "needy");
     assert!(
         missing.contains("env_file") && missing.contains("bots/alice/needy/.env"),
