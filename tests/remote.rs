@@ -753,7 +753,10 @@ api_base = \"{base}\"
     );
     home.botctl(&["reload"]).ok();
     let status = home.botctl(&["status"]);
-    assert!(!status.all().contains("[notify.telegram] is off"), "{status:?}");
+    assert!(
+        !status.all().contains("[notify.telegram] is off"),
+        "{status:?}"
+    );
     wait_for("the failed alert", WAIT, || {
         let texts = tg.texts(111);
         ensure(texts.iter().any(|t| t.contains("crash")), texts)
