@@ -77,7 +77,13 @@ impl<'a> Document<'a> {
             alone.insert(key.clone(), value.clone());
             let alone = Spanned::new(span.clone(), alone);
             if let Err(e) = T::deserialize(toml::de::Deserializer::from(alone)) {
-                add(&mut errors, self.error(&e));
+                let error = self.error(&e);
+                // A field set aside above is missing here too: reported once, where it was.
+                let set_aside = reword(e.message()).1.is_some()
+                    && error.field.as_ref().is_some_and(|f| removed.contains(f));
+                if !set_aside {
+                    add(&mut errors, error);
+                }
             }
         }
         Err(errors)
