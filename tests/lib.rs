@@ -17,3 +17,4 @@ mod socket;
 mod storage;
 mod supervision;
 mod support;
+mod top;
