@@ -3,6 +3,7 @@
 
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 use crate::support::*;
 
@@ -217,4 +218,67 @@ fn top_without_a_terminal_says_what_to_use_instead() {
         "{out:?}"
     );
     assert!(agent_pids(&home).is_empty(), "no agent started for nothing");
+}
+
+/// CPU time (user + system) the process has used so far.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    // utime and stime are fields 14 and 15 of proc_pid_stat(5), [11] and [12] after the name.
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    Duration::from_millis(ticks * 1000 / hz)
+}
+
+/// What `top` costs the agent at 200 bots: the agent's CPU time over 30 s with top refreshing
+/// every second against 30 s without it. A measurement, not a check of behaviour:
+/// `cargo test --test e2e top::top_cost -- --ignored --nocapture`.
+#[test]
+#[ignore = "a 70-second measurement; run it by name"]
+fn top_cost_at_200_bots() {
+    const BOTS: usize = 200;
+    const WINDOW: Duration = Duration::from_secs(30);
+    let home = Home::new();
+    home.write_config("[limits]\nmax_total_bots = 1000\nmax_bots_per_user = 1000\n");
+    for i in 0..BOTS {
+        home.write_bot(&format!("bot{i:03}"), &sleeper(&format!("owner{}", i % 4)));
+    }
+    wait_for("every bot running", Duration::from_secs(60), || {
+        let status = home.status();
+        let running = status["bots"]
+            .as_array()
+            .map(|b| b.iter().filter(|b| b["state"] == "running").count())
+            .unwrap_or(0);
+        ensure(running == BOTS, running)
+    });
+    let agent = home.agent_pid_file().expect("the agent's pid");
+    // Let the start-up's work (spawns, first samples, store writes) finish before measuring.
+    std::thread::sleep(Duration::from_secs(5));
+
+    let before = cpu_time(agent);
+    std::thread::sleep(WINDOW);
+    let idle = cpu_time(agent) - before;
+
+    let tmux = Tmux::top(&home, "");
+    tmux.wait_screen(&["bot000", &format!("{BOTS} bots")]);
+    let top = tmux.top_pid();
+    let (before, top_before) = (cpu_time(agent), cpu_time(top));
+    std::thread::sleep(WINDOW);
+    let with_top = cpu_time(agent) - before;
+    let top_itself = cpu_time(top) - top_before;
+    tmux.keys(&["q"]);
+    tmux.wait_screen(&["TOP-EXITED 0"]);
+
+    let extra = with_top.saturating_sub(idle);
+    println!(
+        "agent CPU over {WINDOW:?} at {BOTS} bots: idle {idle:?}, with top {with_top:?}; \
+         top adds {extra:?} ({:.2}% of a core, {:.1} ms per refresh); top itself used {top_itself:?}",
+        extra.as_secs_f64() * 100.0 / WINDOW.as_secs_f64(),
+        extra.as_secs_f64() * 1000.0 / WINDOW.as_secs_f64(),
+    );
+    assert!(
+        extra < WINDOW / 20,
+        "top costs the agent more than 5% of a core: {extra:?}"
+    );
 }
