@@ -27,6 +27,7 @@ Register-ArgumentCompleter -Native -CommandName 'botctl' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the agent and every bot: state, pid, uptime, restarts, last exit')
+            [CompletionResult]::new('top', 'top', [CompletionResultType]::ParameterValue, 'A live full-screen view of the fleet: CPU and memory with sparklines, logs, actions')
             [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Start bots')
             [CompletionResult]::new('stop', 'stop', [CompletionResultType]::ParameterValue, 'Stop bots (SIGTERM to the whole process group, SIGKILL after stop_timeout)')
             [CompletionResult]::new('restart', 'restart', [CompletionResultType]::ParameterValue, 'Restart bots')
@@ -52,6 +53,14 @@ Register-ArgumentCompleter -Native -CommandName 'botctl' -ScriptBlock {
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON instead of a table')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'botctl;top' {
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Put everything (config, bots, logs, state, socket) under this directory')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
@@ -530,6 +539,7 @@ Register-ArgumentCompleter -Native -CommandName 'botctl' -ScriptBlock {
         }
         'botctl;help' {
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the agent and every bot: state, pid, uptime, restarts, last exit')
+            [CompletionResult]::new('top', 'top', [CompletionResultType]::ParameterValue, 'A live full-screen view of the fleet: CPU and memory with sparklines, logs, actions')
             [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Start bots')
             [CompletionResult]::new('stop', 'stop', [CompletionResultType]::ParameterValue, 'Stop bots (SIGTERM to the whole process group, SIGKILL after stop_timeout)')
             [CompletionResult]::new('restart', 'restart', [CompletionResultType]::ParameterValue, 'Restart bots')
@@ -551,6 +561,9 @@ Register-ArgumentCompleter -Native -CommandName 'botctl' -ScriptBlock {
             break
         }
         'botctl;help;status' {
+            break
+        }
+        'botctl;help;top' {
             break
         }
         'botctl;help;start' {
