@@ -1,5 +1,5 @@
-//! Which columns of the fleet table fit a terminal's width, and how wide each is: columns
-//! shrink first (sparklines, name, uptime), then the least needed ones drop. Pure, so tested.
+//! Which columns of the fleet table fit a terminal's width, and how wide each is: sparklines,
+//! name, uptime and restarts shrink first, then the least needed columns drop. Pure, so tested.
 
 /// A column of the fleet table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,15 +107,15 @@ const STEPS: [Step; 14] = [
     Step::Name(12),
     Step::Uptime(7),
     Step::Restarts(3),
-    Step::State(8),
-    Step::Owner(6),
-    Step::Name(10),
-    Step::Spark(3),
-    Step::NoSpark,
     Step::Drop(Column::Pid),
     Step::Drop(Column::Uptime),
+    Step::Owner(6),
+    Step::Spark(3),
     Step::Drop(Column::Owner),
+    Step::NoSpark,
+    Step::State(8),
     Step::Drop(Column::Restarts),
+    Step::Name(10),
     Step::Name(6),
 ];
 
@@ -219,8 +219,12 @@ mod tests {
                 assert!(columns(&p).contains(&must), "{width}: {p:?}");
             }
         }
-        assert!(!columns(&fit(40)).contains(&Column::Pid));
-        assert!(columns(&fit(60)).contains(&Column::Pid));
+        // The name and the sparklines outlast the pid and the uptime.
+        let p = fit(60);
+        assert!(!columns(&p).contains(&Column::Pid), "{p:?}");
+        assert!(p[0].width >= 12 && p.iter().all(|c| c.column != Column::Cpu || c.spark >= 3));
+        assert!(columns(&fit(72)).contains(&Column::Owner));
+        assert!(!columns(&fit(40)).contains(&Column::Owner));
     }
 
     #[test]
