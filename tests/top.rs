@@ -220,15 +220,17 @@ fn top_without_a_terminal_says_what_to_use_instead() {
     assert!(agent_pids(&home).is_empty(), "no agent started for nothing");
 }
 
-/// CPU time (user + system) the process has used so far.
+/// CPU time the process's live threads have used so far, in nanoseconds from the scheduler
+/// (`/proc/PID/task/*/schedstat`): the 10 ms clock ticks of `/proc/PID/stat` are too coarse
+/// for what one refresh costs.
 fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
-    // utime and stime are fields 14 and 15 of proc_pid_stat(5), [11] and [12] after the name.
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
-    Duration::from_millis(ticks * 1000 / hz)
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("a live process");
+    let ns: u64 = tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(ns)
 }
 
 /// What `top` costs the agent at 200 bots: the agent's CPU time over 30 s with top refreshing
