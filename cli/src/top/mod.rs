@@ -248,6 +248,11 @@ impl Screen {
 
 impl Drop for Screen {
     fn drop(&mut self) {
+        // The panic hook has restored the screen already; leaving the alternate screen a
+        // second time would move the cursor back over the panic message.
+        if std::thread::panicking() {
+            return;
+        }
         let _ = self.terminal.show_cursor();
         ratatui::restore();
     }
