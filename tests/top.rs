@@ -150,7 +150,7 @@ fn top_shows_the_fleet_restarts_a_bot_from_the_keyboard_and_gives_the_terminal_b
     let tmux = Tmux::top(&home, "");
     let screen = tmux.wait_screen(&["NAME", "STATE", "CPU", "MEM", "alpha", "bravo", "q quit"]);
     assert!(screen.contains(&alpha.to_string()), "{screen}");
-    assert!(screen.contains("2 bots, 2 running"), "{screen}");
+    assert!(screen.contains("2 bots: 2 running"), "{screen}");
 
     // Sorted by name with the first selected, whatever the figures.
     tmux.keys(&["n", "g"]);

@@ -59,17 +59,10 @@ fn header_lines(model: &Model) -> Vec<Line<'static>> {
         ),
         None => "cpu -, rss -".into(),
     };
-    let bots = model.all();
-    let running = bots
-        .iter()
-        .filter(|r| r.info.state == BotState::Running)
-        .count();
-    let attention = bots.iter().filter(|r| r.info.state.is_problem()).count();
     let agent = format!(
-        "agent pid {}, up {}, {usage} · {} bots, {running} running, {attention} need attention",
+        "agent pid {}, up {}, {usage}",
         a.pid,
         render::uptime(Some(a.uptime_secs)),
-        bots.len(),
     );
     let host = match &report.status.host {
         Some(h) => format!(
@@ -86,17 +79,28 @@ fn header_lines(model: &Model) -> Vec<Line<'static>> {
         ),
         None => "host: no sample yet".into(),
     };
+    // The fleet line: counts, what the view selects, then the settings that select it.
+    let bots = model.all();
+    let count = |f: fn(BotState) -> bool| bots.iter().filter(|r| f(r.info.state)).count();
     let mut view = format!(
-        "sort {} · owner {} · state {} · search {}",
+        "{} bots: {} running, {} need attention",
+        bots.len(),
+        count(|s| s == BotState::Running),
+        count(|s| s.is_problem()),
+    );
+    let shown = model.visible().len();
+    if shown != bots.len() {
+        view.push_str(&format!(" ({shown} shown)"));
+    }
+    view.push_str(&format!(
+        " · sort {} · owner {} · state {}",
         model.sort.label(),
         model.owner.as_deref().unwrap_or("all"),
         model.state.map(|s| s.label()).unwrap_or("all"),
-        if model.search.is_empty() {
-            "-"
-        } else {
-            &model.search
-        },
-    );
+    ));
+    if !model.search.is_empty() {
+        view.push_str(&format!(" · search {}", model.search));
+    }
     let issues = report.status.config_issues.len();
     if issues > 0 {
         view.push_str(&format!(" · {issues} config issue(s): botctl status"));
@@ -280,6 +284,11 @@ mod tests {
         assert!(lines[4].contains("1.4 GiB"), "{}", lines[4]);
         assert!(lines[4].contains("a-rather-lo…"), "{}", lines[4]);
         assert_eq!(lines[23], KEYS);
+        assert!(
+            lines[2].starts_with("40 bots: 0 running, 40 need attention · sort cpu"),
+            "{}",
+            lines[2]
+        );
         assert!(lines[22].contains("R restart"), "{}", lines[22]);
 
         m.key(Key::Enter);
