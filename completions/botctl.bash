@@ -748,7 +748,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__bots__subcmd__add)
-            opts="-u -e -h -V --user --cwd --env --platform --no-start --home --help --version"
+            opts="-u -e -h -V --user --cwd --env --platform --no-start --json --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -796,7 +796,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__bots__subcmd__create)
-            opts="-u -t -h -V --user --template --set --no-start --home --help --version"
+            opts="-u -t -h -V --user --template --set --no-start --json --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1716,12 +1716,26 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__logs)
-            opts="-n -f -h -V --lines --follow --stderr --home --help --version"
+            opts="-u -n -f -h -V --all --user --lines --follow --stderr --stdout --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --user)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                -u)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
                 --lines)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1934,12 +1948,26 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__status)
-            opts="-h -V --json --home --help --version"
+            opts="-u -h -V --user --json --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --user)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                -u)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2277,7 +2305,7 @@ _botctl_live_spec() {
     vopts=""; lopts=""; pos=""
     case $1 in
         "") vopts=" --home "; lopts=""; pos="" ;;
-        "status") vopts=" --home "; lopts=""; pos="" ;;
+        "status") vopts=" -u --user --home "; lopts=" -u=owners --user=owners "; pos=" r=bots " ;;
         "top") vopts=" --home "; lopts=""; pos="" ;;
         "start") vopts=" -u --user --template --home "; lopts=" -u=owners --user=owners --template=templates "; pos=" r=bots " ;;
         "stop") vopts=" -u --user --template --home "; lopts=" -u=owners --user=owners --template=templates "; pos=" r=bots " ;;
@@ -2289,7 +2317,7 @@ _botctl_live_spec() {
         "bots create") vopts=" -u --user -t --template --set --home "; lopts=" -u=owners --user=owners -t=templates --template=templates "; pos=" 0=- " ;;
         "bots remove") vopts=" --home "; lopts=""; pos=" 0=bots " ;;
         "bots show") vopts=" --home "; lopts=""; pos=" 0=bots " ;;
-        "logs") vopts=" -n --lines --home "; lopts=""; pos=" 0=bots " ;;
+        "logs") vopts=" -u --user -n --lines --home "; lopts=" -u=owners --user=owners "; pos=" r=bots " ;;
         "events") vopts=" --bot --user --since -n --lines --home "; lopts=" --bot=bots --user=owners "; pos="" ;;
         "reload") vopts=" --home "; lopts=""; pos="" ;;
         "config") vopts=" --home "; lopts=""; pos="" ;;

@@ -27,14 +27,14 @@ end
 complete -c botctl -n "__fish_botctl_needs_command" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
 complete -c botctl -n "__fish_botctl_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c botctl -n "__fish_botctl_needs_command" -s V -l version -d 'Print version'
-complete -c botctl -n "__fish_botctl_needs_command" -f -a "status" -d 'Show the agent and every bot: state, pid, uptime, restarts, last exit'
+complete -c botctl -n "__fish_botctl_needs_command" -f -a "status" -d 'Show the agent and every bot (or the ones named): state, pid, uptime, restarts, last exit. Exits 0 when every bot is where it is wanted, 1 when something needs attention'
 complete -c botctl -n "__fish_botctl_needs_command" -f -a "top" -d 'A live full-screen view of the fleet: CPU and memory with sparklines, logs, actions'
 complete -c botctl -n "__fish_botctl_needs_command" -f -a "start" -d 'Start bots'
 complete -c botctl -n "__fish_botctl_needs_command" -f -a "stop" -d 'Stop bots (SIGTERM to the whole process group, SIGKILL after stop_timeout)'
 complete -c botctl -n "__fish_botctl_needs_command" -f -a "restart" -d 'Restart bots'
 complete -c botctl -n "__fish_botctl_needs_command" -f -a "recover" -d 'Retry failed bots now instead of after their cool-down (all failing bots by default)'
 complete -c botctl -n "__fish_botctl_needs_command" -f -a "bots" -d 'Add, remove, list and inspect bots'
-complete -c botctl -n "__fish_botctl_needs_command" -f -a "logs" -d 'Show a bot\'s output (logs/BOT.out, or logs/BOT.err with --stderr)'
+complete -c botctl -n "__fish_botctl_needs_command" -f -a "logs" -d 'Show bots\' output (logs/BOT.out and logs/BOT.err), read straight from the files'
 complete -c botctl -n "__fish_botctl_needs_command" -f -a "events" -d 'Show the event history: starts, exits, restarts, backoff, failures, config errors'
 complete -c botctl -n "__fish_botctl_needs_command" -f -a "reload" -d 'Re-read botctl.toml and bots.d: start new bots, apply changes, stop removed ones'
 complete -c botctl -n "__fish_botctl_needs_command" -f -a "config" -d 'Check the configuration files'
@@ -47,8 +47,9 @@ complete -c botctl -n "__fish_botctl_needs_command" -f -a "cleanup" -d 'Show wha
 complete -c botctl -n "__fish_botctl_needs_command" -f -a "agent" -d 'Control the agent itself'
 complete -c botctl -n "__fish_botctl_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish or powershell)'
 complete -c botctl -n "__fish_botctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c botctl -n "__fish_botctl_using_subcommand status" -s u -l user -d 'Only this owner\'s bots' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand status" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
-complete -c botctl -n "__fish_botctl_using_subcommand status" -l json -d 'Print JSON instead of a table'
+complete -c botctl -n "__fish_botctl_using_subcommand status" -l json -d 'Print JSON (with a `summary` object) instead of a table'
 complete -c botctl -n "__fish_botctl_using_subcommand status" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand status" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand top" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
@@ -58,25 +59,25 @@ complete -c botctl -n "__fish_botctl_using_subcommand start" -s u -l user -d 'Ev
 complete -c botctl -n "__fish_botctl_using_subcommand start" -l template -d 'Every bot made from this template (e.g. after its code changed)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand start" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
 complete -c botctl -n "__fish_botctl_using_subcommand start" -l all -d 'Every bot'
-complete -c botctl -n "__fish_botctl_using_subcommand start" -l json
+complete -c botctl -n "__fish_botctl_using_subcommand start" -l json -d 'Print what was done to each bot as JSON'
 complete -c botctl -n "__fish_botctl_using_subcommand start" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand start" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand stop" -s u -l user -d 'Every bot of this owner' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand stop" -l template -d 'Every bot made from this template (e.g. after its code changed)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand stop" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
 complete -c botctl -n "__fish_botctl_using_subcommand stop" -l all -d 'Every bot'
-complete -c botctl -n "__fish_botctl_using_subcommand stop" -l json
+complete -c botctl -n "__fish_botctl_using_subcommand stop" -l json -d 'Print what was done to each bot as JSON'
 complete -c botctl -n "__fish_botctl_using_subcommand stop" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand stop" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand restart" -s u -l user -d 'Every bot of this owner' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand restart" -l template -d 'Every bot made from this template (e.g. after its code changed)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand restart" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
 complete -c botctl -n "__fish_botctl_using_subcommand restart" -l all -d 'Every bot'
-complete -c botctl -n "__fish_botctl_using_subcommand restart" -l json
+complete -c botctl -n "__fish_botctl_using_subcommand restart" -l json -d 'Print what was done to each bot as JSON'
 complete -c botctl -n "__fish_botctl_using_subcommand restart" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand restart" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand recover" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
-complete -c botctl -n "__fish_botctl_using_subcommand recover" -l json
+complete -c botctl -n "__fish_botctl_using_subcommand recover" -l json -d 'Print what was done to each bot as JSON'
 complete -c botctl -n "__fish_botctl_using_subcommand recover" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand recover" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and not __fish_seen_subcommand_from list add create remove show help" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
@@ -90,7 +91,7 @@ complete -c botctl -n "__fish_botctl_using_subcommand bots; and not __fish_seen_
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and not __fish_seen_subcommand_from list add create remove show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from list" -s u -l user -d 'Only bots of this owner; without a value, of the invoking Unix user' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from list" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
-complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from list" -l json
+complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from list" -l json -d 'Print JSON instead of a table'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from add" -s u -l user -d 'The owner' -r -f
@@ -99,6 +100,7 @@ complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subc
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from add" -l platform -d 'twitter, messenger, telegram or generic' -r
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from add" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from add" -l no-start -d 'Write the file but do not start the bot'
+complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from add" -l json -d 'Print what was done as JSON'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from create" -s u -l user -d 'The owner' -r -f
@@ -106,15 +108,16 @@ complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subc
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from create" -l set -d 'Override a field of the bot file (repeatable)' -r
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from create" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from create" -l no-start -d 'Make the bot but do not start it'
+complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from create" -l json -d 'Print what was done as JSON'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from remove" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from remove" -l purge -d 'Also delete the bot\'s directory under bots/ (never a custom cwd)'
-complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from remove" -l json
+complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from remove" -l json -d 'Print what was done as JSON'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from show" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
-complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from show" -l json
+complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from show" -l json -d 'Print JSON instead of text'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from help" -f -a "list" -d 'List bots'
@@ -123,19 +126,22 @@ complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subc
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Stop a bot and remove its file (and with --purge its directory)'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one bot in detail'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c botctl -n "__fish_botctl_using_subcommand logs" -s n -l lines -d 'How many lines from the end' -r
+complete -c botctl -n "__fish_botctl_using_subcommand logs" -s u -l user -d 'Every bot of this owner' -r -f
+complete -c botctl -n "__fish_botctl_using_subcommand logs" -s n -l lines -d 'How many lines from the end of each file (0: none, with -f only new lines)' -r
 complete -c botctl -n "__fish_botctl_using_subcommand logs" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
-complete -c botctl -n "__fish_botctl_using_subcommand logs" -s f -l follow -d 'Keep printing new output as it arrives'
-complete -c botctl -n "__fish_botctl_using_subcommand logs" -l stderr -d 'Show standard error instead of standard output'
-complete -c botctl -n "__fish_botctl_using_subcommand logs" -s h -l help -d 'Print help'
+complete -c botctl -n "__fish_botctl_using_subcommand logs" -l all -d 'Every bot in bots.d'
+complete -c botctl -n "__fish_botctl_using_subcommand logs" -s f -l follow -d 'Keep printing new output as it arrives, through log rotations'
+complete -c botctl -n "__fish_botctl_using_subcommand logs" -l stderr -d 'Only standard error'
+complete -c botctl -n "__fish_botctl_using_subcommand logs" -l stdout -d 'Only standard output'
+complete -c botctl -n "__fish_botctl_using_subcommand logs" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c botctl -n "__fish_botctl_using_subcommand logs" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand events" -l bot -d 'Only this bot\'s events' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand events" -l user -d 'Only events about this owner\'s bots' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand events" -l since -d 'Only events newer than this, e.g. 30m, 1h, 2d' -r
-complete -c botctl -n "__fish_botctl_using_subcommand events" -s n -l lines -d 'How many events at most (the newest)' -r
+complete -c botctl -n "__fish_botctl_using_subcommand events" -s n -l lines -d 'How many events at most (the newest); 0 with -f: only new events' -r
 complete -c botctl -n "__fish_botctl_using_subcommand events" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
 complete -c botctl -n "__fish_botctl_using_subcommand events" -s f -l follow -d 'Keep printing new events as they happen'
-complete -c botctl -n "__fish_botctl_using_subcommand events" -l json
+complete -c botctl -n "__fish_botctl_using_subcommand events" -l json -d 'Print JSON: an array, or with -f one object a line (the same object either way, times as `ts_ms` and as an RFC 3339 `time`)'
 complete -c botctl -n "__fish_botctl_using_subcommand events" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand events" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand reload" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
@@ -160,11 +166,11 @@ complete -c botctl -n "__fish_botctl_using_subcommand auth; and not __fish_seen_
 complete -c botctl -n "__fish_botctl_using_subcommand auth; and not __fish_seen_subcommand_from check set-cookies help" -f -a "set-cookies" -d 'Validate a cookie file and install it for a bot (mode 0600), then check it; a bot stopped for an invalid session starts again once it is valid'
 complete -c botctl -n "__fish_botctl_using_subcommand auth; and not __fish_seen_subcommand_from check set-cookies help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c botctl -n "__fish_botctl_using_subcommand auth; and __fish_seen_subcommand_from check" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
-complete -c botctl -n "__fish_botctl_using_subcommand auth; and __fish_seen_subcommand_from check" -l json
+complete -c botctl -n "__fish_botctl_using_subcommand auth; and __fish_seen_subcommand_from check" -l json -d 'Print JSON instead of a table'
 complete -c botctl -n "__fish_botctl_using_subcommand auth; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand auth; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand auth; and __fish_seen_subcommand_from set-cookies" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
-complete -c botctl -n "__fish_botctl_using_subcommand auth; and __fish_seen_subcommand_from set-cookies" -l json
+complete -c botctl -n "__fish_botctl_using_subcommand auth; and __fish_seen_subcommand_from set-cookies" -l json -d 'Print the check of the installed file as JSON'
 complete -c botctl -n "__fish_botctl_using_subcommand auth; and __fish_seen_subcommand_from set-cookies" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand auth; and __fish_seen_subcommand_from set-cookies" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "check" -d 'Check sessions now: a line per bot with outcome, expiry, time left, last probe. Exits 1 when any session is invalid'
@@ -172,7 +178,7 @@ complete -c botctl -n "__fish_botctl_using_subcommand auth; and __fish_seen_subc
 complete -c botctl -n "__fish_botctl_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c botctl -n "__fish_botctl_using_subcommand update" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
 complete -c botctl -n "__fish_botctl_using_subcommand update" -l all -d 'Every bot with an [update] section'
-complete -c botctl -n "__fish_botctl_using_subcommand update" -l json
+complete -c botctl -n "__fish_botctl_using_subcommand update" -l json -d 'Print what was done to each bot as JSON'
 complete -c botctl -n "__fish_botctl_using_subcommand update" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand update" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand notify; and not __fish_seen_subcommand_from test help" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
@@ -198,13 +204,13 @@ complete -c botctl -n "__fish_botctl_using_subcommand templates; and __fish_seen
 complete -c botctl -n "__fish_botctl_using_subcommand templates; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c botctl -n "__fish_botctl_using_subcommand storage" -s u -l user -d 'Only this owner' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand storage" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
-complete -c botctl -n "__fish_botctl_using_subcommand storage" -l json
+complete -c botctl -n "__fish_botctl_using_subcommand storage" -l json -d 'Print JSON instead of a table'
 complete -c botctl -n "__fish_botctl_using_subcommand storage" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand storage" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand cleanup" -s u -l user -d 'Only this owner\'s bots' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand cleanup" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
 complete -c botctl -n "__fish_botctl_using_subcommand cleanup" -l force -d 'Remove what the plan lists (without it, nothing is deleted)'
-complete -c botctl -n "__fish_botctl_using_subcommand cleanup" -l json
+complete -c botctl -n "__fish_botctl_using_subcommand cleanup" -l json -d 'Print the plan (or, with --force, what was removed) as JSON'
 complete -c botctl -n "__fish_botctl_using_subcommand cleanup" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand cleanup" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand agent; and not __fish_seen_subcommand_from run start stop restart status install uninstall help" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
@@ -255,14 +261,14 @@ complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_sub
 complete -c botctl -n "__fish_botctl_using_subcommand completions" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
 complete -c botctl -n "__fish_botctl_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c botctl -n "__fish_botctl_using_subcommand help; and not __fish_seen_subcommand_from status top start stop restart recover bots logs events reload config auth update notify templates storage cleanup agent completions help" -f -a "status" -d 'Show the agent and every bot: state, pid, uptime, restarts, last exit'
+complete -c botctl -n "__fish_botctl_using_subcommand help; and not __fish_seen_subcommand_from status top start stop restart recover bots logs events reload config auth update notify templates storage cleanup agent completions help" -f -a "status" -d 'Show the agent and every bot (or the ones named): state, pid, uptime, restarts, last exit. Exits 0 when every bot is where it is wanted, 1 when something needs attention'
 complete -c botctl -n "__fish_botctl_using_subcommand help; and not __fish_seen_subcommand_from status top start stop restart recover bots logs events reload config auth update notify templates storage cleanup agent completions help" -f -a "top" -d 'A live full-screen view of the fleet: CPU and memory with sparklines, logs, actions'
 complete -c botctl -n "__fish_botctl_using_subcommand help; and not __fish_seen_subcommand_from status top start stop restart recover bots logs events reload config auth update notify templates storage cleanup agent completions help" -f -a "start" -d 'Start bots'
 complete -c botctl -n "__fish_botctl_using_subcommand help; and not __fish_seen_subcommand_from status top start stop restart recover bots logs events reload config auth update notify templates storage cleanup agent completions help" -f -a "stop" -d 'Stop bots (SIGTERM to the whole process group, SIGKILL after stop_timeout)'
 complete -c botctl -n "__fish_botctl_using_subcommand help; and not __fish_seen_subcommand_from status top start stop restart recover bots logs events reload config auth update notify templates storage cleanup agent completions help" -f -a "restart" -d 'Restart bots'
 complete -c botctl -n "__fish_botctl_using_subcommand help; and not __fish_seen_subcommand_from status top start stop restart recover bots logs events reload config auth update notify templates storage cleanup agent completions help" -f -a "recover" -d 'Retry failed bots now instead of after their cool-down (all failing bots by default)'
 complete -c botctl -n "__fish_botctl_using_subcommand help; and not __fish_seen_subcommand_from status top start stop restart recover bots logs events reload config auth update notify templates storage cleanup agent completions help" -f -a "bots" -d 'Add, remove, list and inspect bots'
-complete -c botctl -n "__fish_botctl_using_subcommand help; and not __fish_seen_subcommand_from status top start stop restart recover bots logs events reload config auth update notify templates storage cleanup agent completions help" -f -a "logs" -d 'Show a bot\'s output (logs/BOT.out, or logs/BOT.err with --stderr)'
+complete -c botctl -n "__fish_botctl_using_subcommand help; and not __fish_seen_subcommand_from status top start stop restart recover bots logs events reload config auth update notify templates storage cleanup agent completions help" -f -a "logs" -d 'Show bots\' output (logs/BOT.out and logs/BOT.err), read straight from the files'
 complete -c botctl -n "__fish_botctl_using_subcommand help; and not __fish_seen_subcommand_from status top start stop restart recover bots logs events reload config auth update notify templates storage cleanup agent completions help" -f -a "events" -d 'Show the event history: starts, exits, restarts, backoff, failures, config errors'
 complete -c botctl -n "__fish_botctl_using_subcommand help; and not __fish_seen_subcommand_from status top start stop restart recover bots logs events reload config auth update notify templates storage cleanup agent completions help" -f -a "reload" -d 'Re-read botctl.toml and bots.d: start new bots, apply changes, stop removed ones'
 complete -c botctl -n "__fish_botctl_using_subcommand help; and not __fish_seen_subcommand_from status top start stop restart recover bots logs events reload config auth update notify templates storage cleanup agent completions help" -f -a "config" -d 'Check the configuration files'
@@ -312,6 +318,8 @@ function __fish_botctl_live --argument-names kind
     set -l bin (string replace -r -- '^~' $HOME $cmd[1])
     command $bin $home __complete $kind 2>/dev/null </dev/null
 end
+complete -c botctl -n "__fish_botctl_using_subcommand status" -f -a "(__fish_botctl_live bots)"
+complete -c botctl -n "__fish_botctl_using_subcommand status" -s u -l user -r -f -a "(__fish_botctl_live owners)"
 complete -c botctl -n "__fish_botctl_using_subcommand start" -f -a "(__fish_botctl_live bots)"
 complete -c botctl -n "__fish_botctl_using_subcommand start" -s u -l user -r -f -a "(__fish_botctl_live owners)"
 complete -c botctl -n "__fish_botctl_using_subcommand start" -l template -r -f -a "(__fish_botctl_live templates)"
@@ -329,6 +337,7 @@ complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subc
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from remove" -f -a "(__fish_botctl_live bots)"
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from show" -f -a "(__fish_botctl_live bots)"
 complete -c botctl -n "__fish_botctl_using_subcommand logs" -f -a "(__fish_botctl_live bots)"
+complete -c botctl -n "__fish_botctl_using_subcommand logs" -s u -l user -r -f -a "(__fish_botctl_live owners)"
 complete -c botctl -n "__fish_botctl_using_subcommand events" -l bot -r -f -a "(__fish_botctl_live bots)"
 complete -c botctl -n "__fish_botctl_using_subcommand events" -l user -r -f -a "(__fish_botctl_live owners)"
 complete -c botctl -n "__fish_botctl_using_subcommand auth; and __fish_seen_subcommand_from check" -f -a "(__fish_botctl_live bots)"

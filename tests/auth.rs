@@ -51,7 +51,8 @@ fn a_dead_session_stops_the_bot_and_fresh_cookies_bring_it_back() {
     let events = home.events("tw");
     let k = kinds(&events);
     assert!(k.contains(&"auth-invalid".to_string()), "{k:?}");
-    let out = home.botctl(&["status"]).ok();
+    // auth-invalid needs attention: `status` exits 1.
+    let out = home.botctl(&["status"]).code(1);
     assert!(out.stdout.contains("1 auth issues"), "{out:?}");
     home.botctl(&["auth", "check", "tw"])
         .code(1)
@@ -138,6 +139,24 @@ fn outcomes_for_each_kind_of_cookie_file() {
     );
     assert!(by_bot("broken")["detail"].as_str().unwrap().contains("[0]"));
     assert!(by_bot("soon")["expires_at_ms"].as_i64().unwrap() > 0);
+    // The table names the outcome once, and a file never read has no expiry.
+    let table = home.botctl(&["auth", "check"]).code(1);
+    let line = |bot: &str| {
+        table
+            .stdout
+            .lines()
+            .find(|l| l.contains(&format!(" {bot} ")))
+            .unwrap_or_else(|| panic!("no line for {bot}:\n{table:?}"))
+            .to_string()
+    };
+    assert!(
+        line("old").contains("expired: auth_token, ct0"),
+        "{table:?}"
+    );
+    assert!(!table.stdout.contains("expired: expired"), "{table:?}");
+    assert!(line("partial").contains("missing: ct0"), "{table:?}");
+    assert!(!line("nofile").contains("session"), "{table:?}");
+    assert!(line("valid").contains("2100-01-0"), "{table:?}");
     // on_invalid = "alert": invalid sessions are reported but every bot keeps running.
     for (name, _, _) in &cases {
         assert_eq!(home.bot(name)["state"], "running", "{name}");

@@ -337,10 +337,11 @@ fn logs_tail_the_bot_output_and_events_parse() {
         )
     });
 
-    let two = home.botctl(&["logs", "hello", "-n", "2"]).ok();
+    let two = home.botctl(&["logs", "hello", "-n", "2", "--stdout"]).ok();
     assert_eq!(two.stdout, "two\nthree\n", "{two:?}");
+    // Both streams by default, the last lines of each file in turn.
     let all = home.botctl(&["logs", "hello"]).ok();
-    assert_eq!(all.stdout, "one\ntwo\nthree\n", "{all:?}");
+    assert_eq!(all.stdout, "one\ntwo\nthree\noops1\noops2\n", "{all:?}");
     let err = home.botctl(&["logs", "hello", "--stderr", "-n", "1"]).ok();
     assert_eq!(err.stdout, "oops2\n", "{err:?}");
     home.botctl(&["logs", "nosuch"]).code(1).says(&["nosuch"]);
@@ -640,16 +641,7 @@ fn logs_follow_prints_new_output() {
         .command(&["logs", "tick", "-f", "-n", "1"])
         .spawn()
         .expect("spawning botctl logs -f");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout).lines() {
-            if line.map(|l| tx.send(l)).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = lines_of(&mut child);
     let mut lines: Vec<String> = Vec::new();
     wait_for("five lines from logs -f", WAIT, || {
         lines.extend(rx.try_iter());

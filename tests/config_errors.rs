@@ -86,7 +86,7 @@ fn a_bad_bot_file_does_not_stop_the_rest() {
         .collect();
     assert_eq!(issues.len(), 2, "{status:#}");
 
-    let text = home.botctl(&["status"]).ok();
+    let text = home.botctl(&["status"]).code(1);
     let typo = line_with(&text.stdout, "typo: bots.d/typo.toml");
     assert!(typo.contains("comand"), "{text:?}");
     assert!(
@@ -148,7 +148,7 @@ fn a_bad_global_file_is_named_and_the_bots_still_run() {
         .code(1)
         .says(&["botctl.toml", "`restart.stable_afer`"]);
     home.running_pid("good");
-    let text = home.botctl(&["status"]).ok();
+    let text = home.botctl(&["status"]).code(1);
     line_with(&text.stdout, "config problems");
     assert!(
         line_with(&text.stdout, "botctl.toml").contains("stable_afer"),

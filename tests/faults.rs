@@ -248,7 +248,7 @@ fn a_tight_crash_loop_is_rate_limited_cheaply_and_retried() {
     );
     home.write_bot("calm", &sleeper("alice"));
     home.botctl(&["agent", "status"]).code(3);
-    home.botctl(&["status"]).ok();
+    home.botctl(&["status"]).code_in(&[0, 1]);
     let agent = home.agent_pid_file().expect("agent pid");
     let cpu_before = cpu_time(agent);
     let t0 = Instant::now();
@@ -682,7 +682,7 @@ fn garbage_and_wrong_types_are_named_and_the_fleet_is_untouched() {
     let json = home.botctl(&["config", "check", "--json"]).code(1).json();
     let reload = home.botctl(&["reload"]).code(1);
     let status = home.status();
-    let text = home.botctl(&["status"]).ok();
+    let text = home.botctl(&["status"]).code(1);
     for out in [&check, &reload, &text] {
         out_mentions(out, "bots.d/g000.toml", &[]);
         out_mentions(out, "botctl.toml", &["logs.keep"]);
@@ -721,7 +721,8 @@ fn garbage_and_wrong_types_are_named_and_the_fleet_is_untouched() {
     assert_eq!(wait_each_once(&home, &bots, WAIT), before);
     // And so after an agent crash: the new agent adopts them from the registry.
     kill_agent(&home);
-    home.botctl(&["status"]).ok();
+    // botctl.toml is still broken: that needs attention.
+    home.botctl(&["status"]).code(1);
     assert_eq!(wait_each_once(&home, &bots, WAIT), before);
 }
 

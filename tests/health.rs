@@ -246,7 +246,7 @@ fn owner_and_fleet_limits_refuse_and_report() {
             .unwrap()
             .contains("owner bob has 1 bots and max_bots_per_user is 1")
     );
-    let text = home.botctl(&["status"]).ok();
+    let text = home.botctl(&["status"]).code(1);
     assert!(text.stdout.contains("2 over limit"), "{text:?}");
     let events = home.events("c2");
     assert!(

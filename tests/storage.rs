@@ -174,7 +174,7 @@ fn owner_quota_refuses_creation_with_the_figures() {
         vec![b'x'; 600 * 1024],
     )
     .unwrap();
-    home.botctl(&[
+    let made = home.json(&[
         "bots",
         "create",
         "a1",
@@ -183,8 +183,10 @@ fn owner_quota_refuses_creation_with_the_figures() {
         "--template",
         "tw",
         "--no-start",
-    ])
-    .ok();
+        "--json",
+    ]);
+    assert_eq!((&made["bot"], &made["ok"]), (&"a1".into(), &true.into()));
+    // The figures as they are, not rounded up to whole MiB.
     home.botctl(&[
         "bots",
         "create",
@@ -196,7 +198,14 @@ fn owner_quota_refuses_creation_with_the_figures() {
         "--no-start",
     ])
     .code(1)
-    .says(&["owner alice uses", "storage_quota_mb = 1"]);
+    .says(&[
+        "owner alice uses 600 KiB",
+        "storage_quota_mb = 1",
+        "need 600 KiB more",
+    ]);
+    home.botctl(&["templates", "list"])
+        .ok()
+        .says(&["DESCRIPTION", "test bot"]);
     home.botctl(&[
         "bots",
         "create",

@@ -101,6 +101,17 @@ impl Output {
         self
     }
 
+    /// Asserts the exit code is one of `expected` (`status` while a bot may or may not be in
+    /// backoff yet: 0 or 1, never anything else).
+    #[track_caller]
+    pub fn code_in(self, expected: &[i32]) -> Output {
+        assert!(
+            expected.contains(&self.code),
+            "unexpected exit code (expected one of {expected:?}):\n{self:?}"
+        );
+        self
+    }
+
     #[track_caller]
     pub fn ok(self) -> Output {
         self.code(0)
@@ -207,9 +218,12 @@ impl Home {
         self.botctl(args).ok().json()
     }
 
+    /// `status --json`, which exits 1 when something needs attention: either code is an answer.
     #[track_caller]
     pub fn status(&self) -> Value {
-        self.json(&["status", "--json"])
+        let out = self.botctl(&["status", "--json"]);
+        assert!(matches!(out.code, 0 | 1), "unexpected exit code:\n{out:?}");
+        out.json()
     }
 
     /// The row of `status --json` for one bot.
@@ -488,6 +502,22 @@ pub fn wait_age(pid: u32, age: Duration) {
         let seen = process_age(pid);
         ensure(seen.is_some_and(|a| a >= age), seen)
     });
+}
+
+/// The lines a running CLI (`logs -f`, `events -f`) prints, read on a thread so that the test
+/// never blocks on them.
+pub fn lines_of(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines() {
+            if line.map(|l| tx.send(l)).is_err() {
+                break;
+            }
+        }
+    });
+    rx
 }
 
 /// Kills a process this test started (a locker, a flood, a forger) when the test ends,

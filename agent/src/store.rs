@@ -1185,14 +1185,8 @@ fn register(tx: &rusqlite::Transaction<'_>, r: &RegistryRow) -> rusqlite::Result
     Ok(())
 }
 
-/// `1.5s`, `3m` or `2h`: how long the file could not be written.
-fn compact(d: Duration) -> String {
-    botctl_proto::config::format_duration(if d < Duration::from_secs(60) {
-        Duration::from_millis(d.as_millis() as u64 / 100 * 100)
-    } else {
-        Duration::from_secs(d.as_secs())
-    })
-}
+// `1.5s`, `3m` or `2h`: how long the file could not be written.
+use botctl_proto::human::duration as compact;
 
 fn read_registry(conn: &Connection) -> rusqlite::Result<Vec<RegistryRow>> {
     let mut stmt = conn.prepare(

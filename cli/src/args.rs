@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0  done
-  1  not done: some bot did not reach the asked state, or a check found problems (the output says which and why)
+  1  not done: some bot did not reach the asked state, or a check found problems (the output says which and why); for `status`: something needs attention (a bot failed, backing off, auth-invalid, config-error or over-limit), so `botctl status >/dev/null || alert` works
   2  usage error
   3  agent unreachable (not running where required, failed to start, or a version mismatch)";
 
@@ -44,11 +44,15 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Show the agent and every bot: state, pid, uptime, restarts, last exit.
-    Status(JsonFlag),
+    /// Show the agent and every bot (or the ones named): state, pid, uptime, restarts, last
+    /// exit. Exits 0 when every bot is where it is wanted, 1 when something needs attention.
+    #[command(
+        after_help = "Exit codes:\n  0  every bot shown is where it is wanted\n  1  something needs attention: a bot failed, backing off, auth-invalid, config-error or\n     over-limit, a configuration problem, or a BOT that does not exist\n  2  usage error\n  3  agent unreachable\n\nSo `botctl status >/dev/null || alert` works like `supervisorctl status`."
+    )]
+    Status(StatusArgs),
     /// A live full-screen view of the fleet: CPU and memory with sparklines, logs, actions.
     #[command(
-        long_about = "A live full-screen view of the fleet, refreshed every second: the agent and the host in a header, then every bot's state, pid, uptime, restarts, and CPU and memory with a sparkline of the last samples. Select a bot to see its recent events and the end of its log, and restart, stop, start or recover it after a y/n confirmation.\n\nFits 80x24; colour follows NO_COLOR. Needs a terminal: for scripts use `botctl status` or `botctl status --json`.",
+        long_about = "A live full-screen view of the fleet, refreshed every second: the agent and the host in a header, then every bot's state, pid, uptime, restarts, and CPU and memory with a sparkline of the last samples. Select a bot to see its recent events and the end of its log, and restart, stop, start or recover it after a y/n confirmation.\n\nFits 80x24; colour follows the same rule as tables (NO_COLOR, CLICOLOR, TERM=dumb). Needs a terminal: for scripts use `botctl status` or `botctl status --json`.",
         after_help = TOP_KEYS
     )]
     Top,
@@ -63,6 +67,7 @@ pub enum Command {
         /// Bots to recover; none means every failed or backing-off bot.
         #[arg(value_name = "BOT")]
         bots: Vec<String>,
+        /// Print what was done to each bot as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -71,19 +76,32 @@ pub enum Command {
         #[command(subcommand)]
         command: BotsCommand,
     },
-    /// Show a bot's output (logs/BOT.out, or logs/BOT.err with --stderr).
+    /// Show bots' output (logs/BOT.out and logs/BOT.err), read straight from the files.
+    #[command(
+        long_about = "Show bots' output: logs/BOT.out and logs/BOT.err, read straight from the files (no agent needed).\n\nWith several bots (or --all, --user) each line starts with the bot's name, padded to the longest name and coloured per bot on a terminal. -f follows every file through rotations (inotify, no polling).\n\nBots write their own log files, so a line carries no time of its own and botctl cannot put the lines of two files in time order: without -f each file's last lines are shown in turn (stdout, then stderr, bot by bot). For when things happened, see `botctl events --since`."
+    )]
     Logs {
-        #[arg(value_name = "BOT")]
-        bot: String,
-        /// How many lines from the end.
+        /// Bots by name.
+        #[arg(value_name = "BOT", required_unless_present_any = ["all", "user"])]
+        bots: Vec<String>,
+        /// Every bot in bots.d.
+        #[arg(long, conflicts_with_all = ["bots", "user"])]
+        all: bool,
+        /// Every bot of this owner.
+        #[arg(long, short, value_name = "OWNER", conflicts_with = "bots")]
+        user: Option<String>,
+        /// How many lines from the end of each file (0: none, with -f only new lines).
         #[arg(short = 'n', long, default_value_t = 20)]
         lines: usize,
-        /// Keep printing new output as it arrives.
+        /// Keep printing new output as it arrives, through log rotations.
         #[arg(short, long)]
         follow: bool,
-        /// Show standard error instead of standard output.
-        #[arg(long)]
+        /// Only standard error.
+        #[arg(long, conflicts_with = "stdout")]
         stderr: bool,
+        /// Only standard output.
+        #[arg(long)]
+        stdout: bool,
     },
     /// Show the event history: starts, exits, restarts, backoff, failures, config errors.
     Events {
@@ -96,12 +114,14 @@ pub enum Command {
         /// Only events newer than this, e.g. 30m, 1h, 2d.
         #[arg(long, value_name = "DURATION")]
         since: Option<String>,
-        /// How many events at most (the newest).
+        /// How many events at most (the newest); 0 with -f: only new events.
         #[arg(short = 'n', long, default_value_t = 50)]
         lines: u32,
         /// Keep printing new events as they happen.
         #[arg(short, long)]
         follow: bool,
+        /// Print JSON: an array, or with -f one object a line (the same object either way,
+        /// times as `ts_ms` and as an RFC 3339 `time`).
         #[arg(long)]
         json: bool,
     },
@@ -126,6 +146,7 @@ pub enum Command {
         /// Every bot with an [update] section.
         #[arg(long, conflicts_with = "bots")]
         all: bool,
+        /// Print what was done to each bot as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -144,6 +165,7 @@ pub enum Command {
         /// Only this owner.
         #[arg(long, short, value_name = "OWNER")]
         user: Option<String>,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -156,6 +178,7 @@ pub enum Command {
         /// Only this owner's bots.
         #[arg(long, short, value_name = "OWNER")]
         user: Option<String>,
+        /// Print the plan (or, with --force, what was removed) as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -193,6 +216,19 @@ pub enum NameKind {
 }
 
 #[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Only these bots (a name that is no bot is an error).
+    #[arg(value_name = "BOT")]
+    pub bots: Vec<String>,
+    /// Only this owner's bots.
+    #[arg(long, short, value_name = "OWNER")]
+    pub user: Option<String>,
+    /// Print JSON (with a `summary` object) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct JsonFlag {
     /// Print JSON instead of a table.
     #[arg(long)]
@@ -214,6 +250,7 @@ pub struct Selection {
     /// Every bot made from this template (e.g. after its code changed).
     #[arg(long, value_name = "TEMPLATE")]
     pub template: Option<String>,
+    /// Print what was done to each bot as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -225,6 +262,7 @@ pub enum BotsCommand {
         /// Only bots of this owner; without a value, of the invoking Unix user.
         #[arg(long, short, value_name = "OWNER", num_args = 0..=1, default_missing_value = "")]
         user: Option<String>,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -250,6 +288,9 @@ pub enum BotsCommand {
         /// Write the file but do not start the bot.
         #[arg(long)]
         no_start: bool,
+        /// Print what was done as JSON.
+        #[arg(long)]
+        json: bool,
         /// The command and its arguments, after `--`.
         #[arg(last = true, required = true, value_name = "COMMAND")]
         command: Vec<String>,
@@ -273,6 +314,9 @@ pub enum BotsCommand {
         /// Make the bot but do not start it.
         #[arg(long)]
         no_start: bool,
+        /// Print what was done as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Stop a bot and remove its file (and with --purge its directory).
     Remove {
@@ -281,6 +325,7 @@ pub enum BotsCommand {
         /// Also delete the bot's directory under bots/ (never a custom cwd).
         #[arg(long)]
         purge: bool,
+        /// Print what was done as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -288,6 +333,7 @@ pub enum BotsCommand {
     Show {
         #[arg(value_name = "BOT")]
         name: String,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -301,6 +347,7 @@ pub enum AuthCommand {
         /// Bots to check; none means every bot with [auth].
         #[arg(value_name = "BOT")]
         bots: Vec<String>,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -312,6 +359,7 @@ pub enum AuthCommand {
         /// Netscape cookies.txt or a browser extension's JSON export.
         #[arg(value_name = "FILE")]
         file: std::path::PathBuf,
+        /// Print the check of the installed file as JSON.
         #[arg(long)]
         json: bool,
     },

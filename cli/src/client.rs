@@ -111,8 +111,8 @@ pub async fn connect(target: &Target) -> Result<Session, CliError> {
             }
             Ready::Silent { last_phase } => {
                 return Err(CliError::unreachable(format!(
-                    "the agent (pid {pid}) did not report ready within {}s (it was {}); its log {} ends with:\n{}",
-                    START_DEADLINE.as_secs(),
+                    "the agent (pid {pid}) did not report ready within {} (it was {}); its log {} ends with:\n{}",
+                    botctl_proto::human::duration(START_DEADLINE),
                     last_phase.as_deref().unwrap_or("starting up"),
                     target.paths.agent_log.display(),
                     log_tail(&target.paths.agent_log)

@@ -13,7 +13,6 @@ mod top;
 use std::process::ExitCode;
 
 use botctl_proto::Paths;
-use clap::Parser;
 
 pub use args::Cli;
 
@@ -73,10 +72,16 @@ impl From<tarpc::client::RpcError> for CliError {
 /// Anything else, or anything more, goes through clap.
 fn common(args: &[std::ffi::OsString]) -> Option<Cli> {
     let command = match args {
-        [a] if a == "status" => args::Command::Status(args::JsonFlag { json: false }),
-        [a, b] if a == "status" && b == "--json" => {
-            args::Command::Status(args::JsonFlag { json: true })
-        }
+        [a] if a == "status" => args::Command::Status(args::StatusArgs {
+            bots: Vec::new(),
+            user: None,
+            json: false,
+        }),
+        [a, b] if a == "status" && b == "--json" => args::Command::Status(args::StatusArgs {
+            bots: Vec::new(),
+            user: None,
+            json: true,
+        }),
         [a, b] if a == "agent" && b == "run" => args::Command::Agent {
             command: args::AgentCommand::Run,
         },
@@ -88,9 +93,17 @@ fn common(args: &[std::ffi::OsString]) -> Option<Cli> {
     })
 }
 
+/// Clap's parse, with help and usage errors coloured by the same rule as tables.
+fn parse() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let mut command = Cli::command().color(render::color_choice());
+    let matches = command.get_matches_mut();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut command).exit())
+}
+
 pub fn main() -> Run {
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).take(3).collect();
-    let cli = common(&args).unwrap_or_else(Cli::parse);
+    let cli = common(&args).unwrap_or_else(parse);
     if !matches!(
         cli.command,
         args::Command::Agent {
@@ -142,6 +155,7 @@ pub fn main() -> Run {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
     #[test]
     fn the_common_command_lines_read_as_clap_reads_them() {

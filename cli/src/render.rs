@@ -1,16 +1,48 @@
-//! Output for people: tables, colours (only on a terminal and never with NO_COLOR), times and
-//! durations, progress bars; and JSON for scripts.
+//! Output for people: tables, colours (one decision for help, tables and log prefixes), times
+//! and durations, progress bars; and JSON for scripts (timestamps also as RFC 3339).
 
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use botctl_proto::config::format_duration;
-use botctl_proto::{BotInfo, BotState, ExitInfo};
+use botctl_proto::human;
+use botctl_proto::{BotInfo, BotState, ConfigIssue, ExitInfo};
+use serde::Serialize;
 
 use unicode_width::UnicodeWidthStr;
 
+/// Whether to colour output, one rule for `--help`, tables and log prefixes alike, first match
+/// wins: NO_COLOR set (and not empty, as no-color.org says) turns colour off; CLICOLOR_FORCE
+/// set to anything but "0" turns it on even off a terminal; CLICOLOR=0 and TERM=dumb turn it
+/// off; otherwise colour only on a terminal.
+pub fn color_decision(var: impl Fn(&str) -> Option<std::ffi::OsString>, terminal: bool) -> bool {
+    let set = |name: &str| var(name).filter(|v| !v.is_empty());
+    if set("NO_COLOR").is_some() {
+        return false;
+    }
+    if set("CLICOLOR_FORCE").is_some_and(|v| v != "0") {
+        return true;
+    }
+    if var("CLICOLOR").is_some_and(|v| v == "0") || var("TERM").is_some_and(|v| v == "dumb") {
+        return false;
+    }
+    terminal
+}
+
+/// [`color_decision`] for standard output in this process's environment.
 pub fn color_enabled() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+    color_decision(
+        |name| std::env::var_os(name),
+        std::io::stdout().is_terminal(),
+    )
+}
+
+/// The same decision as clap takes it for `--help` and usage errors.
+pub fn color_choice() -> clap::ColorChoice {
+    if color_enabled() {
+        clap::ColorChoice::Always
+    } else {
+        clap::ColorChoice::Never
+    }
 }
 
 pub fn table(headers: &[&str]) -> Table {
@@ -159,7 +191,10 @@ impl Table {
             .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
             .set_width(width)
             .set_header(self.headers.iter().map(comfy_table::Cell::new));
-        if !self.color {
+        if self.color {
+            // CLICOLOR_FORCE colours a table off a terminal too.
+            t.enforce_styling();
+        } else {
             t.force_no_tty();
         }
         for row in &self.rows {
@@ -212,7 +247,7 @@ pub fn opt<T: ToString>(v: Option<T>) -> String {
 }
 
 pub fn uptime(secs: Option<u64>) -> String {
-    secs.map(|s| format_duration(Duration::from_secs(s)))
+    secs.map(|s| human::duration(Duration::from_secs(s)))
         .unwrap_or_else(|| "-".into())
 }
 
@@ -224,7 +259,7 @@ pub fn last_exit(exit: &Option<ExitInfo>, now_ms: i64) -> String {
 }
 
 pub fn ago(ms: i64) -> String {
-    format_duration(Duration::from_secs((ms.max(0) / 1000) as u64))
+    human::duration(Duration::from_secs((ms.max(0) / 1000) as u64))
 }
 
 /// Local time of a Unix-ms timestamp, `2026-11-22 10:04:05`.
@@ -249,30 +284,74 @@ pub fn local_time(ms: i64) -> String {
     )
 }
 
+/// The fleet in numbers: the last line of `status` and the `summary` of `status --json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub bots: usize,
+    pub running: usize,
+    pub failed: usize,
+    /// Bots with `[auth]` whose last check found the session valid (expiring included).
+    pub auth_valid: usize,
+    /// Parked for an invalid session, or whose last check found it expired, missing,
+    /// malformed, rejected or without a file.
+    pub auth_invalid: usize,
+    /// Valid but expiring within `warn_before`.
+    pub auth_expiring: usize,
+    pub over_limit: usize,
+    pub stopped: usize,
+    /// Some bot is failed, backing off, auth-invalid, config-error or over its limit, or a
+    /// configuration file has a problem: what `status` exits 1 for.
+    pub needs_attention: bool,
+}
+
+impl Summary {
+    pub fn of(bots: &[BotInfo], config_issues: &[ConfigIssue]) -> Summary {
+        let count = |s: BotState| bots.iter().filter(|b| b.state == s).count();
+        let auth = |outcomes: &[&str]| {
+            bots.iter()
+                .filter(|b| b.auth.as_deref().is_some_and(|a| outcomes.contains(&a)))
+                .count()
+        };
+        let auth_invalid = bots
+            .iter()
+            .filter(|b| {
+                b.state == BotState::AuthInvalid
+                    || b.auth.as_deref().is_some_and(|a| {
+                        matches!(
+                            a,
+                            "expired" | "missing" | "malformed" | "rejected" | "no-file"
+                        )
+                    })
+            })
+            .count();
+        Summary {
+            bots: bots.len(),
+            running: count(BotState::Running),
+            failed: count(BotState::Failed),
+            auth_valid: auth(&["valid", "expiring"]),
+            auth_invalid,
+            auth_expiring: auth(&["expiring"]),
+            over_limit: count(BotState::OverLimit),
+            stopped: count(BotState::Stopped),
+            needs_attention: bots.iter().any(|b| b.state.is_problem())
+                || config_issues.iter().any(|i| i.bot.is_none()),
+        }
+    }
+}
+
 /// A summary line for a set of bots: "3 bots: 2 running, 1 failed, 0 over limit".
 pub fn summary(bots: &[BotInfo]) -> String {
     if bots.is_empty() {
         return "0 bots: add one with `botctl bots add NAME --user OWNER -- COMMAND...`".into();
     }
+    let sum = Summary::of(bots, &[]);
     let count = |s: BotState| bots.iter().filter(|b| b.state == s).count();
     let noun = if bots.len() == 1 { "bot" } else { "bots" };
-    let auth_issues = bots
-        .iter()
-        .filter(|b| {
-            b.state == BotState::AuthInvalid
-                || b.auth.as_deref().is_some_and(|a| {
-                    matches!(
-                        a,
-                        "expired" | "missing" | "malformed" | "rejected" | "no-file" | "expiring"
-                    )
-                })
-        })
-        .count();
     let mut parts = vec![
-        format!("{} running", count(BotState::Running)),
-        format!("{} failed", count(BotState::Failed)),
-        format!("{auth_issues} auth issues"),
-        format!("{} over limit", count(BotState::OverLimit)),
+        format!("{} running", sum.running),
+        format!("{} failed", sum.failed),
+        format!("{} auth issues", sum.auth_invalid + sum.auth_expiring),
+        format!("{} over limit", sum.over_limit),
     ];
     // Other states only when present, so the line stays short for a healthy fleet.
     for state in [
@@ -292,18 +371,7 @@ pub fn summary(bots: &[BotInfo]) -> String {
     format!("{} {noun}: {}", bots.len(), parts.join(", "))
 }
 
-/// Bytes for people: "512 KiB", "612 MiB", "1.5 GiB".
-pub fn bytes(n: u64) -> String {
-    const KIB: f64 = 1024.0;
-    let n = n as f64;
-    if n < KIB * KIB {
-        format!("{:.0} KiB", n / KIB)
-    } else if n < KIB * KIB * KIB {
-        format!("{:.0} MiB", n / (KIB * KIB))
-    } else {
-        format!("{:.1} GiB", n / (KIB * KIB * KIB))
-    }
-}
+pub use botctl_proto::human::bytes;
 
 pub fn cpu(v: Option<f32>) -> String {
     v.map(|c| format!("{c:.0}%")).unwrap_or_else(|| "-".into())
@@ -313,24 +381,61 @@ pub fn memory(v: Option<u64>) -> String {
     v.map(bytes).unwrap_or_else(|| "-".into())
 }
 
-/// A one-line graph of `values` scaled to their maximum: "▁▂▄█▆".
+/// A one-line graph of `values` scaled to their maximum: "▁▂▄█▆". Zero (and a minute without
+/// a sample) is an empty bar, so an idle bot draws nothing rather than a row of blocks; any
+/// value above zero draws at least the lowest block.
 pub fn sparkline(values: &[Option<f64>]) -> String {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
     let max = values.iter().flatten().fold(0f64, |a, b| a.max(*b));
     values
         .iter()
         .map(|v| match v {
-            None => ' ',
-            Some(_) if max <= 0.0 => BARS[0],
-            Some(v) => BARS[((v / max) * 7.0).round().clamp(0.0, 7.0) as usize],
+            Some(v) if *v > 0.0 => BARS[((v / max) * 7.0).round().clamp(0.0, 7.0) as usize],
+            _ => ' ',
         })
         .collect()
 }
 
-pub fn print_json<T: serde::Serialize>(value: &T) {
-    match serde_json::to_string_pretty(value) {
+/// `value` as pretty JSON, with [`with_times`].
+pub fn print_json<T: Serialize>(value: &T) {
+    match serde_json::to_value(value).and_then(|v| serde_json::to_string_pretty(&with_times(v))) {
         Ok(text) => println!("{text}"),
         Err(e) => eprintln!("botctl: cannot encode JSON: {e}"),
+    }
+}
+
+/// `value` as one line of JSON (for streams: a line parses on its own), with [`with_times`].
+pub fn json_line<T: Serialize>(value: &T) -> Option<String> {
+    serde_json::to_value(value)
+        .and_then(|v| serde_json::to_string(&with_times(v)))
+        .ok()
+}
+
+/// Every timestamp of a JSON value also as an RFC 3339 string beside its millisecond field:
+/// `ts_ms` gains `time`, `X_at_ms` gains `X_at` (`at_ms` gains `at`). Durations (`window_ms`,
+/// `stable_after_ms`, ...) never end in `at_ms` and stay as they are.
+pub fn with_times(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Array(items) => Value::Array(items.into_iter().map(with_times).collect()),
+        Value::Object(map) => {
+            let mut out = serde_json::Map::with_capacity(map.len() + 2);
+            for (key, v) in map {
+                let name = if key == "ts_ms" {
+                    Some("time".to_string())
+                } else if key == "at_ms" || key.ends_with("_at_ms") {
+                    key.strip_suffix("_ms").map(str::to_string)
+                } else {
+                    None
+                };
+                if let (Some(name), Some(ms)) = (name, v.as_i64()) {
+                    out.insert(name, Value::String(human::rfc3339(ms)));
+                }
+                out.insert(key, with_times(v));
+            }
+            Value::Object(out)
+        }
+        other => other,
     }
 }
 
@@ -357,9 +462,65 @@ mod tests {
     fn sparkline_scales_to_the_maximum() {
         assert_eq!(
             sparkline(&[Some(0.0), Some(50.0), None, Some(100.0)]),
-            "▁▅ █"
+            " ▅ █"
         );
-        assert_eq!(sparkline(&[Some(0.0), Some(0.0)]), "▁▁");
+        assert_eq!(sparkline(&[Some(0.0), Some(0.0)]), "  ");
+        assert_eq!(sparkline(&[Some(0.0), Some(0.1), Some(10.0)]), " ▁█");
+    }
+
+    #[test]
+    fn one_colour_decision_for_every_environment() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| std::ffi::OsString::from(v))
+            }
+        };
+        // (environment, on a terminal, expected)
+        type Vars = &'static [(&'static str, &'static str)];
+        let cases: &[(Vars, bool, bool)] = &[
+            (&[], true, true),
+            (&[], false, false),
+            (&[("TERM", "xterm-256color")], true, true),
+            (&[("NO_COLOR", "1")], true, false),
+            (&[("NO_COLOR", "0")], true, false),
+            (&[("NO_COLOR", "")], true, true),
+            (&[("NO_COLOR", "1"), ("CLICOLOR_FORCE", "1")], true, false),
+            (&[("CLICOLOR", "0")], true, false),
+            (&[("CLICOLOR", "1")], true, true),
+            (&[("CLICOLOR", "1")], false, false),
+            (&[("CLICOLOR_FORCE", "1")], false, true),
+            (&[("CLICOLOR_FORCE", "1"), ("CLICOLOR", "0")], false, true),
+            (&[("CLICOLOR_FORCE", "1"), ("TERM", "dumb")], false, true),
+            (&[("CLICOLOR_FORCE", "0")], false, false),
+            (&[("CLICOLOR_FORCE", "")], true, true),
+            (&[("TERM", "dumb")], true, false),
+        ];
+        for (vars, terminal, want) in cases {
+            assert_eq!(
+                color_decision(env(vars), *terminal),
+                *want,
+                "{vars:?} on a terminal: {terminal}"
+            );
+        }
+    }
+
+    #[test]
+    fn json_timestamps_gain_rfc3339_strings() {
+        let v = serde_json::json!({
+            "ts_ms": 1_796_200_200_123i64,
+            "window_ms": 60_000,
+            "last_exit": {"at_ms": 0, "code": 1},
+            "agent": [{"started_at_ms": 1_796_200_200_123i64}],
+        });
+        let v = with_times(v);
+        assert_eq!(v["time"], "2026-12-02T08:30:00.123Z");
+        assert_eq!(v["ts_ms"], 1_796_200_200_123i64);
+        assert_eq!(v["last_exit"]["at"], "1970-01-01T00:00:00.000Z");
+        assert_eq!(v["agent"][0]["started_at"], "2026-12-02T08:30:00.123Z");
+        assert!(v.get("window").is_none(), "{v:#}");
     }
 
     fn sample() -> Table {
@@ -407,12 +568,5 @@ mod tests {
         let text = t.render(None);
         assert!(text.contains("\x1b[32mrunning\x1b[39m   "), "{text}");
         assert!(text.contains("\x1b[31mfailed\x1b[39m "), "{text}");
-    }
-
-    #[test]
-    fn bytes_read_well() {
-        assert_eq!(bytes(512 * 1024), "512 KiB");
-        assert_eq!(bytes(612 * 1024 * 1024), "612 MiB");
-        assert_eq!(bytes(3 * 1024 * 1024 * 1024 / 2), "1.5 GiB");
     }
 }

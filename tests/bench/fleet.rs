@@ -12,6 +12,12 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_botctl");
 
+/// The binary measured: this build's, or another build's given in BOTCTL_BENCH_BIN, so that
+/// two builds (before and after a change) are compared by the same measurements.
+fn bin() -> String {
+    std::env::var("BOTCTL_BENCH_BIN").unwrap_or_else(|_| BIN.to_string())
+}
+
 /// Room for the fleet, the marker bot and the template bots beyond the default limits.
 const LIMITS: &str = "[limits]\nmax_total_bots = 10000\nmax_bots_per_user = 10000\n";
 
@@ -96,7 +102,7 @@ impl Bench {
     }
 
     fn botctl(&self, args: &[&str]) -> std::process::Output {
-        let out = Command::new(BIN)
+        let out = Command::new(bin())
             .args(args)
             .env("BOTCTL_HOME", &self.home)
             .env("NO_COLOR", "1")
@@ -165,7 +171,11 @@ impl Bench {
     fn run(&self) {
         let n = self.n;
         let mut rows = Vec::new();
-        eprintln!("fleet benchmark: {n} bots in {}", self.home.display());
+        eprintln!(
+            "fleet benchmark: {n} bots in {}, binary {}",
+            self.home.display(),
+            bin()
+        );
 
         // Start: the agent starts the whole fleet, then stops and timed starts of all (the
         // median of 5: one start is a quarter of a second on a machine that is not ours).
@@ -225,14 +235,14 @@ impl Bench {
 
         // status with agent auto-start (bots keep running and are adopted).
         let mut cold = Vec::new();
-        for _ in 0..10 {
+        for _ in 0..20 {
             self.botctl(&["agent", "stop", "--keep-bots"]);
             cold.push(self.timed(&["status"]));
         }
         cold.sort();
         let cmed = median(&cold);
         rows.push(Row {
-            measure: "status with agent auto-start (median of 10)",
+            measure: "status with agent auto-start (median of 20)",
             value: ms(cmed),
             target: "<= 20 ms",
             ok: Some(cmed <= Duration::from_millis(20)),
@@ -402,7 +412,7 @@ impl Bench {
     }
 
     fn cleanup(&self) {
-        let _ = Command::new(BIN)
+        let _ = Command::new(bin())
             .args(["agent", "stop"])
             .env("BOTCTL_HOME", &self.home)
             .output();

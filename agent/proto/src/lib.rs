@@ -8,6 +8,7 @@
 pub mod config;
 pub mod fds;
 pub mod fsread;
+pub mod human;
 pub mod paths;
 
 use serde::{Deserialize, Serialize};

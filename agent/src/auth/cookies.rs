@@ -732,7 +732,7 @@ fn describe_error(err: reqwest::Error, timeout: Duration, secrets: &[&str]) -> S
         if timeout.is_zero() {
             "timed out".to_string()
         } else {
-            format!("timed out after {} ms", timeout.as_millis())
+            format!("timed out after {}", botctl_proto::human::duration(timeout))
         }
     } else if err.is_connect() {
         "could not connect".to_string()
@@ -1465,7 +1465,7 @@ b.com\tFALSE\t/\tFALSE\t0\tsid\tSECRETs2\n",
         let Err(Outcome::Unknown { reason }) = result else {
             panic!("{result:?}");
         };
-        assert!(reason.starts_with("timed out after 300 ms"), "{reason}");
+        assert!(reason.starts_with("timed out after 300ms"), "{reason}");
         assert!(started.elapsed() < Duration::from_secs(3));
     }
 

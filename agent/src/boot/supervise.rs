@@ -52,7 +52,10 @@ impl Backoff {
 fn restarting(ctx: &Context, name: &str, why: &str, delay: Duration) {
     ctx.record(Event::new(
         EventKind::ComponentRestart,
-        format!("{name} {why}; restarting in {}s", delay.as_secs()),
+        format!(
+            "{name} {why}; restarting in {}",
+            botctl_proto::human::duration(delay)
+        ),
     ));
 }
 

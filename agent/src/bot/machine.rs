@@ -10,6 +10,8 @@ use crate::events::exited_with;
 /// The configuration's restart mode, used as it is.
 pub use botctl_proto::config::RestartMode as Mode;
 use botctl_proto::config::RestartPolicy;
+// One duration form in every message (botctl_proto::human).
+use botctl_proto::human::duration as compact;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
@@ -780,38 +782,6 @@ fn later(now: Instant, by: Duration) -> Instant {
         .unwrap_or(now)
 }
 
-// Sub-10s runs keep a decimal because "0.2s" versus "3s" is what tells a crash loop from
-// a slow failure; longer spans only need to be readable.
-fn compact(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 10_000 && !ms.is_multiple_of(1000) {
-        let tenths = (ms + 50) / 100;
-        return if tenths.is_multiple_of(10) {
-            format!("{}s", tenths / 10)
-        } else {
-            format!("{}.{}s", tenths / 10, tenths % 10)
-        };
-    }
-    let secs = d.as_secs();
-    if secs < 60 {
-        format!("{secs}s")
-    } else if secs < 3600 {
-        let (m, s) = (secs / 60, secs % 60);
-        if s == 0 {
-            format!("{m}m")
-        } else {
-            format!("{m}m{s}s")
-        }
-    } else {
-        let (h, m) = (secs / 3600, secs % 3600 / 60);
-        if m == 0 {
-            format!("{h}h")
-        } else {
-            format!("{h}h{m}m")
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1374,16 +1344,16 @@ mod tests {
     fn compact_durations() {
         let cases = [
             (S(0), "0s"),
-            (ms(200), "0.2s"),
+            (ms(200), "200ms"),
             (ms(1500), "1.5s"),
-            (ms(9960), "10s"),
+            (ms(9960), "9.9s"),
             (S(4), "4s"),
             (S(59), "59s"),
             (S(120), "2m"),
-            (S(150), "2m30s"),
+            (S(150), "2m 30s"),
             (S(600), "10m"),
             (S(3600), "1h"),
-            (S(3900), "1h5m"),
+            (S(3900), "1h 5m"),
         ];
         for (d, s) in cases {
             assert_eq!(compact(d), s, "{d:?}");
@@ -1442,7 +1412,7 @@ mod tests {
                 vec![rec(
                     EventKind::Backoff,
                     &format!(
-                        "exited with code 1 after 0.2s; restarting in {} (quick failure {})",
+                        "exited with code 1 after 200ms; restarting in {} (quick failure {})",
                         compact(S(secs)),
                         i + 1
                     )
@@ -1503,7 +1473,7 @@ mod tests {
             actions,
             vec![rec(
                 EventKind::Failed,
-                "exited with code 1 after 0.2s; restarted 5 times within 10m: \
+                "exited with code 1 after 200ms; restarted 5 times within 10m: \
                  retrying automatically in 15m or at `botctl recover`"
             )]
         );

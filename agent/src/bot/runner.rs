@@ -98,8 +98,10 @@ pub enum Command {
 pub enum Left {
     /// Its process runs on, for the next agent to adopt.
     Running,
-    /// Stopped, or it was not running.
+    /// Stopped by this shutdown.
     Stopped,
+    /// It was not running: nothing to stop (`agent stop` counts only the bots it stopped).
+    NotRunning,
 }
 
 const _: () = assert!(
@@ -454,7 +456,7 @@ impl BotTask {
                 if keep || self.process.is_none() {
                     let _ = done.send(match self.process {
                         Some(_) => Left::Running,
-                        None => Left::Stopped,
+                        None => Left::NotRunning,
                     });
                     return true;
                 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use botctl_proto::config::{self, BotConfig};
+use botctl_proto::config::BotConfig;
 use botctl_proto::{BotInfo, BotState, ConfigIssue};
 
 use super::Registry;
@@ -98,7 +98,7 @@ pub fn info(
                 .unwrap_or_default();
             format!(
                 "{why}; restarting in {}",
-                config::format_duration(secs_until(t))
+                botctl_proto::human::duration(secs_until(t))
             )
         }),
         BotState::AuthInvalid => view.auth_blocked.as_ref().map(|why| {
@@ -110,7 +110,7 @@ pub fn info(
         BotState::Failed => view.next_attempt_ms.map(|t| {
             format!(
                 "too many restarts; retrying in {} (or `botctl recover {}`)",
-                config::format_duration(secs_until(t)),
+                botctl_proto::human::duration(secs_until(t)),
                 config.name
             )
         }),

@@ -730,7 +730,9 @@ impl Fleet {
         for (name, outcome) in join_all(waits).await {
             match outcome {
                 Some(Left::Running) => report.kept.push(name),
-                _ => report.stopped.push(name),
+                Some(Left::Stopped) => report.stopped.push(name),
+                // Not running, or its task already gone: nothing was stopped.
+                Some(Left::NotRunning) | None => {}
             }
         }
         report

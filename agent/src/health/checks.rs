@@ -63,6 +63,6 @@ pub fn describe(check: &HealthCheck) -> String {
         "{}; {} failures in a row restart it, after a {} grace",
         parts.join(", "),
         check.failures,
-        botctl_proto::config::format_duration(check.start_grace.0)
+        botctl_proto::human::duration(check.start_grace.0)
     )
 }

@@ -331,9 +331,7 @@ impl Monitor {
                 EventKind::AuthExpiring,
                 format!(
                     "session expires in {}",
-                    botctl_proto::config::format_duration(Duration::from_secs(
-                        (*left_secs).max(0) as u64
-                    ))
+                    botctl_proto::human::duration(Duration::from_secs((*left_secs).max(0) as u64))
                 ),
             );
         }

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use botctl_proto::config::{DEFAULT_STABLE_AFTER, format_duration};
+use botctl_proto::config::DEFAULT_STABLE_AFTER;
+use botctl_proto::human::duration as format_duration;
 
 use super::{Alert, AlertKind, Level, Notifier};
 use crate::events::{Event, EventKind, Meaning};

@@ -95,7 +95,10 @@ where
                     ));
                 }
                 if wait > MAX_RATE_LIMIT_WAIT {
-                    return Err(format!("{reason} (asked to wait {}s)", wait.as_secs()));
+                    return Err(format!(
+                        "{reason} (asked to wait {})",
+                        botctl_proto::human::duration(wait)
+                    ));
                 }
                 tokio::time::sleep(wait).await;
             }

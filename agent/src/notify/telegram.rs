@@ -163,8 +163,8 @@ impl Telegram {
     async fn send_message(&self, chat: i64, text: &str) -> Attempt {
         if let Err(left) = self.wait_turn(chat).await {
             return Attempt::Permanent(format!(
-                "HTTP 429: rate limited by Telegram for another {}s",
-                left.as_secs()
+                "HTTP 429: rate limited by Telegram for another {}",
+                botctl_proto::human::duration(left)
             ));
         }
         let body = SendMessage {

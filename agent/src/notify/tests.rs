@@ -697,7 +697,7 @@ async fn secrets_never_leak() {
     assert!(all.contains("HTTP 401"), "{all}");
     assert!(all.contains("HTTP 500"), "{all}");
     assert!(all.contains("timed out"), "{all}");
-    assert!(all.contains("asked to wait 3600s"), "{all}");
+    assert!(all.contains("asked to wait 1h"), "{all}");
     assert!(
         all.contains("rate limited by Telegram for another"),
         "{all}"
@@ -1045,7 +1045,7 @@ async fn an_absurd_retry_after_is_refused_without_a_panic() {
     notifier.notify(failed("a"));
     let first = format!("{:?}", outcome(&mut reports).await);
     assert!(
-        first.contains("asked to wait 18446744073709551615s"),
+        first.contains("asked to wait 213503982334601d 7h"),
         "{first}"
     );
     // The channel lives on and keeps the chat on hold.

@@ -50,13 +50,13 @@ pub async fn create(ops: &Ops, who: &Who, req: CreateBot) -> Result<BotOutcome, 
         let quota = r.global.storage_quota_for(&req.owner).saturating_mul(MIB);
         if used + needs > quota {
             return Err(RpcError::conflict(format!(
-                "cannot create {}: owner {} uses {} MiB of storage_quota_mb = {} and the copies of template {} need {} MiB more",
+                "cannot create {}: owner {} uses {} of storage_quota_mb = {} and the copies of template {} need {} more",
                 req.name,
                 req.owner,
-                used.div_ceil(MIB),
+                botctl_proto::human::bytes(used),
                 quota / MIB,
                 template.name,
-                needs.div_ceil(MIB)
+                botctl_proto::human::bytes(needs)
             )));
         }
         Ok(())

@@ -1,7 +1,6 @@
 //! `update`: a bot's code pulled (`git pull --ff-only` in its directory, or its
 //! update_command) and the bot restarted; a failed pull leaves it running its old code.
 
-use botctl_proto::config;
 use botctl_proto::{Action, BotOutcome, RpcError, Target};
 
 use super::{Ops, Who, no_such_bot};
@@ -49,7 +48,7 @@ pub async fn update(ops: &Ops, who: &Who, name: &str) -> Result<BotOutcome, RpcE
     let failure = match result {
         Err(_) => Some(format!(
             "{what} took longer than {}",
-            config::format_duration(up.timeout.0)
+            botctl_proto::human::duration(up.timeout.0)
         )),
         Ok(Err(e)) => Some(format!("cannot run {what}: {e}")),
         Ok(Ok(out)) if !out.status.success() => Some(format!(

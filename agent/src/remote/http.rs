@@ -305,8 +305,8 @@ async fn github(state: &State, secret: &Secret, source: String, req: Request<Inc
             return refuse(
                 StatusCode::REQUEST_TIMEOUT,
                 format!(
-                    "webhook body not received within {} s",
-                    state.config.read_timeout.as_secs_f64()
+                    "webhook body not received within {}",
+                    botctl_proto::human::duration(state.config.read_timeout)
                 ),
             );
         }

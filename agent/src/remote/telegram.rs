@@ -438,8 +438,8 @@ async fn finish<T: Send + 'static>(action: BoxFuture<T>) -> Result<T, String> {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(_)) => Err("failed: the action panicked".to_string()),
         Err(_) => Err(format!(
-            "still running after {} s; see /status",
-            COMMAND_WAIT.as_secs()
+            "still running after {}; see /status",
+            botctl_proto::human::duration(COMMAND_WAIT)
         )),
     }
 }

@@ -6,7 +6,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use botctl_proto::config::format_duration;
+use botctl_proto::human::duration as format_duration;
 use botctl_proto::{CleanupItem, Paths};
 
 use super::fsops;

@@ -141,8 +141,8 @@ fn wait_gone(pid: u32, within: Duration) -> Result<(), CliError> {
     while alive(pid) {
         if Instant::now() >= deadline {
             return Err(CliError::failed(format!(
-                "the agent (pid {pid}) is still running after {}s",
-                within.as_secs()
+                "the agent (pid {pid}) is still running after {}",
+                botctl_proto::human::duration(within)
             )));
         }
         std::thread::sleep(Duration::from_millis(5));

@@ -82,20 +82,24 @@ fn print(reports: &[AuthReport]) {
         "LAST PROBE",
     ]);
     for r in reports {
+        // The agent's detail may already name the outcome ("expired: auth_token, ct0").
         let outcome = match &r.detail {
+            Some(d) if d.starts_with(&format!("{}:", r.outcome)) => d.clone(),
             Some(d) => format!("{}: {d}", r.outcome),
             None => r.outcome.clone(),
         };
+        // Only a session that was read has an expiry: "session" means cookies without one.
+        let read = matches!(r.outcome.as_str(), "valid" | "expiring" | "expired");
         table.add_row(vec![
             Cell::new(&r.bot),
             Cell::new(&r.owner),
             Cell::new(&r.platform),
             Cell::new(outcome),
-            Cell::new(
-                r.expires_at_ms
-                    .map(render::local_time)
-                    .unwrap_or_else(|| "session".into()),
-            ),
+            Cell::new(match r.expires_at_ms {
+                Some(t) => render::local_time(t),
+                None if read => "session".into(),
+                None => "-".into(),
+            }),
             Cell::new(match r.expires_at_ms {
                 Some(t) if t > now => render::ago(t - now),
                 Some(_) => "expired".into(),

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use crate::render::Cell;
-use botctl_proto::config::format_duration;
 use botctl_proto::{AddBot, now_ms};
 
 use crate::CliError;
@@ -41,7 +40,9 @@ pub async fn list(target: &Target, user: Option<String>, json: bool) -> Result<(
         }
         return Ok(());
     }
-    let mut table = render::table(&["BOT", "OWNER", "PLATFORM", "STATE", "PID", "UPTIME"]);
+    let mut table = render::table(&[
+        "BOT", "OWNER", "PLATFORM", "STATE", "PID", "UPTIME", "CPU", "MEM",
+    ]);
     for b in &bots {
         table.add_row(vec![
             Cell::new(&b.name),
@@ -50,6 +51,8 @@ pub async fn list(target: &Target, user: Option<String>, json: bool) -> Result<(
             render::state_cell(b.state),
             Cell::new(opt(b.pid)),
             Cell::new(render::uptime(b.uptime_secs)),
+            Cell::new(render::cpu(b.cpu_percent)),
+            Cell::new(render::memory(b.memory_bytes)),
         ]);
     }
     println!("{table}");
@@ -93,7 +96,7 @@ fn invoking_user() -> Result<String, CliError> {
         .ok_or_else(|| CliError::failed("cannot tell who you are: pass --user OWNER"))
 }
 
-pub async fn add(target: &Target, args: AddArgs) -> Result<(), CliError> {
+pub async fn add(target: &Target, args: AddArgs, json: bool) -> Result<(), CliError> {
     let env = key_values(&args.env, "--env")?;
     // A relative --cwd means relative to where the user typed it, not to the agent.
     let cwd = match args.cwd {
@@ -119,31 +122,23 @@ pub async fn add(target: &Target, args: AddArgs) -> Result<(), CliError> {
         .client
         .add_bot(ctx(Duration::from_secs(60)), req)
         .await??;
-    answer(&outcome, false)
+    answer(&outcome, json)
 }
 
+/// `req` with its `sets` taken from the `--set KEY=VALUE` arguments.
 pub async fn create(
     target: &Target,
-    name: String,
-    owner: String,
-    template: String,
+    mut req: botctl_proto::CreateBot,
     sets: Vec<String>,
-    start: bool,
+    json: bool,
 ) -> Result<(), CliError> {
-    let pairs = key_values(&sets, "--set")?;
+    req.sets = key_values(&sets, "--set")?;
     let session = connect(target).await?;
-    let req = botctl_proto::CreateBot {
-        name,
-        owner,
-        template,
-        sets: pairs,
-        start,
-    };
     let outcome = session
         .client
         .create_bot(ctx(Duration::from_secs(600)), req)
         .await??;
-    answer(&outcome, false)
+    answer(&outcome, json)
 }
 
 pub async fn remove(
@@ -186,7 +181,7 @@ pub async fn show(target: &Target, name: String, json: bool) -> Result<(), CliEr
     }
     let now = now_ms();
     let i = &d.info;
-    let ms = |v: u64| format_duration(Duration::from_millis(v));
+    let ms = botctl_proto::human::millis;
     let p = &d.policy;
     let rows: Vec<(&str, String)> = vec![
         ("bot", i.name.clone()),

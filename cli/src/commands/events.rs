@@ -36,13 +36,19 @@ pub async fn run(
         bot,
         since_ms,
         after_id: None,
-        limit: lines,
+        // The agent reads a limit of 0 as its default; `-n 0` asks for none, so ask for the
+        // newest one only to learn where new events start.
+        limit: lines.max(1),
         owner: user,
     };
-    let events = session
+    let mut events = session
         .client
         .events(ctx(Duration::from_secs(10)), query.clone())
         .await??;
+    let last_id = events.last().map(|e| e.id);
+    if lines == 0 {
+        events.clear();
+    }
     if json && !follow {
         render::print_json(&events);
         return Ok(());
@@ -51,7 +57,20 @@ pub async fn run(
     if !follow {
         return Ok(());
     }
-    let mut last = events.last().map(|e| e.id).unwrap_or(0);
+    // Nothing matched: new events start after the newest of all (not after id 0, which
+    // would print every older event of the bot that --since left out).
+    let newest = match last_id {
+        Some(id) => id,
+        None => {
+            let any = EventQuery {
+                limit: 1,
+                ..EventQuery::default()
+            };
+            let newest = session.client.events(ctx(Duration::from_secs(10)), any);
+            newest.await??.last().map(|e| e.id).unwrap_or(0)
+        }
+    };
+    let mut last = newest;
     query.since_ms = None;
     query.limit = 1000;
     loop {
@@ -71,8 +90,9 @@ pub async fn run(
 fn print(events: &[EventRecord], json: bool) {
     for e in events {
         if json {
-            // One object per line while following, so each line parses on its own.
-            if let Ok(line) = serde_json::to_string(e) {
+            // One object per line while following, so each line parses on its own; the same
+            // object as in the array `events --json` prints.
+            if let Some(line) = render::json_line(e) {
                 println!("{line}");
             }
         } else {

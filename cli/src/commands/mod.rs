@@ -24,7 +24,7 @@ use crate::client::Target;
 
 pub async fn run(command: Command, target: &Target) -> Result<(), CliError> {
     match command {
-        Command::Status(f) => status::run(target, f.json).await,
+        Command::Status(s) => status::run(target, s).await,
         Command::Top => crate::top::run(target).await,
         Command::Start(s) => control::run(target, botctl_proto::Action::Start, s).await,
         Command::Stop(s) => control::run(target, botctl_proto::Action::Stop, s).await,
@@ -39,6 +39,7 @@ pub async fn run(command: Command, target: &Target) -> Result<(), CliError> {
                 env,
                 platform,
                 no_start,
+                json,
                 command,
             } => {
                 let add = bots::AddArgs {
@@ -50,7 +51,7 @@ pub async fn run(command: Command, target: &Target) -> Result<(), CliError> {
                     start: !no_start,
                     command,
                 };
-                bots::add(target, add).await
+                bots::add(target, add, json).await
             }
             BotsCommand::Create {
                 name,
@@ -58,18 +59,44 @@ pub async fn run(command: Command, target: &Target) -> Result<(), CliError> {
                 template,
                 sets,
                 no_start,
-            } => bots::create(target, name, user, template, sets, !no_start).await,
+                json,
+            } => {
+                let req = botctl_proto::CreateBot {
+                    name,
+                    owner: user,
+                    template,
+                    sets: Vec::new(),
+                    start: !no_start,
+                };
+                bots::create(target, req, sets, json).await
+            }
             BotsCommand::Remove { name, purge, json } => {
                 bots::remove(target, name, purge, json).await
             }
             BotsCommand::Show { name, json } => bots::show(target, name, json).await,
         },
         Command::Logs {
-            bot,
+            bots,
+            all,
+            user,
             lines,
             follow,
             stderr,
-        } => logs::run(target, &bot, lines, follow, stderr).await,
+            stdout,
+        } => {
+            let which = if all {
+                logs::Which::All
+            } else if let Some(owner) = user {
+                logs::Which::Owner(owner)
+            } else {
+                logs::Which::Bots(bots)
+            };
+            let streams = logs::Streams {
+                stdout: !stderr,
+                stderr: !stdout,
+            };
+            logs::run(target, which, lines, follow, streams)
+        }
         Command::Events {
             bot,
             user,

@@ -1,24 +1,76 @@
-//! `botctl status`: the agent, a table of every bot, and what needs attention.
+//! `botctl status [BOT...]`: the agent, a table of the bots, what needs attention, and an
+//! exit code that says whether anything does.
 
 use std::time::Duration;
 
-use crate::render::Cell;
+use crate::render::{Cell, Summary};
 use botctl_proto::{StatusReport, now_ms};
+use serde::Serialize;
 
 use crate::CliError;
+use crate::args::StatusArgs;
 use crate::client::{Target, connect_and, ctx};
 use crate::render::{self, opt};
 
-pub async fn run(target: &Target, json: bool) -> Result<(), CliError> {
-    let (_, report) = connect_and(target, |client| async move {
+/// `status --json`: the report and the numbers of the table's last line.
+#[derive(Serialize)]
+struct StatusJson<'a> {
+    #[serde(flatten)]
+    report: &'a StatusReport,
+    summary: Summary,
+}
+
+pub async fn run(target: &Target, args: StatusArgs) -> Result<(), CliError> {
+    let (_, mut report) = connect_and(target, |client| async move {
         client.status(ctx(Duration::from_secs(10))).await
     })
     .await?;
-    if json {
-        render::print_json(&report);
+    select(&mut report, &args)?;
+    // A problem of botctl.toml is the whole fleet's; `status BOT` asks about BOT only.
+    let whole_fleet = args.bots.is_empty() && args.user.is_none();
+    let issues = if whole_fleet {
+        &report.config_issues[..]
+    } else {
+        &[]
+    };
+    let summary = Summary::of(&report.bots, issues);
+    if args.json {
+        render::print_json(&StatusJson {
+            report: &report,
+            summary: summary.clone(),
+        });
+    } else {
+        print(&report);
+    }
+    // Like `supervisorctl status`: a script learns from the code alone whether to look.
+    if summary.needs_attention {
+        Err(CliError::quiet())
+    } else {
+        Ok(())
+    }
+}
+
+/// Keeps the bots asked for (by name, or by owner); a name that is no bot is an error.
+fn select(report: &mut StatusReport, args: &StatusArgs) -> Result<(), CliError> {
+    if let Some(owner) = &args.user {
+        report.bots.retain(|b| &b.owner == owner);
+    }
+    if args.bots.is_empty() {
         return Ok(());
     }
-    print(&report);
+    let unknown: Vec<&str> = args
+        .bots
+        .iter()
+        .filter(|name| !report.bots.iter().any(|b| &&b.name == name))
+        .map(String::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        return Err(CliError::failed(format!(
+            "no bot named {}: `botctl bots list` shows the fleet",
+            unknown.join(", ")
+        )));
+    }
+    report.bots.retain(|b| args.bots.contains(&b.name));
     Ok(())
 }
 

@@ -25,10 +25,18 @@ pub async fn list(target: &Target, json: bool) -> Result<(), CliError> {
         );
         return Ok(());
     }
-    let mut table = render::table(&["TEMPLATE", "BOTS", "SIZE", "PLATFORM", "COMMAND"]);
+    let mut table = render::table(&[
+        "TEMPLATE",
+        "DESCRIPTION",
+        "BOTS",
+        "SIZE",
+        "PLATFORM",
+        "COMMAND",
+    ]);
     for t in &templates {
         table.add_row(vec![
             Cell::new(&t.name),
+            Cell::new(t.description.as_deref().unwrap_or("-")),
             Cell::new(t.bots),
             Cell::new(render::bytes(t.bytes)),
             Cell::new(&t.platform),

@@ -32,28 +32,53 @@ impl<'a> Document<'a> {
         }
     }
 
-    /// The whole file as `T`. On failure each top-level entry is read again on its own, so
-    /// that problems in independent sections are all reported, not only the first.
+    /// The whole file as `T`. On failure, every problem of the file: the field at fault is
+    /// set aside and the rest read again, until it reads or a problem names no field that
+    /// could be set aside (a missing one); then each remaining top-level entry is read on its
+    /// own, so that problems in independent sections are all reported too.
     pub(crate) fn read<T: DeserializeOwned>(&self) -> Result<T, Vec<ConfigError>> {
-        let first = match T::deserialize(toml::de::Deserializer::from(self.root.clone())) {
-            Ok(value) => return Ok(value),
-            Err(e) => self.error(&e),
-        };
-        let span = self.root.span();
+        let mut root = self.root.clone();
         let mut errors: Vec<ConfigError> = Vec::new();
-        for (key, value) in self.root.get_ref().iter() {
+        let mut removed: Vec<String> = Vec::new();
+        let add = |errors: &mut Vec<ConfigError>, e: ConfigError| {
+            if !errors.contains(&e) {
+                errors.push(e);
+            }
+        };
+        // Bounded: each round removes one field, and a file has few problems worth listing.
+        for _ in 0..MAX_PROBLEMS {
+            let e = match T::deserialize(toml::de::Deserializer::from(root.clone())) {
+                Ok(value) if errors.is_empty() => return Ok(value),
+                Ok(_) => return Err(errors),
+                Err(e) => e,
+            };
+            let mut path = Vec::new();
+            if let Some(span) = e.span() {
+                find_path(root.get_ref(), &span, &mut path);
+            }
+            let error = self.error(&e);
+            if reword(e.message()).1.is_some() {
+                // A field set aside above is now missing: already reported as it was.
+                if !error.field.as_ref().is_some_and(|f| removed.contains(f)) {
+                    add(&mut errors, error);
+                }
+                break;
+            }
+            let gone = remove(root.get_mut(), &path);
+            add(&mut errors, error);
+            if !gone {
+                break;
+            }
+            removed.push(path.join("."));
+        }
+        let span = root.span();
+        for (key, value) in root.get_ref().iter() {
             let mut alone = DeTable::new();
             alone.insert(key.clone(), value.clone());
             let alone = Spanned::new(span.clone(), alone);
             if let Err(e) = T::deserialize(toml::de::Deserializer::from(alone)) {
-                let e = self.error(&e);
-                if !errors.contains(&e) {
-                    errors.push(e);
-                }
+                add(&mut errors, self.error(&e));
             }
-        }
-        if errors.is_empty() {
-            errors.push(first);
         }
         Err(errors)
     }
@@ -100,6 +125,21 @@ impl<'a> Document<'a> {
             message,
             location: span.map(|s| location(self.text, s.start)),
         }
+    }
+}
+
+/// At most this many problems are listed for one file.
+const MAX_PROBLEMS: usize = 64;
+
+/// Removes the entry at `path` (dotted keys); false when there is none.
+fn remove(table: &mut DeTable<'_>, path: &[String]) -> bool {
+    match path {
+        [] => false,
+        [last] => table.remove(last.as_str()).is_some(),
+        [first, rest @ ..] => match table.get_mut(first.as_str()).map(|v| v.get_mut()) {
+            Some(DeValue::Table(inner)) => remove(inner, rest),
+            _ => false,
+        },
     }
 }
 

@@ -830,6 +830,49 @@ fn every_section_reports_its_own_problem() {
 }
 
 #[test]
+fn every_problem_of_a_file_is_reported_not_only_one_a_section() {
+    let fields = |problems: &[ConfigError]| {
+        let mut f: Vec<String> = problems
+            .iter()
+            .map(|p| p.field.clone().unwrap_or_default())
+            .collect();
+        f.sort();
+        f
+    };
+    let text = "[restart]\nstable_after = \"x\"\nbackoff_max = \"y\"\nbogus = 1\n\
+                [logs]\nkeep = -1\n";
+    let problems = check_global_text(Path::new("botctl.toml"), text).unwrap_err();
+    assert_eq!(
+        fields(&problems),
+        [
+            "logs.keep",
+            "restart.backoff_max",
+            "restart.bogus",
+            "restart.stable_after"
+        ],
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().all(|p| p.location.is_some()),
+        "{problems:?}"
+    );
+    let text = "user = 7\ncommand = [\"x\"]\n[limits]\nmax_memory_mb = \"z\"\nbogus = 1\n\
+                [restart]\nstable_after = \"x\"\n";
+    let problems = check_bot_text("b", Path::new("bots.d/b.toml"), text).unwrap_err();
+    // A field set aside for being wrong is not reported missing as well.
+    assert_eq!(
+        fields(&problems),
+        [
+            "limits.bogus",
+            "limits.max_memory_mb",
+            "restart.stable_after",
+            "user"
+        ],
+        "{problems:?}"
+    );
+}
+
+#[test]
 fn numbers_are_bounded_where_they_are_read() {
     let cases = [
         (
