@@ -70,6 +70,9 @@ _botctl() {
             botctl,templates)
                 cmd="botctl__subcmd__templates"
                 ;;
+            botctl,top)
+                cmd="botctl__subcmd__top"
+                ;;
             botctl,update)
                 cmd="botctl__subcmd__update"
                 ;;
@@ -241,6 +244,9 @@ _botctl() {
             botctl__subcmd__help,templates)
                 cmd="botctl__subcmd__help__subcmd__templates"
                 ;;
+            botctl__subcmd__help,top)
+                cmd="botctl__subcmd__help__subcmd__top"
+                ;;
             botctl__subcmd__help,update)
                 cmd="botctl__subcmd__help__subcmd__update"
                 ;;
@@ -326,7 +332,7 @@ _botctl() {
 
     case "${cmd}" in
         botctl)
-            opts="-h -V --home --help --version status start stop restart recover bots logs events reload config auth update notify templates storage cleanup agent completions help"
+            opts="-h -V --home --help --version status top start stop restart recover bots logs events reload config auth update notify templates storage cleanup agent completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1178,7 +1184,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__help)
-            opts="status start stop restart recover bots logs events reload config auth update notify templates storage cleanup agent completions help"
+            opts="status top start stop restart recover bots logs events reload config auth update notify templates storage cleanup agent completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1681,6 +1687,20 @@ _botctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        botctl__subcmd__help__subcmd__top)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         botctl__subcmd__help__subcmd__update)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -2108,6 +2128,24 @@ _botctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        botctl__subcmd__top)
+            opts="-h -V --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         botctl__subcmd__update)
             opts="-h -V --all --json --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -2222,6 +2260,7 @@ _botctl_live_names() {
 _botctl_live_sub() {
     case "$1:$2" in
         ":status") return 0 ;;
+        ":top") return 0 ;;
         ":start") return 0 ;;
         ":stop") return 0 ;;
         ":restart") return 0 ;;
@@ -2267,6 +2306,7 @@ _botctl_live_spec() {
     case $1 in
         "") vopts=" --home "; lopts=""; pos="" ;;
         "status") vopts=" -u --user --home "; lopts=" -u=owners --user=owners "; pos=" r=bots " ;;
+        "top") vopts=" --home "; lopts=""; pos="" ;;
         "start") vopts=" -u --user --template --home "; lopts=" -u=owners --user=owners --template=templates "; pos=" r=bots " ;;
         "stop") vopts=" -u --user --template --home "; lopts=" -u=owners --user=owners --template=templates "; pos=" r=bots " ;;
         "restart") vopts=" -u --user --template --home "; lopts=" -u=owners --user=owners --template=templates "; pos=" r=bots " ;;

@@ -24,6 +24,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand status 'Show the agent and every bot (or the ones named): state, pid, uptime, restarts, last exit. Exits 0 when every bot is where it is wanted, 1 when something needs attention'
+            cand top 'A live full-screen view of the fleet: CPU and memory with sparklines, logs, actions'
             cand start 'Start bots'
             cand stop 'Stop bots (SIGTERM to the whole process group, SIGKILL after stop_timeout)'
             cand restart 'Restart bots'
@@ -50,6 +51,13 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand --json 'Print JSON (with a `summary` object) instead of a table'
             cand -h 'Print help'
             cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;top'= {
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }
@@ -470,6 +478,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;help'= {
             cand status 'Show the agent and every bot (or the ones named): state, pid, uptime, restarts, last exit. Exits 0 when every bot is where it is wanted, 1 when something needs attention'
+            cand top 'A live full-screen view of the fleet: CPU and memory with sparklines, logs, actions'
             cand start 'Start bots'
             cand stop 'Stop bots (SIGTERM to the whole process group, SIGKILL after stop_timeout)'
             cand restart 'Restart bots'
@@ -490,6 +499,8 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'botctl;help;status'= {
+        }
+        &'botctl;help;top'= {
         }
         &'botctl;help;start'= {
         }

@@ -22,3 +22,4 @@ mod storage;
 mod supervision;
 mod support;
 mod systemd;
+mod top;

@@ -7,6 +7,7 @@ use botctl_proto::{
     Action, ActionReport, AddBot, Agent, AgentInfo, AuthReport, BotDetail, BotInfo, BotOutcome,
     CleanupItem, CleanupReport, ClientHello, CreateBot, EventQuery, EventRecord, MAX_FRAME_BYTES,
     ReloadReport, RpcError, ShutdownReport, StatusReport, StorageReport, Target, TemplateInfo,
+    TopReport,
 };
 use botctl_proto::{AgentRequest, AgentResponse};
 use futures::StreamExt;
@@ -124,6 +125,11 @@ impl Agent for Handler {
 
     async fn hello(self, _: RpcContext, client: ClientHello) -> Result<AgentInfo, RpcError> {
         ops::agent::hello(&ops::agent::Identity::of(&self.ops), client)
+    }
+
+    async fn top(self, _: RpcContext) -> TopReport {
+        let agent = ops::agent::info(&ops::agent::Identity::of(&self.ops));
+        ops::top::top(&self.ops, &self.who, agent)
     }
 
     async fn status(self, _: RpcContext) -> StatusReport {

@@ -12,6 +12,18 @@ Exit codes:
   2  usage error
   3  agent unreachable (not running where required, failed to start, or a version mismatch)";
 
+pub const TOP_KEYS: &str = "\
+Keys:
+  q, Ctrl-C          quit (the terminal is restored)
+  Up/Down, k/j       select a bot (PageUp/PageDown, Home/End, g/G jump)
+  Enter              open or close the detail pane: recent events and the end of the log
+  c, m, r, n         sort by CPU, memory, restarts, name
+  /                  search names, owners and platforms (Enter keeps, Esc clears)
+  o                  cycle the owner filter
+  s                  cycle the state filter (problems, then each state present)
+  Esc                close the detail pane, or clear search and filters
+  R, S, T, V         restart, stop, start, recover the selected bot (asks y/n)";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "botctl",
@@ -38,6 +50,12 @@ pub enum Command {
         after_help = "Exit codes:\n  0  every bot shown is where it is wanted\n  1  something needs attention: a bot failed, backing off, auth-invalid, config-error or\n     over-limit, a configuration problem, or a BOT that does not exist\n  2  usage error\n  3  agent unreachable\n\nSo `botctl status >/dev/null || alert` works like `supervisorctl status`."
     )]
     Status(StatusArgs),
+    /// A live full-screen view of the fleet: CPU and memory with sparklines, logs, actions.
+    #[command(
+        long_about = "A live full-screen view of the fleet, refreshed every second: the agent and the host in a header, then every bot's state, pid, uptime, restarts, and CPU and memory with a sparkline of the last samples. Select a bot to see its recent events and the end of its log, and restart, stop, start or recover it after a y/n confirmation.\n\nFits 80x24; colour follows the same rule as tables (NO_COLOR, CLICOLOR, TERM=dumb). Needs a terminal: for scripts use `botctl status` or `botctl status --json`.",
+        after_help = TOP_KEYS
+    )]
+    Top,
     /// Start bots.
     Start(Selection),
     /// Stop bots (SIGTERM to the whole process group, SIGKILL after stop_timeout).

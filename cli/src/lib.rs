@@ -8,6 +8,7 @@ pub mod docs;
 pub mod render;
 mod systemd;
 pub mod tail;
+mod top;
 
 use std::process::ExitCode;
 

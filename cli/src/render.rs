@@ -229,12 +229,16 @@ fn terminal_columns() -> Option<u16> {
 }
 
 pub fn state_cell(state: BotState) -> Cell {
-    let cell = Cell::new(state.as_str());
+    Cell::new(state.as_str()).fg(state_color(state))
+}
+
+/// The colour of a state, in every table and in `top`.
+pub fn state_color(state: BotState) -> Color {
     match state {
-        BotState::Running => cell.fg(Color::Green),
-        BotState::Failed | BotState::ConfigError => cell.fg(Color::Red),
-        BotState::Backoff | BotState::Stopping | BotState::AuthInvalid => cell.fg(Color::Yellow),
-        _ => cell.fg(Color::Grey),
+        BotState::Running => Color::Green,
+        BotState::Failed | BotState::ConfigError => Color::Red,
+        BotState::Backoff | BotState::Stopping | BotState::AuthInvalid => Color::Yellow,
+        _ => Color::Grey,
     }
 }
 

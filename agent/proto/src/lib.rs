@@ -334,6 +334,32 @@ pub struct StatusReport {
     pub host: Option<HostInfo>,
 }
 
+/// A bot's last few health samples, oldest first: the sparklines of `botctl top`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RecentFigures {
+    pub bot: String,
+    pub cpu_percent: Vec<f32>,
+    pub memory_bytes: Vec<u64>,
+}
+
+/// What the agent itself costs, at the last health sample.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AgentUsage {
+    /// % of one core since the sample before.
+    pub cpu_percent: f32,
+    pub memory_bytes: u64,
+}
+
+/// Everything one refresh of `botctl top` shows, answered from what the agent holds in memory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TopReport {
+    pub status: StatusReport,
+    /// None until the first health sample.
+    pub usage: Option<AgentUsage>,
+    /// The running bots' recent samples (a bot without samples has no entry).
+    pub recent: Vec<RecentFigures>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
@@ -629,6 +655,8 @@ pub trait Agent {
     async fn updatable_bots() -> Vec<String>;
     /// Sends a test alert through every configured channel; says where it went.
     async fn notify_test(message: String) -> Result<String, RpcError>;
+    /// One refresh of `botctl top`: `status`, the agent's own cost and each bot's recent samples.
+    async fn top() -> TopReport;
 }
 
 /// Milliseconds since the Unix epoch, the time unit on the wire.

@@ -1,8 +1,9 @@
 //! Health mechanisms: per-process figures from /proc with descriptors kept open, process
 //! trees and disk use. The loop that uses them is `loops::sampler`; the probe of `[health]`
-//! checks is `checks`.
+//! checks is `checks`; what `top` shows of the last samples is `recent`.
 
 pub mod checks;
+pub mod recent;
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use botctl_proto::config::{BotLimits, GlobalConfig};
-use botctl_proto::{HostInfo, now_ms};
+use botctl_proto::{AgentUsage, HostInfo, now_ms};
 use sysinfo::System;
 
 use crate::bot::{BotHandle, Command};
@@ -82,6 +82,8 @@ struct Sampler {
     ctx: Arc<Context>,
     fleet: Arc<Fleet>,
     procs: ProcTable,
+    /// The agent's own process, kept apart from the bots' table that forgets what is not a bot.
+    me: ProcTable,
     host: System,
     over: HashMap<String, Over>,
     minute: HashMap<Option<String>, Minute>,
@@ -97,6 +99,7 @@ impl Sampler {
             ctx,
             fleet,
             procs: ProcTable::default(),
+            me: ProcTable::default(),
             host: System::new()?,
             over: HashMap::new(),
             minute: HashMap::new(),
@@ -109,6 +112,7 @@ impl Sampler {
 
     fn prime(&mut self) {
         self.host.refresh_cpu_usage();
+        self.me.sample(std::process::id());
         for t in self.targets() {
             for pid in self.procs.tree(t.pid) {
                 self.procs.sample(pid);
@@ -164,8 +168,18 @@ impl Sampler {
             }
             self.enforce(t, cpu, memory);
             self.remember(Some(t.name().to_string()), cpu, memory);
-            figures.push((t, memory));
+            figures.push((t, cpu, memory));
         }
+        let usage = self
+            .me
+            .sample(std::process::id())
+            .map(|(cpu_percent, memory_bytes)| AgentUsage {
+                cpu_percent,
+                memory_bytes,
+            });
+        let recent: Vec<(&str, f32, u64)> =
+            figures.iter().map(|(t, c, m)| (t.name(), *c, *m)).collect();
+        self.ctx.recent.lock().unwrap().tick(&recent, usage);
         let names: std::collections::HashSet<&str> = targets.iter().map(|t| t.name()).collect();
         self.over.retain(|name, _| names.contains(name.as_str()));
 
@@ -242,7 +256,12 @@ impl Sampler {
         })
     }
 
-    fn host_thresholds(&mut self, global: &GlobalConfig, host: &HostInfo, bots: &[(&Target, u64)]) {
+    fn host_thresholds(
+        &mut self,
+        global: &GlobalConfig,
+        host: &HostInfo,
+        bots: &[(&Target, f32, u64)],
+    ) {
         let limits = &global.limits;
         let memory = host.memory_percent();
         let over = memory > limits.memory_threshold_percent as f64;
@@ -266,9 +285,9 @@ impl Sampler {
         if over && cooled {
             let heaviest = bots
                 .iter()
-                .filter(|(t, _)| t.limits.restart_on_pressure)
-                .max_by_key(|(_, memory)| *memory);
-            if let Some((t, bytes)) = heaviest {
+                .filter(|(t, _, _)| t.limits.restart_on_pressure)
+                .max_by_key(|(_, _, memory)| *memory);
+            if let Some((t, _, bytes)) = heaviest {
                 self.last_pressure_restart = Some(Instant::now());
                 t.handle.send(Command::Recycle {
                     kind: EventKind::PressureRestart,

@@ -17,6 +17,7 @@ pub mod remove;
 pub mod show;
 pub mod storage;
 pub mod templates;
+pub mod top;
 pub mod update;
 
 #[cfg(test)]

@@ -92,6 +92,28 @@ async fn list_and_status_show_an_owner_its_own_bots_only() {
 }
 
 #[tokio::test]
+async fn top_shows_an_owner_the_figures_of_its_own_bots_only() {
+    let a = agent().await;
+    let usage = botctl_proto::AgentUsage {
+        cpu_percent: 1.0,
+        memory_bytes: 2,
+    };
+    a.ops
+        .ctx
+        .recent
+        .lock()
+        .unwrap()
+        .tick(&[("a1", 5.0, 10), ("b1", 7.0, 20)], Some(usage));
+    let info = || agent::info(&agent::Identity::of(&a.ops));
+    let mine = top::top(&a.ops, &alice(), info());
+    assert_eq!(names(&mine.status.bots), ["a1", "a2"]);
+    let figures: Vec<&str> = mine.recent.iter().map(|r| r.bot.as_str()).collect();
+    assert_eq!(figures, ["a1"]);
+    assert_eq!(mine.usage, Some(usage));
+    assert_eq!(top::top(&a.ops, &admin(), info()).recent.len(), 2);
+}
+
+#[tokio::test]
 async fn show_answers_for_another_owners_bot_like_for_a_missing_one() {
     let a = agent().await;
     assert!(show::show(&a.ops, &alice(), "a1").await.is_ok());

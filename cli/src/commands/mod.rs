@@ -25,6 +25,7 @@ use crate::client::Target;
 pub async fn run(command: Command, target: &Target) -> Result<(), CliError> {
     match command {
         Command::Status(s) => status::run(target, s).await,
+        Command::Top => crate::top::run(target).await,
         Command::Start(s) => control::run(target, botctl_proto::Action::Start, s).await,
         Command::Stop(s) => control::run(target, botctl_proto::Action::Stop, s).await,
         Command::Restart(s) => control::run(target, botctl_proto::Action::Restart, s).await,
