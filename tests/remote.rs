@@ -655,6 +655,21 @@ fn a_failed_update_says_what_git_said() {
     );
 }
 
+/// Alerts to chat 111 through the fake Telegram with the token in `token_file`, then `more`.
+fn alerts_config(tg: &FakeTelegram, token_file: &str, more: &str) -> String {
+    format!(
+        "{FAST}
+[agent]
+report_interval = \"0s\"
+[notify.telegram]
+token_file = \"{token_file}\"
+chat_ids = [111]
+api_base = \"{base}\"
+{more}",
+        base = tg.base()
+    )
+}
+
 /// One Telegram bot for alerts and commands: `[remote.telegram]` names only its admins. A
 /// broken `[remote.http]` is switched off alone: alerts and commands go on, and `status`,
 /// `agent status` and `config check` say which section is off and why.
@@ -663,20 +678,10 @@ fn one_telegram_bot_serves_alerts_and_commands_and_a_broken_section_stands_alone
     let tg = FakeTelegram::start();
     let home = Home::new();
     std::fs::write(home.file("notify.token"), format!("{NOTIFY_TOKEN}\n")).unwrap();
-    home.write_config(&format!(
-        "{FAST}
-[agent]
-report_interval = \"0s\"
-[notify.telegram]
-token_file = \"notify.token\"
-chat_ids = [111]
-api_base = \"{base}\"
-[remote.telegram]
-admins = [42]
-[remote.http]
-listen = \"everywhere\"
-",
-        base = tg.base()
+    home.write_config(&alerts_config(
+        &tg,
+        "notify.token",
+        "[remote.telegram]\nadmins = [42]\n[remote.http]\nlisten = \"everywhere\"\n",
     ));
     home.write_bot(
         "crash",
@@ -730,17 +735,7 @@ listen = \"everywhere\"
 fn a_missing_token_file_switches_alerts_off_until_a_reload_finds_it() {
     let tg = FakeTelegram::start();
     let home = Home::new();
-    home.write_config(&format!(
-        "{FAST}
-[agent]
-report_interval = \"0s\"
-[notify.telegram]
-token_file = \"late.token\"
-chat_ids = [111]
-api_base = \"{base}\"
-",
-        base = tg.base()
-    ));
+    home.write_config(&alerts_config(&tg, "late.token", ""));
     home.write_bot("hello", &sleeper("alice"));
     home.running_pid("hello");
     let off = ["notify.telegram.token_file", "[notify.telegram] is off"];
