@@ -1870,7 +1870,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__restart)
-            opts="-u -h -V --all --user --template --json --home --help --version"
+            opts="-u -h -V --all --user --template --json --wait --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1895,6 +1895,10 @@ _botctl() {
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o nospace
                     fi
+                    return 0
+                    ;;
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --home)
@@ -1909,7 +1913,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__start)
-            opts="-u -h -V --all --user --template --json --home --help --version"
+            opts="-u -h -V --all --user --template --json --wait --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1934,6 +1938,10 @@ _botctl() {
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o nospace
                     fi
+                    return 0
+                    ;;
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --home)
@@ -2307,9 +2315,9 @@ _botctl_live_spec() {
         "") vopts=" --home "; lopts=""; pos="" ;;
         "status") vopts=" -u --user --home "; lopts=" -u=owners --user=owners "; pos=" r=bots " ;;
         "top") vopts=" --home "; lopts=""; pos="" ;;
-        "start") vopts=" -u --user --template --home "; lopts=" -u=owners --user=owners --template=templates "; pos=" r=bots " ;;
+        "start") vopts=" -u --user --template --wait --home "; lopts=" -u=owners --user=owners --template=templates "; pos=" r=bots " ;;
         "stop") vopts=" -u --user --template --home "; lopts=" -u=owners --user=owners --template=templates "; pos=" r=bots " ;;
-        "restart") vopts=" -u --user --template --home "; lopts=" -u=owners --user=owners --template=templates "; pos=" r=bots " ;;
+        "restart") vopts=" -u --user --template --wait --home "; lopts=" -u=owners --user=owners --template=templates "; pos=" r=bots " ;;
         "recover") vopts=" --home "; lopts=""; pos=" r=bots " ;;
         "bots") vopts=" --home "; lopts=""; pos="" ;;
         "bots list") vopts=" -u --user --home "; lopts=" -u=owners --user=owners "; pos="" ;;

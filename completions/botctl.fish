@@ -57,6 +57,7 @@ complete -c botctl -n "__fish_botctl_using_subcommand top" -s h -l help -d 'Prin
 complete -c botctl -n "__fish_botctl_using_subcommand top" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand start" -s u -l user -d 'Every bot of this owner' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand start" -l template -d 'Every bot made from this template (e.g. after its code changed)' -r -f
+complete -c botctl -n "__fish_botctl_using_subcommand start" -l wait -d 'Return only once each bot is ready (with `[health] ready = "notify"`: once it sent READY=1; otherwise once it runs), waiting at most this long (default 2m); exit 1 for a bot that is not ready by then or stopped trying' -r
 complete -c botctl -n "__fish_botctl_using_subcommand start" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
 complete -c botctl -n "__fish_botctl_using_subcommand start" -l all -d 'Every bot'
 complete -c botctl -n "__fish_botctl_using_subcommand start" -l json -d 'Print what was done to each bot as JSON'
@@ -71,6 +72,7 @@ complete -c botctl -n "__fish_botctl_using_subcommand stop" -s h -l help -d 'Pri
 complete -c botctl -n "__fish_botctl_using_subcommand stop" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand restart" -s u -l user -d 'Every bot of this owner' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand restart" -l template -d 'Every bot made from this template (e.g. after its code changed)' -r -f
+complete -c botctl -n "__fish_botctl_using_subcommand restart" -l wait -d 'Return only once each bot is ready (with `[health] ready = "notify"`: once it sent READY=1; otherwise once it runs), waiting at most this long (default 2m); exit 1 for a bot that is not ready by then or stopped trying' -r
 complete -c botctl -n "__fish_botctl_using_subcommand restart" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
 complete -c botctl -n "__fish_botctl_using_subcommand restart" -l all -d 'Every bot'
 complete -c botctl -n "__fish_botctl_using_subcommand restart" -l json -d 'Print what was done to each bot as JSON'

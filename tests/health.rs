@@ -19,25 +19,6 @@ fn wait_event(home: &Home, bot: &str, kind: &str) -> Value {
     wait_event_saying(home, bot, kind, "")
 }
 
-/// Waits for an event of `kind` for `bot` whose message contains `text`, and returns it.
-#[track_caller]
-fn wait_event_saying(home: &Home, bot: &str, kind: &str, text: &str) -> Value {
-    wait_for(
-        &format!("a {kind} event for {bot} saying {text:?}"),
-        Duration::from_secs(20),
-        || {
-            let events = home.events(bot);
-            events
-                .iter()
-                .find(|e| {
-                    e["kind"] == kind && e["message"].as_str().is_some_and(|m| m.contains(text))
-                })
-                .cloned()
-                .ok_or(kinds(&events))
-        },
-    )
-}
-
 fn python3() -> &'static str {
     "python3"
 }

@@ -12,6 +12,7 @@ mod files;
 mod habits;
 mod health;
 mod logs;
+mod notify_bots;
 mod persistence;
 mod reliability;
 mod reload;

@@ -358,6 +358,25 @@ pub fn pid_of(bot: &Value) -> Option<u32> {
     bot["pid"].as_u64().map(|p| p as u32)
 }
 
+/// Waits for an event of `kind` for `bot` whose message contains `text`, and returns it.
+#[track_caller]
+pub fn wait_event_saying(home: &Home, bot: &str, kind: &str, text: &str) -> Value {
+    wait_for(
+        &format!("a {kind} event for {bot} saying {text:?}"),
+        Duration::from_secs(20),
+        || {
+            let events = home.events(bot);
+            events
+                .iter()
+                .find(|e| {
+                    e["kind"] == kind && e["message"].as_str().is_some_and(|m| m.contains(text))
+                })
+                .cloned()
+                .ok_or(kinds(&events))
+        },
+    )
+}
+
 /// The `kind` of each event, in order.
 pub fn kinds(events: &[Value]) -> Vec<String> {
     events

@@ -34,9 +34,31 @@ pub struct Context {
     /// be read), for `status`: set by each application of the settings.
     pub sections_off: Mutex<Vec<botctl_proto::ConfigIssue>>,
     http: std::sync::OnceLock<reqwest::Client>,
+    /// sd_notify messages from processes that are no bot's (`status` shows the count).
+    pub notify_ignored: std::sync::atomic::AtomicU64,
 }
 
+/// A stranger's sd_notify messages are logged at most this often (they are all counted).
+const NOTIFY_IGNORED_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
 impl Context {
+    /// An sd_notify message nobody may send (no bot's process, or a MAINPID outside the bot):
+    /// counted for `status`, and logged at most once a minute, never an event or an alert.
+    pub fn ignore_notify(&self, pid: u32, why: &str) {
+        static LOGGED: Mutex<Option<std::time::Instant>> = Mutex::new(None);
+        let count = self
+            .notify_ignored
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        let mut logged = LOGGED.lock().unwrap();
+        if logged.is_none_or(|t| t.elapsed() >= NOTIFY_IGNORED_LOG_EVERY) {
+            *logged = Some(std::time::Instant::now());
+            crate::util::log_line(format_args!(
+                "botctl agent: ignored an sd_notify message from pid {pid} ({why}); {count} ignored so far"
+            ));
+        }
+    }
+
     pub fn new(paths: Paths, store: Store) -> Context {
         Context {
             spawn_records: SpawnRecords::new(&paths),
@@ -51,6 +73,7 @@ impl Context {
             alerts: Alerts::default(),
             sections_off: Mutex::new(Vec::new()),
             http: std::sync::OnceLock::new(),
+            notify_ignored: std::sync::atomic::AtomicU64::new(0),
         }
     }
 

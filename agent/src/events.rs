@@ -119,6 +119,12 @@ event_kinds! {
     Refused => "refused", Quiet;
     // Planned by the operator ([restart] schedule): nothing to tell anyone.
     ScheduledRestart => "scheduled-restart", Quiet;
+    // Alive but stuck (no watchdog ping, no log output): restarted like a failing health check.
+    Hung => "hung", Opens(Some(Warning)), "were restarted as hung";
+    // Started but never said READY=1 within its start_timeout.
+    NotReady => "not-ready", Opens(Some(Warning)), "were restarted for not becoming ready";
+    // It said READY=1 (`ready = "notify"`).
+    Ready => "ready", Quiet;
 }
 
 /// How loud an alert is; channels only receive alerts at or above their `min_level`.
@@ -208,7 +214,7 @@ impl Cause {
     pub fn of_recycle(kind: EventKind) -> Option<Cause> {
         match kind {
             EventKind::LimitRestart => Some(Cause::Limit),
-            EventKind::HealthRestart => Some(Cause::Health),
+            EventKind::HealthRestart | EventKind::Hung | EventKind::NotReady => Some(Cause::Health),
             EventKind::PressureRestart => Some(Cause::Pressure),
             _ => None,
         }

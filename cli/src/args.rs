@@ -57,11 +57,11 @@ pub enum Command {
     )]
     Top,
     /// Start bots.
-    Start(Selection),
+    Start(StartArgs),
     /// Stop bots (SIGTERM to the whole process group, SIGKILL after stop_timeout).
     Stop(Selection),
     /// Restart bots.
-    Restart(Selection),
+    Restart(StartArgs),
     /// Retry failed bots now instead of after their cool-down (all failing bots by default).
     Recover {
         /// Bots to recover; none means every failed or backing-off bot.
@@ -235,7 +235,7 @@ pub struct JsonFlag {
     pub json: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(group(clap::ArgGroup::new("which").required(true).multiple(false).args(["bots", "all", "user", "template"])))]
 pub struct Selection {
     /// Bots by name.
@@ -253,6 +253,24 @@ pub struct Selection {
     /// Print what was done to each bot as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `start` and `restart`: which bots, and whether to wait until they are ready.
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    #[command(flatten)]
+    pub sel: Selection,
+    /// Return only once each bot is ready (with `[health] ready = "notify"`: once it sent
+    /// READY=1; otherwise once it runs), waiting at most this long (default 2m); exit 1 for
+    /// a bot that is not ready by then or stopped trying.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        num_args = 0..=1,
+        default_missing_value = "2m",
+        value_parser = botctl_proto::config::parse_duration
+    )]
+    pub wait: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -454,6 +454,11 @@ pub fn progress(len: usize, what: &str) -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
+/// The line `status` and `agent status` give the agent's count of strangers' sd_notify messages.
+pub fn notify_ignored(count: u64) -> String {
+    format!("sd_notify: {count} message(s) from processes that are no bot's ignored")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

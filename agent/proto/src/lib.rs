@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 pub use paths::Paths;
 
 /// Bumped whenever a wire type or the service changes shape.
-pub const PROTOCOL_VERSION: u32 = 8;
+pub const PROTOCOL_VERSION: u32 = 9;
 
 /// The version of this build, the same for the CLI and the agent of one binary.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -177,6 +177,10 @@ pub struct BotInfo {
     /// The outcome of the last auth check (valid, expiring, expired, missing, malformed,
     /// rejected, unknown, no-file), for bots with `[auth]`.
     pub auth: Option<String>,
+    /// The bot's last sd_notify `STATUS=` text, while its process runs.
+    pub notify_status: Option<String>,
+    /// Started with `[health] ready = "notify"` and no `READY=1` yet.
+    pub waiting_ready: bool,
 }
 
 /// One bot's session check, as `botctl auth check` shows it. Never holds a cookie value.
@@ -332,6 +336,8 @@ pub struct StatusReport {
     pub config_issues: Vec<ConfigIssue>,
     /// None until the first sample is taken.
     pub host: Option<HostInfo>,
+    /// sd_notify messages from processes that are no bot's, since the agent started.
+    pub notify_ignored: u64,
 }
 
 /// A bot's last few health samples, oldest first: the sparklines of `botctl top`.

@@ -28,6 +28,8 @@ pub struct Paths {
     pub db_file: PathBuf,
     pub run_dir: PathBuf,
     pub socket: PathBuf,
+    /// The datagram socket bots send sd_notify messages to (their `NOTIFY_SOCKET`).
+    pub notify_socket: PathBuf,
     pub pid_file: PathBuf,
     /// Held (flock) by the one live agent for its whole life, and naming its pid. With the
     /// data, not in the runtime directory, which can vanish under a running agent.
@@ -53,6 +55,7 @@ impl Paths {
             db_file: data.join("state").join("botctl.db"),
             run_dir: run.to_path_buf(),
             socket: run.join("agent.sock"),
+            notify_socket: run.join("notify.sock"),
             pid_file: run.join("agent.pid"),
             lock_file: data.join("state").join("agent.lock"),
             agent_log: data.join("logs").join("agent.log"),

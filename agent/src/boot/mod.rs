@@ -89,6 +89,11 @@ pub async fn serve(
     // a lost or new database) the live processes are searched too.
     let registry_complete = store.clean_exit();
     phase("registry read");
+    // Before the first bot starts: its NOTIFY_SOCKET must answer from its first moment. A
+    // failure here is the notify loop's first error (an event, and binding again later).
+    let notify_socket = Arc::new(std::sync::Mutex::new(
+        loops::notify_socket::bind(&paths.notify_socket).ok(),
+    ));
     let fleet = Fleet::new(ctx.clone());
     let files = || match files.map(|t| t.join()) {
         Ok(Ok(files)) => files,
@@ -141,7 +146,7 @@ pub async fn serve(
         sockets_tx: Arc::new(sockets_tx),
         gate,
     };
-    start_loops(&ctx, &fleet, rpc, auth, auth_requests);
+    start_loops(&ctx, &fleet, rpc, auth, auth_requests, notify_socket);
 
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
@@ -196,6 +201,7 @@ fn start_loops(
     rpc: Rpc,
     auth: Arc<loops::auth::Monitor>,
     auth_requests: tokio::sync::mpsc::UnboundedReceiver<String>,
+    notify_socket: Arc<std::sync::Mutex<Option<tokio::net::UnixDatagram>>>,
 ) {
     {
         let Rpc {
@@ -231,6 +237,16 @@ fn start_loops(
         let (c, f) = (ctx.clone(), fleet.clone());
         tokio::spawn(supervise("cleanup", ctx.clone(), move || {
             Box::pin(loops::cleanup::run(c.clone(), f.clone()).map_ok())
+        }));
+    }
+    {
+        let (c, f) = (ctx.clone(), fleet.clone());
+        tokio::spawn(supervise("bots' notify socket", ctx.clone(), move || {
+            Box::pin(loops::notify_socket::run(
+                c.clone(),
+                f.clone(),
+                notify_socket.clone(),
+            ))
         }));
     }
     if let Some(every) = sdnotify::watchdog_every() {

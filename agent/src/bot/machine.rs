@@ -23,6 +23,9 @@ pub struct Policy {
     pub window: Duration,
     pub retry_after: Duration,
     pub stop_timeout: Duration,
+    /// `[health] ready = "notify"`: a started process counts as started (for `stable_after`)
+    /// only once it says READY=1 (`Machine::ready`).
+    pub wait_ready: bool,
 }
 
 // The defaults are the configuration's: defined once, there.
@@ -43,6 +46,7 @@ impl From<&RestartPolicy> for Policy {
             window: p.window,
             retry_after: p.retry_after,
             stop_timeout: p.stop_timeout,
+            wait_ready: false,
         }
     }
 }
@@ -232,6 +236,9 @@ pub struct Machine {
     after_spawn: Option<AfterStop>,
     // Why a Park stop is under way, for the event once it completes.
     park_reason: Option<String>,
+    // The running process has not said READY=1 yet (`Policy::wait_ready`): however long it
+    // ran, its end is a quick failure.
+    unready: bool,
 }
 
 impl Default for Machine {
@@ -253,6 +260,7 @@ impl Machine {
             user_restart: false,
             after_spawn: None,
             park_reason: None,
+            unready: false,
         }
     }
 
@@ -335,6 +343,33 @@ impl Machine {
         match self.phase {
             Phase::Running { pid, .. } | Phase::Stopping { pid, .. } => Some(pid),
             _ => None,
+        }
+    }
+
+    /// The running process `pid` said READY=1: it counts as started from `now`, so
+    /// `stable_after` is measured from here. True when this was news.
+    pub fn ready(&mut self, pid: u32, now: Instant) -> bool {
+        match &mut self.phase {
+            Phase::Running { pid: own, since } if *own == pid && self.unready => {
+                *since = now;
+                self.unready = false;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The running process was started and has not said READY=1 yet.
+    pub fn awaiting_ready(&self) -> bool {
+        self.unready && matches!(self.phase, Phase::Running { .. })
+    }
+
+    /// How long a run ended at `now` counts for `stable_after`.
+    fn stable_run(&self, since: Instant, now: Instant) -> Duration {
+        if self.unready {
+            Duration::ZERO
+        } else {
+            now.saturating_duration_since(since)
         }
     }
 
@@ -594,6 +629,7 @@ impl Machine {
             }
             None => {
                 self.phase = Phase::Running { pid, since: now };
+                self.unready = policy.wait_ready;
                 vec![event]
             }
         }
@@ -639,6 +675,7 @@ impl Machine {
                 self.last_exit = Some((exit, now));
                 let ran = now.saturating_duration_since(since);
                 let what = format!("{} after {}", exited_with(&exit.describe()), compact(ran));
+                let ran = self.stable_run(since, now);
                 let leave = match policy.mode {
                     Mode::Always => false,
                     Mode::OnFailure => exit.success(),
@@ -681,6 +718,7 @@ impl Machine {
                     AfterStop::Recycle => {
                         let ran = now.saturating_duration_since(since);
                         let what = format!("stopped ({}) after {}", exit.describe(), compact(ran));
+                        let ran = self.stable_run(since, now);
                         self.fail(what, ran, now, policy, None)
                     }
                 }
@@ -1407,6 +1445,50 @@ mod tests {
     }
 
     #[test]
+    fn with_wait_ready_a_run_counts_as_stable_only_from_ready() {
+        let p = Policy {
+            wait_ready: true,
+            ..Policy::default()
+        };
+        let t0 = Instant::now();
+        let mut m = Machine::new();
+        m.handle(Input::Start, t0, &p);
+        m.handle(Input::Spawned { pid: 7 }, t0, &p);
+        assert!(m.awaiting_ready());
+        assert!(!m.ready(8, t0 + S(1)), "another pid's READY=1");
+        // Never ready, however long it ran: its end is a quick failure.
+        let long = t0 + p.stable_after * 3;
+        m.handle(
+            Input::Exited {
+                pid: 7,
+                exit: Exit::Code(1),
+            },
+            long,
+            &p,
+        );
+        assert_eq!(m.quick_failures, 1);
+        m.handle(Input::Spawned { pid: 9 }, long, &p);
+        assert!(m.ready(9, long + S(100)));
+        assert!(!m.awaiting_ready());
+        assert!(!m.ready(9, long + S(101)), "news once");
+        // Stable counts from READY=1: a run that ends soon after it is quick.
+        m.handle(
+            Input::Exited {
+                pid: 9,
+                exit: Exit::Code(1),
+            },
+            long + S(110),
+            &p,
+        );
+        assert_eq!(m.quick_failures, 2);
+        // Without wait_ready nothing waits.
+        let mut m = Machine::new();
+        m.handle(Input::Start, t0, &Policy::default());
+        m.handle(Input::Spawned { pid: 7 }, t0, &Policy::default());
+        assert!(!m.awaiting_ready());
+    }
+
+    #[test]
     fn stable_run_restarts_immediately_and_resets_quick_failures() {
         let p = Policy::default();
         let t0 = Instant::now();
@@ -2109,6 +2191,7 @@ mod tests {
             window: S(60),
             retry_after: S(120),
             stop_timeout: S(2),
+            wait_ready: false,
         };
         let runs = [
             (0x9e37_79b9_7f4a_7c15_u64, Mode::Always),
@@ -2367,6 +2450,7 @@ mod proptests {
                     window: Duration::from_millis(window),
                     retry_after: Duration::from_millis(retry),
                     stop_timeout: Duration::from_secs(1),
+                    wait_ready: false,
                 },
             )
     }

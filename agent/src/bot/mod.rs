@@ -2,6 +2,7 @@
 //! the runner task that alone writes its state, the pure state machine and the process code.
 
 pub mod envfile;
+pub mod liveness;
 pub mod machine;
 pub mod process;
 pub mod runner;
@@ -14,6 +15,21 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use runner::{AuthSeen, Begin, Command, Left, Prepared, Settings, View};
 
+/// When the bot last wrote to its logs, as the log watcher saw it (inotify): read by the
+/// bot's task for `[health] log_silence`. A fact fed in, like a sample, not the bot's state.
+#[derive(Debug, Default)]
+pub struct OutputSeen(Mutex<Option<std::time::Instant>>);
+
+impl OutputSeen {
+    pub fn now(&self) {
+        *self.0.lock().unwrap() = Some(std::time::Instant::now());
+    }
+
+    pub fn last(&self) -> Option<std::time::Instant> {
+        *self.0.lock().unwrap()
+    }
+}
+
 /// A bot as the fleet and the loops hold it: its configuration as last applied, a way to
 /// send it a command, and a read-only view of its state. Only the bot's own task writes
 /// the view; everyone else sends what they saw.
@@ -22,6 +38,7 @@ pub struct BotHandle {
     pub config: Arc<BotConfig>,
     tx: mpsc::UnboundedSender<Command>,
     view: Arc<Mutex<View>>,
+    pub output: Arc<OutputSeen>,
 }
 
 impl BotHandle {
@@ -70,6 +87,7 @@ impl BotHandle {
             config,
             tx: self.tx.clone(),
             view: self.view.clone(),
+            output: self.output.clone(),
         }
     }
 }

@@ -435,3 +435,82 @@ mod tests {
         );
     }
 }
+
+/// How many parents a process-tree walk climbs at most: deeper trees are not bots' (and a
+/// bound keeps a pid-reuse loop from spinning).
+const TREE_DEPTH: usize = 64;
+
+/// The parent of `pid`, from /proc/PID/stat (the field after the command, which may itself
+/// hold spaces and parentheses).
+pub fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parent_in_stat(&stat)
+}
+
+fn parent_in_stat(stat: &str) -> Option<u32> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The first of `pid` and its ancestors for which `pick` answers, walking parents with
+/// `parent` (up to init).
+pub fn up_the_tree<T>(
+    pid: u32,
+    parent: impl Fn(u32) -> Option<u32>,
+    mut pick: impl FnMut(u32) -> Option<T>,
+) -> Option<T> {
+    let mut p = pid;
+    for _ in 0..TREE_DEPTH {
+        if let Some(found) = pick(p) {
+            return Some(found);
+        }
+        p = parent(p).filter(|&pp| pp > 1 && pp != p)?;
+    }
+    None
+}
+
+/// Whether `pid` is `ancestor` or runs under it.
+pub fn descends_from(pid: u32, ancestor: u32) -> bool {
+    up_the_tree(pid, parent_of, |p| (p == ancestor).then_some(())).is_some()
+}
+
+#[cfg(test)]
+mod tree_tests {
+    use super::*;
+
+    #[test]
+    fn the_parent_is_read_past_a_command_with_parentheses() {
+        assert_eq!(
+            parent_in_stat("42 (my (odd) bot) S 7 42 42 0 -1 4194560"),
+            Some(7)
+        );
+        assert_eq!(parent_in_stat("garbage"), None);
+        let me = std::process::id();
+        assert_eq!(parent_of(me), Some(std::os::unix::process::parent_id()));
+        assert!(descends_from(me, std::os::unix::process::parent_id()));
+        assert!(descends_from(me, me));
+        assert!(!descends_from(std::os::unix::process::parent_id(), me));
+    }
+
+    #[test]
+    fn a_walk_stops_at_init_at_a_loop_and_at_its_depth() {
+        let tree = |p: u32| match p {
+            10 => Some(5),
+            5 => Some(1),
+            7 => Some(7),
+            n if n > 1000 => Some(n - 1),
+            _ => None,
+        };
+        assert_eq!(
+            up_the_tree(10, tree, |p| (p == 5).then_some("bot")),
+            Some("bot")
+        );
+        assert_eq!(up_the_tree(10, tree, |p| (p == 1).then_some(())), None);
+        assert_eq!(up_the_tree(7, tree, |p| (p == 3).then_some(())), None);
+        assert_eq!(up_the_tree(5000, tree, |p| (p == 1000).then_some(())), None);
+        assert_eq!(
+            up_the_tree(1050, tree, |p| (p == 1000).then_some(p)),
+            Some(1000)
+        );
+    }
+}

@@ -11,10 +11,11 @@ use nix::sys::signal::Signal;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::sleep_until;
 
-use super::BotHandle;
 use super::envfile;
+use super::liveness::{Liveness, Note, Notice, Watches};
 use super::machine::{Action, EventKind, Exit, Input, Machine, Phase, Policy, Saved, Standing};
 use super::process::{self, BotProcess, SpawnSpec};
+use super::{BotHandle, OutputSeen};
 use crate::context::Context;
 use crate::events::{Actor, Cause, Event, exited_with};
 use crate::spawn_record::{Spawn, boot_ticks};
@@ -29,6 +30,14 @@ const GROUP_POLL: Duration = Duration::from_millis(10);
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub policy: RestartPolicy,
+}
+
+/// The machine's policy for this bot: its restart policy and whether it waits for READY=1.
+fn policy_of(settings: &Settings, watches: Watches) -> Policy {
+    Policy {
+        wait_ready: watches.ready.is_some(),
+        ..Policy::from(&settings.policy)
+    }
 }
 
 impl Settings {
@@ -94,6 +103,11 @@ pub enum Command {
         cpu_percent: f32,
         memory_bytes: u64,
     },
+    /// sd_notify messages from the bot's process tree (`from` is the sender's pid).
+    Notify {
+        from: u32,
+        notices: Box<[Notice]>,
+    },
     /// Stop and end the task (bot removed from the fleet).
     Remove {
         by: Box<Actor>,
@@ -140,6 +154,12 @@ pub struct View {
     pub auth: Option<String>,
     /// Why the bot is parked as auth-invalid.
     pub auth_blocked: Option<String>,
+    /// The running process's last sd_notify `STATUS=`.
+    pub notify_status: Option<String>,
+    /// Running, and waiting for its READY=1.
+    pub waiting_ready: bool,
+    /// STOPPING=1 or RELOADING=1, as the process said.
+    pub note: Option<Note>,
 }
 
 type SharedView = Arc<Mutex<View>>;
@@ -157,6 +177,9 @@ fn new_view() -> SharedView {
         memory_bytes: None,
         auth: None,
         auth_blocked: None,
+        notify_status: None,
+        waiting_ready: false,
+        note: None,
     }))
 }
 
@@ -214,6 +237,10 @@ pub struct BotTask {
     persisted: Option<Persisted>,
     /// The bot is being removed and its supervision is forgotten.
     forgotten: bool,
+    /// What `[health]` watches besides probes, and how the running process fares.
+    watches: Watches,
+    liveness: Liveness,
+    output: Arc<OutputSeen>,
 }
 
 /// Where a bot stands as far as the next agent is concerned: the machine's part, why it is
@@ -250,11 +277,14 @@ impl BotTask {
     ) -> (BotHandle, Prepared) {
         let (tx, rx) = mpsc::unbounded_channel();
         let view = new_view();
+        let output = Arc::new(OutputSeen::default());
         let handle = BotHandle {
             config: config.clone(),
             tx,
             view: view.clone(),
+            output: output.clone(),
         };
+        let watches = Watches::of(&config);
         let clocks = Clocks::read();
         let restored = saved.map(|s| restore(&s, &clocks));
         let mut task = BotTask {
@@ -262,7 +292,10 @@ impl BotTask {
             forgotten: false,
             ctx,
             config,
-            policy: Policy::from(&settings.policy),
+            policy: policy_of(&settings, watches),
+            watches,
+            liveness: Liveness::default(),
+            output,
             schedule: planned(settings.policy.schedule.clone()),
             auth_blocked: None,
             actor: Actor::Agent,
@@ -324,6 +357,7 @@ impl BotTask {
                     ),
                 );
                 task.process = Some(process);
+                task.liveness = Liveness::started(task.watches, Instant::now(), false);
                 // The previous agent died while stopping it: finish what was asked.
                 if let Some(why) = task.auth_blocked.clone() {
                     task.feed(Input::Park {
@@ -346,6 +380,7 @@ impl BotTask {
             let timer = self.machine.deadline();
             let stop_tick = self.stop_tick();
             let scheduled = self.schedule.as_ref().and_then(|(_, next)| *next);
+            let watched = self.liveness.deadline().filter(|_| self.process.is_some());
             tokio::select! {
                 cmd = rx.recv() => match cmd {
                     Some(cmd) => {
@@ -366,6 +401,9 @@ impl BotTask {
                 _ = sleep_until(scheduled.map_or_else(Instant::now, |(at, _)| at).into()), if scheduled.is_some() => {
                     self.scheduled_restart()
                 }
+                _ = sleep_until(watched.unwrap_or_else(Instant::now).into()), if watched.is_some() => {
+                    self.watch_due()
+                }
             }
             if self.exit_when_stopped.is_some() && !self.busy() {
                 if let Some(done) = self.exit_when_stopped.take() {
@@ -374,6 +412,89 @@ impl BotTask {
                 return;
             }
         }
+    }
+
+    /// A watch's deadline came: a bot not ready in time, or hung, is replaced like one that
+    /// fails its health checks (counted toward the restart-rate limit).
+    fn watch_due(&mut self) {
+        if !matches!(self.machine.phase, Phase::Running { .. }) {
+            return;
+        }
+        if let Some(verdict) = self.liveness.due(Instant::now(), self.output.last()) {
+            self.liveness = Liveness::default();
+            self.actor = Actor::Agent;
+            self.feed(Input::Recycle {
+                kind: verdict.kind(),
+                reason: verdict.reason(),
+            });
+        }
+    }
+
+    /// What the bot's process tree said over sd_notify.
+    fn notified(&mut self, from: u32, notices: &[Notice]) {
+        let Some(pid) = self.process.as_ref().map(|p| p.pid) else {
+            return;
+        };
+        if !matches!(self.machine.phase, Phase::Running { .. }) {
+            // Stopping: only what it says about itself still shows.
+            for n in notices {
+                if matches!(n, Notice::Status(_) | Notice::Stopping) {
+                    self.liveness.notice(n, self.watches, Instant::now());
+                }
+            }
+            self.show_liveness();
+            return;
+        }
+        let mut shown = false;
+        for n in notices {
+            let now = Instant::now();
+            if let Notice::MainPid(main) = n {
+                self.main_pid(*main, from);
+                continue;
+            }
+            shown |= !matches!(n, Notice::Watchdog | Notice::WatchdogUsec(_));
+            if self.liveness.notice(n, self.watches, now) && self.machine.ready(pid, now) {
+                let waited = Duration::from_millis(
+                    (now_ms() - self.started_at_ms.unwrap_or_else(now_ms)).max(0) as u64,
+                );
+                self.record(
+                    EventKind::Ready,
+                    format!(
+                        "ready (READY=1) after {}",
+                        botctl_proto::human::duration(waited)
+                    ),
+                );
+            }
+        }
+        if shown {
+            self.show_liveness();
+        }
+    }
+
+    /// MAINPID=: the supervised process stays the one botctl started (its exit is what the
+    /// pidfd sees and its group what a stop signals); a named pid outside the bot's tree is
+    /// refused and counted like a stranger's message.
+    fn main_pid(&mut self, main: u32, from: u32) {
+        let Some(own) = self.process.as_ref().map(|p| p.pid) else {
+            return;
+        };
+        if main != own && !process::descends_from(main, own) {
+            self.ctx.ignore_notify(
+                from,
+                &format!(
+                    "MAINPID={main} is not in bot {}'s process tree",
+                    self.config.name
+                ),
+            );
+        }
+    }
+
+    /// Copies what the process said into the view (`status`, `bots show`, `top`).
+    fn show_liveness(&mut self) {
+        let mut view = self.view.lock().unwrap();
+        view.notify_status = self.liveness.status.clone();
+        view.waiting_ready = self.machine.awaiting_ready() && self.liveness.waiting_ready();
+        view.note = self.liveness.note;
     }
 
     /// The schedule's time came (on the monotonic clock). The wall clock decides: if it was
@@ -414,6 +535,7 @@ impl BotTask {
                 self.feed(input);
             }
             Command::Recycle { kind, reason } => self.feed(Input::Recycle { kind, reason }),
+            Command::Notify { from, notices } => self.notified(from, &notices),
             Command::Auth(seen) => {
                 let AuthSeen { label, verdict } = *seen;
                 self.view.lock().unwrap().auth = Some(label);
@@ -448,7 +570,19 @@ impl BotTask {
                 let enabled_changed = config.enabled != self.config.enabled;
                 let auth_changed = config.auth != self.config.auth;
                 self.config = config;
-                self.policy = Policy::from(&settings.policy);
+                let watches = Watches::of(&self.config);
+                if watches != self.watches {
+                    self.watches = watches;
+                    // New watches count from now; a process waiting for READY=1 goes on
+                    // waiting (or not, when `ready` changed), its status stays.
+                    if self.process.is_some() {
+                        let fresh = self.machine.awaiting_ready();
+                        let status = self.liveness.status.take();
+                        self.liveness = Liveness::started(watches, Instant::now(), fresh);
+                        self.liveness.status = status;
+                    }
+                }
+                self.policy = policy_of(&settings, self.watches);
                 if self.schedule.as_ref().map(|(s, _)| s) != settings.policy.schedule.as_ref() {
                     self.schedule = planned(settings.policy.schedule.clone());
                 }
@@ -534,6 +668,7 @@ impl BotTask {
                 (Input::Exited { pid, .. }, Phase::Running { pid: own, .. }) if pid == own);
             let actions = self.machine.handle(input, Instant::now(), &self.policy);
             if spawned {
+                self.liveness = Liveness::started(self.watches, Instant::now(), true);
                 self.register();
                 if self.config.auth.is_some() {
                     self.ctx.request_auth_check(&self.config.name);
@@ -613,8 +748,10 @@ impl BotTask {
         env.extend(
             envfile::merge(from_file, &config.env)
                 .into_iter()
-                .filter(|(k, _)| !k.starts_with(botctl_proto::config::RESERVED_ENV_PREFIX)),
+                .filter(|(k, _)| !k.starts_with(botctl_proto::config::RESERVED_ENV_PREFIX))
+                .filter(|(k, _)| !botctl_proto::paths::SYSTEMD_AGENT_ENV.contains(&k.as_str())),
         );
+        env.extend(notify_env(&paths.notify_socket, self.watches));
         let spec = SpawnSpec {
             command: &config.command,
             cwd: &cwd,
@@ -798,6 +935,10 @@ impl BotTask {
             view.memory_bytes = None;
         }
         drop(view);
+        if self.process.is_none() {
+            self.liveness = Liveness::default();
+        }
+        self.show_liveness();
         self.persist();
     }
 
@@ -1003,6 +1144,17 @@ fn restore(s: &Supervision, clocks: &Clocks) -> (Saved, Option<String>) {
     };
     let blocked = (s.wanted == Wanted::Parked).then(|| s.reason.clone().unwrap_or_default());
     (saved, blocked)
+}
+
+/// What sd_notify clients read: where to send, and the watchdog period. WATCHDOG_PID is
+/// not set: the pid is not known before posix_spawn returns, and clients (sd_watchdog_enabled)
+/// take an unset WATCHDOG_PID as meant for them. These replace any of the bot's own `env`.
+fn notify_env(socket: &std::path::Path, watches: Watches) -> Vec<(String, String)> {
+    let mut env = vec![("NOTIFY_SOCKET".to_string(), socket.display().to_string())];
+    if let Some(d) = watches.watchdog {
+        env.push(("WATCHDOG_USEC".to_string(), d.as_micros().to_string()));
+    }
+    env
 }
 
 async fn exited(process: Option<&BotProcess>) {

@@ -27,7 +27,8 @@ impl Drop for Checker {
 
 /// The checks a bot's configuration asks for, at the interval they run.
 fn wanted(handle: &BotHandle, global: &GlobalConfig) -> Option<(HealthCheck, Duration)> {
-    let check = handle.config.health.clone()?;
+    // The rest of `[health]` (readiness, watchdog, log silence) is the bot task's own.
+    let check = handle.config.health.clone().filter(HealthCheck::probes)?;
     let interval = check.interval.map_or(global.agent.health_interval, |d| d.0);
     Some((check, interval))
 }

@@ -42,6 +42,8 @@ impl Registry {
                     cpu_percent: None,
                     memory_bytes: None,
                     auth: None,
+                    notify_status: None,
+                    waiting_ready: false,
                 });
             }
         }
@@ -64,6 +66,8 @@ impl Registry {
                         cpu_percent: None,
                         memory_bytes: None,
                         auth: None,
+                        notify_status: None,
+                        waiting_ready: false,
                     });
                 }
             }
@@ -114,6 +118,8 @@ pub fn info(
                 config.name
             )
         }),
+        BotState::Running if view.waiting_ready => Some("starting (waiting for READY=1)".into()),
+        BotState::Running => view.note.map(|n| n.as_str().to_string()),
         _ => None,
     };
     // A broken file whose last good version still runs is worth saying on the row itself.
@@ -138,5 +144,7 @@ pub fn info(
         cpu_percent: view.cpu_percent,
         memory_bytes: view.memory_bytes,
         auth: view.auth.clone(),
+        notify_status: view.notify_status.clone(),
+        waiting_ready: view.waiting_ready,
     }
 }

@@ -1,7 +1,7 @@
 //! A bot's `[health]` probe: a TCP connect to a port on 127.0.0.1 and/or an HTTP GET, each
 //! bounded by a timeout; the fleet runs it per bot (`fleet::checks`).
 
-use botctl_proto::config::HealthCheck;
+use botctl_proto::config::{HealthCheck, ReadyMode};
 
 /// One probe of a bot's checks: Ok when every configured check passes.
 pub async fn probe(check: &HealthCheck, client: &reqwest::Client) -> Result<(), String> {
@@ -59,10 +59,34 @@ pub fn describe(check: &HealthCheck) -> String {
     if let Some(url) = &check.http {
         parts.push(format!("http {url}"));
     }
-    format!(
-        "{}; {} failures in a row restart it, after a {} grace",
-        parts.join(", "),
-        check.failures,
-        botctl_proto::human::duration(check.start_grace.0)
-    )
+    let human = botctl_proto::human::duration;
+    let mut out = if parts.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "{}; {} failures in a row restart it, after a {} grace",
+            parts.join(", "),
+            check.failures,
+            human(check.start_grace.0)
+        )
+    };
+    let mut watch = |what: String| {
+        if !out.is_empty() {
+            out.push_str("; ");
+        }
+        out.push_str(&what);
+    };
+    if check.ready == ReadyMode::Notify {
+        watch(format!(
+            "ready at READY=1 (within {})",
+            human(check.start_timeout.0)
+        ));
+    }
+    if let Some(d) = check.watchdog {
+        watch(format!("watchdog {}", human(d.0)));
+    }
+    if let Some(d) = check.log_silence {
+        watch(format!("hung after {} without log output", human(d.0)));
+    }
+    out
 }

@@ -21,6 +21,18 @@ const FLOOD_REPORT_EVERY: Duration = Duration::from_secs(60);
 /// Rotates logs as they grow: inotify says which log was written (the kernel folds a flood
 /// of writes into one event per wake-up), so a runaway bot cannot outgrow `max_size_mb` by
 /// much; a slow sweep catches anything a watch missed.
+/// A bot wrote to its log: the same inotify events that drive rotation feed
+/// `[health] log_silence` (no second watch, no polling).
+fn output_seen(fleet: &Fleet, log: &std::path::Path) {
+    let bot = log
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(storage::log_owner);
+    if let Some(handle) = bot.and_then(|b| fleet.handle(b)) {
+        handle.output.now();
+    }
+}
+
 pub async fn run(ctx: Arc<Context>, fleet: Arc<Fleet>) {
     let dir = ctx.paths.logs_dir.clone();
     let _ = std::fs::create_dir_all(&dir);
@@ -61,6 +73,7 @@ pub async fn run(ctx: Arc<Context>, fleet: Arc<Fleet>) {
                     p.extension()
                         .is_some_and(|e| e == "out" || e == "err" || e == "log")
                 })
+                .inspect(|p| output_seen(&fleet, p))
                 .collect(),
         };
         let settings = fleet.log_settings();

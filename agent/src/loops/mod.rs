@@ -4,5 +4,6 @@
 pub mod auth;
 pub mod cleanup;
 pub mod logs;
+pub mod notify_socket;
 pub mod sampler;
 pub mod summary;

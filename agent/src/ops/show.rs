@@ -58,6 +58,14 @@ pub fn status(ops: &Ops, who: &Who, agent: AgentInfo) -> StatusReport {
         bots: list(ops, who, None),
         config_issues,
         host: ops.ctx.host.lock().unwrap().clone(),
+        // Who sends stray messages is the admin's business, as the socket is.
+        notify_ignored: match who.caller.owner() {
+            Some(_) => 0,
+            None => ops
+                .ctx
+                .notify_ignored
+                .load(std::sync::atomic::Ordering::Relaxed),
+        },
     }
 }
 

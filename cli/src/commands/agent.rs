@@ -125,6 +125,8 @@ struct AgentStatus {
     bots: Option<usize>,
     /// Sections of botctl.toml the agent runs without, and why.
     sections_off: Vec<botctl_proto::ConfigIssue>,
+    /// sd_notify messages from processes that are no bot's, ignored since the agent started.
+    notify_ignored: Option<u64>,
 }
 
 async fn status(target: &Target, json: bool) -> Result<(), CliError> {
@@ -135,6 +137,7 @@ async fn status(target: &Target, json: bool) -> Result<(), CliError> {
         None => None,
     };
     let bots = report.as_ref().map(|r| r.bots.len());
+    let notify_ignored = report.as_ref().map(|r| r.notify_ignored);
     let sections_off = report
         .map(|r| {
             r.config_issues
@@ -150,6 +153,7 @@ async fn status(target: &Target, json: bool) -> Result<(), CliError> {
         agent: session.map(|s| s.agent),
         bots,
         sections_off,
+        notify_ignored,
     };
     if json {
         render::print_json(&st);
@@ -165,6 +169,9 @@ async fn status(target: &Target, json: bool) -> Result<(), CliError> {
         );
         for issue in &st.sections_off {
             println!("  {issue}");
+        }
+        if let Some(n) = st.notify_ignored.filter(|n| *n > 0) {
+            println!("  {}", crate::render::notify_ignored(n));
         }
     } else {
         println!("agent not running (home {})", st.home);

@@ -193,6 +193,10 @@ pub async fn show(target: &Target, name: String, json: bool) -> Result<(), CliEr
         ("uptime", render::uptime(i.uptime_secs)),
         ("restarts", i.restarts.to_string()),
         ("last exit", render::last_exit(&i.last_exit, now)),
+        (
+            "status",
+            i.notify_status.clone().unwrap_or_else(|| "-".into()),
+        ),
         ("file", d.file.clone()),
         ("command", shell_words(&d.command)),
         ("cwd", d.cwd.clone()),

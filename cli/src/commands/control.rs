@@ -7,7 +7,7 @@ use botctl_proto::{Action, ActionReport, BotState, Target as Which};
 use futures::future::join_all;
 
 use crate::CliError;
-use crate::args::Selection;
+use crate::args::{Selection, StartArgs};
 use crate::client::{Session, Target, connect, ctx};
 use crate::render;
 
@@ -15,7 +15,25 @@ use crate::render;
 const ACTION_TIMEOUT: Duration = Duration::from_secs(3600);
 
 pub async fn run(target: &Target, action: Action, sel: Selection) -> Result<(), CliError> {
-    let which = if sel.all {
+    let session = connect(target).await?;
+    let report = execute(&session, action, which(&sel)).await?;
+    finish(&report, sel.json)
+}
+
+/// `start` and `restart`, which may wait for the bots to be ready.
+pub async fn start(target: &Target, action: Action, args: StartArgs) -> Result<(), CliError> {
+    let Some(within) = args.wait else {
+        return run(target, action, args.sel).await;
+    };
+    let session = connect(target).await?;
+    let mut report = execute(&session, action, which(&args.sel)).await?;
+    super::ready::wait(&session, &mut report.outcomes, within).await?;
+    finish(&report, args.sel.json)
+}
+
+fn which(sel: &Selection) -> Which {
+    let sel = sel.clone();
+    if sel.all {
         Which::All
     } else if let Some(owner) = sel.user {
         Which::Owner(owner)
@@ -23,10 +41,7 @@ pub async fn run(target: &Target, action: Action, sel: Selection) -> Result<(), 
         Which::Template(template)
     } else {
         Which::Bots(sel.bots)
-    };
-    let session = connect(target).await?;
-    let report = execute(&session, action, which).await?;
-    finish(&report, sel.json)
+    }
 }
 
 pub async fn recover(target: &Target, bots: Vec<String>, json: bool) -> Result<(), CliError> {

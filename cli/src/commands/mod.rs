@@ -10,6 +10,7 @@ mod control;
 mod events;
 mod logs;
 mod notify;
+mod ready;
 mod reload;
 mod status;
 mod storage;
@@ -26,9 +27,9 @@ pub async fn run(command: Command, target: &Target) -> Result<(), CliError> {
     match command {
         Command::Status(s) => status::run(target, s).await,
         Command::Top => crate::top::run(target).await,
-        Command::Start(s) => control::run(target, botctl_proto::Action::Start, s).await,
+        Command::Start(s) => control::start(target, botctl_proto::Action::Start, s).await,
         Command::Stop(s) => control::run(target, botctl_proto::Action::Stop, s).await,
-        Command::Restart(s) => control::run(target, botctl_proto::Action::Restart, s).await,
+        Command::Restart(s) => control::start(target, botctl_proto::Action::Restart, s).await,
         Command::Recover { bots, json } => control::recover(target, bots, json).await,
         Command::Bots { command } => match command {
             BotsCommand::List { user, json } => bots::list(target, user, json).await,

@@ -148,6 +148,24 @@ fn print(report: &StatusReport) {
             println!("{n}");
         }
     }
+    // What the bots say they are doing (sd_notify STATUS=), one line each.
+    let said: Vec<String> = report
+        .bots
+        .iter()
+        .filter_map(|b| {
+            let s = b.notify_status.as_ref()?;
+            Some(format!("  {}: {s}", b.name))
+        })
+        .collect();
+    if !said.is_empty() {
+        println!("bot status (STATUS=):");
+        for s in said {
+            println!("{s}");
+        }
+    }
+    if report.notify_ignored > 0 {
+        println!("{}", render::notify_ignored(report.notify_ignored));
+    }
     let global: Vec<_> = report
         .config_issues
         .iter()

@@ -206,6 +206,7 @@ fn detail_lines(model: &Model, width: u16) -> Vec<Line<'static>> {
         format!("{title}{rule}"),
         Style::new().add_modifier(Modifier::BOLD),
     )];
+    lines.extend(d.said.iter().map(|s| Line::raw(s.clone())));
     let now = now_ms();
     if d.events.is_empty() {
         lines.push(Line::raw("no events"));
@@ -294,6 +295,7 @@ mod tests {
         m.key(Key::Enter);
         m.detail = Some(Detail {
             bot: "a-rather-long-bot-name-0".into(),
+            said: vec!["status: polling mentions (42 today)".into()],
             events: vec![],
             log: vec!["hello from the bot".into()],
         });
@@ -305,6 +307,12 @@ mod tests {
         );
         assert!(
             lines.iter().any(|l| l == "hello from the bot"),
+            "{lines:#?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l == "status: polling mentions (42 today)"),
             "{lines:#?}"
         );
         let rows = lines.iter().filter(|l| l.contains("alice")).count();

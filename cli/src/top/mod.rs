@@ -125,8 +125,18 @@ async fn refresh_model(target: &Target, client: &mut Option<AgentClient>, model:
         }
     };
     let (report, events) = futures::join!(fetch_top(c), events);
+    let mut said = Vec::new();
     match report {
         Ok(report) => {
+            if let Some(b) = report
+                .status
+                .bots
+                .iter()
+                .find(|b| Some(&b.name) == bot.as_ref())
+            {
+                said.extend(b.notify_status.as_ref().map(|s| format!("status: {s}")));
+                said.extend(b.detail.clone());
+            }
             if model.message.as_deref().is_some_and(is_connection_error) {
                 model.message = None;
             }
@@ -145,7 +155,12 @@ async fn refresh_model(target: &Target, client: &mut Option<AgentClient>, model:
         let log = crate::tail::last_lines(&target.paths.stdout_log(&bot), DETAIL_LOG_LINES)
             .map(|t| t.lines().map(str::to_string).collect())
             .unwrap_or_default();
-        Detail { bot, events, log }
+        Detail {
+            bot,
+            said,
+            events,
+            log,
+        }
     });
 }
 

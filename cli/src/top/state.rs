@@ -111,6 +111,8 @@ pub struct Row {
 #[derive(Debug, Clone, Default)]
 pub struct Detail {
     pub bot: String,
+    /// What the bot says it is doing (sd_notify STATUS=), and why its state is what it is.
+    pub said: Vec<String>,
     pub events: Vec<EventRecord>,
     pub log: Vec<String>,
 }
@@ -394,6 +396,8 @@ pub(super) mod tests {
             cpu_percent: Some(cpu),
             memory_bytes: Some(mem),
             auth: None,
+            notify_status: None,
+            waiting_ready: false,
         }
     }
 
@@ -417,6 +421,7 @@ pub(super) mod tests {
                     home: "/h".into(),
                 },
                 bots,
+                notify_ignored: 0,
                 config_issues: vec![],
                 host: None,
             },

@@ -132,6 +132,40 @@ pub struct HealthCheck {
     pub start_grace: Dur,
     #[serde(deserialize_with = "de::<_, Num<u32, 1, MAX_CHECK_FAILURES>>")]
     pub failures: u32,
+    /// When the bot counts as started: at once, or at its sd_notify `READY=1`.
+    #[serde(skip_serializing_if = "ReadyMode::is_default")]
+    pub ready: ReadyMode,
+    /// With `ready = "notify"`: no READY=1 within this long restarts the bot.
+    pub start_timeout: Dur,
+    /// No sd_notify `WATCHDOG=1` within this long means hung.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watchdog: Option<Dur>,
+    /// No new output in the bot's logs for this long means hung.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_silence: Option<Dur>,
+}
+
+/// `[health] ready`: what makes a started bot count as started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadyMode {
+    /// Its process started.
+    Started,
+    /// It sent `READY=1` over `NOTIFY_SOCKET` (sd_notify).
+    Notify,
+}
+
+impl ReadyMode {
+    fn is_default(&self) -> bool {
+        *self == DEFAULT_READY
+    }
+}
+
+impl HealthCheck {
+    /// Whether a TCP or HTTP probe is configured (the rest of `[health]` needs none).
+    pub fn probes(&self) -> bool {
+        self.port.is_some() || self.http.is_some()
+    }
 }
 
 impl Default for HealthCheck {
@@ -144,6 +178,10 @@ impl Default for HealthCheck {
             timeout: Dur(DEFAULT_CHECK_TIMEOUT),
             start_grace: Dur(DEFAULT_START_GRACE),
             failures: DEFAULT_CHECK_FAILURES,
+            ready: DEFAULT_READY,
+            start_timeout: Dur(DEFAULT_START_TIMEOUT),
+            watchdog: None,
+            log_silence: None,
         }
     }
 }
@@ -440,12 +478,23 @@ fn check_statuses(say: &mut impl FnMut(&str, &str), field: &str, statuses: &[u16
 
 impl HealthCheck {
     fn check(&self, say: &mut impl FnMut(&str, &str)) {
-        if self.port.is_none() && self.http.is_none() {
+        let watches = self.ready == ReadyMode::Notify
+            || self.watchdog.is_some()
+            || self.log_silence.is_some();
+        if !self.probes() && !watches {
             say(
                 "health",
-                "has no check: set port = N (TCP connect to 127.0.0.1) and/or \
-                 http = \"URL\" (GET)",
+                "has no check: set port = N (TCP connect to 127.0.0.1), http = \"URL\" \
+                 (GET), ready = \"notify\", watchdog = \"60s\" and/or log_silence = \"15m\"",
             );
+        }
+        for (field, d) in [
+            ("health.watchdog", self.watchdog),
+            ("health.log_silence", self.log_silence),
+        ] {
+            if d.is_some_and(|d| d.0 < MIN_HEALTH_INTERVAL) {
+                say(field, "must be at least 1s");
+            }
         }
         if let Some(url) = &self.http {
             check_url(say, "health.http", url);

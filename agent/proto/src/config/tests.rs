@@ -266,6 +266,10 @@ fn health_section() {
             "health.interval",
         ),
         ("[health]\nport = 1\nurl = \"x\"\n", "health.url"),
+        ("[health]\nready = \"sometime\"\n", "health.ready"),
+        ("[health]\nwatchdog = \"10ms\"\n", "health.watchdog"),
+        ("[health]\nlog_silence = \"0s\"\n", "health.log_silence"),
+        ("[health]\nstart_timeout = \"90s\"\n", "health"),
         (
             "[limits]\nmax_bots_per_user = 1\n",
             "limits.max_bots_per_user",
@@ -275,6 +279,37 @@ fn health_section() {
         let e = bot(&full).unwrap_err();
         assert_eq!(e.field.as_deref(), Some(field), "{text}: {e}");
     }
+}
+
+#[test]
+fn health_watches_without_probes() {
+    let b = bot(
+        "user = \"a\"\ncommand = [\"x\"]\n[health]\nready = \"notify\"\nstart_timeout = \"20s\"\nwatchdog = \"1m\"\nlog_silence = \"15m\"\n",
+    )
+    .unwrap();
+    let h = b.health.clone().unwrap();
+    assert!(!h.probes());
+    assert_eq!(h.ready, ReadyMode::Notify);
+    assert_eq!(h.start_timeout, Dur(secs(20)));
+    assert_eq!(h.watchdog, Some(Dur(secs(60))));
+    assert_eq!(h.log_silence, Some(Dur(secs(900))));
+    let again = parse_bot("echo", Path::new("bots.d/echo.toml"), &b.to_toml()).unwrap();
+    assert_eq!(again, b, "round trip through to_toml");
+    // Each alone is a check; the defaults are documented once.
+    for one in [
+        "ready = \"notify\"",
+        "watchdog = \"5s\"",
+        "log_silence = \"2s\"",
+    ] {
+        bot(&format!(
+            "user = \"a\"\ncommand = [\"x\"]\n[health]\n{one}\n"
+        ))
+        .unwrap();
+    }
+    let h = HealthCheck::default();
+    assert_eq!(h.ready, DEFAULT_READY);
+    assert_eq!(h.start_timeout, Dur(DEFAULT_START_TIMEOUT));
+    assert_eq!((h.watchdog, h.log_silence), (None, None));
 }
 
 #[test]
@@ -689,6 +724,10 @@ fn to_toml_round_trip() {
             timeout: Dur(secs(2)),
             start_grace: Dur(Duration::ZERO),
             failures: 1,
+            ready: ReadyMode::Notify,
+            start_timeout: Dur(secs(20)),
+            watchdog: Some(Dur(secs(30))),
+            log_silence: Some(Dur(secs(900))),
         }),
         auth: Some(AuthConfig {
             cookies: "c.txt".into(),

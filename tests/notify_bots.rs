@@ -1,0 +1,193 @@
+//! Bots that speak sd_notify (Python's `sdnotify`, a real client library) and bots watched by
+//! their logs: readiness, the watchdog, STATUS=, strangers' messages, start_timeout, log silence.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::*;
+
+/// A bot of alice's with a script `bot.py` in its directory and `[health]` as given.
+fn python_bot(home: &Home, name: &str, script: &str, health: &str, extra: &str) {
+    let dir = home.file(&format!("bots/alice/{name}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("bot.py"), script).unwrap();
+    // Run under a shell that stays: the messages come from a child of the bot's main process.
+    home.write_bot(
+        name,
+        &format!(
+            "user = \"alice\"\ncommand = [\"sh\", \"-c\", \"python3 -u bot.py; exit 3\"]\n{extra}\n[health]\n{health}\n"
+        ),
+    );
+}
+
+/// Ready after 1.5 s, pings its watchdog every 0.5 s for 3 s, then stops pinging.
+const LATE_THEN_HUNG: &str = r#"
+import time, sdnotify
+n = sdnotify.SystemdNotifier(debug=True)
+time.sleep(1.5)
+n.notify("READY=1\nSTATUS=polling mentions (42 today)")
+for _ in range(6):
+    n.notify("WATCHDOG=1")
+    time.sleep(0.5)
+print("stopped pinging")
+time.sleep(1000)
+"#;
+
+#[test]
+fn a_bot_ready_late_pings_its_watchdog_then_hangs_and_is_restarted() {
+    let home = Home::fast();
+    python_bot(
+        &home,
+        "poller",
+        LATE_THEN_HUNG,
+        "ready = \"notify\"\nwatchdog = \"2s\"",
+        "enabled = false",
+    );
+    let t0 = Instant::now();
+    let args = ["start", "poller", "--wait", "20s"];
+    let start = home.command(&args).spawn().unwrap();
+    // Until READY=1 the bot runs but is not started: status says what it waits for.
+    let waiting = wait_for("poller waiting for READY=1", WAIT, || {
+        let bot = home.bot("poller");
+        ensure(bot["waiting_ready"] == true, bot.clone()).map(|()| bot)
+    });
+    assert_eq!(waiting["state"], "running");
+    assert_eq!(waiting["detail"], "starting (waiting for READY=1)");
+    let pid = pid_of(&waiting).unwrap();
+    let env = environ(pid);
+    let socket = format!("NOTIFY_SOCKET={}", home.file("run/notify.sock").display());
+    assert!(env.contains(&socket), "{env:?}");
+    assert!(
+        env.contains(&"WATCHDOG_USEC=2000000".to_string()),
+        "{env:?}"
+    );
+
+    let out = Home::finish(&args, start).ok();
+    assert!(
+        t0.elapsed() >= Duration::from_millis(1500),
+        "start --wait returned before READY=1: {out:?}"
+    );
+    out.says(&["ok", "poller", "ready"]);
+    let bot = home.bot("poller");
+    assert_eq!(bot["waiting_ready"], false, "{bot:#}");
+    assert_eq!(bot["notify_status"], "polling mentions (42 today)");
+    assert_eq!(pid_of(&bot), Some(pid));
+    home.botctl(&["status"]).ok().says(&[
+        "bot status (STATUS=):",
+        "poller: polling mentions (42 today)",
+    ]);
+    let shown = home.json(&["bots", "show", "poller", "--json"]);
+    assert_eq!(
+        shown["info"]["notify_status"],
+        "polling mentions (42 today)"
+    );
+    home.botctl(&["bots", "show", "poller"])
+        .ok()
+        .says(&["polling mentions (42 today)", "watchdog 2s"]);
+    let ready = wait_event_saying(&home, "poller", "ready", "READY=1");
+    assert!(
+        ready["message"].as_str().unwrap().contains("after 1."),
+        "{ready}"
+    );
+
+    // Pinging every 0.5 s keeps it alive past its 2 s period.
+    let log = home.file("logs/poller.out");
+    wait_for("the bot stops pinging", WAIT, || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        ensure(text.contains("stopped pinging"), text)
+    });
+    assert!(!kinds(&home.events("poller")).contains(&"hung".to_string()));
+    assert_eq!(pid_of(&home.bot("poller")), Some(pid));
+
+    // Then no ping for 2 s: hung, restarted with a new process.
+    wait_event_saying(&home, "poller", "hung", "hung: no watchdog ping for 2s");
+    let second = home.new_pid("poller", pid);
+    assert!(!alive(pid));
+    assert_ne!(second, pid);
+    // Counted like a health restart.
+    let shown = home.json(&["bots", "show", "poller", "--json"]);
+    assert_eq!(shown["record"]["health_restarts"], 1, "{shown:#}");
+}
+
+/// Never says READY=1.
+const NEVER_READY: &str = "import time\nprint('up')\ntime.sleep(1000)\n";
+
+#[test]
+fn a_strangers_messages_are_ignored_and_a_bot_never_ready_is_restarted() {
+    let home = Home::fast();
+    python_bot(
+        &home,
+        "slow",
+        NEVER_READY,
+        "ready = \"notify\"\nstart_timeout = \"3s\"",
+        "",
+    );
+    let first = home.running_pid("slow");
+    // A process of the test's own, not the bot's, claims to be ready.
+    let socket = home.file("run/notify.sock");
+    let sent = Command::new("python3")
+        .args([
+            "-c",
+            "import socket, sys; s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); \
+             s.sendto(b'READY=1\\nSTATUS=I am the bot', sys.argv[1])",
+        ])
+        .arg(&socket)
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let counted = wait_for("the stranger's message counted", WAIT, || {
+        let st = home.json(&["agent", "status", "--json"]);
+        ensure(st["notify_ignored"].as_u64() >= Some(1), st.clone()).map(|()| st)
+    });
+    assert_eq!(counted["notify_ignored"], 1, "{counted:#}");
+    let bot = home.bot("slow");
+    assert_eq!(bot["waiting_ready"], true, "{bot:#}");
+    assert_eq!(bot["notify_status"], Value::Null, "{bot:#}");
+    home.botctl(&["agent", "status"])
+        .ok()
+        .says(&["1 message(s) from processes that are no bot's ignored"]);
+
+    // No READY=1 within start_timeout: restarted like a crash, with its event.
+    let event = wait_event_saying(&home, "slow", "not-ready", "not ready after 3s");
+    assert!(
+        event["message"].as_str().unwrap().ends_with(": restarting"),
+        "{event}"
+    );
+    let second = home.new_pid("slow", first);
+    assert!(!alive(first));
+    assert_eq!(home.bot("slow")["waiting_ready"], true);
+    assert_ne!(second, first);
+}
+
+#[test]
+fn a_silent_bot_is_restarted_and_a_talking_one_is_not() {
+    let home = Home::fast();
+    let health = "[health]\nlog_silence = \"2s\"\n";
+    home.write_bot(
+        "quiet",
+        &format!(
+            "user = \"alice\"\ncommand = [\"sh\", \"-c\", \"echo hello; exec sleep 1000\"]\n{health}"
+        ),
+    );
+    home.write_bot(
+        "talker",
+        &format!(
+            "user = \"alice\"\ncommand = [\"sh\", \"-c\", \"while true; do echo tick >&2; sleep 0.3; done\"]\n{health}"
+        ),
+    );
+    let quiet = home.running_pid("quiet");
+    let talker = home.running_pid("talker");
+    wait_event_saying(&home, "quiet", "hung", "hung: no log output for 2s");
+    home.new_pid("quiet", quiet);
+    // Output on stderr counts too: twice the allowed silence later it still runs.
+    wait_age(talker, Duration::from_secs(4));
+    assert_eq!(pid_of(&home.bot("talker")), Some(talker));
+    assert!(alive(talker));
+    assert!(
+        !kinds(&home.events("talker")).contains(&"hung".to_string()),
+        "{:?}",
+        kinds(&home.events("talker"))
+    );
+}
