@@ -54,15 +54,20 @@ fn the_agent_tells_systemd_it_is_ready_and_alive() {
         started.elapsed()
     );
 
-    // Bots do not inherit what systemd said to the agent.
+    // Bots do not inherit what systemd said to the agent: their NOTIFY_SOCKET is the agent's
+    // own, and without `[health] watchdog` they get no WATCHDOG_USEC.
     let bot = home.running_pid("quiet");
     let env = environ(bot);
-    for name in ["NOTIFY_SOCKET", "WATCHDOG_USEC"] {
-        assert!(
-            !env.iter().any(|v| v.starts_with(&format!("{name}="))),
-            "{name} reached the bot"
-        );
-    }
+    let notify: Vec<&String> = env
+        .iter()
+        .filter(|v| v.starts_with("NOTIFY_SOCKET="))
+        .collect();
+    let own = format!("NOTIFY_SOCKET={}", home.file("run/notify.sock").display());
+    assert_eq!(notify, [&own], "systemd's NOTIFY_SOCKET reached the bot");
+    assert!(
+        !env.iter().any(|v| v.starts_with("WATCHDOG_USEC=")),
+        "WATCHDOG_USEC reached the bot"
+    );
 
     home.botctl(&["agent", "stop"]).ok();
     messages_until(&socket, &mut seen, WAIT, |m| {

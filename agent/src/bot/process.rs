@@ -328,6 +328,7 @@ pub fn pgid_of(pid: u32) -> Option<u32> {
 /// What the agent needs of /proc/PID/stat.
 pub struct Stat {
     pub state: char,
+    pub ppid: u32,
     pub pgrp: u32,
     pub start_ticks: u64,
 }
@@ -347,6 +348,7 @@ pub fn read_stat(pid: u32) -> Option<Stat> {
     // fields[0] is field 3 (state); field N is fields[N - 3].
     Some(Stat {
         state: fields.first()?.chars().next()?,
+        ppid: fields.get(1)?.parse().ok()?,
         pgrp: fields.get(2)?.parse().ok()?,
         start_ticks: fields.get(19)?.parse().ok()?,
     })
@@ -440,16 +442,9 @@ mod tests {
 /// bound keeps a pid-reuse loop from spinning).
 const TREE_DEPTH: usize = 64;
 
-/// The parent of `pid`, from /proc/PID/stat (the field after the command, which may itself
-/// hold spaces and parentheses).
+/// The parent of `pid`, from /proc/PID/stat.
 pub fn parent_of(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parent_in_stat(&stat)
-}
-
-fn parent_in_stat(stat: &str) -> Option<u32> {
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(1)?.parse().ok()
+    read_stat(pid).map(|s| s.ppid)
 }
 
 /// The first of `pid` and its ancestors for which `pick` answers, walking parents with
@@ -479,12 +474,7 @@ mod tree_tests {
     use super::*;
 
     #[test]
-    fn the_parent_is_read_past_a_command_with_parentheses() {
-        assert_eq!(
-            parent_in_stat("42 (my (odd) bot) S 7 42 42 0 -1 4194560"),
-            Some(7)
-        );
-        assert_eq!(parent_in_stat("garbage"), None);
+    fn the_parent_is_read_from_proc() {
         let me = std::process::id();
         assert_eq!(parent_of(me), Some(std::os::unix::process::parent_id()));
         assert!(descends_from(me, std::os::unix::process::parent_id()));
