@@ -137,6 +137,9 @@ pub struct Liveness {
     silence: Option<(Duration, Instant)>,
     /// The next time the silence is looked at (moved on by output seen meanwhile).
     silence_check: Option<Instant>,
+    /// Adopted from an earlier agent and silent since: its watchdog waits for a first message
+    /// (a client that connected its socket to the earlier agent's can no longer reach us).
+    unheard: Option<Watches>,
     /// The period the bot set with `WATCHDOG_USEC=` (zero: off), over the configured one.
     period_set: Option<Duration>,
     /// The last `STATUS=` text of this process.
@@ -146,12 +149,16 @@ pub struct Liveness {
 
 impl Liveness {
     /// A process just started (`fresh`) or adopted from an earlier agent (it said READY=1 to
-    /// that agent, or never will: it is taken as ready).
+    /// that agent, or never will: it is taken as ready; its watchdog counts from its first
+    /// message to this agent).
     pub fn started(watches: Watches, now: Instant, fresh: bool) -> Liveness {
         let mut l = Liveness::default();
         match watches.ready.filter(|_| fresh) {
             Some(timeout) => l.waiting = Some((now, later(now, timeout))),
             None => l.arm(watches, now),
+        }
+        if !fresh && l.watchdog.take().is_some() {
+            l.unheard = Some(watches);
         }
         l
     }
@@ -173,6 +180,10 @@ impl Liveness {
 
     /// Takes one notice in. True when it made the bot ready.
     pub fn notice(&mut self, notice: &Notice, watches: Watches, now: Instant) -> bool {
+        if let Some(w) = self.unheard.take() {
+            let period = self.period_set.or(w.watchdog).filter(|d| !d.is_zero());
+            self.watchdog = period.map(|d| (d, later(now, d)));
+        }
         match notice {
             Notice::Ready => {
                 // READY=1 also ends a reload, as for systemd.
@@ -378,12 +389,16 @@ mod tests {
     }
 
     #[test]
-    fn an_adopted_process_is_taken_as_ready() {
-        let w = watches(Some(90), Some(10), None);
+    fn an_adopted_process_is_taken_as_ready_and_watched_once_heard() {
+        let w = watches(Some(90), Some(10), Some(900));
         let t0 = Instant::now();
-        let l = Liveness::started(w, t0, false);
+        let mut l = Liveness::started(w, t0, false);
         assert!(!l.waiting_ready());
-        assert_eq!(l.deadline(), Some(t0 + S(10)));
+        // Its logs are watched at once; its watchdog from its first message here.
+        assert_eq!(l.deadline(), Some(t0 + S(900)));
+        l.notice(&Notice::Status("back".into()), w, t0 + S(5));
+        assert_eq!(l.deadline(), Some(t0 + S(15)));
+        assert_eq!(l.due(t0 + S(15), None), Some(Verdict::NoPing(S(10))));
     }
 
     #[test]

@@ -25,6 +25,12 @@ impl OutputSeen {
         *self.0.lock().unwrap() = Some(std::time::Instant::now());
     }
 
+    /// Output seen otherwise (a log file's modification time).
+    pub fn seen_at(&self, at: std::time::Instant) {
+        let mut last = self.0.lock().unwrap();
+        *last = (*last).max(Some(at));
+    }
+
     pub fn last(&self) -> Option<std::time::Instant> {
         *self.0.lock().unwrap()
     }

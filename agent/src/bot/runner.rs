@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::sleep_until;
 
 use super::envfile;
-use super::liveness::{Liveness, Note, Notice, Watches};
+use super::liveness::{Liveness, Note, Notice, Verdict, Watches};
 use super::machine::{Action, EventKind, Exit, Input, Machine, Phase, Policy, Saved, Standing};
 use super::process::{self, BotProcess, SpawnSpec};
 use super::{BotHandle, OutputSeen};
@@ -420,13 +420,41 @@ impl BotTask {
         if !matches!(self.machine.phase, Phase::Running { .. }) {
             return;
         }
-        if let Some(verdict) = self.liveness.due(Instant::now(), self.output.last()) {
+        let now = Instant::now();
+        if let Some(verdict) = self.liveness.due(now, self.output.last())
+            && !self.wrote_lately(verdict, now)
+        {
             self.liveness = Liveness::default();
             self.actor = Actor::Agent;
             self.feed(Input::Recycle {
                 kind: verdict.kind(),
                 reason: verdict.reason(),
             });
+        }
+    }
+
+    /// Before a silent bot is replaced, its log files' times have a say: inotify is what
+    /// counts output, and a watch that could not be set (or missed an event) must not cost a
+    /// working bot its process. Two stats, once per `log_silence` at most.
+    fn wrote_lately(&mut self, verdict: Verdict, now: Instant) -> bool {
+        let Verdict::Silent(allowed) = verdict else {
+            return false;
+        };
+        let paths = &self.ctx.paths;
+        let written = [
+            paths.stdout_log(&self.config.name),
+            paths.stderr_log(&self.config.name),
+        ]
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+        .filter_map(|t| now.checked_sub(t.elapsed().unwrap_or_default()))
+        .max();
+        match written {
+            Some(at) if now.saturating_duration_since(at) < allowed => {
+                self.output.seen_at(at);
+                true
+            }
+            _ => false,
         }
     }
 
@@ -575,7 +603,11 @@ impl BotTask {
                     self.watches = watches;
                     // New watches count from now; a process waiting for READY=1 goes on
                     // waiting (or not, when `ready` changed), its status stays.
-                    if self.process.is_some() {
+                    if let Some(pid) = self.process.as_ref().map(|p| p.pid) {
+                        if watches.ready.is_none() {
+                            // No longer waiting for READY=1: it counts as started now.
+                            self.machine.ready(pid, Instant::now());
+                        }
                         let fresh = self.machine.awaiting_ready();
                         let status = self.liveness.status.take();
                         self.liveness = Liveness::started(watches, Instant::now(), fresh);
