@@ -159,6 +159,11 @@ fn a_strangers_messages_are_ignored_and_a_bot_never_ready_is_restarted() {
     assert!(!alive(first));
     assert_eq!(home.bot("slow")["waiting_ready"], true);
     assert_ne!(second, first);
+
+    // Waiting for it is bounded, and not getting there is a failure.
+    home.botctl(&["restart", "slow", "--wait", "1s"])
+        .code(1)
+        .says(&["FAIL slow: not ready after 1s", "did not restart: slow"]);
 }
 
 #[test]
