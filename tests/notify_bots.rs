@@ -196,3 +196,86 @@ fn a_silent_bot_is_restarted_and_a_talking_one_is_not() {
         kinds(&home.events("talker"))
     );
 }
+
+/// A bot that pings its watchdog at half its period, or sleeps when it has none.
+const PINGER: &str = r#"
+import os, socket, time
+usec = os.environ.get("WATCHDOG_USEC")
+if not usec:
+    time.sleep(100000)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+while True:
+    s.sendto(b"WATCHDOG=1", os.environ["NOTIFY_SOCKET"])
+    time.sleep(int(usec) / 2e6)
+"#;
+
+/// What watchdogs cost the agent at 200 bots: its CPU over 30 idle seconds with every bot
+/// pinging `WATCHDOG=1` every 5 s (`watchdog = "10s"`), against the same bots without a
+/// watchdog. A measurement, not a check of behaviour:
+/// `cargo test --release --test e2e notify_bots::watchdog_cost -- --ignored --nocapture`.
+#[test]
+#[ignore = "a 2-minute measurement; run it by name"]
+fn watchdog_cost_at_200_bots() {
+    const WINDOW: Duration = Duration::from_secs(30);
+    let without = idle_cpu(false, WINDOW);
+    let with = idle_cpu(true, WINDOW);
+    let pct = |d: Duration| d.as_secs_f64() * 100.0 / WINDOW.as_secs_f64();
+    println!(
+        "agent CPU over {WINDOW:?} at 200 bots: without watchdogs {without:?} ({:.3}% of a core), \
+         with watchdog = \"10s\" (40 pings/s) {with:?} ({:.3}% of a core)",
+        pct(without),
+        pct(with)
+    );
+    assert!(
+        with < WINDOW / 100,
+        "watchdogs cost the agent more than 1% of a core: {with:?}"
+    );
+}
+
+/// The agent's CPU over `window` once 200 pinger bots run (and have settled).
+fn idle_cpu(watchdog: bool, window: Duration) -> Duration {
+    const BOTS: usize = 200;
+    let home = Home::new();
+    home.write_config("[limits]\nmax_total_bots = 1000\nmax_bots_per_user = 1000\n");
+    let script = home.file("pinger.py");
+    std::fs::write(&script, PINGER).unwrap();
+    let health = if watchdog {
+        "[health]\nwatchdog = \"10s\"\n"
+    } else {
+        ""
+    };
+    for i in 0..BOTS {
+        home.write_bot(
+            &format!("bot{i:03}"),
+            &format!(
+                "user = \"owner{}\"\ncommand = [\"python3\", \"{}\"]\n{health}",
+                i % 4,
+                script.display()
+            ),
+        );
+    }
+    wait_for("every bot running", Duration::from_secs(60), || {
+        let status = home.status();
+        let running = status["bots"]
+            .as_array()
+            .map(|b| b.iter().filter(|b| b["state"] == "running").count())
+            .unwrap_or(0);
+        ensure(running == BOTS, running)
+    });
+    let agent = home.agent_pid_file().expect("the agent's pid");
+    // 200 Python start-ups on two cores, the first samples and store writes: let them pass.
+    std::thread::sleep(Duration::from_secs(15));
+    let before = cpu_time(agent);
+    std::thread::sleep(window);
+    let used = cpu_time(agent) - before;
+    let status = home.status();
+    assert_eq!(status["notify_ignored"], 0, "every ping was a bot's");
+    let restarts: u64 = status["bots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["restarts"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(restarts, 0, "no bot was taken for hung");
+    used
+}

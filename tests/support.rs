@@ -501,6 +501,19 @@ pub fn agent_pids(home: &Home) -> Vec<u32> {
         .collect()
 }
 
+/// CPU time the process's live threads have used so far, in nanoseconds from the scheduler
+/// (`/proc/PID/task/*/schedstat`): the 10 ms clock ticks of `/proc/PID/stat` are too coarse
+/// for what one refresh costs.
+pub fn cpu_time(pid: u32) -> Duration {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("a live process");
+    let ns: u64 = tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(ns)
+}
+
 /// How long a process has been running, from /proc.
 pub fn process_age(pid: u32) -> Option<Duration> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;

@@ -220,19 +220,6 @@ fn top_without_a_terminal_says_what_to_use_instead() {
     assert!(agent_pids(&home).is_empty(), "no agent started for nothing");
 }
 
-/// CPU time the process's live threads have used so far, in nanoseconds from the scheduler
-/// (`/proc/PID/task/*/schedstat`): the 10 ms clock ticks of `/proc/PID/stat` are too coarse
-/// for what one refresh costs.
-fn cpu_time(pid: u32) -> Duration {
-    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("a live process");
-    let ns: u64 = tasks
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum();
-    Duration::from_nanos(ns)
-}
-
 /// What `top` costs the agent at 200 bots: the agent's CPU time over 30 s with top refreshing
 /// every second against 30 s without it. A measurement, not a check of behaviour:
 /// `cargo test --test e2e top::top_cost -- --ignored --nocapture`.
