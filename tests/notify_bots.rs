@@ -22,11 +22,11 @@ fn python_bot(home: &Home, name: &str, script: &str, health: &str, extra: &str) 
     );
 }
 
-/// Ready after 1.5 s, pings its watchdog every 0.5 s for 3 s, then stops pinging.
+/// Ready after 2.5 s, pings its watchdog every 0.5 s for 3 s, then stops pinging.
 const LATE_THEN_HUNG: &str = r#"
 import time, sdnotify
 n = sdnotify.SystemdNotifier(debug=True)
-time.sleep(1.5)
+time.sleep(2.5)
 n.notify("READY=1\nSTATUS=polling mentions (42 today)")
 for _ in range(6):
     n.notify("WATCHDOG=1")
@@ -55,6 +55,9 @@ fn a_bot_ready_late_pings_its_watchdog_then_hangs_and_is_restarted() {
     });
     assert_eq!(waiting["state"], "running");
     assert_eq!(waiting["detail"], "starting (waiting for READY=1)");
+    home.botctl(&["status"])
+        .ok()
+        .says(&["starting:\n  poller: starting (waiting for READY=1)"]);
     let pid = pid_of(&waiting).unwrap();
     let env = environ(pid);
     let socket = format!("NOTIFY_SOCKET={}", home.file("run/notify.sock").display());
@@ -66,7 +69,7 @@ fn a_bot_ready_late_pings_its_watchdog_then_hangs_and_is_restarted() {
 
     let out = Home::finish(&args, start).ok();
     assert!(
-        t0.elapsed() >= Duration::from_millis(1500),
+        t0.elapsed() >= Duration::from_millis(2500),
         "start --wait returned before READY=1: {out:?}"
     );
     out.says(&["ok", "poller", "ready"]);
@@ -88,7 +91,7 @@ fn a_bot_ready_late_pings_its_watchdog_then_hangs_and_is_restarted() {
         .says(&["polling mentions (42 today)", "watchdog 2s"]);
     let ready = wait_event_saying(&home, "poller", "ready", "READY=1");
     assert!(
-        ready["message"].as_str().unwrap().contains("after 1."),
+        ready["message"].as_str().unwrap().contains("after 2."),
         "{ready}"
     );
 

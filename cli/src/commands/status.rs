@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::render::{Cell, Summary};
-use botctl_proto::{StatusReport, now_ms};
+use botctl_proto::{BotState, StatusReport, now_ms};
 use serde::Serialize;
 
 use crate::CliError;
@@ -137,11 +137,22 @@ fn print(report: &StatusReport) {
         println!("{table}");
     }
     println!("fleet: {}", render::summary(&report.bots));
-    let notes: Vec<String> = report
+    // A bot waiting for its READY=1 is on its way, not a problem: said apart.
+    let (starting, notes): (Vec<_>, Vec<_>) = report
         .bots
         .iter()
-        .filter_map(|b| b.detail.as_ref().map(|d| format!("  {}: {d}", b.name)))
-        .collect();
+        .filter_map(|b| {
+            let line = format!("  {}: {}", b.name, b.detail.as_ref()?);
+            Some((b.waiting_ready && b.state == BotState::Running, line))
+        })
+        .partition(|(waiting, _)| *waiting);
+    let notes: Vec<String> = notes.into_iter().map(|(_, l)| l).collect();
+    if !starting.is_empty() {
+        println!("starting:");
+        for (_, line) in starting {
+            println!("{line}");
+        }
+    }
     if !notes.is_empty() {
         println!("needs attention:");
         for n in notes {
