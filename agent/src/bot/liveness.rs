@@ -174,6 +174,23 @@ impl Liveness {
         self.silence_check = watches.log_silence.map(|d| later(now, d));
     }
 
+    /// Moves every deadline `by` later: the time the bot could not be heard (its task was
+    /// prepared during a fleet load and ran only once the whole fleet was started).
+    pub fn postpone(&mut self, by: Duration) {
+        if let Some((_, give_up)) = &mut self.waiting {
+            *give_up = later(*give_up, by);
+        }
+        if let Some((_, due)) = &mut self.watchdog {
+            *due = later(*due, by);
+        }
+        if let Some((_, armed)) = &mut self.silence {
+            *armed = later(*armed, by);
+        }
+        if let Some(check) = &mut self.silence_check {
+            *check = later(*check, by);
+        }
+    }
+
     pub fn waiting_ready(&self) -> bool {
         self.waiting.is_some()
     }
@@ -399,6 +416,20 @@ mod tests {
         l.notice(&Notice::Status("back".into()), w, t0 + S(5));
         assert_eq!(l.deadline(), Some(t0 + S(15)));
         assert_eq!(l.due(t0 + S(15), None), Some(Verdict::NoPing(S(10))));
+    }
+
+    #[test]
+    fn time_the_bot_could_not_be_heard_does_not_count() {
+        let w = watches(Some(90), Some(10), Some(60));
+        let t0 = Instant::now();
+        let mut l = Liveness::started(w, t0, true);
+        l.postpone(S(12));
+        assert_eq!(l.deadline(), Some(t0 + S(102)));
+        let mut l = Liveness::started(watches(None, Some(10), Some(60)), t0, true);
+        l.postpone(S(12));
+        assert_eq!(l.deadline(), Some(t0 + S(22)));
+        assert_eq!(l.due(t0 + S(21), None), None);
+        assert_eq!(l.due(t0 + S(72), None), Some(Verdict::NoPing(S(10))));
     }
 
     #[test]

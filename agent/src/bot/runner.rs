@@ -241,6 +241,8 @@ pub struct BotTask {
     watches: Watches,
     liveness: Liveness,
     output: Arc<OutputSeen>,
+    /// When `prepare` ran: the watches' deadlines wait for `run`.
+    prepared_at: Instant,
 }
 
 /// Where a bot stands as far as the next agent is concerned: the machine's part, why it is
@@ -296,6 +298,7 @@ impl BotTask {
             watches,
             liveness: Liveness::default(),
             output,
+            prepared_at: Instant::now(),
             schedule: planned(settings.policy.schedule.clone()),
             auth_blocked: None,
             actor: Actor::Agent,
@@ -373,6 +376,9 @@ impl BotTask {
     }
 
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>) {
+        // Prepared during a fleet load, the task may have waited for the rest of the fleet
+        // (200 bots starting on two cores): the bot could not be heard meanwhile.
+        self.liveness.postpone(self.prepared_at.elapsed());
         loop {
             if self.machine.phase == Phase::Removed {
                 return;
