@@ -160,6 +160,16 @@ pub enum Command {
         #[command(subcommand)]
         command: TemplatesCommand,
     },
+    /// What will break next, soonest first: bots whose memory grows towards max_memory_mb,
+    /// the host's disk and memory growing towards their thresholds, expiring sessions.
+    #[command(
+        long_about = "What will break next, soonest first: every bot whose memory trend reaches its max_memory_mb within its forecast_horizon, the host's disk and memory when their trend reaches max_disk_percent or memory_threshold_percent within the global forecast_horizon, and every cookie session that expires within its warn_before. A trend is a least-squares line through the peaks of the samples of the last forecast_window, and counts only when it fits well. An owner sees its own bots' forecasts; the host's are shown to admins."
+    )]
+    Forecast {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Disk use per owner against quotas, and what template links save.
     Storage {
         /// Only this owner.

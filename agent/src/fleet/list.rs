@@ -42,6 +42,7 @@ impl Registry {
                     cpu_percent: None,
                     memory_bytes: None,
                     auth: None,
+                    forecast: None,
                 });
             }
         }
@@ -64,6 +65,7 @@ impl Registry {
                         cpu_percent: None,
                         memory_bytes: None,
                         auth: None,
+                        forecast: None,
                     });
                 }
             }
@@ -138,5 +140,7 @@ pub fn info(
         cpu_percent: view.cpu_percent,
         memory_bytes: view.memory_bytes,
         auth: view.auth.clone(),
+        // Filled in from the sampler's forecasts by the ops that answer (`ops::forecast`).
+        forecast: None,
     }
 }

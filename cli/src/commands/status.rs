@@ -148,6 +148,21 @@ fn print(report: &StatusReport) {
             println!("{n}");
         }
     }
+    let forecasts: Vec<String> = report
+        .bots
+        .iter()
+        .filter_map(|b| {
+            b.forecast
+                .as_ref()
+                .map(|f| format!("  {}: {}", b.name, f.message))
+        })
+        .collect();
+    if !forecasts.is_empty() {
+        println!("forecast (botctl forecast):");
+        for f in forecasts {
+            println!("{f}");
+        }
+    }
     let global: Vec<_> = report
         .config_issues
         .iter()

@@ -394,6 +394,7 @@ pub(super) mod tests {
             cpu_percent: Some(cpu),
             memory_bytes: Some(mem),
             auth: None,
+            forecast: None,
         }
     }
 
