@@ -23,7 +23,7 @@ pub struct Context {
     /// The bots' last samples and the agent's own cost, for `top`.
     pub recent: Mutex<crate::health::recent::Recent>,
     /// The forecasts in force at the last health sample.
-    pub forecasts: Mutex<crate::loops::forecasts::Published>,
+    pub forecasts: Mutex<crate::health::forecast::Published>,
     /// Wakes the cleanup loop before its interval (disk use crossed max_disk_percent).
     pub cleanup_now: tokio::sync::Notify,
     /// Tells the loops that wait out an interval that a reload may have changed it.

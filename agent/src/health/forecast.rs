@@ -23,6 +23,14 @@ const POINTS_PER_STRETCH: usize = 6;
 /// small whatever is configured.
 pub const MAX_POINTS: usize = 240;
 
+/// The forecasts in force now, as `status`, `bots show` and `botctl forecast` show them
+/// (made by `loops::forecasts`, kept in the context).
+#[derive(Debug, Clone, Default)]
+pub struct Published {
+    pub bots: HashMap<String, botctl_proto::Forecast>,
+    pub host: Vec<botctl_proto::Forecast>,
+}
+
 /// What makes a forecast.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rules {

@@ -9,7 +9,7 @@ use botctl_proto::human::{bytes, duration};
 use botctl_proto::{Forecast, ForecastKind, HostInfo};
 
 use crate::events::{Event, EventKind};
-use crate::health::forecast::{Episodes, Projection, Rules, Series, Turn, project};
+use crate::health::forecast::{Episodes, Projection, Published, Rules, Series, Turn, project};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -22,13 +22,6 @@ pub enum News {
         bot: String,
         reason: String,
     },
-}
-
-/// The forecasts in force now, as `status`, `bots show` and `botctl forecast` show them.
-#[derive(Debug, Clone, Default)]
-pub struct Published {
-    pub bots: HashMap<String, Forecast>,
-    pub host: Vec<Forecast>,
 }
 
 /// A bot as the forecaster needs it.
@@ -90,11 +83,7 @@ impl Forecaster {
         let series = &mut tracked.series;
         series.push(at, b.memory_bytes as f64, rules.window);
         let limit = b.limits.max_memory_mb.saturating_mul(MIB);
-        let projection = if series.len() >= rules.min_samples {
-            project(&series.points(), limit as f64, &rules).filter(|p| p.within(&rules))
-        } else {
-            None
-        };
+        let projection = due(series, limit, &rules);
         let key = b.name.to_string();
         let turn = self.bot_episodes.turn(&key, b.pid, projection.is_some());
         let mut news = Vec::new();
@@ -126,17 +115,16 @@ impl Forecaster {
                         });
                     }
                 }
-                let forecast = Forecast {
-                    kind: ForecastKind::BotMemory,
-                    bot: Some(b.name.to_string()),
-                    owner: Some(b.owner.to_string()),
-                    at_ms: now_ms + p.eta.as_millis().min(i64::MAX as u128 / 2) as i64,
-                    made_at_ms: now_ms,
-                    bytes_per_hour: Some(p.per_sec * 3600.0),
-                    current_bytes: Some(b.memory_bytes),
-                    limit_bytes: Some(limit),
+                let mut forecast = shown(
+                    ForecastKind::BotMemory,
+                    now_ms,
+                    &p,
+                    b.memory_bytes,
+                    limit,
                     message,
-                };
+                );
+                forecast.bot = Some(b.name.to_string());
+                forecast.owner = Some(b.owner.to_string());
                 self.published.bots.insert(b.name.to_string(), forecast);
             }
             (_, None) => {}
@@ -196,11 +184,7 @@ impl Forecaster {
             let series = self.host.entry(kind).or_default();
             series.push(at, used as f64, rules.window);
             let limit = (total as u128 * percent as u128 / 100) as u64;
-            let projection = if series.len() >= rules.min_samples {
-                project(&series.points(), limit as f64, &rules).filter(|p| p.within(&rules))
-            } else {
-                None
-            };
+            let projection = due(series, limit, &rules);
             let what = match kind {
                 ForecastKind::HostDisk => format!("disk of {}", host.disk_path),
                 _ => "host memory".to_string(),
@@ -233,17 +217,9 @@ impl Forecaster {
                             message.clone(),
                         )));
                     }
-                    self.published.host.push(Forecast {
-                        kind,
-                        bot: None,
-                        owner: None,
-                        at_ms: now_ms + p.eta.as_millis().min(i64::MAX as u128 / 2) as i64,
-                        made_at_ms: now_ms,
-                        bytes_per_hour: Some(p.per_sec * 3600.0),
-                        current_bytes: Some(used),
-                        limit_bytes: Some(limit),
-                        message,
-                    });
+                    self.published
+                        .host
+                        .push(shown(kind, now_ms, &p, used, limit, message));
                 }
                 (_, None) => {}
             }
@@ -257,6 +233,36 @@ impl Forecaster {
 
     pub fn published(&self) -> &Published {
         &self.published
+    }
+}
+
+/// The projection of `series` towards `limit` when it is a forecast now.
+fn due(series: &Series, limit: u64, rules: &Rules) -> Option<Projection> {
+    if series.len() < rules.min_samples {
+        return None;
+    }
+    project(&series.points(), limit as f64, rules).filter(|p| p.within(rules))
+}
+
+/// A projection as `botctl forecast` shows it (about the host until a bot is named).
+fn shown(
+    kind: ForecastKind,
+    now_ms: i64,
+    p: &Projection,
+    current: u64,
+    limit: u64,
+    message: String,
+) -> Forecast {
+    Forecast {
+        kind,
+        bot: None,
+        owner: None,
+        at_ms: now_ms.saturating_add(p.eta.as_millis().min(i64::MAX as u128) as i64),
+        made_at_ms: now_ms,
+        bytes_per_hour: Some(p.per_sec * 3600.0),
+        current_bytes: Some(current),
+        limit_bytes: Some(limit),
+        message,
     }
 }
 

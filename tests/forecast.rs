@@ -1,0 +1,126 @@
+//! Forecasts as a user sees them: a bot that leaks at a steady rate gets its `forecast` event
+//! well before the limit restart, `botctl forecast` lists it, and `restart_before_limit`
+//! restarts it before the limit with the forecast as the reason.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::*;
+
+const MIB: u64 = 1024 * 1024;
+
+/// Samples each second, a 10 s window, a 60 s horizon, 5 samples at least.
+fn config() -> String {
+    format!(
+        "{FAST}\n[agent]\nhealth_interval = \"1s\"\n[limits]\nforecast_window = \"10s\"\nforecast_horizon = \"60s\"\nforecast_min_samples = 5\n"
+    )
+}
+
+/// A Python bot that grows about 1 MiB a second (100 KiB every 100 ms) from ~10 MiB: its
+/// 40 MiB limit is some 30 s away when the forecast can first be made.
+fn leaky(extra_limits: &str) -> String {
+    format!(
+        r#"user = "alice"
+command = ["python3", "-c", "import time\nb = bytearray()\nwhile True:\n    b += bytes(102400)\n    time.sleep(0.1)"]
+[limits]
+max_memory_mb = 40
+{extra_limits}
+"#
+    )
+}
+
+#[track_caller]
+fn first_event(home: &Home, bot: &str, kind: &str, within: Duration) -> Value {
+    wait_for(&format!("a {kind} event for {bot}"), within, || {
+        let events = home.events(bot);
+        events
+            .iter()
+            .find(|e| e["kind"] == kind)
+            .cloned()
+            .ok_or(kinds(&events))
+    })
+}
+
+#[test]
+fn a_steady_leak_is_forecast_well_before_the_limit_restart() {
+    let home = Home::new();
+    home.write_config(&config());
+    home.write_bot("leaky", &leaky(""));
+    let pid = home.running_pid("leaky");
+
+    let forecast = first_event(&home, "leaky", "forecast", Duration::from_secs(30));
+    let message = forecast["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("grows ") && message.contains("/h; reaches its 40 MiB limit in about"),
+        "{message}"
+    );
+    // It arrives while the bot is still under its limit, and still the same process.
+    let row = home.bot("leaky");
+    assert!(row["memory_bytes"].as_u64().unwrap() < 40 * MIB, "{row:#}");
+    assert_eq!(pid_of(&row), Some(pid));
+    assert_eq!(row["forecast"]["kind"], "bot-memory", "{row:#}");
+    assert!(!kinds(&home.events("leaky")).contains(&"limit-restart".to_string()));
+
+    // `botctl forecast` lists it, in JSON and for people, and `status` says it too.
+    let listed = home.json(&["forecast", "--json"]);
+    let mine = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["bot"] == "leaky")
+        .unwrap_or_else(|| panic!("leaky is not listed: {listed:#}"))
+        .clone();
+    assert_eq!(mine["kind"], "bot-memory");
+    assert_eq!(mine["owner"], "alice");
+    assert_eq!(mine["limit_bytes"], 40 * MIB);
+    assert!(mine["bytes_per_hour"].as_f64().unwrap() > 0.0, "{mine:#}");
+    assert!(mine["at"].is_string(), "with an RFC 3339 time: {mine:#}");
+    home.botctl(&["forecast"]).ok().says(&[
+        "leaky",
+        "bot-memory",
+        "reaches its 40 MiB limit in about",
+    ]);
+    home.botctl(&["status"]).says(&["forecast", "leaky: grows"]);
+    home.botctl(&["bots", "show", "leaky"])
+        .ok()
+        .says(&["forecast", "reaches its 40 MiB limit"]);
+
+    // Then the limit restart comes, well after the forecast.
+    let restart = first_event(&home, "leaky", "limit-restart", Duration::from_secs(90));
+    let (f, r) = (
+        forecast["ts_ms"].as_i64().unwrap(),
+        restart["ts_ms"].as_i64().unwrap(),
+    );
+    assert!(r - f >= 10_000, "forecast at {f}, limit restart at {r}");
+    home.new_pid("leaky", pid);
+}
+
+#[test]
+fn restart_before_limit_restarts_the_bot_before_it_reaches_its_limit() {
+    let home = Home::new();
+    home.write_config(&config());
+    home.write_bot("leaky", &leaky("restart_before_limit = true"));
+    let pid = home.running_pid("leaky");
+
+    let restart = first_event(&home, "leaky", "forecast-restart", Duration::from_secs(30));
+    let message = restart["message"].as_str().unwrap();
+    assert!(
+        message.contains("restarted before its memory limit: forecast grows")
+            && message.contains("reaches its 40 MiB limit"),
+        "{message}"
+    );
+    home.new_pid("leaky", pid);
+    let events = kinds(&home.events("leaky"));
+    assert!(
+        !events.contains(&"limit-restart".to_string()),
+        "restarted before the limit: {events:?}"
+    );
+    // Counted like a limit restart.
+    let shown = home.json(&["bots", "show", "leaky", "--json"]);
+    assert!(
+        shown["record"]["limit_restarts"].as_u64().unwrap() >= 1,
+        "{shown:#}"
+    );
+    assert_eq!(shown["limits"]["restart_before_limit"], true);
+}
