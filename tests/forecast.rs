@@ -124,3 +124,90 @@ fn restart_before_limit_restarts_the_bot_before_it_reaches_its_limit() {
     );
     assert_eq!(shown["limits"]["restart_before_limit"], true);
 }
+
+#[test]
+fn expiring_sessions_are_in_the_same_list() {
+    let home = Home::new();
+    home.write_config(FAST);
+    let in_a_day = (std::time::SystemTime::now() + Duration::from_secs(86_400))
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    auth_bot(&home, "tw", "");
+    cookie_file(&home, "tw", &netscape("SECRETa", "SECRETb", in_a_day));
+    home.running_pid("tw");
+    let listed = wait_for("tw's session listed", WAIT, || {
+        let listed = home.json(&["forecast", "--json"]);
+        let found = listed
+            .as_array()
+            .and_then(|l| l.iter().find(|f| f["bot"] == "tw").cloned());
+        found.ok_or(listed)
+    });
+    assert_eq!(listed["kind"], "session");
+    assert_eq!(listed["at_ms"].as_i64(), Some(in_a_day * 1000));
+    assert!(
+        listed["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("session expires in 23h"),
+        "{listed:#}"
+    );
+    home.botctl(&["forecast"])
+        .ok()
+        .says(&["tw", "session", "session expires in"]);
+    no_secret_in(&home.botctl(&["forecast", "--json"]).all());
+}
+
+fn no_secret_in(text: &str) {
+    assert!(!text.contains("SECRET"), "a cookie value leaked: {text}");
+}
+
+/// What forecasts cost the agent at 200 idle bots sampled every second: the agent's CPU over
+/// 30 s with fits made every tick (`forecast_min_samples = 3`) against 30 s in which the
+/// series are kept but never fitted (`forecast_min_samples = 1000`), one agent, switched by a
+/// reload. A measurement, not a check of behaviour:
+/// `cargo test --test e2e forecast::forecast_cost -- --ignored --nocapture`.
+#[test]
+#[ignore = "a 80-second measurement; run it by name"]
+fn forecast_cost_at_200_bots() {
+    const BOTS: usize = 200;
+    const WINDOW: Duration = Duration::from_secs(30);
+    let settings = |min: u32| {
+        format!(
+            "[agent]\nhealth_interval = \"1s\"\n[limits]\nmax_total_bots = 1000\nmax_bots_per_user = 1000\nforecast_min_samples = {min}\n"
+        )
+    };
+    let home = Home::new();
+    home.write_config(&settings(1000));
+    for i in 0..BOTS {
+        home.write_bot(&format!("bot{i:03}"), &sleeper(&format!("owner{}", i % 4)));
+    }
+    wait_for("every bot running", Duration::from_secs(60), || {
+        let status = home.status();
+        let running = status["bots"]
+            .as_array()
+            .map(|b| b.iter().filter(|b| b["state"] == "running").count())
+            .unwrap_or(0);
+        ensure(running == BOTS, running)
+    });
+    let agent = home.agent_pid_file().expect("the agent's pid");
+    // Let the start-up's work (spawns, first samples, store writes) finish before measuring.
+    std::thread::sleep(Duration::from_secs(5));
+    let cpu = crate::top::cpu_time;
+
+    let before = cpu(agent);
+    std::thread::sleep(WINDOW);
+    let unfitted = cpu(agent) - before;
+
+    home.write_config(&settings(3));
+    home.botctl(&["reload"]).ok();
+    let before = cpu(agent);
+    std::thread::sleep(WINDOW);
+    let fitted = cpu(agent) - before;
+    println!(
+        "agent CPU over {WINDOW:?} at {BOTS} bots, health_interval 1s: series kept but not fitted {unfitted:?} ({:.2}% of a core), fitted every tick {fitted:?} ({:.2}% of a core)",
+        unfitted.as_secs_f64() * 100.0 / WINDOW.as_secs_f64(),
+        fitted.as_secs_f64() * 100.0 / WINDOW.as_secs_f64(),
+    );
+    assert!(home.json(&["forecast", "--json"]).as_array().is_some());
+}

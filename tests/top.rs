@@ -223,7 +223,7 @@ fn top_without_a_terminal_says_what_to_use_instead() {
 /// CPU time the process's live threads have used so far, in nanoseconds from the scheduler
 /// (`/proc/PID/task/*/schedstat`): the 10 ms clock ticks of `/proc/PID/stat` are too coarse
 /// for what one refresh costs.
-fn cpu_time(pid: u32) -> Duration {
+pub(crate) fn cpu_time(pid: u32) -> Duration {
     let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("a live process");
     let ns: u64 = tasks
         .flatten()

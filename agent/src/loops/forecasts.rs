@@ -373,6 +373,53 @@ mod tests {
         assert!(f.published().bots.is_empty());
     }
 
+    /// What forecasts add to a health tick at 200 bots, all of them leaking (every bot is
+    /// fitted and forecast each tick: the worst case), with 30-point series (the default
+    /// window at one sample a minute) and with full 240-point ones (a 1 s interval):
+    /// `cargo test -p botctl-agent --lib forecast_tick_cost -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement; run it by name"]
+    fn forecast_tick_cost_at_200_bots() {
+        for (points, interval) in [(30usize, 60u64), (240, 1)] {
+            let l = limits(|l| {
+                l.forecast_window = Duration::from_secs(points as u64 * interval);
+                l.forecast_horizon = Duration::from_secs(365 * 86_400);
+                l.max_memory_mb = 10_000;
+            });
+            let names: Vec<String> = (0..200).map(|i| format!("bot{i:03}")).collect();
+            let mut f = Forecaster::default();
+            let t0 = Instant::now();
+            let tick = |f: &mut Forecaster, n: u64| {
+                for (i, name) in names.iter().enumerate() {
+                    f.bot(
+                        t0 + Duration::from_secs(n * interval),
+                        0,
+                        &BotSample {
+                            name,
+                            owner: "alice",
+                            pid: 1,
+                            memory_bytes: (100 + n * (1 + i as u64 % 3)) * MIB,
+                            limits: &l,
+                        },
+                    );
+                }
+            };
+            for n in 0..points as u64 {
+                tick(&mut f, n);
+            }
+            let rounds = 50;
+            let started = Instant::now();
+            for n in 0..rounds {
+                tick(&mut f, points as u64 + n);
+            }
+            assert_eq!(f.published().bots.len(), 200);
+            println!(
+                "forecasts of one tick, 200 bots x {points} points: {:?}",
+                started.elapsed() / rounds as u32
+            );
+        }
+    }
+
     fn host(disk_used_gib: f64, memory_used: u64) -> HostInfo {
         HostInfo {
             cpu_percent: 0.0,
