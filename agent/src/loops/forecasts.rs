@@ -73,7 +73,8 @@ impl Forecaster {
     pub fn bot(&mut self, at: Instant, now_ms: i64, b: &BotSample) -> Vec<News> {
         let rules = rules(b.limits);
         let tracked = self.bots.entry(b.name.to_string()).or_default();
-        if tracked.pid != b.pid || tracked.owner != b.owner {
+        let restarted = tracked.pid != b.pid;
+        if restarted || tracked.owner != b.owner {
             *tracked = Tracked {
                 pid: b.pid,
                 owner: b.owner.to_string(),
@@ -90,10 +91,12 @@ impl Forecaster {
         match (turn, projection) {
             (Turn::Closed, _) => {
                 self.published.bots.remove(b.name);
-                news.push(cleared(
-                    Some((b.name, b.owner)),
-                    "memory no longer grows towards its limit",
-                ));
+                let why = if restarted {
+                    "the bot restarted"
+                } else {
+                    "memory no longer grows towards its limit"
+                };
+                news.push(cleared(Some((b.name, b.owner)), why));
             }
             (_, Some(p)) => {
                 let message = format!(
@@ -345,6 +348,8 @@ mod tests {
         // Restarted: the episode ends, the new run needs its own samples first.
         let news = leak(&mut f, &l, 8, 0..3);
         assert_eq!(kinds(&news), ["forecast-cleared"]);
+        let News::Record(e) = &news[0] else { panic!() };
+        assert_eq!(e.message, "forecast cleared: the bot restarted");
         assert!(f.published().bots.is_empty());
         assert_eq!(kinds(&leak(&mut f, &l, 8, 3..10)), ["forecast"]);
         // Stopped.
