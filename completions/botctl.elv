@@ -357,8 +357,8 @@ set edit:completion:arg-completer[botctl] = {|@words|
         &'botctl;forecast'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
             cand --json 'Print JSON instead of a table'
-            cand -h 'Print help (see more with ''--help'')'
-            cand --help 'Print help (see more with ''--help'')'
+            cand -h 'Print help'
+            cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
         }

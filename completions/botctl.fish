@@ -205,7 +205,7 @@ complete -c botctl -n "__fish_botctl_using_subcommand templates; and __fish_seen
 complete -c botctl -n "__fish_botctl_using_subcommand templates; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c botctl -n "__fish_botctl_using_subcommand forecast" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
 complete -c botctl -n "__fish_botctl_using_subcommand forecast" -l json -d 'Print JSON instead of a table'
-complete -c botctl -n "__fish_botctl_using_subcommand forecast" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c botctl -n "__fish_botctl_using_subcommand forecast" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand forecast" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand storage" -s u -l user -d 'Only this owner' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand storage" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F

@@ -163,7 +163,7 @@ pub enum Command {
     /// What will break next, soonest first: bots whose memory grows towards max_memory_mb,
     /// the host's disk and memory growing towards their thresholds, expiring sessions.
     #[command(
-        long_about = "What will break next, soonest first: every bot whose memory trend reaches its max_memory_mb within its forecast_horizon, the host's disk and memory when their trend reaches max_disk_percent or memory_threshold_percent within the global forecast_horizon, and every cookie session that expires within its warn_before. A trend is a least-squares line through the peaks of the samples of the last forecast_window, and counts only when it fits well. An owner sees its own bots' forecasts; the host's are shown to admins."
+        after_help = "A trend is a least-squares line through the peaks of the samples of the last forecast_window\n([limits] in botctl.toml or the bot's file), and counts only when it fits well and reaches the\nlimit within forecast_horizon. Sessions are listed when they expire within their warn_before.\nAn owner sees its own bots' forecasts; the host's are shown to admins."
     )]
     Forecast {
         /// Print JSON instead of a table.
