@@ -205,9 +205,10 @@ fn forecast_cost_at_200_bots() {
     std::thread::sleep(WINDOW);
     let fitted = cpu(agent) - before;
     println!(
-        "agent CPU over {WINDOW:?} at {BOTS} bots, health_interval 1s: series kept but not fitted {unfitted:?} ({:.2}% of a core), fitted every tick {fitted:?} ({:.2}% of a core)",
+        "agent CPU over {WINDOW:?} at {BOTS} bots, health_interval 1s: series kept but not fitted {unfitted:?} ({:.2}% of a core), fitted every tick {fitted:?} ({:.2}% of a core); agent RSS {} KiB",
         unfitted.as_secs_f64() * 100.0 / WINDOW.as_secs_f64(),
         fitted.as_secs_f64() * 100.0 / WINDOW.as_secs_f64(),
+        rss_kib(agent),
     );
     assert!(home.json(&["forecast", "--json"]).as_array().is_some());
 }
