@@ -179,21 +179,8 @@ fn forecast_cost_at_200_bots() {
     };
     let home = Home::new();
     home.write_config(&settings(1000));
-    for i in 0..BOTS {
-        home.write_bot(&format!("bot{i:03}"), &sleeper(&format!("owner{}", i % 4)));
-    }
-    wait_for("every bot running", Duration::from_secs(60), || {
-        let status = home.status();
-        let running = status["bots"]
-            .as_array()
-            .map(|b| b.iter().filter(|b| b["state"] == "running").count())
-            .unwrap_or(0);
-        ensure(running == BOTS, running)
-    });
-    let agent = home.agent_pid_file().expect("the agent's pid");
-    // Let the start-up's work (spawns, first samples, store writes) finish before measuring.
-    std::thread::sleep(Duration::from_secs(5));
-    let cpu = crate::top::cpu_time;
+    let agent = settled_sleepers(&home, BOTS);
+    let cpu = cpu_time;
 
     let before = cpu(agent);
     std::thread::sleep(WINDOW);

@@ -220,19 +220,6 @@ fn top_without_a_terminal_says_what_to_use_instead() {
     assert!(agent_pids(&home).is_empty(), "no agent started for nothing");
 }
 
-/// CPU time the process's live threads have used so far, in nanoseconds from the scheduler
-/// (`/proc/PID/task/*/schedstat`): the 10 ms clock ticks of `/proc/PID/stat` are too coarse
-/// for what one refresh costs.
-pub(crate) fn cpu_time(pid: u32) -> Duration {
-    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("a live process");
-    let ns: u64 = tasks
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum();
-    Duration::from_nanos(ns)
-}
-
 /// What `top` costs the agent at 200 bots: the agent's CPU time over 30 s with top refreshing
 /// every second against 30 s without it. A measurement, not a check of behaviour:
 /// `cargo test --test e2e top::top_cost -- --ignored --nocapture`.
@@ -243,20 +230,7 @@ fn top_cost_at_200_bots() {
     const WINDOW: Duration = Duration::from_secs(30);
     let home = Home::new();
     home.write_config("[limits]\nmax_total_bots = 1000\nmax_bots_per_user = 1000\n");
-    for i in 0..BOTS {
-        home.write_bot(&format!("bot{i:03}"), &sleeper(&format!("owner{}", i % 4)));
-    }
-    wait_for("every bot running", Duration::from_secs(60), || {
-        let status = home.status();
-        let running = status["bots"]
-            .as_array()
-            .map(|b| b.iter().filter(|b| b["state"] == "running").count())
-            .unwrap_or(0);
-        ensure(running == BOTS, running)
-    });
-    let agent = home.agent_pid_file().expect("the agent's pid");
-    // Let the start-up's work (spawns, first samples, store writes) finish before measuring.
-    std::thread::sleep(Duration::from_secs(5));
+    let agent = settled_sleepers(&home, BOTS);
 
     let before = cpu_time(agent);
     std::thread::sleep(WINDOW);
