@@ -41,6 +41,7 @@ Register-ArgumentCompleter -Native -CommandName 'botctl' -ScriptBlock {
             [CompletionResult]::new('update', 'update', [CompletionResultType]::ParameterValue, 'Update bots'' code (`git pull --ff-only` in the bot''s directory, or its update_command) and restart them; a failed update leaves the old code running')
             [CompletionResult]::new('notify', 'notify', [CompletionResultType]::ParameterValue, 'Alerts: send a test message through the configured channels')
             [CompletionResult]::new('templates', 'templates', [CompletionResultType]::ParameterValue, 'Shared bot code that `bots create` makes bots from')
+            [CompletionResult]::new('forecast', 'forecast', [CompletionResultType]::ParameterValue, 'What will break next, soonest first: bots whose memory grows towards max_memory_mb, the host''s disk and memory growing towards their thresholds, expiring sessions')
             [CompletionResult]::new('storage', 'storage', [CompletionResultType]::ParameterValue, 'Disk use per owner against quotas, and what template links save')
             [CompletionResult]::new('cleanup', 'cleanup', [CompletionResultType]::ParameterValue, 'Show what is garbage (old temp files, orphaned bot dirs, dangling links, old logs, stale records); --force removes it')
             [CompletionResult]::new('agent', 'agent', [CompletionResultType]::ParameterValue, 'Control the agent itself')
@@ -404,6 +405,15 @@ Register-ArgumentCompleter -Native -CommandName 'botctl' -ScriptBlock {
         'botctl;templates;help;help' {
             break
         }
+        'botctl;forecast' {
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Put everything (config, bots, logs, state, socket) under this directory')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON instead of a table')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'botctl;storage' {
             [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'Only this owner')
             [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Only this owner')
@@ -563,6 +573,7 @@ Register-ArgumentCompleter -Native -CommandName 'botctl' -ScriptBlock {
             [CompletionResult]::new('update', 'update', [CompletionResultType]::ParameterValue, 'Update bots'' code (`git pull --ff-only` in the bot''s directory, or its update_command) and restart them; a failed update leaves the old code running')
             [CompletionResult]::new('notify', 'notify', [CompletionResultType]::ParameterValue, 'Alerts: send a test message through the configured channels')
             [CompletionResult]::new('templates', 'templates', [CompletionResultType]::ParameterValue, 'Shared bot code that `bots create` makes bots from')
+            [CompletionResult]::new('forecast', 'forecast', [CompletionResultType]::ParameterValue, 'What will break next, soonest first: bots whose memory grows towards max_memory_mb, the host''s disk and memory growing towards their thresholds, expiring sessions')
             [CompletionResult]::new('storage', 'storage', [CompletionResultType]::ParameterValue, 'Disk use per owner against quotas, and what template links save')
             [CompletionResult]::new('cleanup', 'cleanup', [CompletionResultType]::ParameterValue, 'Show what is garbage (old temp files, orphaned bot dirs, dangling links, old logs, stale records); --force removes it')
             [CompletionResult]::new('agent', 'agent', [CompletionResultType]::ParameterValue, 'Control the agent itself')
@@ -653,6 +664,9 @@ Register-ArgumentCompleter -Native -CommandName 'botctl' -ScriptBlock {
             break
         }
         'botctl;help;templates;list' {
+            break
+        }
+        'botctl;help;forecast' {
             break
         }
         'botctl;help;storage' {

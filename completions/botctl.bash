@@ -37,6 +37,9 @@ _botctl() {
             botctl,events)
                 cmd="botctl__subcmd__events"
                 ;;
+            botctl,forecast)
+                cmd="botctl__subcmd__forecast"
+                ;;
             botctl,help)
                 cmd="botctl__subcmd__help"
                 ;;
@@ -211,6 +214,9 @@ _botctl() {
             botctl__subcmd__help,events)
                 cmd="botctl__subcmd__help__subcmd__events"
                 ;;
+            botctl__subcmd__help,forecast)
+                cmd="botctl__subcmd__help__subcmd__forecast"
+                ;;
             botctl__subcmd__help,help)
                 cmd="botctl__subcmd__help__subcmd__help"
                 ;;
@@ -332,7 +338,7 @@ _botctl() {
 
     case "${cmd}" in
         botctl)
-            opts="-h -V --home --help --version status top start stop restart recover bots logs events reload config auth update notify templates storage cleanup agent completions help"
+            opts="-h -V --home --help --version status top start stop restart recover bots logs events reload config auth update notify templates forecast storage cleanup agent completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1183,8 +1189,26 @@ _botctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        botctl__subcmd__forecast)
+            opts="-h -V --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         botctl__subcmd__help)
-            opts="status top start stop restart recover bots logs events reload config auth update notify templates storage cleanup agent completions help"
+            opts="status top start stop restart recover bots logs events reload config auth update notify templates forecast storage cleanup agent completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1492,6 +1516,20 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__help__subcmd__events)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__help__subcmd__forecast)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2282,6 +2320,7 @@ _botctl_live_sub() {
         ":update") return 0 ;;
         ":notify") return 0 ;;
         ":templates") return 0 ;;
+        ":forecast") return 0 ;;
         ":storage") return 0 ;;
         ":cleanup") return 0 ;;
         ":agent") return 0 ;;
@@ -2338,6 +2377,7 @@ _botctl_live_spec() {
         "notify test") vopts=" --home "; lopts=""; pos=" 0=- " ;;
         "templates") vopts=" --home "; lopts=""; pos="" ;;
         "templates list") vopts=" --home "; lopts=""; pos="" ;;
+        "forecast") vopts=" --home "; lopts=""; pos="" ;;
         "storage") vopts=" -u --user --home "; lopts=" -u=owners --user=owners "; pos="" ;;
         "cleanup") vopts=" -u --user --home "; lopts=" -u=owners --user=owners "; pos="" ;;
         "agent") vopts=" --home "; lopts=""; pos="" ;;

@@ -38,6 +38,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand update 'Update bots'' code (`git pull --ff-only` in the bot''s directory, or its update_command) and restart them; a failed update leaves the old code running'
             cand notify 'Alerts: send a test message through the configured channels'
             cand templates 'Shared bot code that `bots create` makes bots from'
+            cand forecast 'What will break next, soonest first: bots whose memory grows towards max_memory_mb, the host''s disk and memory growing towards their thresholds, expiring sessions'
             cand storage 'Disk use per owner against quotas, and what template links save'
             cand cleanup 'Show what is garbage (old temp files, orphaned bot dirs, dangling links, old logs, stale records); --force removes it'
             cand agent 'Control the agent itself'
@@ -355,6 +356,14 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;templates;help;help'= {
         }
+        &'botctl;forecast'= {
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --json 'Print JSON instead of a table'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'botctl;storage'= {
             cand -u 'Only this owner'
             cand --user 'Only this owner'
@@ -494,6 +503,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand update 'Update bots'' code (`git pull --ff-only` in the bot''s directory, or its update_command) and restart them; a failed update leaves the old code running'
             cand notify 'Alerts: send a test message through the configured channels'
             cand templates 'Shared bot code that `bots create` makes bots from'
+            cand forecast 'What will break next, soonest first: bots whose memory grows towards max_memory_mb, the host''s disk and memory growing towards their thresholds, expiring sessions'
             cand storage 'Disk use per owner against quotas, and what template links save'
             cand cleanup 'Show what is garbage (old temp files, orphaned bot dirs, dangling links, old logs, stale records); --force removes it'
             cand agent 'Control the agent itself'
@@ -559,6 +569,8 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand list 'The templates, with the number of bots using each'
         }
         &'botctl;help;templates;list'= {
+        }
+        &'botctl;help;forecast'= {
         }
         &'botctl;help;storage'= {
         }

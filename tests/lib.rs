@@ -9,6 +9,7 @@ mod docs;
 mod env_file;
 mod faults;
 mod files;
+mod forecast;
 mod habits;
 mod health;
 mod logs;

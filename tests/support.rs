@@ -501,19 +501,6 @@ pub fn agent_pids(home: &Home) -> Vec<u32> {
         .collect()
 }
 
-/// CPU time the process's live threads have used so far, in nanoseconds from the scheduler
-/// (`/proc/PID/task/*/schedstat`): the 10 ms clock ticks of `/proc/PID/stat` are too coarse
-/// for what one refresh costs.
-pub fn cpu_time(pid: u32) -> Duration {
-    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("a live process");
-    let ns: u64 = tasks
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum();
-    Duration::from_nanos(ns)
-}
-
 /// How long a process has been running, from /proc.
 pub fn process_age(pid: u32) -> Option<Duration> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -645,4 +632,37 @@ pub fn stubborn_bot(home: &Home) -> u32 {
         ensure(pids.iter().any(|p| cmdline(*p) == ["sleep", "1000"]), pids)
     });
     pid
+}
+
+/// CPU time the process's live threads have used so far, in nanoseconds from the scheduler
+/// (`/proc/PID/task/*/schedstat`): the 10 ms clock ticks of `/proc/PID/stat` are too coarse
+/// for what one refresh costs.
+pub fn cpu_time(pid: u32) -> Duration {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("a live process");
+    let ns: u64 = tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(ns)
+}
+
+/// Starts `bots` sleeper bots of four owners in `home` (whose botctl.toml must allow them),
+/// waits until all run and the start-up's work (spawns, first samples, store writes) is
+/// done, and returns the agent's pid: the fleet the cost measurements run against.
+pub fn settled_sleepers(home: &Home, bots: usize) -> u32 {
+    for i in 0..bots {
+        home.write_bot(&format!("bot{i:03}"), &sleeper(&format!("owner{}", i % 4)));
+    }
+    wait_for("every bot running", Duration::from_secs(60), || {
+        let status = home.status();
+        let running = status["bots"]
+            .as_array()
+            .map(|b| b.iter().filter(|b| b["state"] == "running").count())
+            .unwrap_or(0);
+        ensure(running == bots, running)
+    });
+    let agent = home.agent_pid_file().expect("the agent's pid");
+    std::thread::sleep(Duration::from_secs(5));
+    agent
 }

@@ -230,20 +230,7 @@ fn top_cost_at_200_bots() {
     const WINDOW: Duration = Duration::from_secs(30);
     let home = Home::new();
     home.write_config("[limits]\nmax_total_bots = 1000\nmax_bots_per_user = 1000\n");
-    for i in 0..BOTS {
-        home.write_bot(&format!("bot{i:03}"), &sleeper(&format!("owner{}", i % 4)));
-    }
-    wait_for("every bot running", Duration::from_secs(60), || {
-        let status = home.status();
-        let running = status["bots"]
-            .as_array()
-            .map(|b| b.iter().filter(|b| b["state"] == "running").count())
-            .unwrap_or(0);
-        ensure(running == BOTS, running)
-    });
-    let agent = home.agent_pid_file().expect("the agent's pid");
-    // Let the start-up's work (spawns, first samples, store writes) finish before measuring.
-    std::thread::sleep(Duration::from_secs(5));
+    let agent = settled_sleepers(&home, BOTS);
 
     let before = cpu_time(agent);
     std::thread::sleep(WINDOW);

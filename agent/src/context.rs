@@ -22,6 +22,8 @@ pub struct Context {
     pub host: Mutex<Option<botctl_proto::HostInfo>>,
     /// The bots' last samples and the agent's own cost, for `top`.
     pub recent: Mutex<crate::health::recent::Recent>,
+    /// The forecasts in force at the last health sample.
+    pub forecasts: Mutex<crate::health::forecast::Published>,
     /// Wakes the cleanup loop before its interval (disk use crossed max_disk_percent).
     pub cleanup_now: tokio::sync::Notify,
     /// Tells the loops that wait out an interval that a reload may have changed it.
@@ -67,6 +69,7 @@ impl Context {
             started_at_ms: now_ms(),
             host: Mutex::new(None),
             recent: Mutex::default(),
+            forecasts: Mutex::default(),
             cleanup_now: tokio::sync::Notify::new(),
             reloads: Reloads::default(),
             auth_requests: std::sync::OnceLock::new(),

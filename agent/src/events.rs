@@ -119,6 +119,12 @@ event_kinds! {
     Refused => "refused", Quiet;
     // Planned by the operator ([restart] schedule): nothing to tell anyone.
     ScheduledRestart => "scheduled-restart", Quiet;
+    // A trend reaches a limit within its horizon (a bot's memory, the host's disk or memory):
+    // one event per episode, which ends when the forecast clears or the bot restarts.
+    Forecast => "forecast", Opens(Some(Warning)), "are forecast to reach their memory limit";
+    ForecastCleared => "forecast-cleared", Clears { kinds: &[EventKind::Forecast], level: None };
+    // `restart_before_limit`: counted like a limit restart.
+    ForecastRestart => "forecast-restart", Opens(Some(Warning)), "were restarted before reaching their memory limit";
     // Alive but stuck (no watchdog ping, no log output): restarted like a failing health check.
     Hung => "hung", Opens(Some(Warning)), "were restarted as hung";
     // Started but never said READY=1 within its start_timeout.
@@ -213,7 +219,7 @@ impl Cause {
     /// The cause of a recycle event, by its kind.
     pub fn of_recycle(kind: EventKind) -> Option<Cause> {
         match kind {
-            EventKind::LimitRestart => Some(Cause::Limit),
+            EventKind::LimitRestart | EventKind::ForecastRestart => Some(Cause::Limit),
             EventKind::HealthRestart | EventKind::Hung | EventKind::NotReady => Some(Cause::Health),
             EventKind::PressureRestart => Some(Cause::Pressure),
             _ => None,

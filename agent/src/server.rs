@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use botctl_proto::{
     Action, ActionReport, AddBot, Agent, AgentInfo, AuthReport, BotDetail, BotInfo, BotOutcome,
-    CleanupItem, CleanupReport, ClientHello, CreateBot, EventQuery, EventRecord, MAX_FRAME_BYTES,
-    ReloadReport, RpcError, ShutdownReport, StatusReport, StorageReport, Target, TemplateInfo,
-    TopReport,
+    CleanupItem, CleanupReport, ClientHello, CreateBot, EventQuery, EventRecord, Forecast,
+    MAX_FRAME_BYTES, ReloadReport, RpcError, ShutdownReport, StatusReport, StorageReport, Target,
+    TemplateInfo, TopReport,
 };
 use botctl_proto::{AgentRequest, AgentResponse};
 use futures::StreamExt;
@@ -130,6 +130,10 @@ impl Agent for Handler {
     async fn top(self, _: RpcContext) -> TopReport {
         let agent = ops::agent::info(&ops::agent::Identity::of(&self.ops));
         ops::top::top(&self.ops, &self.who, agent)
+    }
+
+    async fn forecast(self, _: RpcContext) -> Vec<Forecast> {
+        ops::forecast::list(&self.ops, &self.who)
     }
 
     async fn status(self, _: RpcContext) -> StatusReport {

@@ -160,6 +160,16 @@ pub enum Command {
         #[command(subcommand)]
         command: TemplatesCommand,
     },
+    /// What will break next, soonest first: bots whose memory grows towards max_memory_mb,
+    /// the host's disk and memory growing towards their thresholds, expiring sessions.
+    #[command(
+        after_help = "A trend is a least-squares line through the peaks of the samples of the last forecast_window\n([limits] in botctl.toml or the bot's file), and counts only when it fits well and reaches the\nlimit within forecast_horizon. Sessions are listed when they expire within their warn_before.\nAn owner sees its own bots' forecasts; the host's are shown to admins."
+    )]
+    Forecast {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Disk use per owner against quotas, and what template links save.
     Storage {
         /// Only this owner.

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 pub use paths::Paths;
 
 /// Bumped whenever a wire type or the service changes shape.
-pub const PROTOCOL_VERSION: u32 = 9;
+pub const PROTOCOL_VERSION: u32 = 10;
 
 /// The version of this build, the same for the CLI and the agent of one binary.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -177,10 +177,58 @@ pub struct BotInfo {
     /// The outcome of the last auth check (valid, expiring, expired, missing, malformed,
     /// rejected, unknown, no-file), for bots with `[auth]`.
     pub auth: Option<String>,
+    /// Its memory's forecast, while the projected time to `max_memory_mb` is under its
+    /// `forecast_horizon`.
+    pub forecast: Option<Forecast>,
     /// The bot's last sd_notify `STATUS=` text, while its process runs.
     pub notify_status: Option<String>,
     /// Started with `[health] ready = "notify"` and no `READY=1` yet.
     pub waiting_ready: bool,
+}
+
+/// What a forecast is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ForecastKind {
+    /// A bot's memory against its `max_memory_mb`.
+    BotMemory,
+    /// The disk of the botctl home against `max_disk_percent`.
+    HostDisk,
+    /// Host memory against `memory_threshold_percent`.
+    HostMemory,
+    /// A bot's cookie session against its expiry.
+    Session,
+}
+
+impl ForecastKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ForecastKind::BotMemory => "bot-memory",
+            ForecastKind::HostDisk => "host-disk",
+            ForecastKind::HostMemory => "host-memory",
+            ForecastKind::Session => "session",
+        }
+    }
+}
+
+/// Something that will break unless someone acts: a limit a trend reaches within its
+/// horizon, or a session that expires soon. `botctl forecast` lists them, soonest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Forecast {
+    pub kind: ForecastKind,
+    /// The bot it is about (None: the host).
+    pub bot: Option<String>,
+    pub owner: Option<String>,
+    /// Unix ms when the limit is reached (or the session expires), as projected at `made_at_ms`.
+    pub at_ms: i64,
+    pub made_at_ms: i64,
+    /// Growth in bytes per hour (None for a session).
+    pub bytes_per_hour: Option<f64>,
+    /// The figure now and the limit it grows towards, in bytes (None for a session).
+    pub current_bytes: Option<u64>,
+    pub limit_bytes: Option<u64>,
+    /// For people: "grows 31 MiB/h; reaches its 512 MiB limit in about 40m".
+    pub message: String,
 }
 
 /// One bot's session check, as `botctl auth check` shows it. Never holds a cookie value.
@@ -499,6 +547,10 @@ pub struct LimitsInfo {
     pub memory_samples: u32,
     pub cpu_samples: u32,
     pub restart_on_pressure: bool,
+    pub forecast_window_ms: u64,
+    pub forecast_horizon_ms: u64,
+    pub forecast_min_samples: u32,
+    pub restart_before_limit: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -663,6 +715,8 @@ pub trait Agent {
     async fn notify_test(message: String) -> Result<String, RpcError>;
     /// One refresh of `botctl top`: `status`, the agent's own cost and each bot's recent samples.
     async fn top() -> TopReport;
+    /// What will break next: every forecast the caller may see, soonest first.
+    async fn forecast() -> Vec<Forecast>;
 }
 
 /// Milliseconds since the Unix epoch, the time unit on the wire.

@@ -42,6 +42,7 @@ impl Registry {
                     cpu_percent: None,
                     memory_bytes: None,
                     auth: None,
+                    forecast: None,
                     notify_status: None,
                     waiting_ready: false,
                 });
@@ -66,6 +67,7 @@ impl Registry {
                         cpu_percent: None,
                         memory_bytes: None,
                         auth: None,
+                        forecast: None,
                         notify_status: None,
                         waiting_ready: false,
                     });
@@ -144,6 +146,8 @@ pub fn info(
         cpu_percent: view.cpu_percent,
         memory_bytes: view.memory_bytes,
         auth: view.auth.clone(),
+        // Filled in from the sampler's forecasts by the ops that answer (`ops::forecast`).
+        forecast: None,
         notify_status: view.notify_status.clone(),
         waiting_ready: view.waiting_ready,
     }

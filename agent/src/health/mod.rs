@@ -3,6 +3,7 @@
 //! checks is `checks`; what `top` shows of the last samples is `recent`.
 
 pub mod checks;
+pub mod forecast;
 pub mod recent;
 
 use std::collections::HashMap;

@@ -62,6 +62,8 @@ const WARN_EVERY_MS: i64 = 24 * 3600 * 1000;
 struct Status {
     report: Option<AuthReport>,
     invalid: bool,
+    /// The last check found the session expiring (for `botctl forecast`).
+    expiring: bool,
     last_warning_ms: Option<i64>,
     last_world_readable_warning_ms: Option<i64>,
 }
@@ -145,6 +147,17 @@ impl Monitor {
                 }
             }
         }
+    }
+
+    /// The last reports of the sessions that expire soon (within their `warn_before`).
+    pub fn expiring(&self) -> Vec<AuthReport> {
+        self.status
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|s| s.expiring)
+            .filter_map(|s| s.report.clone())
+            .collect()
     }
 
     /// Checks these bots now and acts on what changed; returns their reports.
@@ -317,6 +330,9 @@ impl Monitor {
                 EventKind::AuthUnknown,
                 format!("session could not be checked: {what}; retrying"),
             );
+        }
+        if !matches!(outcome, Outcome::Unknown { .. }) {
+            s.expiring = matches!(outcome, Outcome::Expiring { .. });
         }
         if !matches!(outcome, Outcome::Expiring { .. } | Outcome::Unknown { .. }) {
             // Renewed or gone: the once-a-day limit belongs to one expiring session, and the

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod cleanup;
+pub mod forecasts;
 pub mod logs;
 pub mod notify_socket;
 pub mod sampler;

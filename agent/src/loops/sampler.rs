@@ -15,6 +15,7 @@ use crate::context::Context;
 use crate::events::{Event, EventKind};
 use crate::fleet::Fleet;
 use crate::health::{ProcTable, disk_use};
+use crate::loops::forecasts::{BotSample, Forecaster, News};
 use crate::store::SampleRow;
 
 /// How long after the agent's start the sampler takes its baseline.
@@ -91,6 +92,7 @@ struct Sampler {
     memory_alarm: bool,
     disk_alarm: bool,
     last_pressure_restart: Option<Instant>,
+    forecaster: Forecaster,
 }
 
 impl Sampler {
@@ -107,6 +109,7 @@ impl Sampler {
             memory_alarm: false,
             disk_alarm: false,
             last_pressure_restart: None,
+            forecaster: Forecaster::default(),
         })
     }
 
@@ -138,6 +141,8 @@ impl Sampler {
     }
 
     fn tick(&mut self, global: &GlobalConfig) {
+        let at = Instant::now();
+        let now = now_ms();
         let targets = self.targets();
         let mut trees: Vec<Vec<u32>> = Vec::with_capacity(targets.len());
         for t in &targets {
@@ -167,6 +172,18 @@ impl Sampler {
                 });
             }
             self.enforce(t, cpu, memory);
+            let news = self.forecaster.bot(
+                at,
+                now,
+                &BotSample {
+                    name: t.name(),
+                    owner: t.handle.owner(),
+                    pid: t.pid,
+                    memory_bytes: memory,
+                    limits: &t.limits,
+                },
+            );
+            self.tell(news, &targets);
             self.remember(Some(t.name().to_string()), cpu, memory);
             figures.push((t, cpu, memory));
         }
@@ -182,12 +199,17 @@ impl Sampler {
         self.ctx.recent.lock().unwrap().tick(&recent, usage);
         let names: std::collections::HashSet<&str> = targets.iter().map(|t| t.name()).collect();
         self.over.retain(|name, _| names.contains(name.as_str()));
+        let news = self.forecaster.keep_bots(|name| names.contains(name));
+        self.tell(news, &targets);
 
         if let Some(host) = self.sample_host(&self.ctx.paths.home.clone()) {
             self.remember(None, host.cpu_percent, host.memory_used_bytes);
             self.host_thresholds(global, &host, &figures);
+            let news = self.forecaster.host(at, now, &host, &global.limits);
+            self.tell(news, &targets);
             *self.ctx.host.lock().unwrap() = Some(host);
         }
+        *self.ctx.forecasts.lock().unwrap() = self.forecaster.published().clone();
         if self.minute_started.elapsed() >= HISTORY_STEP {
             self.flush_history();
         }
@@ -343,6 +365,23 @@ impl Sampler {
             .collect();
         self.ctx.store.samples(rows);
         self.minute_started = Instant::now();
+    }
+
+    /// Carries out what the forecasts of a tick ask.
+    fn tell(&self, news: Vec<News>, targets: &[Target]) {
+        for n in news {
+            match n {
+                News::Record(event) => self.ctx.record(event),
+                News::Restart { bot, reason } => {
+                    if let Some(t) = targets.iter().find(|t| t.name() == bot) {
+                        t.handle.send(Command::Recycle {
+                            kind: EventKind::ForecastRestart,
+                            reason,
+                        });
+                    }
+                }
+            }
+        }
     }
 
     /// A host threshold crossed, or back below it.

@@ -21,6 +21,8 @@ const BOT_KINDS: &[EventKind] = &[
     EventKind::UpdateFailed,
     EventKind::LimitRestart,
     EventKind::PressureRestart,
+    EventKind::Forecast,
+    EventKind::ForecastRestart,
 ];
 
 /// How a bot went down, as far as the news of its recovery goes.

@@ -12,6 +12,7 @@ pub mod cleanup;
 pub mod control;
 pub mod create;
 pub mod events;
+pub mod forecast;
 pub mod reload;
 pub mod remove;
 pub mod show;

@@ -15,7 +15,9 @@ use crate::fleet::list::info;
 pub fn list(ops: &Ops, who: &Who, owner: Option<String>) -> Vec<BotInfo> {
     let owner = who.caller.narrow(owner);
     let now = now_ms();
-    ops.fleet.read(|r| r.list(owner.as_deref(), now))
+    let mut rows = ops.fleet.read(|r| r.list(owner.as_deref(), now));
+    super::forecast::attach(ops, &mut rows);
+    rows
 }
 
 pub fn status(ops: &Ops, who: &Who, agent: AgentInfo) -> StatusReport {
@@ -93,7 +95,8 @@ pub async fn show(ops: &Ops, who: &Who, name: &str) -> Result<BotDetail, RpcErro
     if let Some(i) = &issue {
         issues.insert(i.file.clone(), i.clone());
     }
-    let info = bot.read(|v| info(&config, v, &issues, now_ms()));
+    let mut info = bot.read(|v| info(&config, v, &issues, now_ms()));
+    super::forecast::attach(ops, std::slice::from_mut(&mut info));
     let policy = config.policy(&global);
     let limits = config.limits(&global);
     let store = &ops.ctx.store;
@@ -141,6 +144,10 @@ pub async fn show(ops: &Ops, who: &Who, name: &str) -> Result<BotDetail, RpcErro
             memory_samples: limits.memory_samples,
             cpu_samples: limits.cpu_samples,
             restart_on_pressure: limits.restart_on_pressure,
+            forecast_window_ms: ms(limits.forecast_window),
+            forecast_horizon_ms: ms(limits.forecast_horizon),
+            forecast_min_samples: limits.forecast_min_samples,
+            restart_before_limit: limits.restart_before_limit,
         },
         history,
         record,

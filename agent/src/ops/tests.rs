@@ -114,6 +114,46 @@ async fn top_shows_an_owner_the_figures_of_its_own_bots_only() {
 }
 
 #[tokio::test]
+async fn forecasts_show_an_owner_its_own_bots_only_and_the_admin_everything_soonest_first() {
+    let a = agent().await;
+    let forecast = |kind, bot: Option<&str>, owner: Option<&str>, at_ms| botctl_proto::Forecast {
+        kind,
+        bot: bot.map(str::to_string),
+        owner: owner.map(str::to_string),
+        at_ms,
+        made_at_ms: 0,
+        bytes_per_hour: Some(1.0),
+        current_bytes: Some(1),
+        limit_bytes: Some(2),
+        message: "grows".into(),
+    };
+    {
+        use botctl_proto::ForecastKind::*;
+        let mut published = a.ops.ctx.forecasts.lock().unwrap();
+        published.bots.insert(
+            "a1".into(),
+            forecast(BotMemory, Some("a1"), Some("alice"), 30),
+        );
+        published.bots.insert(
+            "b1".into(),
+            forecast(BotMemory, Some("b1"), Some("bob"), 10),
+        );
+        published.host.push(forecast(HostDisk, None, None, 20));
+    }
+    let at = |list: Vec<botctl_proto::Forecast>| list.iter().map(|f| f.at_ms).collect::<Vec<_>>();
+    assert_eq!(at(forecast::list(&a.ops, &admin())), [10, 20, 30]);
+    assert_eq!(
+        at(forecast::list(&a.ops, &alice())),
+        [30],
+        "no host, no bob"
+    );
+    // And on the rows of `status`.
+    let rows = show::list(&a.ops, &alice(), None);
+    assert_eq!(rows[0].forecast.as_ref().map(|f| f.at_ms), Some(30));
+    assert_eq!(rows[1].forecast, None);
+}
+
+#[tokio::test]
 async fn show_answers_for_another_owners_bot_like_for_a_missing_one() {
     let a = agent().await;
     assert!(show::show(&a.ops, &alice(), "a1").await.is_ok());

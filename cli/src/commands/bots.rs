@@ -262,11 +262,24 @@ pub async fn show(target: &Target, name: String, json: bool) -> Result<(), CliEr
             if l.restart_on_pressure { "yes" } else { "no" }
         ),
     ));
+    rows.push((
+        "forecasts",
+        format!(
+            "memory trend over {} ({} samples at least), within {}; restart before the limit: {}",
+            ms(l.forecast_window_ms),
+            l.forecast_min_samples,
+            ms(l.forecast_horizon_ms),
+            if l.restart_before_limit { "yes" } else { "no" }
+        ),
+    ));
     if let Some(h) = &d.health_checks {
         rows.push(("health", h.clone()));
     }
     rows.push(("cpu", render::cpu(i.cpu_percent)));
     rows.push(("memory", render::memory(i.memory_bytes)));
+    if let Some(f) = &i.forecast {
+        rows.push(("forecast", f.message.clone()));
+    }
     rows.push((
         "record",
         format!(

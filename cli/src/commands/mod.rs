@@ -8,6 +8,7 @@ mod completions;
 mod config;
 mod control;
 mod events;
+mod forecast;
 mod logs;
 mod notify;
 mod ready;
@@ -124,6 +125,7 @@ pub async fn run(command: Command, target: &Target) -> Result<(), CliError> {
         Command::Templates {
             command: TemplatesCommand::List(f),
         } => templates::list(target, f.json).await,
+        Command::Forecast { json } => forecast::run(target, json).await,
         Command::Storage { user, json } => storage::run(target, user, json).await,
         Command::Cleanup { force, user, json } => cleanup::run(target, force, user, json).await,
         Command::Completions { shell } => {

@@ -115,6 +115,7 @@ mod tests {
             cpu_percent: None,
             memory_bytes: None,
             auth: None,
+            forecast: None,
             notify_status: None,
             waiting_ready: waiting,
         }

@@ -159,6 +159,21 @@ fn print(report: &StatusReport) {
             println!("{n}");
         }
     }
+    let forecasts: Vec<String> = report
+        .bots
+        .iter()
+        .filter_map(|b| {
+            b.forecast
+                .as_ref()
+                .map(|f| format!("  {}: {}", b.name, f.message))
+        })
+        .collect();
+    if !forecasts.is_empty() {
+        println!("forecast (botctl forecast):");
+        for f in forecasts {
+            println!("{f}");
+        }
+    }
     // What the bots say they are doing (sd_notify STATUS=), one line each.
     let said: Vec<String> = report
         .bots

@@ -396,6 +396,7 @@ pub(super) mod tests {
             cpu_percent: Some(cpu),
             memory_bytes: Some(mem),
             auth: None,
+            forecast: None,
             notify_status: None,
             waiting_ready: false,
         }

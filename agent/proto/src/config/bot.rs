@@ -108,6 +108,14 @@ layered! {
         memory_samples: Num<u32, 1, MAX_SAMPLES> = DEFAULT_MEMORY_SAMPLES;
         cpu_samples: Num<u32, 1, MAX_SAMPLES> = DEFAULT_CPU_SAMPLES;
         restart_on_pressure: Plain<bool> = DEFAULT_RESTART_ON_PRESSURE;
+        /// The memory trend is fitted over the samples of this last stretch of time.
+        forecast_window: Time<1_000> = DEFAULT_FORECAST_WINDOW;
+        /// A projected time to `max_memory_mb` under this is a forecast (event and alert).
+        forecast_horizon: Time<1_000> = DEFAULT_FORECAST_HORIZON;
+        /// Fewer samples than this in the window make no forecast.
+        forecast_min_samples: Num<u32, MIN_FORECAST_SAMPLES, MAX_SAMPLES> = DEFAULT_FORECAST_MIN_SAMPLES;
+        /// Restart the bot when its forecast falls under the horizon, before the limit hits.
+        restart_before_limit: Plain<bool> = DEFAULT_RESTART_BEFORE_LIMIT;
     }
 }
 

@@ -54,6 +54,10 @@ pub const DEFAULT_MEMORY_SAMPLES: u32 = 2;
 pub const DEFAULT_CPU_SAMPLES: u32 = 3;
 pub const DEFAULT_RESTART_ON_PRESSURE: bool = true;
 pub const DEFAULT_MEMORY_THRESHOLD_PERCENT: u32 = 80;
+pub const DEFAULT_FORECAST_WINDOW: Duration = Duration::from_secs(30 * 60);
+pub const DEFAULT_FORECAST_HORIZON: Duration = Duration::from_secs(3600);
+pub const DEFAULT_FORECAST_MIN_SAMPLES: u32 = 10;
+pub const DEFAULT_RESTART_BEFORE_LIMIT: bool = false;
 pub const DEFAULT_MAX_DISK_PERCENT: u32 = 90;
 pub const DEFAULT_PRESSURE_COOLDOWN: Duration = Duration::from_secs(5 * 60);
 pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -89,6 +93,8 @@ pub const MAX_RESTARTS: u64 = 10_000;
 /// % of one core: 1024 cores.
 pub const MAX_CPU_PERCENT: u64 = 102_400;
 pub const MAX_SAMPLES: u64 = 1_000;
+/// A line through fewer points than this says nothing about a trend.
+pub const MIN_FORECAST_SAMPLES: u64 = 3;
 pub const MAX_BOTS: u64 = 100_000;
 pub const MAX_CHECK_FAILURES: u64 = 1_000;
 pub const MAX_RATE_PER_MINUTE: u64 = 100_000;

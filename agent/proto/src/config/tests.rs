@@ -131,9 +131,12 @@ fn limits_users_and_agent_sections() {
         memory_threshold_percent = 70
         max_disk_percent = 95
         pressure_cooldown = "1m"
+        forecast_window = "10m"
+        forecast_min_samples = 5
         [users.alice]
         max_bots_per_user = 7
         max_memory_mb = 1024
+        forecast_horizon = "2h"
     "#;
     let g = parse_global(Path::new("botctl.toml"), text).unwrap();
     assert_eq!(g.agent.health_interval, secs(2));
@@ -149,6 +152,15 @@ fn limits_users_and_agent_sections() {
     assert_eq!(limits.max_memory_mb, 1024, "owner override");
     assert_eq!(limits.cpu_samples, 9, "bot override");
     assert_eq!(limits.memory_samples, 4, "global");
+    assert_eq!(limits.forecast_window, secs(600), "global");
+    assert_eq!(limits.forecast_min_samples, 5, "global");
+    assert_eq!(limits.forecast_horizon, secs(7200), "owner override");
+    assert!(!limits.restart_before_limit, "the default");
+    let eager = bot("user = \"bob\"\ncommand = [\"x\"]\n[limits]\nrestart_before_limit = true\n")
+        .unwrap()
+        .limits(&g);
+    assert!(eager.restart_before_limit, "bot override");
+    assert_eq!(eager.forecast_horizon, DEFAULT_FORECAST_HORIZON);
 
     for (text, field) in [
         (
@@ -160,6 +172,14 @@ fn limits_users_and_agent_sections() {
             "limits.max_disk_percent",
         ),
         ("[limits]\nstorage = 1\n", "limits.storage"),
+        (
+            "[limits]\nforecast_min_samples = 2\n",
+            "limits.forecast_min_samples",
+        ),
+        (
+            "[limits]\nforecast_horizon = \"0s\"\n",
+            "limits.forecast_horizon",
+        ),
         (
             "[users.bob]\nmax_total_bots = 1\n",
             "users.bob.max_total_bots",
