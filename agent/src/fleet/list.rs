@@ -26,26 +26,16 @@ impl Registry {
             .collect();
         for (config, reason) in self.over_limit.values() {
             if owner.is_none_or(|o| config.user == o) {
-                out.push(BotInfo {
-                    name: config.name.clone(),
-                    owner: config.user.clone(),
-                    platform: config.platform.to_string(),
-                    state: BotState::OverLimit,
-                    enabled: config.enabled,
-                    pid: None,
-                    uptime_secs: None,
-                    restarts: 0,
-                    last_exit: None,
-                    detail: Some(format!(
+                out.push(not_running(
+                    config.name.clone(),
+                    config.user.clone(),
+                    config.platform.to_string(),
+                    BotState::OverLimit,
+                    config.enabled,
+                    format!(
                         "not started: {reason}; remove a bot or raise the limit, then `botctl reload`"
-                    )),
-                    cpu_percent: None,
-                    memory_bytes: None,
-                    auth: None,
-                    forecast: None,
-                    notify_status: None,
-                    waiting_ready: false,
-                });
+                    ),
+                ));
             }
         }
         if owner.is_none() {
@@ -53,29 +43,49 @@ impl Registry {
                 if let Some(name) = &issue.bot
                     && !self.bots.contains_key(name)
                 {
-                    out.push(BotInfo {
-                        name: name.clone(),
-                        owner: "-".into(),
-                        platform: "-".into(),
-                        state: BotState::ConfigError,
-                        enabled: false,
-                        pid: None,
-                        uptime_secs: None,
-                        restarts: 0,
-                        last_exit: None,
-                        detail: Some(issue.to_string()),
-                        cpu_percent: None,
-                        memory_bytes: None,
-                        auth: None,
-                        forecast: None,
-                        notify_status: None,
-                        waiting_ready: false,
-                    });
+                    out.push(not_running(
+                        name.clone(),
+                        "-".into(),
+                        "-".into(),
+                        BotState::ConfigError,
+                        false,
+                        issue.to_string(),
+                    ));
                 }
             }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         out
+    }
+}
+
+/// The row of a bot that has no process of its own to report (parked over a limit, or a
+/// file that never loaded): every live figure empty, the reason in its detail.
+fn not_running(
+    name: String,
+    owner: String,
+    platform: String,
+    state: BotState,
+    enabled: bool,
+    detail: String,
+) -> BotInfo {
+    BotInfo {
+        name,
+        owner,
+        platform,
+        state,
+        enabled,
+        pid: None,
+        uptime_secs: None,
+        restarts: 0,
+        last_exit: None,
+        detail: Some(detail),
+        cpu_percent: None,
+        memory_bytes: None,
+        auth: None,
+        forecast: None,
+        notify_status: None,
+        waiting_ready: false,
     }
 }
 
