@@ -338,13 +338,17 @@ _botctl() {
 
     case "${cmd}" in
         botctl)
-            opts="-h -V --home --help --version status top start stop restart recover bots logs events reload config auth update notify templates forecast storage cleanup agent completions help"
+            opts="-h -V --home --host --help --version status top start stop restart recover bots logs events reload config auth update notify templates forecast storage cleanup agent completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -356,13 +360,17 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__agent)
-            opts="-h -V --home --help --version run start stop restart status install uninstall help"
+            opts="-h -V --home --host --help --version run start stop restart status install uninstall help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -500,13 +508,17 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__agent__subcmd__install)
-            opts="-h -V --system --now --home --help --version"
+            opts="-h -V --system --now --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -518,13 +530,17 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__agent__subcmd__restart)
-            opts="-h -V --home --help --version"
+            opts="-h -V --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -536,13 +552,17 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__agent__subcmd__run)
-            opts="-h -V --home --help --version"
+            opts="-h -V --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -554,13 +574,17 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__agent__subcmd__start)
-            opts="-h -V --home --help --version"
+            opts="-h -V --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -572,13 +596,17 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__agent__subcmd__status)
-            opts="-h -V --json --home --help --version"
+            opts="-h -V --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -590,13 +618,17 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__agent__subcmd__stop)
-            opts="-h -V --keep-bots --home --help --version"
+            opts="-h -V --keep-bots --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -608,13 +640,17 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__agent__subcmd__uninstall)
-            opts="-h -V --system --home --help --version"
+            opts="-h -V --system --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -626,13 +662,17 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__auth)
-            opts="-h -V --home --help --version check set-cookies help"
+            opts="-h -V --home --host --help --version check set-cookies help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -644,13 +684,17 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__auth__subcmd__check)
-            opts="-h -V --json --home --help --version"
+            opts="-h -V --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -718,13 +762,17 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__auth__subcmd__set__subcmd__cookies)
-            opts="-h -V --json --home --help --version"
+            opts="-h -V --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -736,13 +784,17 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__bots)
-            opts="-h -V --home --help --version list add create remove show help"
+            opts="-h -V --home --host --help --version list add create remove show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -754,7 +806,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__bots__subcmd__add)
-            opts="-u -e -h -V --user --cwd --env --platform --no-start --json --home --help --version"
+            opts="-u -e -h -V --user --cwd --env --platform --no-start --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -794,6 +846,10 @@ _botctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -802,7 +858,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__bots__subcmd__create)
-            opts="-u -t -h -V --user --template --set --no-start --json --home --help --version"
+            opts="-u -t -h -V --user --template --set --no-start --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -841,6 +897,10 @@ _botctl() {
                     return 0
                     ;;
                 --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -950,7 +1010,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__bots__subcmd__list)
-            opts="-u -h -V --user --json --home --help --version"
+            opts="-u -h -V --user --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -971,6 +1031,10 @@ _botctl() {
                     return 0
                     ;;
                 --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -982,13 +1046,17 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__bots__subcmd__remove)
-            opts="-h -V --purge --json --home --help --version"
+            opts="-h -V --purge --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1000,13 +1068,17 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__bots__subcmd__show)
-            opts="-h -V --json --home --help --version"
+            opts="-h -V --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1018,7 +1090,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__cleanup)
-            opts="-u -h -V --force --user --json --home --help --version"
+            opts="-u -h -V --force --user --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1042,6 +1114,10 @@ _botctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1050,13 +1126,17 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__completions)
-            opts="-h -V --home --help --version bash elvish fish powershell zsh"
+            opts="-h -V --home --host --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1068,13 +1148,17 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__config)
-            opts="-h -V --home --help --version check help"
+            opts="-h -V --home --host --help --version check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1086,13 +1170,17 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__config__subcmd__check)
-            opts="-h -V --json --home --help --version"
+            opts="-h -V --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1146,7 +1234,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__events)
-            opts="-n -f -h -V --bot --user --since --lines --follow --json --home --help --version"
+            opts="-n -f -h -V --bot --user --since --lines --follow --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1182,6 +1270,10 @@ _botctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1190,13 +1282,17 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__forecast)
-            opts="-h -V --json --home --help --version"
+            opts="-h -V --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1754,7 +1850,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__logs)
-            opts="-u -n -f -h -V --all --user --lines --follow --stderr --stdout --home --help --version"
+            opts="-u -n -f -h -V --all --user --lines --follow --stderr --stdout --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1786,6 +1882,10 @@ _botctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1794,13 +1894,17 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__notify)
-            opts="-h -V --home --help --version test help"
+            opts="-h -V --home --host --help --version test help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1854,13 +1958,17 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__notify__subcmd__test)
-            opts="-h -V --home --help --version"
+            opts="-h -V --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1872,13 +1980,17 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__recover)
-            opts="-h -V --json --home --help --version"
+            opts="-h -V --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1890,13 +2002,17 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__reload)
-            opts="-h -V --json --home --help --version"
+            opts="-h -V --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1908,7 +2024,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__restart)
-            opts="-u -h -V --all --user --template --json --wait --home --help --version"
+            opts="-u -h -V --all --user --template --json --wait --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1940,6 +2056,10 @@ _botctl() {
                     return 0
                     ;;
                 --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1951,7 +2071,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__start)
-            opts="-u -h -V --all --user --template --json --wait --home --help --version"
+            opts="-u -h -V --all --user --template --json --wait --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1986,6 +2106,10 @@ _botctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1994,7 +2118,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__status)
-            opts="-u -h -V --user --json --home --help --version"
+            opts="-u -h -V --user --json --hosts --all-hosts --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2014,7 +2138,15 @@ _botctl() {
                     fi
                     return 0
                     ;;
+                --hosts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2026,7 +2158,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__stop)
-            opts="-u -h -V --all --user --template --json --home --help --version"
+            opts="-u -h -V --all --user --template --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2057,6 +2189,10 @@ _botctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2065,7 +2201,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__storage)
-            opts="-u -h -V --user --json --home --help --version"
+            opts="-u -h -V --user --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2089,6 +2225,10 @@ _botctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2097,13 +2237,17 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__templates)
-            opts="-h -V --home --help --version list help"
+            opts="-h -V --home --host --help --version list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2157,13 +2301,17 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__templates__subcmd__list)
-            opts="-h -V --json --home --help --version"
+            opts="-h -V --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2175,13 +2323,17 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__top)
-            opts="-h -V --home --help --version"
+            opts="-h -V --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2193,13 +2345,17 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__update)
-            opts="-h -V --all --json --home --help --version"
+            opts="-h -V --all --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2351,44 +2507,44 @@ _botctl_live_sub() {
 _botctl_live_spec() {
     vopts=""; lopts=""; pos=""
     case $1 in
-        "") vopts=" --home "; lopts=""; pos="" ;;
-        "status") vopts=" -u --user --home "; lopts=" -u=owners --user=owners "; pos=" r=bots " ;;
-        "top") vopts=" --home "; lopts=""; pos="" ;;
-        "start") vopts=" -u --user --template --wait --home "; lopts=" -u=owners --user=owners --template=templates "; pos=" r=bots " ;;
-        "stop") vopts=" -u --user --template --home "; lopts=" -u=owners --user=owners --template=templates "; pos=" r=bots " ;;
-        "restart") vopts=" -u --user --template --wait --home "; lopts=" -u=owners --user=owners --template=templates "; pos=" r=bots " ;;
-        "recover") vopts=" --home "; lopts=""; pos=" r=bots " ;;
-        "bots") vopts=" --home "; lopts=""; pos="" ;;
-        "bots list") vopts=" -u --user --home "; lopts=" -u=owners --user=owners "; pos="" ;;
-        "bots add") vopts=" -u --user --cwd -e --env --platform --home "; lopts=" -u=owners --user=owners "; pos=" 0=- r=- " ;;
-        "bots create") vopts=" -u --user -t --template --set --home "; lopts=" -u=owners --user=owners -t=templates --template=templates "; pos=" 0=- " ;;
-        "bots remove") vopts=" --home "; lopts=""; pos=" 0=bots " ;;
-        "bots show") vopts=" --home "; lopts=""; pos=" 0=bots " ;;
-        "logs") vopts=" -u --user -n --lines --home "; lopts=" -u=owners --user=owners "; pos=" r=bots " ;;
-        "events") vopts=" --bot --user --since -n --lines --home "; lopts=" --bot=bots --user=owners "; pos="" ;;
-        "reload") vopts=" --home "; lopts=""; pos="" ;;
-        "config") vopts=" --home "; lopts=""; pos="" ;;
-        "config check") vopts=" --home "; lopts=""; pos="" ;;
-        "auth") vopts=" --home "; lopts=""; pos="" ;;
-        "auth check") vopts=" --home "; lopts=""; pos=" r=bots " ;;
-        "auth set-cookies") vopts=" --home "; lopts=""; pos=" 0=bots 1=- " ;;
-        "update") vopts=" --home "; lopts=""; pos=" r=bots " ;;
-        "notify") vopts=" --home "; lopts=""; pos="" ;;
-        "notify test") vopts=" --home "; lopts=""; pos=" 0=- " ;;
-        "templates") vopts=" --home "; lopts=""; pos="" ;;
-        "templates list") vopts=" --home "; lopts=""; pos="" ;;
-        "forecast") vopts=" --home "; lopts=""; pos="" ;;
-        "storage") vopts=" -u --user --home "; lopts=" -u=owners --user=owners "; pos="" ;;
-        "cleanup") vopts=" -u --user --home "; lopts=" -u=owners --user=owners "; pos="" ;;
-        "agent") vopts=" --home "; lopts=""; pos="" ;;
-        "agent run") vopts=" --home "; lopts=""; pos="" ;;
-        "agent start") vopts=" --home "; lopts=""; pos="" ;;
-        "agent stop") vopts=" --home "; lopts=""; pos="" ;;
-        "agent restart") vopts=" --home "; lopts=""; pos="" ;;
-        "agent status") vopts=" --home "; lopts=""; pos="" ;;
-        "agent install") vopts=" --home "; lopts=""; pos="" ;;
-        "agent uninstall") vopts=" --home "; lopts=""; pos="" ;;
-        "completions") vopts=" --home "; lopts=""; pos=" 0=- " ;;
+        "") vopts=" --home --host "; lopts=""; pos="" ;;
+        "status") vopts=" -u --user --hosts --home --host "; lopts=" -u=owners --user=owners "; pos=" r=bots " ;;
+        "top") vopts=" --home --host "; lopts=""; pos="" ;;
+        "start") vopts=" -u --user --template --wait --home --host "; lopts=" -u=owners --user=owners --template=templates "; pos=" r=bots " ;;
+        "stop") vopts=" -u --user --template --home --host "; lopts=" -u=owners --user=owners --template=templates "; pos=" r=bots " ;;
+        "restart") vopts=" -u --user --template --wait --home --host "; lopts=" -u=owners --user=owners --template=templates "; pos=" r=bots " ;;
+        "recover") vopts=" --home --host "; lopts=""; pos=" r=bots " ;;
+        "bots") vopts=" --home --host "; lopts=""; pos="" ;;
+        "bots list") vopts=" -u --user --home --host "; lopts=" -u=owners --user=owners "; pos="" ;;
+        "bots add") vopts=" -u --user --cwd -e --env --platform --home --host "; lopts=" -u=owners --user=owners "; pos=" 0=- r=- " ;;
+        "bots create") vopts=" -u --user -t --template --set --home --host "; lopts=" -u=owners --user=owners -t=templates --template=templates "; pos=" 0=- " ;;
+        "bots remove") vopts=" --home --host "; lopts=""; pos=" 0=bots " ;;
+        "bots show") vopts=" --home --host "; lopts=""; pos=" 0=bots " ;;
+        "logs") vopts=" -u --user -n --lines --home --host "; lopts=" -u=owners --user=owners "; pos=" r=bots " ;;
+        "events") vopts=" --bot --user --since -n --lines --home --host "; lopts=" --bot=bots --user=owners "; pos="" ;;
+        "reload") vopts=" --home --host "; lopts=""; pos="" ;;
+        "config") vopts=" --home --host "; lopts=""; pos="" ;;
+        "config check") vopts=" --home --host "; lopts=""; pos="" ;;
+        "auth") vopts=" --home --host "; lopts=""; pos="" ;;
+        "auth check") vopts=" --home --host "; lopts=""; pos=" r=bots " ;;
+        "auth set-cookies") vopts=" --home --host "; lopts=""; pos=" 0=bots 1=- " ;;
+        "update") vopts=" --home --host "; lopts=""; pos=" r=bots " ;;
+        "notify") vopts=" --home --host "; lopts=""; pos="" ;;
+        "notify test") vopts=" --home --host "; lopts=""; pos=" 0=- " ;;
+        "templates") vopts=" --home --host "; lopts=""; pos="" ;;
+        "templates list") vopts=" --home --host "; lopts=""; pos="" ;;
+        "forecast") vopts=" --home --host "; lopts=""; pos="" ;;
+        "storage") vopts=" -u --user --home --host "; lopts=" -u=owners --user=owners "; pos="" ;;
+        "cleanup") vopts=" -u --user --home --host "; lopts=" -u=owners --user=owners "; pos="" ;;
+        "agent") vopts=" --home --host "; lopts=""; pos="" ;;
+        "agent run") vopts=" --home --host "; lopts=""; pos="" ;;
+        "agent start") vopts=" --home --host "; lopts=""; pos="" ;;
+        "agent stop") vopts=" --home --host "; lopts=""; pos="" ;;
+        "agent restart") vopts=" --home --host "; lopts=""; pos="" ;;
+        "agent status") vopts=" --home --host "; lopts=""; pos="" ;;
+        "agent install") vopts=" --home --host "; lopts=""; pos="" ;;
+        "agent uninstall") vopts=" --home --host "; lopts=""; pos="" ;;
+        "completions") vopts=" --home --host "; lopts=""; pos=" 0=- " ;;
     esac
 }
 
