@@ -3,6 +3,7 @@
 
 use std::ffi::OsString;
 use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::pin::Pin;
 use std::process::Stdio;
 use std::task::{Context, Poll};
@@ -12,8 +13,8 @@ use botctl_proto::config::{Host, HostsFile, load_hosts};
 use botctl_proto::paths::HOSTS_FILE_ENV;
 use botctl_proto::{AgentClient, AgentInfo, ErrorKind, MAX_FRAME_BYTES, Paths, RpcError};
 use tarpc::tokio_serde::formats::Bincode;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, Interest, ReadBuf};
+use tokio::process::{Child, Command};
 use tokio_util::codec::LengthDelimitedCodec;
 
 use crate::CliError;
@@ -68,16 +69,19 @@ pub fn open(host: &Host, no_start: bool) -> Result<Link, CliError> {
     if no_start {
         args.push("--no-start".into());
     }
+    let (ours, theirs) =
+        socket_pair().map_err(|e| CliError::unreachable(format!("creating ssh's socket: {e}")))?;
+    let theirs_out = theirs
+        .try_clone()
+        .map_err(|e| CliError::unreachable(format!("creating ssh's socket: {e}")))?;
     let mut child = ssh(host, &args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
+        .stdin(Stdio::from(theirs))
+        .stdout(Stdio::from(theirs_out))
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| CliError::unreachable(format!("cannot run ssh: {e}")))?;
-    let (Some(stdin), Some(stdout), Some(mut stderr)) =
-        (child.stdin.take(), child.stdout.take(), child.stderr.take())
-    else {
-        return Err(CliError::unreachable("ssh started without its pipes"));
+    let Some(mut stderr) = child.stderr.take() else {
+        return Err(CliError::unreachable("ssh started without its stderr"));
     };
     // Read to the end however long the session lasts, so that ssh never blocks on a full
     // pipe; only the end is kept.
@@ -96,8 +100,10 @@ pub fn open(host: &Host, no_start: bool) -> Result<Link, CliError> {
         kept
     });
     let pipe = Pipe {
-        stdin: Some(stdin),
-        stdout,
+        socket: Some(
+            tokio::net::UnixStream::from_std(ours)
+                .map_err(|e| CliError::unreachable(format!("watching ssh's socket: {e}")))?,
+        ),
         child,
     };
     let framed = LengthDelimitedCodec::builder()
@@ -269,18 +275,35 @@ pub fn args_for_there(args: impl IntoIterator<Item = OsString>) -> Vec<OsString>
     out
 }
 
+/// ssh's stdin and stdout: one end of a socket pair, the other end ssh's fds 0 and 1. A
+/// socket rather than pipes because a socket can be written without SIGPIPE (MSG_NOSIGNAL):
+/// the CLI dies of SIGPIPE by design (`status | head`), and must not when ssh has just
+/// exited, refused, as a request goes out.
+fn socket_pair() -> io::Result<(std::os::unix::net::UnixStream, OwnedFd)> {
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
+    ours.set_nonblocking(true)?;
+    Ok((ours, theirs.into()))
+}
+
 /// ssh's stdio as one stream. Dropping it (when the last client goes) closes ssh's stdin,
 /// which ends the far side, and ends ssh.
 struct Pipe {
-    stdin: Option<ChildStdin>,
-    stdout: ChildStdout,
+    socket: Option<tokio::net::UnixStream>,
     child: Child,
 }
 
 impl Drop for Pipe {
     fn drop(&mut self) {
-        drop(self.stdin.take());
+        drop(self.socket.take());
         let _ = self.child.start_kill();
+    }
+}
+
+impl Pipe {
+    fn socket(&mut self) -> io::Result<&mut tokio::net::UnixStream> {
+        self.socket
+            .as_mut()
+            .ok_or_else(|| io::ErrorKind::BrokenPipe.into())
     }
 }
 
@@ -290,15 +313,9 @@ impl AsyncRead for Pipe {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stdout).poll_read(cx, buf)
-    }
-}
-
-impl Pipe {
-    fn stdin(&mut self) -> io::Result<Pin<&mut ChildStdin>> {
-        match self.stdin.as_mut() {
-            Some(stdin) => Ok(Pin::new(stdin)),
-            None => Err(io::ErrorKind::BrokenPipe.into()),
+        match self.socket() {
+            Ok(socket) => Pin::new(socket).poll_read(cx, buf),
+            Err(e) => Poll::Ready(Err(e)),
         }
     }
 }
@@ -309,20 +326,44 @@ impl AsyncWrite for Pipe {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.stdin() {
-            Ok(stdin) => stdin.poll_write(cx, buf),
-            Err(e) => Poll::Ready(Err(e)),
+        let socket = match self.socket() {
+            Ok(socket) => socket,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        loop {
+            std::task::ready!(socket.poll_write_ready(cx))?;
+            let sent = socket.try_io(Interest::WRITABLE, || {
+                // SAFETY: send reads at most `buf.len()` bytes of `buf`, on a socket we own.
+                let n = unsafe {
+                    libc::send(
+                        socket.as_raw_fd(),
+                        buf.as_ptr().cast(),
+                        buf.len(),
+                        libc::MSG_NOSIGNAL,
+                    )
+                };
+                if n < 0 {
+                    Err(io::Error::last_os_error())
+                } else {
+                    Ok(n as usize)
+                }
+            });
+            match sent {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ) => {}
+                other => return Poll::Ready(other),
+            }
         }
     }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.stdin() {
-            Ok(stdin) => stdin.poll_flush(cx),
-            Err(e) => Poll::Ready(Err(e)),
-        }
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
     }
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.stdin() {
-            Ok(stdin) => stdin.poll_shutdown(cx),
+        match self.socket() {
+            Ok(socket) => Pin::new(socket).poll_shutdown(cx),
             Err(e) => Poll::Ready(Err(e)),
         }
     }
