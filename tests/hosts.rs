@@ -2,14 +2,14 @@
 //! makes: status, restart, logs -f, hosts that refuse, and `status --hosts`.
 
 use std::io::Read;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    Home, Output, WAIT, agent_pids, cmdline, ensure, kill, lines_of, processes_of, sleeper,
-    wait_for, whoami,
+    Home, Output, WAIT, agent_pids, cmdline, ensure, free_port, kill, lines_of, processes_of,
+    sleeper, wait_for, whoami,
 };
 
 const SSHD: &str = "/usr/sbin/sshd";
@@ -138,19 +138,15 @@ fn keygen(path: &Path) {
     assert!(status.success(), "ssh-keygen failed");
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The far side's home: a sleeper bot `tick` of alice's.
-fn far_home() -> Home {
+/// An sshd, the far side's home (a sleeper bot `tick` of alice's) and this side's home,
+/// whose hosts.toml `hosts` writes from the other two.
+fn setup(hosts: impl FnOnce(&Sshd, &Home) -> String) -> (Sshd, Home, Home) {
+    let sshd = Sshd::start();
     let far = Home::fast();
     far.write_bot("tick", &sleeper("alice"));
-    far
+    let near = Home::new();
+    std::fs::write(near.file("hosts.toml"), hosts(&sshd, &far)).unwrap();
+    (sshd, far, near)
 }
 
 /// `host` over ssh, from the `near` home's CLI.
@@ -184,20 +180,15 @@ fn with_word(home: &Path, word: &str) -> Vec<(u32, Vec<String>)> {
 
 #[test]
 fn status_and_restart_reach_the_agent_of_the_host_and_hello_says_which() {
-    let sshd = Sshd::start();
-    let far = far_home();
-    let near = Home::new();
-    std::fs::write(
-        near.file("hosts.toml"),
+    let (_sshd, far, near) = setup(|sshd, far| {
         format!(
             "{}[hosts.web]\naddress = \"{}\"\nhome = \"{}\"\n{}",
             sshd.defaults(None),
             sshd.address(),
             far.path().display(),
             sshd.key("client_key")
-        ),
-    )
-    .unwrap();
+        )
+    });
 
     let first = tick_pid(&near, "web");
     let out = over(&near, "web", &["status"]).ok();
@@ -233,24 +224,21 @@ fn status_and_restart_reach_the_agent_of_the_host_and_hello_says_which() {
 
 #[test]
 fn logs_follow_over_ssh_sees_new_lines_and_leaves_nothing_behind_when_ended() {
-    let sshd = Sshd::start();
-    let far = far_home();
-    let near = Home::new();
-    // The hosts file named by BOTCTL_HOSTS_FILE, and a host given by address (taking the
-    // defaults).
-    std::fs::write(
-        sshd.file("hosts.toml"),
+    let (sshd, far, near) = setup(|sshd, far| {
         format!(
             "{}home = \"{}\"\n",
             sshd.defaults(Some("client_key")),
             far.path().display(),
-        ),
-    )
-    .unwrap();
+        )
+    });
+    // The hosts file named by BOTCTL_HOSTS_FILE, and a host given by address (taking the
+    // defaults).
+    let elsewhere = sshd.file("elsewhere.toml");
+    std::fs::rename(near.file("hosts.toml"), &elsewhere).unwrap();
     let address = sshd.address();
     let mut cmd = near.command(&["logs", "-f", "-n", "0", "tick"]);
     cmd.env("BOTCTL_HOST", &address)
-        .env("BOTCTL_HOSTS_FILE", sshd.file("hosts.toml"));
+        .env("BOTCTL_HOSTS_FILE", &elsewhere);
     let mut cli = crate::support::KillOnDrop(cmd.spawn().unwrap());
     let lines = lines_of(&mut cli.0);
     let log = far.file("logs/tick.out");
@@ -291,12 +279,8 @@ fn logs_follow_over_ssh_sees_new_lines_and_leaves_nothing_behind_when_ended() {
 
 #[test]
 fn a_host_that_refuses_is_exit_3_naming_the_host_in_ssh_s_words() {
-    let sshd = Sshd::start();
-    let far = far_home();
-    let near = Home::new();
     let closed = free_port();
-    std::fs::write(
-        near.file("hosts.toml"),
+    let (_sshd, far, near) = setup(|sshd, far| {
         format!(
             "{}home = \"{}\"\n\
              [hosts.closed]\naddress = \"ssh://{}@127.0.0.1:{closed}\"\n{}\
@@ -310,9 +294,8 @@ fn a_host_that_refuses_is_exit_3_naming_the_host_in_ssh_s_words() {
             sshd.key("stranger_key"),
             sshd.address(),
             sshd.key("client_key"),
-        ),
-    )
-    .unwrap();
+        )
+    });
 
     over(&near, "closed", &["status"]).code(3).says(&[
         "botctl: error: on closed: ssh to ssh://",
@@ -343,12 +326,8 @@ fn a_host_that_refuses_is_exit_3_naming_the_host_in_ssh_s_words() {
 
 #[test]
 fn status_of_several_hosts_is_one_table_and_a_host_that_does_not_answer_hides_none() {
-    let sshd = Sshd::start();
-    let far = far_home();
-    let near = Home::new();
     let closed = free_port();
-    std::fs::write(
-        near.file("hosts.toml"),
+    let (_sshd, _far, near) = setup(|sshd, far| {
         format!(
             "{}[hosts.web]\naddress = \"{}\"\nhome = \"{}\"\n{}\
              [hosts.down]\naddress = \"ssh://{}@127.0.0.1:{closed}\"\n",
@@ -357,9 +336,8 @@ fn status_of_several_hosts_is_one_table_and_a_host_that_does_not_answer_hides_no
             far.path().display(),
             sshd.key("client_key"),
             whoami(),
-        ),
-    )
-    .unwrap();
+        )
+    });
     tick_pid(&near, "web");
 
     let out = near.botctl(&["status", "--all-hosts"]).code(3);

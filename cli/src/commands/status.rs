@@ -212,12 +212,7 @@ fn print_hosts(answers: &[Answer]) {
             })
         })
         .collect();
-    if !notes.is_empty() {
-        println!("needs attention:");
-        for n in notes {
-            println!("{n}");
-        }
-    }
+    print_section("needs attention:", &notes);
 }
 /// Keeps the bots asked for (by name, or by owner); a name that is no bot is an error.
 fn select(report: &mut StatusReport, args: &StatusArgs) -> Result<(), CliError> {
@@ -294,18 +289,9 @@ fn print(report: &StatusReport, remote: bool) {
         })
         .partition(|(waiting, _)| *waiting);
     let notes: Vec<String> = notes.into_iter().map(|(_, l)| l).collect();
-    if !starting.is_empty() {
-        println!("starting:");
-        for (_, line) in starting {
-            println!("{line}");
-        }
-    }
-    if !notes.is_empty() {
-        println!("needs attention:");
-        for n in notes {
-            println!("{n}");
-        }
-    }
+    let starting: Vec<String> = starting.into_iter().map(|(_, l)| l).collect();
+    print_section("starting:", &starting);
+    print_section("needs attention:", &notes);
     let forecasts: Vec<String> = report
         .bots
         .iter()
@@ -315,12 +301,7 @@ fn print(report: &StatusReport, remote: bool) {
                 .map(|f| format!("  {}: {}", b.name, f.message))
         })
         .collect();
-    if !forecasts.is_empty() {
-        println!("forecast (botctl forecast):");
-        for f in forecasts {
-            println!("{f}");
-        }
-    }
+    print_section("forecast (botctl forecast):", &forecasts);
     // What the bots say they are doing (sd_notify STATUS=), one line each.
     let said: Vec<String> = report
         .bots
@@ -330,12 +311,7 @@ fn print(report: &StatusReport, remote: bool) {
             Some(format!("  {}: {s}", b.name))
         })
         .collect();
-    if !said.is_empty() {
-        println!("bot status (STATUS=):");
-        for s in said {
-            println!("{s}");
-        }
-    }
+    print_section("bot status (STATUS=):", &said);
     if report.notify_ignored > 0 {
         println!("{}", render::notify_ignored(report.notify_ignored));
     }
@@ -387,4 +363,14 @@ fn bot_cells(b: &BotInfo, now: i64, with_auth: bool) -> Vec<Cell> {
         row.push(Cell::new(b.auth.as_deref().unwrap_or("-")));
     }
     row
+}
+
+/// A heading and its lines, or nothing when there are none.
+fn print_section(heading: &str, lines: &[String]) {
+    if !lines.is_empty() {
+        println!("{heading}");
+        for line in lines {
+            println!("{line}");
+        }
+    }
 }
