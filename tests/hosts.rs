@@ -178,19 +178,36 @@ fn with_word(home: &Path, word: &str) -> Vec<(u32, Vec<String>)> {
         .collect()
 }
 
+/// A host `web`: the sshd, with the far home.
+fn web(sshd: &Sshd, far: &Home) -> String {
+    format!(
+        "{}[hosts.web]\naddress = \"{}\"\nhome = \"{}\"\n{}",
+        sshd.defaults(None),
+        sshd.address(),
+        far.path().display(),
+        sshd.key("client_key")
+    )
+}
+
+/// Waits until no ssh of `near`'s CLIs and no bridge of `far` is left.
+#[track_caller]
+fn nothing_left(near: &Home, far: &Home) {
+    wait_for("no ssh here and no bridge there", WAIT, || {
+        let ssh = with_word(near.path(), "ssh");
+        let bridge = with_word(far.path(), "__stdio");
+        ensure(ssh.is_empty() && bridge.is_empty(), (ssh, bridge))
+    });
+}
+
 #[test]
 fn status_and_restart_reach_the_agent_of_the_host_and_hello_says_which() {
-    let (_sshd, far, near) = setup(|sshd, far| {
-        format!(
-            "{}[hosts.web]\naddress = \"{}\"\nhome = \"{}\"\n{}",
-            sshd.defaults(None),
-            sshd.address(),
-            far.path().display(),
-            sshd.key("client_key")
-        )
-    });
+    let (_sshd, far, near) = setup(web);
 
     let first = tick_pid(&near, "web");
+    // A follower over the link (tarpc through the bridge, not a command run there).
+    let mut follow = near.command(&["--host", "web", "events", "-f", "-n", "0", "--bot", "tick"]);
+    let mut follower = crate::support::KillOnDrop(follow.spawn().unwrap());
+    let followed = lines_of(&mut follower.0);
     let out = over(&near, "web", &["status"]).ok();
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
     out.says(&[
@@ -209,17 +226,40 @@ fn status_and_restart_reach_the_agent_of_the_host_and_hello_says_which() {
     let second = tick_pid(&near, "web");
     assert_ne!(first, second, "restart over ssh kept the pid");
 
-    // events come over the same link, with the restart just made.
-    let events = over(&near, "web", &["events", "--bot", "tick", "--json"]).ok();
-    assert!(
-        events
-            .json()
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["kind"] == "restarted"),
-        "{events:?}"
+    // The follower saw the restart, and ending it leaves nothing behind, here or there.
+    let line = wait_for("the restart through events -f", WAIT, || {
+        followed
+            .recv_timeout(Duration::from_millis(100))
+            .map_err(|e| format!("{e:?}"))
+            .and_then(|l| ensure(l.contains("restarted"), l.clone()).map(|()| l))
+    });
+    assert!(line.contains("tick"), "{line}");
+    kill(follower.0.id(), libc::SIGTERM);
+    let _ = follower.0.wait();
+    nothing_left(&near, &far);
+}
+
+#[test]
+fn top_over_ssh_shows_the_host_s_fleet_and_restarts_from_the_keyboard() {
+    let (_sshd, far, near) = setup(web);
+    let first = tick_pid(&near, "web");
+    let tmux = crate::top::Tmux::top(&near, "BOTCTL_HOST=web");
+    tmux.wait_screen(&["tick", "running", &first.to_string(), "q quit"]);
+    tmux.keys(&["g", "R"]);
+    tmux.wait_screen(&["restart tick? y/n"]);
+    tmux.keys(&["y"]);
+    tmux.wait_screen(&["restart tick: ok"]);
+    assert_ne!(
+        tick_pid(&near, "web"),
+        first,
+        "restart from top over ssh kept the pid"
     );
+    // The log is a file on the host: the pane says how to read it.
+    tmux.keys(&["Enter"]);
+    tmux.wait_screen(&["── tick", "restarted", "botctl --host web logs tick"]);
+    tmux.keys(&["q"]);
+    tmux.wait_screen(&["TOP-EXITED 0"]);
+    nothing_left(&near, &far);
 }
 
 #[test]
@@ -270,11 +310,7 @@ fn logs_follow_over_ssh_sees_new_lines_and_leaves_nothing_behind_when_ended() {
     // Ended like a user ends it: nothing of it stays, here or there.
     kill(cli.0.id(), libc::SIGTERM);
     let _ = cli.0.wait();
-    wait_for("no ssh here and no bridge there", WAIT, || {
-        let ssh = with_word(near.path(), "ssh");
-        let bridge = with_word(far.path(), "__stdio");
-        ensure(ssh.is_empty() && bridge.is_empty(), (ssh, bridge))
-    });
+    nothing_left(&near, &far);
 }
 
 #[test]
