@@ -39,8 +39,9 @@ impl Sshd {
             dir.path().join("authorized_keys"),
         )
         .unwrap();
-        // Privilege separation needs it; a container may not have it yet.
-        std::fs::create_dir_all("/run/sshd").unwrap();
+        // Privilege separation (sshd run as root) needs it, and a container may not have it
+        // yet; when it cannot be made, sshd's own log says what it lacks.
+        let _ = std::fs::create_dir_all("/run/sshd");
         // A free port can be taken between our look and sshd's bind: try a few.
         for _ in 0..5 {
             let port = free_port();
