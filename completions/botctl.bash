@@ -349,7 +349,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -371,7 +374,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -519,7 +525,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -541,7 +550,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -563,7 +575,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -585,7 +600,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -607,7 +625,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -629,7 +650,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -651,7 +675,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -673,7 +700,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -695,7 +725,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -773,7 +806,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -795,7 +831,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -847,7 +886,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -901,7 +943,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -1035,7 +1080,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -1057,7 +1105,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -1079,7 +1130,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -1115,7 +1169,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -1137,7 +1194,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -1159,7 +1219,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -1181,7 +1244,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -1271,7 +1337,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -1293,7 +1362,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -1883,7 +1955,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -1905,7 +1980,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -1969,7 +2047,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -1991,7 +2072,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -2013,7 +2097,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -2060,7 +2147,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -2107,7 +2197,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -2139,7 +2232,10 @@ _botctl() {
                     return 0
                     ;;
                 --hosts)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 --home)
@@ -2147,7 +2243,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -2190,7 +2289,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -2226,7 +2328,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -2248,7 +2353,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -2312,7 +2420,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -2334,7 +2445,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -2356,7 +2470,10 @@ _botctl() {
                     return 0
                     ;;
                 --host)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -2507,44 +2624,44 @@ _botctl_live_sub() {
 _botctl_live_spec() {
     vopts=""; lopts=""; pos=""
     case $1 in
-        "") vopts=" --home --host "; lopts=""; pos="" ;;
-        "status") vopts=" -u --user --hosts --home --host "; lopts=" -u=owners --user=owners "; pos=" r=bots " ;;
-        "top") vopts=" --home --host "; lopts=""; pos="" ;;
-        "start") vopts=" -u --user --template --wait --home --host "; lopts=" -u=owners --user=owners --template=templates "; pos=" r=bots " ;;
-        "stop") vopts=" -u --user --template --home --host "; lopts=" -u=owners --user=owners --template=templates "; pos=" r=bots " ;;
-        "restart") vopts=" -u --user --template --wait --home --host "; lopts=" -u=owners --user=owners --template=templates "; pos=" r=bots " ;;
-        "recover") vopts=" --home --host "; lopts=""; pos=" r=bots " ;;
-        "bots") vopts=" --home --host "; lopts=""; pos="" ;;
-        "bots list") vopts=" -u --user --home --host "; lopts=" -u=owners --user=owners "; pos="" ;;
-        "bots add") vopts=" -u --user --cwd -e --env --platform --home --host "; lopts=" -u=owners --user=owners "; pos=" 0=- r=- " ;;
-        "bots create") vopts=" -u --user -t --template --set --home --host "; lopts=" -u=owners --user=owners -t=templates --template=templates "; pos=" 0=- " ;;
-        "bots remove") vopts=" --home --host "; lopts=""; pos=" 0=bots " ;;
-        "bots show") vopts=" --home --host "; lopts=""; pos=" 0=bots " ;;
-        "logs") vopts=" -u --user -n --lines --home --host "; lopts=" -u=owners --user=owners "; pos=" r=bots " ;;
-        "events") vopts=" --bot --user --since -n --lines --home --host "; lopts=" --bot=bots --user=owners "; pos="" ;;
-        "reload") vopts=" --home --host "; lopts=""; pos="" ;;
-        "config") vopts=" --home --host "; lopts=""; pos="" ;;
-        "config check") vopts=" --home --host "; lopts=""; pos="" ;;
-        "auth") vopts=" --home --host "; lopts=""; pos="" ;;
-        "auth check") vopts=" --home --host "; lopts=""; pos=" r=bots " ;;
-        "auth set-cookies") vopts=" --home --host "; lopts=""; pos=" 0=bots 1=- " ;;
-        "update") vopts=" --home --host "; lopts=""; pos=" r=bots " ;;
-        "notify") vopts=" --home --host "; lopts=""; pos="" ;;
-        "notify test") vopts=" --home --host "; lopts=""; pos=" 0=- " ;;
-        "templates") vopts=" --home --host "; lopts=""; pos="" ;;
-        "templates list") vopts=" --home --host "; lopts=""; pos="" ;;
-        "forecast") vopts=" --home --host "; lopts=""; pos="" ;;
-        "storage") vopts=" -u --user --home --host "; lopts=" -u=owners --user=owners "; pos="" ;;
-        "cleanup") vopts=" -u --user --home --host "; lopts=" -u=owners --user=owners "; pos="" ;;
-        "agent") vopts=" --home --host "; lopts=""; pos="" ;;
-        "agent run") vopts=" --home --host "; lopts=""; pos="" ;;
-        "agent start") vopts=" --home --host "; lopts=""; pos="" ;;
-        "agent stop") vopts=" --home --host "; lopts=""; pos="" ;;
-        "agent restart") vopts=" --home --host "; lopts=""; pos="" ;;
-        "agent status") vopts=" --home --host "; lopts=""; pos="" ;;
-        "agent install") vopts=" --home --host "; lopts=""; pos="" ;;
-        "agent uninstall") vopts=" --home --host "; lopts=""; pos="" ;;
-        "completions") vopts=" --home --host "; lopts=""; pos=" 0=- " ;;
+        "") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "status") vopts=" -u --user --hosts --home --host "; lopts=" -u=owners --user=owners --hosts=hosts --host=hosts "; pos=" r=bots " ;;
+        "top") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "start") vopts=" -u --user --template --wait --home --host "; lopts=" -u=owners --user=owners --template=templates --host=hosts "; pos=" r=bots " ;;
+        "stop") vopts=" -u --user --template --home --host "; lopts=" -u=owners --user=owners --template=templates --host=hosts "; pos=" r=bots " ;;
+        "restart") vopts=" -u --user --template --wait --home --host "; lopts=" -u=owners --user=owners --template=templates --host=hosts "; pos=" r=bots " ;;
+        "recover") vopts=" --home --host "; lopts=" --host=hosts "; pos=" r=bots " ;;
+        "bots") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "bots list") vopts=" -u --user --home --host "; lopts=" -u=owners --user=owners --host=hosts "; pos="" ;;
+        "bots add") vopts=" -u --user --cwd -e --env --platform --home --host "; lopts=" -u=owners --user=owners --host=hosts "; pos=" 0=- r=- " ;;
+        "bots create") vopts=" -u --user -t --template --set --home --host "; lopts=" -u=owners --user=owners -t=templates --template=templates --host=hosts "; pos=" 0=- " ;;
+        "bots remove") vopts=" --home --host "; lopts=" --host=hosts "; pos=" 0=bots " ;;
+        "bots show") vopts=" --home --host "; lopts=" --host=hosts "; pos=" 0=bots " ;;
+        "logs") vopts=" -u --user -n --lines --home --host "; lopts=" -u=owners --user=owners --host=hosts "; pos=" r=bots " ;;
+        "events") vopts=" --bot --user --since -n --lines --home --host "; lopts=" --bot=bots --user=owners --host=hosts "; pos="" ;;
+        "reload") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "config") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "config check") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "auth") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "auth check") vopts=" --home --host "; lopts=" --host=hosts "; pos=" r=bots " ;;
+        "auth set-cookies") vopts=" --home --host "; lopts=" --host=hosts "; pos=" 0=bots 1=- " ;;
+        "update") vopts=" --home --host "; lopts=" --host=hosts "; pos=" r=bots " ;;
+        "notify") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "notify test") vopts=" --home --host "; lopts=" --host=hosts "; pos=" 0=- " ;;
+        "templates") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "templates list") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "forecast") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "storage") vopts=" -u --user --home --host "; lopts=" -u=owners --user=owners --host=hosts "; pos="" ;;
+        "cleanup") vopts=" -u --user --home --host "; lopts=" -u=owners --user=owners --host=hosts "; pos="" ;;
+        "agent") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "agent run") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "agent start") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "agent stop") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "agent restart") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "agent status") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "agent install") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "agent uninstall") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "completions") vopts=" --home --host "; lopts=" --host=hosts "; pos=" 0=- " ;;
     esac
 }
 

@@ -239,6 +239,8 @@ pub enum NameKind {
     Bots,
     Owners,
     Templates,
+    /// The hosts named in hosts.toml (for `--host`), read from the file alone.
+    Hosts,
 }
 
 #[derive(Debug, Args)]

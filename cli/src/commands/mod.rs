@@ -21,7 +21,8 @@ mod update;
 
 use crate::CliError;
 use crate::args::{
-    AgentCommand, AuthCommand, BotsCommand, Command, ConfigCommand, NotifyCommand, TemplatesCommand,
+    AgentCommand, AuthCommand, BotsCommand, Command, ConfigCommand, NameKind, NotifyCommand,
+    TemplatesCommand,
 };
 use crate::client::Target;
 
@@ -43,6 +44,9 @@ pub fn reach(command: &Command) -> Reach {
         Command::Completions { .. }
         | Command::GenerateDocs { .. }
         | Command::Stdio { .. }
+        | Command::Complete {
+            kind: NameKind::Hosts,
+        }
         | Command::Agent {
             command: AgentCommand::Run,
         } => Reach::Here,
