@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use botctl_proto::config::{Host, HostsFile, load_hosts};
 use botctl_proto::paths::HOSTS_FILE_ENV;
-use botctl_proto::{AgentClient, AgentInfo, ErrorKind, MAX_FRAME_BYTES, Paths, RpcError};
+use botctl_proto::{AgentClient, AgentInfo, MAX_FRAME_BYTES, Paths, RpcError};
 use tarpc::tokio_serde::formats::Bincode;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, Interest, ReadBuf};
 use tokio::process::{Child, Command};
@@ -74,6 +74,8 @@ pub fn open(host: &Host, no_start: bool) -> Result<Link, CliError> {
     let theirs_out = theirs
         .try_clone()
         .map_err(|e| CliError::unreachable(format!("creating ssh's socket: {e}")))?;
+    let ours = tokio::net::UnixStream::from_std(ours)
+        .map_err(|e| CliError::unreachable(format!("watching ssh's socket: {e}")))?;
     let mut child = ssh(host, &args)
         .stdin(Stdio::from(theirs))
         .stdout(Stdio::from(theirs_out))
@@ -100,10 +102,7 @@ pub fn open(host: &Host, no_start: bool) -> Result<Link, CliError> {
         kept
     });
     let pipe = Pipe {
-        socket: Some(
-            tokio::net::UnixStream::from_std(ours)
-                .map_err(|e| CliError::unreachable(format!("watching ssh's socket: {e}")))?,
-        ),
+        socket: Some(ours),
         child,
     };
     let framed = LengthDelimitedCodec::builder()
@@ -136,9 +135,7 @@ impl Link {
                 client: self.client,
                 agent,
             }),
-            Ok(Err(e)) if e.kind == ErrorKind::VersionMismatch => {
-                Err(CliError::unreachable(e.message))
-            }
+            // A version mismatch above all: the far agent's message says what to do.
             Ok(Err(e)) => Err(CliError::unreachable(e.message)),
             Err(e) => {
                 drop(self.client);
