@@ -217,6 +217,10 @@ fn status_and_restart_reach_the_agent_of_the_host_and_hello_says_which() {
         "tick",
         "alice",
     ]);
+    // A command run whole on the host says its errors as the link's own are said.
+    over(&near, "web", &["logs", "nosuch"])
+        .code(1)
+        .says(&["botctl: error: on web: no bot named nosuch"]);
     // The far side's agent answered: this side started none.
     assert_eq!(agent_pids(&far).len(), 1, "{:?}", agent_pids(&far));
     assert!(agent_pids(&near).is_empty(), "a local agent was started");

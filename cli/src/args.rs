@@ -221,6 +221,9 @@ pub enum Command {
         /// Only reach a running agent: exit 3 when none runs.
         #[arg(long)]
         no_start: bool,
+        /// What the caller calls this host: the command's errors begin with it.
+        #[arg(long, value_name = "NAME")]
+        called: Option<String>,
         /// A command to run here instead (`logs -f BOT`), ended when the caller goes away.
         #[arg(last = true, value_name = "ARGS")]
         args: Vec<std::ffi::OsString>,

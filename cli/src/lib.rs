@@ -168,7 +168,7 @@ pub fn main() -> Run {
                     commands::run(cli.command, &target).await
                 }
             })
-            .map_err(|e| ssh::on(host, e)),
+            .map_err(|e| ssh::on(&host.name, e)),
         None => runtime.block_on(commands::run(cli.command, &target)),
     };
     Run::Exit(match result {

@@ -176,7 +176,9 @@ fn failure(host: &Host, stderr: &str, e: &tarpc::client::RpcError) -> CliError {
 /// host's files rather than ask its agent (`logs`, `config check`, `agent ...`); its exit
 /// code is this one's.
 pub async fn run_there(host: &Host, args: Vec<OsString>) -> Result<(), CliError> {
-    let mut there: Vec<OsString> = vec!["__stdio".into(), "--".into()];
+    let mut there: Vec<OsString> = vec!["__stdio".into(), "--called".into()];
+    there.push(host.name.clone().into());
+    there.push("--".into());
     there.extend(args);
     // stdin stays open (and unused) while ssh runs: the far side ends the command when it
     // closes, which is how a `logs -f` there ends when this CLI does, however it ends.
@@ -367,13 +369,13 @@ impl AsyncWrite for Pipe {
 }
 
 /// The error over a host: which host, then what went wrong.
-pub fn on(host: &Host, e: CliError) -> CliError {
+pub fn on(host: &str, e: CliError) -> CliError {
     if e.message.is_empty() {
         return e;
     }
     CliError {
         code: e.code,
-        message: format!("on {}: {}", host.name, e.message),
+        message: format!("on {host}: {}", e.message),
     }
 }
 

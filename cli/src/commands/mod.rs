@@ -172,6 +172,10 @@ pub async fn run(command: Command, target: &Target) -> Result<(), CliError> {
         }
         Command::Complete { kind } => completions::names(target, kind).await,
         Command::GenerateDocs { dir } => completions::generate_docs(&dir),
-        Command::Stdio { no_start, args } => stdio::run(target, no_start, args).await,
+        Command::Stdio {
+            no_start,
+            called,
+            args,
+        } => stdio::run(target, no_start, called, args).await,
     }
 }

@@ -3,6 +3,7 @@
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
+
 use std::os::unix::net::UnixStream;
 
 use clap::Parser;
@@ -11,11 +12,20 @@ use crate::CliError;
 use crate::args::{Cli, Command};
 use crate::client::{self, Target};
 
-pub async fn run(target: &Target, no_start: bool, args: Vec<OsString>) -> Result<(), CliError> {
+pub async fn run(
+    target: &Target,
+    no_start: bool,
+    called: Option<String>,
+    args: Vec<OsString>,
+) -> Result<(), CliError> {
     if args.is_empty() {
-        bridge(target, no_start).await
-    } else {
-        command(target, args).await
+        return bridge(target, no_start).await;
+    }
+    let done = command(target, args).await;
+    // Said as the caller's own errors over --host are: `on web1: ...`.
+    match called {
+        Some(name) => done.map_err(|e| crate::ssh::on(&name, e)),
+        None => done,
     }
 }
 
