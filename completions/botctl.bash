@@ -34,6 +34,9 @@ _botctl() {
             botctl,config)
                 cmd="botctl__subcmd__config"
                 ;;
+            botctl,dashboard)
+                cmd="botctl__subcmd__dashboard"
+                ;;
             botctl,events)
                 cmd="botctl__subcmd__events"
                 ;;
@@ -72,6 +75,9 @@ _botctl() {
                 ;;
             botctl,templates)
                 cmd="botctl__subcmd__templates"
+                ;;
+            botctl,tokens)
+                cmd="botctl__subcmd__tokens"
                 ;;
             botctl,top)
                 cmd="botctl__subcmd__top"
@@ -211,6 +217,9 @@ _botctl() {
             botctl__subcmd__help,config)
                 cmd="botctl__subcmd__help__subcmd__config"
                 ;;
+            botctl__subcmd__help,dashboard)
+                cmd="botctl__subcmd__help__subcmd__dashboard"
+                ;;
             botctl__subcmd__help,events)
                 cmd="botctl__subcmd__help__subcmd__events"
                 ;;
@@ -249,6 +258,9 @@ _botctl() {
                 ;;
             botctl__subcmd__help,templates)
                 cmd="botctl__subcmd__help__subcmd__templates"
+                ;;
+            botctl__subcmd__help,tokens)
+                cmd="botctl__subcmd__help__subcmd__tokens"
                 ;;
             botctl__subcmd__help,top)
                 cmd="botctl__subcmd__help__subcmd__top"
@@ -307,6 +319,15 @@ _botctl() {
             botctl__subcmd__help__subcmd__templates,list)
                 cmd="botctl__subcmd__help__subcmd__templates__subcmd__list"
                 ;;
+            botctl__subcmd__help__subcmd__tokens,create)
+                cmd="botctl__subcmd__help__subcmd__tokens__subcmd__create"
+                ;;
+            botctl__subcmd__help__subcmd__tokens,list)
+                cmd="botctl__subcmd__help__subcmd__tokens__subcmd__list"
+                ;;
+            botctl__subcmd__help__subcmd__tokens,revoke)
+                cmd="botctl__subcmd__help__subcmd__tokens__subcmd__revoke"
+                ;;
             botctl__subcmd__notify,help)
                 cmd="botctl__subcmd__notify__subcmd__help"
                 ;;
@@ -331,6 +352,30 @@ _botctl() {
             botctl__subcmd__templates__subcmd__help,list)
                 cmd="botctl__subcmd__templates__subcmd__help__subcmd__list"
                 ;;
+            botctl__subcmd__tokens,create)
+                cmd="botctl__subcmd__tokens__subcmd__create"
+                ;;
+            botctl__subcmd__tokens,help)
+                cmd="botctl__subcmd__tokens__subcmd__help"
+                ;;
+            botctl__subcmd__tokens,list)
+                cmd="botctl__subcmd__tokens__subcmd__list"
+                ;;
+            botctl__subcmd__tokens,revoke)
+                cmd="botctl__subcmd__tokens__subcmd__revoke"
+                ;;
+            botctl__subcmd__tokens__subcmd__help,create)
+                cmd="botctl__subcmd__tokens__subcmd__help__subcmd__create"
+                ;;
+            botctl__subcmd__tokens__subcmd__help,help)
+                cmd="botctl__subcmd__tokens__subcmd__help__subcmd__help"
+                ;;
+            botctl__subcmd__tokens__subcmd__help,list)
+                cmd="botctl__subcmd__tokens__subcmd__help__subcmd__list"
+                ;;
+            botctl__subcmd__tokens__subcmd__help,revoke)
+                cmd="botctl__subcmd__tokens__subcmd__help__subcmd__revoke"
+                ;;
             *)
                 ;;
         esac
@@ -338,7 +383,7 @@ _botctl() {
 
     case "${cmd}" in
         botctl)
-            opts="-h -V --home --help --version status top start stop restart recover bots logs events reload config auth update notify templates forecast storage cleanup agent completions help"
+            opts="-h -V --home --help --version status top start stop restart recover bots logs events reload config auth update notify templates forecast storage cleanup tokens dashboard agent completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1145,6 +1190,24 @@ _botctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        botctl__subcmd__dashboard)
+            opts="-h -V --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         botctl__subcmd__events)
             opts="-n -f -h -V --bot --user --since --lines --follow --json --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1208,7 +1271,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__help)
-            opts="status top start stop restart recover bots logs events reload config auth update notify templates forecast storage cleanup agent completions help"
+            opts="status top start stop restart recover bots logs events reload config auth update notify templates forecast storage cleanup tokens dashboard agent completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1515,6 +1578,20 @@ _botctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        botctl__subcmd__help__subcmd__dashboard)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         botctl__subcmd__help__subcmd__events)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1712,6 +1789,62 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__help__subcmd__templates__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__help__subcmd__tokens)
+            opts="create list revoke"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__help__subcmd__tokens__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__help__subcmd__tokens__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__help__subcmd__tokens__subcmd__revoke)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2174,6 +2307,160 @@ _botctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        botctl__subcmd__tokens)
+            opts="-h -V --home --help --version create list revoke help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__tokens__subcmd__create)
+            opts="-u -h -V --user --expires --read-only --admin --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -u)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --expires)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__tokens__subcmd__help)
+            opts="create list revoke help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__tokens__subcmd__help__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__tokens__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__tokens__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__tokens__subcmd__help__subcmd__revoke)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__tokens__subcmd__list)
+            opts="-h -V --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__tokens__subcmd__revoke)
+            opts="-h -V --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         botctl__subcmd__top)
             opts="-h -V --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -2323,6 +2610,8 @@ _botctl_live_sub() {
         ":forecast") return 0 ;;
         ":storage") return 0 ;;
         ":cleanup") return 0 ;;
+        ":tokens") return 0 ;;
+        ":dashboard") return 0 ;;
         ":agent") return 0 ;;
         ":completions") return 0 ;;
         "bots:list") return 0 ;;
@@ -2335,6 +2624,9 @@ _botctl_live_sub() {
         "auth:set-cookies") return 0 ;;
         "notify:test") return 0 ;;
         "templates:list") return 0 ;;
+        "tokens:create") return 0 ;;
+        "tokens:list") return 0 ;;
+        "tokens:revoke") return 0 ;;
         "agent:run") return 0 ;;
         "agent:start") return 0 ;;
         "agent:stop") return 0 ;;
@@ -2380,6 +2672,11 @@ _botctl_live_spec() {
         "forecast") vopts=" --home "; lopts=""; pos="" ;;
         "storage") vopts=" -u --user --home "; lopts=" -u=owners --user=owners "; pos="" ;;
         "cleanup") vopts=" -u --user --home "; lopts=" -u=owners --user=owners "; pos="" ;;
+        "tokens") vopts=" --home "; lopts=""; pos="" ;;
+        "tokens create") vopts=" -u --user --expires --home "; lopts=""; pos="" ;;
+        "tokens list") vopts=" --home "; lopts=""; pos="" ;;
+        "tokens revoke") vopts=" --home "; lopts=""; pos=" 0=- " ;;
+        "dashboard") vopts=" --home "; lopts=""; pos="" ;;
         "agent") vopts=" --home "; lopts=""; pos="" ;;
         "agent run") vopts=" --home "; lopts=""; pos="" ;;
         "agent start") vopts=" --home "; lopts=""; pos="" ;;

@@ -2,6 +2,7 @@
 //! its own short BOTCTL_HOME under /tmp. One test binary so everything links once.
 
 mod adoption;
+mod api;
 mod auth;
 mod cli;
 mod config_errors;

@@ -7,7 +7,7 @@ mod commands;
 pub mod docs;
 pub mod render;
 mod systemd;
-pub mod tail;
+pub use botctl_proto::tail;
 mod top;
 
 use std::process::ExitCode;
