@@ -209,8 +209,9 @@ enum Write {
 enum Cmd {
     Write(Write),
     SampleRetention(Duration),
+    /// A bot's samples, or the host's (None).
     History(
-        String,
+        Option<String>,
         i64,
         oneshot::Sender<rusqlite::Result<Vec<SamplePoint>>>,
     ),
@@ -332,7 +333,17 @@ impl Store {
     pub async fn history(&self, bot: &str, since_ms: i64) -> anyhow::Result<Vec<SamplePoint>> {
         let (tx, rx) = oneshot::channel();
         self.tx
-            .send(Cmd::History(bot.to_string(), since_ms, tx))
+            .send(Cmd::History(Some(bot.to_string()), since_ms, tx))
+            .ok()
+            .context("store thread is gone")?;
+        Ok(rx.await.context("store thread is gone")??)
+    }
+
+    /// The host's samples since `since_ms`, oldest first.
+    pub async fn host_history(&self, since_ms: i64) -> anyhow::Result<Vec<SamplePoint>> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Cmd::History(None, since_ms, tx))
             .ok()
             .context("store thread is gone")?;
         Ok(rx.await.context("store thread is gone")??)
@@ -928,7 +939,7 @@ impl Writer {
                 let _ = reply.send(());
             }
             Cmd::History(bot, since, reply) => {
-                let _ = reply.send(read_history(conn, &bot, since));
+                let _ = reply.send(read_history(conn, bot.as_deref(), since));
             }
             Cmd::Record(bot, reply) => {
                 let _ = reply.send(read_recovery(conn, &bot));
@@ -1375,9 +1386,14 @@ fn read_events(conn: &Connection, q: &EventQuery) -> rusqlite::Result<Vec<EventR
     Ok(out)
 }
 
-fn read_history(conn: &Connection, bot: &str, since: i64) -> rusqlite::Result<Vec<SamplePoint>> {
+fn read_history(
+    conn: &Connection,
+    bot: Option<&str>,
+    since: i64,
+) -> rusqlite::Result<Vec<SamplePoint>> {
+    // `IS` matches NULL (the host) as well as a name, and uses the (bot, ts_ms) index.
     let mut stmt = conn.prepare_cached(
-        "SELECT ts_ms, cpu, memory FROM samples WHERE bot = ?1 AND ts_ms >= ?2 ORDER BY ts_ms",
+        "SELECT ts_ms, cpu, memory FROM samples WHERE bot IS ?1 AND ts_ms >= ?2 ORDER BY ts_ms",
     )?;
     let rows = stmt.query_map(params![bot, since], |r| {
         Ok(SamplePoint {

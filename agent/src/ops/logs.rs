@@ -1,5 +1,6 @@
-//! The end of a bot's log and its resource history, for a caller that may see the bot (the
-//! CLI reads log files itself; the HTTP API and dashboard come through here).
+//! The end of a bot's log and its resource history, for a caller that may see the bot, and the
+//! host's history for an admin (the CLI reads log files itself; the HTTP API and dashboard
+//! come through here).
 
 use botctl_proto::{RpcError, SamplePoint};
 
@@ -52,6 +53,23 @@ pub async fn history(
         .ctx
         .store
         .history(name, since_ms)
+        .await
+        .map_err(|e| RpcError::internal(format!("reading the history: {e:#}")))?;
+    Ok(thin(samples, points.max(1)))
+}
+
+/// The host's minute samples since `since_ms` (an admin's), thinned like a bot's.
+pub async fn host_history(
+    ops: &Ops,
+    who: &Who,
+    since_ms: i64,
+    points: usize,
+) -> Result<Vec<SamplePoint>, RpcError> {
+    who.caller.admin_only("see the host's history")?;
+    let samples = ops
+        .ctx
+        .store
+        .host_history(since_ms)
         .await
         .map_err(|e| RpcError::internal(format!("reading the history: {e:#}")))?;
     Ok(thin(samples, points.max(1)))

@@ -240,13 +240,20 @@ pub(super) async fn route(door: &Door, v: &Visitor, call: Call<'_>) -> Answered 
             admin(who)?;
             ok(&ops::resources::system(ops, who).await?)
         }
+        ["system", "history"] if get => {
+            admin(who)?;
+            let since_ms = since(call.query)?.unwrap_or_else(|| now_ms() - 3_600_000);
+            let points = ops::logs::host_history(ops, who, since_ms, HISTORY_POINTS).await?;
+            ok(&serde_json::json!({ "since_ms": since_ms, "points": points }))
+        }
         ["cleanup"] if post => cleanup(door, v, call.body).await,
         ["bots"]
         | ["bots", _]
         | ["bots", _, "logs" | "history"]
         | ["events"]
         | ["resources"]
-        | ["system"] => Err(method_not_allowed("GET")),
+        | ["system"]
+        | ["system", "history"] => Err(method_not_allowed("GET")),
         ["bots", _, "start" | "stop" | "restart"] | ["recover"] | ["bulk"] | ["cleanup"] => {
             Err(method_not_allowed("POST"))
         }
