@@ -458,3 +458,118 @@ fn metrics_open_on_loopback_needs_no_token_and_a_bare_public_listener_refuses_to
     let dashboard = home.botctl(&["dashboard"]).code(1);
     dashboard.says(&["no dashboard", "no TLS is set"]);
 }
+
+/// One request over TLS through `openssl s_client` (the listener closes after answering).
+fn https(port: u16, request: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new("openssl")
+        .args(["s_client", "-quiet", "-verify_quiet", "-connect"])
+        .arg(format!("127.0.0.1:{port}"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the openssl CLI (.ci/run installs it)");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(request.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    drop(stdin);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_listener_speaks_tls_with_the_configured_certificate() {
+    let home = Home::fast();
+    let port = free_port();
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.pem",
+        ])
+        .current_dir(home.path())
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let config = format!(
+        "{FAST}\n[remote.http]\nlisten = \"127.0.0.1:{port}\"\ntls_cert_file = \"cert.pem\"\ntls_key_file = \"key.pem\"\n"
+    );
+    home.write_config(&config);
+    home.write_bot("a1", &sleeper("alice"));
+    home.running_pid("a1");
+    let health = wait_for("the TLS listener", WAIT, || {
+        let answer = https(
+            port,
+            "GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+        );
+        if answer.starts_with("HTTP/1.1 200") {
+            Ok(answer)
+        } else {
+            Err(answer)
+        }
+    });
+    assert!(health.contains("\"bots\":1"), "{health}");
+    // Plain HTTP on the TLS port gets no answer.
+    assert_ne!(http(port, "GET", "/health", &[], "").status, 200);
+    // Under TLS the session cookie is Secure.
+    let (token, _) = create(&home, &["--user", "alice"]);
+    let body = serde_json::json!({ "token": token }).to_string();
+    let signed = https(
+        port,
+        &format!(
+            "POST /session HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert!(signed.starts_with("HTTP/1.1 200"), "{signed}");
+    let cookie = signed
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .unwrap();
+    assert!(
+        cookie.contains("; Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    assert_eq!(
+        home.botctl(&["dashboard"]).ok().stdout.trim(),
+        format!("https://127.0.0.1:{port}/")
+    );
+
+    // A certificate that cannot be read keeps the listener off, and says why.
+    std::fs::write(home.file("cert.pem"), "not a certificate\n").unwrap();
+    home.write_config(&format!("{config}rate_per_minute = 61\n"));
+    home.botctl(&["reload"]).ok();
+    let status = home.status();
+    let issue = status["config_issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["section_off"] == "remote.http")
+        .unwrap_or_else(|| panic!("no issue for remote.http: {status:#}"))
+        .clone();
+    assert!(
+        issue["message"].as_str().unwrap().contains("cert.pem"),
+        "{issue:#}"
+    );
+    wait_for("the listener to close", WAIT, || {
+        let answer = https(
+            port,
+            "GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+        );
+        ensure(!answer.starts_with("HTTP/1.1 200"), answer)
+    });
+}
