@@ -18,7 +18,8 @@ struct Tokens {
     all: Vec<String>,
 }
 
-fn create(home: &Home, args: &[&str]) -> (String, String) {
+/// `tokens create --json ARGS`: the token and its id.
+pub(crate) fn create(home: &Home, args: &[&str]) -> (String, String) {
     let mut full = vec!["tokens", "create", "--json"];
     full.extend_from_slice(args);
     let made = home.json(&full);
@@ -28,7 +29,9 @@ fn create(home: &Home, args: &[&str]) -> (String, String) {
     )
 }
 
-fn setup(home: &Home, extra: &str) -> u16 {
+/// A listener on a free port with `extra` settings, and bots a1, a2 (alice's) and b1 (bob's)
+/// running; the port.
+pub(crate) fn setup(home: &Home, extra: &str) -> u16 {
     let port = free_port();
     home.write_config(&format!(
         "{FAST}\n[remote.http]\nlisten = \"127.0.0.1:{port}\"\nrate_per_minute = 100000\n{extra}"

@@ -204,26 +204,11 @@ fn base64(text: &str) -> Vec<u8> {
 #[test]
 fn an_owner_signs_in_restarts_a_bot_and_signs_out_in_a_real_browser() {
     let home = Home::fast();
-    let port = free_port();
-    home.write_config(&format!(
-        "{FAST}\n[remote.http]\nlisten = \"127.0.0.1:{port}\"\nrate_per_minute = 100000\n"
-    ));
-    home.write_bot("a1", &sleeper("alice"));
-    home.write_bot("a2", &sleeper("alice"));
-    home.write_bot("b1", &sleeper("bob"));
+    let port = crate::api::setup(&home, "");
     let a1 = home.running_pid("a1");
-    home.running_pid("b1");
-    let token = home.json(&["tokens", "create", "--user", "alice", "--json"])["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (token, _) = crate::api::create(&home, &["--user", "alice"]);
     let url = home.botctl(&["dashboard"]).ok().stdout.trim().to_string();
     assert_eq!(url, format!("http://127.0.0.1:{port}/"));
-    wait_for("the listener", WAIT, || {
-        let answer = http(port, "GET", "/", &[], "");
-        ensure(answer.status == 200, answer)
-    });
-
     let mut b = Browser::start();
     b.call("Page.navigate", json!({ "url": url }));
     b.wait(
@@ -357,10 +342,7 @@ fn a_foreign_page_cannot_act_with_the_session_cookie() {
     ));
     home.write_bot("a1", &sleeper("alice"));
     let pid = home.running_pid("a1");
-    let token = home.json(&["tokens", "create", "--user", "alice", "--json"])["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (token, _) = crate::api::create(&home, &["--user", "alice"]);
     let signed = wait_for("a sign-in", WAIT, || {
         let answer = http(
             port,

@@ -112,6 +112,20 @@ pub enum BotState {
 }
 
 impl BotState {
+    /// Every state, in declaration order.
+    pub const ALL: [BotState; 10] = [
+        BotState::Running,
+        BotState::Stopping,
+        BotState::Stopped,
+        BotState::Backoff,
+        BotState::Failed,
+        BotState::Exited,
+        BotState::Disabled,
+        BotState::ConfigError,
+        BotState::OverLimit,
+        BotState::AuthInvalid,
+    ];
+
     pub fn as_str(&self) -> &'static str {
         match self {
             BotState::Running => "running",
@@ -697,6 +711,19 @@ pub struct TokenInfo {
     pub expires_ms: Option<i64>,
     /// Kept in memory on each use and written at most once a minute.
     pub last_used_ms: Option<i64>,
+}
+
+impl TokenInfo {
+    /// "owner", "owner, read-only", "admin", "admin, read-only": what it may do, in the words
+    /// `tokens list` and the events use.
+    pub fn scope(&self) -> String {
+        let who = if self.admin { "admin" } else { "owner" };
+        if self.read_only {
+            format!("{who}, read-only")
+        } else {
+            who.to_string()
+        }
+    }
 }
 
 /// `tokens create`.

@@ -21,7 +21,7 @@ pub fn create(ops: &Ops, who: &Who, req: NewToken) -> Result<CreatedToken, RpcEr
                 "token {} made for {} ({}; {expires})",
                 t.id,
                 t.user,
-                scope(t)
+                t.scope()
             ),
         )
         .by(&who.actor),
@@ -40,19 +40,9 @@ pub fn revoke(ops: &Ops, who: &Who, id: &str) -> Result<TokenInfo, RpcError> {
     ops.ctx.record(
         Event::new(
             EventKind::TokenRevoked,
-            format!("token {} of {} revoked ({})", t.id, t.user, scope(&t)),
+            format!("token {} of {} revoked ({})", t.id, t.user, t.scope()),
         )
         .by(&who.actor),
     );
     Ok(t)
-}
-
-/// "admin", "owner", "owner, read-only": what a token may do, in the words `tokens list` uses.
-pub fn scope(t: &TokenInfo) -> String {
-    let who = if t.admin { "admin" } else { "owner" };
-    if t.read_only {
-        format!("{who}, read-only")
-    } else {
-        who.to_string()
-    }
 }

@@ -148,17 +148,7 @@ impl Door {
             // page makes it send: only our page knows the session's CSRF token.
             if let Some(csrf) = &visitor.csrf {
                 same_origin(req.headers())?;
-                let sent = req
-                    .headers()
-                    .get(CSRF_HEADER)
-                    .map(HeaderValue::as_bytes)
-                    .unwrap_or_default();
-                if !digest_eq(sent, csrf.as_bytes()) {
-                    return Err(Failure::forbidden(
-                        "missing or wrong X-CSRF-Token for this session",
-                    )
-                    .by(&visitor));
-                }
+                csrf_sent(req.headers(), csrf).map_err(|f| f.by(&visitor))?;
             }
         }
         let query = req.uri().query().unwrap_or_default().to_string();
@@ -338,14 +328,7 @@ impl Door {
         let (Some(key), Some(csrf)) = (session_cookie(req.headers()), &visitor.csrf) else {
             return Err(Failure::new(api::Code::BadRequest, "not signed in"));
         };
-        let sent = req
-            .headers()
-            .get(CSRF_HEADER)
-            .map(HeaderValue::as_bytes)
-            .unwrap_or_default();
-        if !digest_eq(sent, csrf.as_bytes()) {
-            return Err(Failure::forbidden("missing or wrong X-CSRF-Token").by(&visitor));
-        }
+        csrf_sent(req.headers(), csrf).map_err(|f| f.by(&visitor))?;
         self.sessions.map.lock().unwrap().remove(&key);
         self.ops.ctx.record(
             Event::new(
@@ -492,6 +475,21 @@ fn same_origin(headers: &HeaderMap) -> Result<(), Failure> {
         Ok(())
     } else {
         Err(Failure::forbidden("a request from another site's page"))
+    }
+}
+
+/// The session's CSRF token must come back in its header.
+fn csrf_sent(headers: &HeaderMap, csrf: &str) -> Result<(), Failure> {
+    let sent = headers
+        .get(CSRF_HEADER)
+        .map(HeaderValue::as_bytes)
+        .unwrap_or_default();
+    if digest_eq(sent, csrf.as_bytes()) {
+        Ok(())
+    } else {
+        Err(Failure::forbidden(
+            "missing or wrong X-CSRF-Token for this session",
+        ))
     }
 }
 

@@ -40,21 +40,6 @@ struct Version {
 type FloatGauge = Gauge<f64, AtomicU64>;
 type FloatCounter = Counter<f64, AtomicU64>;
 
-/// Every state a bot can be in: each bot has one series per state, 1 for the one it is in,
-/// so that `botctl_bot_state{state="failed"} == 1` alerts without knowing the others.
-const STATES: [BotState; 10] = [
-    BotState::Running,
-    BotState::Stopping,
-    BotState::Stopped,
-    BotState::Backoff,
-    BotState::Failed,
-    BotState::Exited,
-    BotState::Disabled,
-    BotState::ConfigError,
-    BotState::OverLimit,
-    BotState::AuthInvalid,
-];
-
 /// The exposition, as an admin sees the fleet.
 pub fn render(ops: &Ops) -> String {
     let who = Who::admin(Actor::Agent);
@@ -88,7 +73,9 @@ pub fn render(ops: &Ops) -> String {
         };
         up.get_or_create(&labels)
             .set(i64::from(b.state == BotState::Running));
-        for s in STATES {
+        // One series per state, 1 for the one it is in: `botctl_bot_state{state="failed"} == 1`
+        // alerts without knowing the others.
+        for s in BotState::ALL {
             state
                 .get_or_create(&with(s.as_str()))
                 .set(i64::from(s == b.state));

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use botctl_proto::config::parse_duration;
-use botctl_proto::{NewToken, TokenInfo, now_ms};
+use botctl_proto::{NewToken, now_ms};
 
 use crate::CliError;
 use crate::client::{Target, connect, ctx};
@@ -47,7 +47,7 @@ pub async fn create(
     if json {
         let mut value = serde_json::to_value(&made.info).unwrap_or_default();
         value["token"] = made.token.into();
-        value["scope"] = scope(&made.info).into();
+        value["scope"] = made.info.scope().into();
         render::print_json(&value);
     } else {
         println!("{}", made.token);
@@ -55,7 +55,7 @@ pub async fn create(
             "token {} for {} ({}, {}): shown this once, hand it to its owner now",
             made.info.id,
             made.info.user,
-            scope(&made.info),
+            made.info.scope(),
             expiry(made.info.expires_ms)
         );
     }
@@ -70,7 +70,7 @@ pub async fn list(target: &Target, json: bool) -> Result<(), CliError> {
             .iter()
             .map(|t| {
                 let mut value = serde_json::to_value(t).unwrap_or_default();
-                value["scope"] = scope(t).into();
+                value["scope"] = t.scope().into();
                 value
             })
             .collect();
@@ -87,7 +87,7 @@ pub async fn list(target: &Target, json: bool) -> Result<(), CliError> {
         table.add_row(vec![
             Cell::new(&t.id),
             Cell::new(&t.user),
-            Cell::new(scope(t)),
+            Cell::new(t.scope()),
             Cell::new(render::local_time(t.created_ms)),
             Cell::new(match t.expires_ms {
                 Some(ms) if ms <= now => "expired".to_string(),
@@ -110,19 +110,9 @@ pub async fn revoke(target: &Target, id: String, json: bool) -> Result<(), CliEr
     if json {
         render::print_json(&t);
     } else {
-        println!("revoked token {} of {} ({})", t.id, t.user, scope(&t));
+        println!("revoked token {} of {} ({})", t.id, t.user, t.scope());
     }
     Ok(())
-}
-
-/// "owner", "owner, read-only", "admin": the same words as the agent's events.
-fn scope(t: &TokenInfo) -> String {
-    let who = if t.admin { "admin" } else { "owner" };
-    if t.read_only {
-        format!("{who}, read-only")
-    } else {
-        who.to_string()
-    }
 }
 
 fn expiry(ms: Option<i64>) -> String {
