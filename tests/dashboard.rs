@@ -315,6 +315,27 @@ fn an_owner_signs_in_restarts_a_bot_and_signs_out_in_a_real_browser() {
     );
     let after = http(port, "GET", "/api/v1/bots", &[("cookie", &session)], "");
     assert_eq!(after.status, 401, "{after:?}");
+
+    // An admin sees every owner's bots, the fleet, the host with its graphs, the cleanup plan.
+    let (admin, _) = crate::api::create(&home, &["--user", "ops", "--admin"]);
+    b.eval(&format!(
+        "document.getElementById('token').value = {admin:?}; document.getElementById('signin-form').requestSubmit(); true"
+    ));
+    b.wait(
+        "every bot",
+        "document.querySelectorAll('#bots li').length === 3",
+    );
+    b.wait(
+        "both owners and the fleet",
+        "(() => { const t = document.getElementById('resources').innerText; return t.includes('alice') && t.includes('bob') && t.includes('Fleet'); })()",
+    );
+    b.wait("the host panel", "!document.getElementById('host').hidden");
+    b.click("#plan");
+    b.wait(
+        "the cleanup plan",
+        "document.getElementById('plan-out').textContent !== ''",
+    );
+    b.screenshot("dashboard-admin.png");
     drop(b);
     let events = home.json(&["events", "--json", "-n", "200"]);
     let said: Vec<&str> = events

@@ -111,6 +111,8 @@ function show(section) {
 function signedOut() {
   me = null;
   clearTimeout(timer);
+  // The next person to sign in starts at the list, not at the last one's bot.
+  if (location.hash) history.replaceState(null, "", location.pathname);
   $("who").textContent = "";
   $("signout").hidden = true;
   show("signin");
