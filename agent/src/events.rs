@@ -131,6 +131,8 @@ event_kinds! {
     NotReady => "not-ready", Opens(Some(Warning)), "were restarted for not becoming ready";
     // It said READY=1 (`ready = "notify"`).
     Ready => "ready", Quiet;
+    // sd_notify MAINPID=: the bot's main process is now another process of its tree.
+    MainPid => "main-pid", Quiet;
     // An API token was made or revoked (never its value).
     TokenCreated => "token-created", Quiet;
     TokenRevoked => "token-revoked", Quiet;
