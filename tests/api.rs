@@ -446,6 +446,13 @@ fn metrics_open_on_loopback_needs_no_token_and_a_bare_public_listener_refuses_to
             .any(|s| s["name"] == "botctl_bot_up")
     );
     assert_eq!(http(port, "GET", "/api/v1/bots", &[], "").status, 401);
+    // Per source address (60 a minute by default): a JSON 429 with Retry-After.
+    let limited = (0..80)
+        .map(|_| http(port, "GET", "/api/v1/bots", &[], ""))
+        .find(|a| a.status == 429)
+        .expect("a burst over rate_per_minute is limited");
+    assert_eq!(error_code(&limited), "rate_limited");
+    assert_eq!(limited.header("retry-after"), Some("1"));
 
     // Anywhere but loopback, plain HTTP and open metrics are refused with the reason.
     home.write_config(&format!(

@@ -262,6 +262,16 @@ async fn handle(state: &State, ip: IpAddr, req: Request<Incoming>) -> Answer {
                 ),
             });
         }
+        let path = req.uri().path();
+        if state.door.is_some() && (path.starts_with("/api/") || path == "/session") {
+            // The API's callers read JSON errors.
+            let per_minute = state.config.rate_per_minute.max(1);
+            return super::api::Failure::rate_limited(
+                format!("over {per_minute} requests a minute from this address"),
+                u64::from(60u32.div_ceil(per_minute)),
+            )
+            .answer();
+        }
         let mut answer = text(StatusCode::TOO_MANY_REQUESTS, "too many requests\n");
         answer
             .headers_mut()
