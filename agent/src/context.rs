@@ -122,7 +122,7 @@ impl Context {
     /// One HTTP client for the agent, built on first use (its TLS setup is not free).
     pub fn http_client(&self) -> &reqwest::Client {
         self.http.get_or_init(|| {
-            reqwest::Client::builder()
+            crate::http_client::builder()
                 .user_agent(concat!("botctl/", env!("CARGO_PKG_VERSION")))
                 .redirect(reqwest::redirect::Policy::limited(3))
                 .build()

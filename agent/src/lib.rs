@@ -8,6 +8,7 @@ pub mod context;
 pub mod events;
 pub mod fleet;
 pub mod health;
+pub mod http_client;
 pub mod logs;
 pub mod loops;
 pub mod notify;

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod scale;
+
 const BIN: &str = env!("CARGO_BIN_EXE_botctl");
 
 /// The binary measured: this build's, or another build's given in BOTCTL_BENCH_BIN, so that
@@ -26,6 +28,18 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--marker") {
         marker(Path::new(&args[i + 1]));
+    }
+    if let Ok(curve) = std::env::var("BOTCTL_BENCH_CURVE") {
+        let sizes: Vec<usize> = curve
+            .split(',')
+            .map(|n| {
+                n.trim()
+                    .parse()
+                    .expect("BOTCTL_BENCH_CURVE: sizes such as 1,200,1000,2000")
+            })
+            .collect();
+        scale::curve(&sizes);
+        return;
     }
     let n: usize = std::env::var("BOTCTL_BENCH_BOTS")
         .ok()

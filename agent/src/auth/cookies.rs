@@ -1314,7 +1314,7 @@ b.com\tFALSE\t/\tFALSE\t0\tsid\tSECRETs2\n",
 127.0.0.1\tFALSE\t/other\tFALSE\t1900000000\telsewhere\tSECRETotherpath\n";
 
     fn client() -> reqwest::Client {
-        reqwest::Client::builder()
+        crate::http_client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(5))
             .build()

@@ -229,7 +229,7 @@ impl Monitor {
                     };
                     // Probes must see a redirect (to a login page) as the answer, not follow it.
                     let client = self.client.get_or_init(|| {
-                        reqwest::Client::builder()
+                        crate::http_client::builder()
                             .redirect(reqwest::redirect::Policy::none())
                             .user_agent(concat!("botctl/", env!("CARGO_PKG_VERSION")))
                             .build()

@@ -208,7 +208,7 @@ fn start(
     dispatch: DispatchConfig,
 ) -> (Notifier, UnboundedReceiver<Report>) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let client = reqwest::Client::new();
+    let client = crate::http_client::builder().build().unwrap();
     let mut channels = Vec::new();
     channels.extend(telegram.and_then(|c| super::telegram::channel(c, &client, &dispatch)));
     channels.extend(webhook.and_then(|c| super::webhook::channel(c, &client, &dispatch)));

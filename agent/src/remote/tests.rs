@@ -193,7 +193,7 @@ fn push_body(repo: &str, git_ref: &str) -> Vec<u8> {
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    crate::http_client::builder()
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap()

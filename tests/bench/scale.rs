@@ -1,0 +1,313 @@
+//! The cost curve (BOTCTL_BENCH_CURVE=1,200,1000,2000): each figure at each fleet size in one
+//! table, crash storms and `restart --all` included, so growth per bot is visible.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use super::{Bench, cpu_ns, median, ms, rss_kib};
+
+/// Storms per size; the median is reported.
+const STORMS: usize = 3;
+
+/// What one fleet size measured, in the order of the table's rows.
+struct Column {
+    n: usize,
+    figures: Vec<(&'static str, String)>,
+    rss_kib: u64,
+    /// Agent CPU of one health tick.
+    tick: Duration,
+}
+
+/// One bot as `status --json` shows it.
+#[derive(Clone, PartialEq)]
+struct Seen {
+    pid: Option<u64>,
+    running: bool,
+    restarts: u64,
+}
+
+impl Bench {
+    fn fleet(&self) -> HashMap<String, Seen> {
+        let out = self.botctl(&["status", "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["bots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                let seen = Seen {
+                    pid: b["pid"].as_u64(),
+                    running: b["state"] == "running",
+                    restarts: b["restarts"].as_u64().unwrap_or(0),
+                };
+                (b["name"].as_str().unwrap().to_string(), seen)
+            })
+            .collect()
+    }
+
+    /// Polls until every bot runs with a pid other than the one it had in `before`: the
+    /// time from `t0`, and the fleet as then seen.
+    fn all_back(
+        &self,
+        before: &HashMap<String, Seen>,
+        t0: Instant,
+    ) -> (Duration, HashMap<String, Seen>) {
+        let deadline = t0 + Duration::from_secs(120);
+        loop {
+            let now = self.fleet();
+            let back = before.iter().all(|(name, old)| {
+                now.get(name)
+                    .is_some_and(|s| s.running && s.pid.is_some() && s.pid != old.pid)
+            });
+            if back {
+                return (t0.elapsed(), now);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for all bots back"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// SIGKILL to every bot at once: time until all are back with new pids, the agent's CPU
+    /// meanwhile, and how many bots were restarted other than exactly once.
+    fn storm(&self, agent: u32) -> (Duration, Duration, usize) {
+        // Past stable_after (1 s in the bench's botctl.toml): every restart is immediate.
+        std::thread::sleep(Duration::from_millis(1100));
+        let before = self.fleet();
+        let pids: Vec<i32> = before
+            .values()
+            .filter_map(|s| s.pid)
+            .map(|p| p as i32)
+            .collect();
+        assert_eq!(pids.len(), self.n, "every bot running before the storm");
+        let cpu0 = cpu_ns(agent);
+        let t0 = Instant::now();
+        for pid in pids {
+            // SAFETY: a pid the agent reports for one of this benchmark's bots.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        let (took, after) = self.all_back(&before, t0);
+        let cpu = Duration::from_nanos(cpu_ns(agent) - cpu0);
+        // A doubled restart would show as a second new pid or a count up by two; give it
+        // the time a restart takes, several times over, to show.
+        std::thread::sleep(Duration::from_millis(300));
+        let settled = self.fleet();
+        let wrong = before
+            .iter()
+            .filter(|(name, old)| {
+                let (a, s) = (&after[*name], &settled[*name]);
+                s.restarts != old.restarts + 1 || s.pid != a.pid
+            })
+            .count();
+        (took, cpu, wrong)
+    }
+
+    fn median_of(&self, runs: usize, args: &[&str]) -> Duration {
+        self.botctl(args);
+        let mut v: Vec<Duration> = (0..runs).map(|_| self.timed(args)).collect();
+        v.sort();
+        median(&v)
+    }
+
+    /// The `top` view's one RPC, over one connection as `top` keeps it.
+    fn top_rpc(&self, runs: usize) -> Duration {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let target = botctl_cli::client::Target {
+                paths: botctl_proto::Paths::under(&self.home),
+                home: Some(self.home.clone()),
+                host: None,
+            };
+            let session = botctl_cli::client::connect_existing(&target)
+                .await
+                .unwrap()
+                .expect("the agent answers");
+            let ctx = || botctl_cli::client::ctx(Duration::from_secs(10));
+            session.client.top(ctx()).await.unwrap();
+            let mut v = Vec::new();
+            for _ in 0..runs {
+                let t = Instant::now();
+                session.client.top(ctx()).await.unwrap();
+                v.push(t.elapsed());
+            }
+            v.sort();
+            median(&v)
+        })
+    }
+
+    fn column(&self) -> Column {
+        let n = self.n;
+        let mut figures = Vec::new();
+        eprintln!("curve: {n} bots in {}", self.home.display());
+
+        let t = Instant::now();
+        self.botctl(&["agent", "start"]);
+        super::wait(|| self.running() == n, "all bots running");
+        figures.push(("agent start until all bots alive", ms(t.elapsed())));
+        let mut starts: Vec<Duration> = (0..3)
+            .map(|_| {
+                self.botctl(&["stop", "--all"]);
+                let t = Instant::now();
+                self.botctl(&["start", "--all"]);
+                super::wait(|| self.running() == n, "all bots running again");
+                t.elapsed()
+            })
+            .collect();
+        starts.sort();
+        figures.push((
+            "start --all until all alive (median of 3)",
+            ms(median(&starts)),
+        ));
+        self.settle();
+
+        let version = self.median_of(10, &["--version"]);
+        let status = self.median_of(10, &["status", "--json"]);
+        figures.push(("botctl --version (median of 10)", ms(version)));
+        figures.push((
+            "status --json, warm (median of 10; x --version)",
+            format!(
+                "{} (x{:.1})",
+                ms(status),
+                status.as_secs_f64() / version.as_secs_f64()
+            ),
+        ));
+        figures.push((
+            "bots list (median of 10)",
+            ms(self.median_of(10, &["bots", "list"])),
+        ));
+        figures.push(("top RPC, one refresh (median of 20)", ms(self.top_rpc(20))));
+
+        let agent = self.agent_pid();
+        let rss = rss_kib(agent);
+        figures.push(("agent RSS", format!("{:.1} MiB", rss as f64 / 1024.0)));
+        let idle = 30.0;
+        let c0 = cpu_ns(agent);
+        std::thread::sleep(Duration::from_secs_f64(idle));
+        let idle_pct = (cpu_ns(agent) - c0) as f64 / 1e9 / idle * 100.0;
+        figures.push((
+            "agent CPU, 30 idle s, default interval (% of a core)",
+            format!("{idle_pct:.3} %"),
+        ));
+
+        let mut storms = Vec::new();
+        let mut cpus = Vec::new();
+        let mut wrong = 0;
+        for _ in 0..STORMS {
+            let (took, cpu, w) = self.storm(agent);
+            storms.push(took);
+            cpus.push(cpu);
+            wrong += w;
+        }
+        storms.sort();
+        cpus.sort();
+        figures.push((
+            "crash storm (SIGKILL all): all back with new pids, median of 3 (fastest)",
+            format!("{} ({})", ms(median(&storms)), ms(storms[0])),
+        ));
+        figures.push(("  agent CPU during the storm (median)", ms(median(&cpus))));
+        figures.push((
+            "  bots restarted other than exactly once (all storms)",
+            wrong.to_string(),
+        ));
+
+        std::thread::sleep(Duration::from_millis(1100));
+        let before = self.fleet();
+        let t0 = Instant::now();
+        self.botctl(&["restart", "--all"]);
+        let wall = t0.elapsed();
+        let (back, _) = self.all_back(&before, t0);
+        figures.push((
+            "restart --all: command / all back with new pids",
+            format!("{} / {}", ms(wall), ms(back)),
+        ));
+
+        // A new agent adopting the running fleet.
+        self.settle();
+        self.botctl(&["agent", "stop", "--keep-bots"]);
+        let t0 = Instant::now();
+        self.botctl(&["agent", "start"]);
+        let ready = t0.elapsed();
+        super::wait(|| self.running() == n, "all bots adopted");
+        figures.push((
+            "new agent adopting all: ready / all shown running",
+            format!("{} / {}", ms(ready), ms(t0.elapsed())),
+        ));
+        let after = self.fleet();
+        assert!(
+            after.values().all(|s| s.pid.is_some()),
+            "every bot adopted, none lost"
+        );
+
+        // One health tick: CPU at a 1 s interval over 10 s, less the idle rate.
+        let agent = self.agent_pid();
+        let config = std::fs::read_to_string(self.home.join("botctl.toml")).unwrap();
+        std::fs::write(
+            self.home.join("botctl.toml"),
+            format!("{config}[agent]\nhealth_interval = \"1s\"\n"),
+        )
+        .unwrap();
+        self.botctl(&["reload"]);
+        std::thread::sleep(Duration::from_secs(2));
+        let c0 = cpu_ns(agent);
+        let window = 10.0;
+        std::thread::sleep(Duration::from_secs_f64(window));
+        let busy = (cpu_ns(agent) - c0) as f64 / 1e9;
+        let tick = ((busy - idle_pct / 100.0 * window) / window).max(0.0);
+        let tick = Duration::from_secs_f64(tick);
+        figures.push(("one health tick (agent CPU)", ms(tick)));
+        Column {
+            n,
+            figures,
+            rss_kib: rss,
+            tick,
+        }
+    }
+}
+
+/// Measures each size in a fresh home (every process ended before the next size starts)
+/// and prints one table, a column per size.
+pub fn curve(sizes: &[usize]) {
+    let mut columns = Vec::new();
+    for &n in sizes {
+        let bench = Bench::new(n);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| bench.column()));
+        bench.cleanup();
+        match result {
+            Ok(c) => columns.push(c),
+            Err(e) => std::panic::resume_unwind(e),
+        }
+    }
+    let Some(first) = columns.first() else {
+        return;
+    };
+    let (n0, rss0) = (first.n, first.rss_kib);
+    println!("\nbotctl cost curve, release build");
+    let header: Vec<String> = columns.iter().map(|c| format!("{} bots", c.n)).collect();
+    println!("| measure | {} |", header.join(" | "));
+    println!("|---|{}", "---|".repeat(columns.len()));
+    for (i, (measure, _)) in first.figures.iter().enumerate() {
+        let cells: Vec<&str> = columns.iter().map(|c| c.figures[i].1.as_str()).collect();
+        println!("| {measure} | {} |", cells.join(" | "));
+    }
+    let per_bot_rss: Vec<String> = columns
+        .iter()
+        .map(|c| match c.n.checked_sub(n0).filter(|d| *d > 0) {
+            Some(d) => format!("{:.1} KiB", (c.rss_kib as f64 - rss0 as f64) / d as f64),
+            None => "-".into(),
+        })
+        .collect();
+    println!(
+        "| agent RSS per bot above the {n0}-bot agent | {} |",
+        per_bot_rss.join(" | ")
+    );
+    let per_bot_tick: Vec<String> = columns
+        .iter()
+        .map(|c| format!("{:.2} µs", c.tick.as_secs_f64() * 1e6 / c.n as f64))
+        .collect();
+    println!("| health tick per bot | {} |", per_bot_tick.join(" | "));
+}
