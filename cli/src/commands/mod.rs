@@ -8,7 +8,9 @@ mod completions;
 mod config;
 mod control;
 mod events;
+mod export;
 mod forecast;
+mod import;
 mod logs;
 mod notify;
 mod ready;
@@ -20,7 +22,8 @@ mod update;
 
 use crate::CliError;
 use crate::args::{
-    AuthCommand, BotsCommand, Command, ConfigCommand, NotifyCommand, TemplatesCommand,
+    AuthCommand, BotsCommand, Command, ConfigCommand, ExportCommand, ImportArgs, ImportCommand,
+    NotifyCommand, TemplatesCommand,
 };
 use crate::client::Target;
 
@@ -111,6 +114,38 @@ pub async fn run(command: Command, target: &Target) -> Result<(), CliError> {
         Command::Config {
             command: ConfigCommand::Check(f),
         } => config::check(target, f.json),
+        Command::Import { command } => match command {
+            ImportCommand::Pm2 { file, env, args } => {
+                import::pm2(target, &file, env.as_deref(), &options(args))
+            }
+            ImportCommand::Supervisord { files, args } => {
+                import::supervisord(target, &files, &options(args))
+            }
+            ImportCommand::BotConfig {
+                file,
+                write,
+                force,
+                json,
+            } => import::bot_config(target, &file, write, force, json),
+        },
+        Command::Export { command } => match command {
+            ExportCommand::Systemd { bots, out, json } => {
+                export::run(target, export::Kind::Systemd, &bots, &out, None, json)
+            }
+            ExportCommand::Kubernetes {
+                bots,
+                image,
+                out,
+                json,
+            } => export::run(
+                target,
+                export::Kind::Kubernetes,
+                &bots,
+                &out,
+                Some(&image),
+                json,
+            ),
+        },
         Command::Agent { command } => agent::run(target, command).await,
         Command::Auth { command } => match command {
             AuthCommand::Check { bots, json } => auth::check(target, bots, json).await,
@@ -134,5 +169,14 @@ pub async fn run(command: Command, target: &Target) -> Result<(), CliError> {
         }
         Command::Complete { kind } => completions::names(target, kind).await,
         Command::GenerateDocs { dir } => completions::generate_docs(&dir),
+    }
+}
+
+fn options(args: ImportArgs) -> import::Options {
+    import::Options {
+        owner: args.owner,
+        write: args.write,
+        force: args.force,
+        json: args.json,
     }
 }

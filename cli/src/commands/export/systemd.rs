@@ -1,0 +1,242 @@
+//! A bot as a systemd service: its command, directory, environment, restart policy, limits,
+//! sd_notify use and hardening in one unit, its env values in a 0600 file beside it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use botctl_proto::config::{EnvFile, ReadyMode, RestartMode, format_duration};
+
+use super::{BotView, OutFile, Rendered, lost_everywhere};
+use crate::systemd::quote;
+
+/// The unit's name: prefixed, so that a bot called `ssh` never shadows the system's unit.
+pub fn unit_name(bot: &str) -> String {
+    format!("bot-{bot}.service")
+}
+
+pub fn render(view: &BotView) -> Result<Rendered, String> {
+    let bot = view.bot;
+    let policy = bot.policy(view.global);
+    let limits = bot.limits(view.global);
+    let health = bot.health.clone().unwrap_or_default();
+    let mut not_kept = lost_everywhere(view);
+    if health.probes() {
+        not_kept.push(format!(
+            "health checks ({}): systemd has none; a bot that speaks sd_notify can use [health] watchdog (WatchdogSec=)",
+            [
+                health.port.map(|p| format!("port {p}")),
+                health.http.clone().map(|h| format!("http {h}")),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(", ")
+        ));
+    }
+    if let Some(schedule) = policy.schedule.as_ref() {
+        not_kept.push(format!(
+            "the restart schedule {:?}: use a timer (a .timer with OnCalendar= whose service \
+             runs `systemctl restart {}`)",
+            schedule.as_str(),
+            unit_name(&bot.name)
+        ));
+    }
+    not_kept.push(format!(
+        "output in logs/{0}.out and .err: it goes to the journal (`journalctl -u {1}`)",
+        bot.name,
+        unit_name(&bot.name)
+    ));
+
+    let program = resolve(&bot.command[0], &view.cwd);
+    if !program.is_absolute() {
+        not_kept.push(format!(
+            "the program {:?} was not found on this PATH: ExecStart= needs its absolute path",
+            bot.command[0]
+        ));
+    }
+    let mut exec = vec![quote(&program.to_string_lossy(), true)?];
+    for arg in &bot.command[1..] {
+        exec.push(quote(arg, true)?);
+    }
+
+    let mut unit = String::new();
+    unit.push_str(&format!(
+        "# Exported by `botctl export systemd` from bots.d/{}.toml (owner {}).\n",
+        bot.name, bot.user
+    ));
+    unit.push_str("# What botctl did for this bot that systemd does not:\n");
+    for lost in &not_kept {
+        unit.push_str(&format!("#   - {lost}\n"));
+    }
+    unit.push_str(&format!(
+        "\n[Unit]\nDescription=botctl bot {} (owner {})\n",
+        bot.name, bot.user
+    ));
+    unit.push_str("Wants=network-online.target\nAfter=network-online.target\n");
+    // botctl gives up after max_restarts automatic restarts within window: that many
+    // restarts plus the first start.
+    unit.push_str(&format!(
+        "StartLimitIntervalSec={}\nStartLimitBurst={}\n",
+        seconds(policy.window),
+        policy.max_restarts.saturating_add(1)
+    ));
+
+    unit.push_str("\n[Service]\n");
+    let notify = health.ready == ReadyMode::Notify;
+    unit.push_str(if notify {
+        "Type=notify\n"
+    } else {
+        "Type=exec\n"
+    });
+    if notify || health.watchdog.is_some() {
+        // botctl takes sd_notify messages from any process of the bot's tree.
+        unit.push_str("NotifyAccess=all\n");
+    }
+    unit.push_str(&format!("ExecStart={}\n", exec.join(" ")));
+    unit.push_str(&format!(
+        "WorkingDirectory={}\n",
+        quote(&view.cwd.to_string_lossy(), false)?
+    ));
+    unit.push_str(&format!(
+        "Environment={} {}\n",
+        quote(&format!("BOTCTL_BOT={}", bot.name), false)?,
+        quote(&format!("BOTCTL_OWNER={}", bot.user), false)?
+    ));
+    let mut files = Vec::new();
+    if let Some(written) = &bot.env_file {
+        let file = EnvFile::parse(written);
+        let path = view.cwd.join(&file.path);
+        let dash = if file.optional { "-" } else { "" };
+        unit.push_str(&format!(
+            "EnvironmentFile={}\n",
+            quote(&format!("{dash}{}", path.to_string_lossy()), false)?
+        ));
+    }
+    if !bot.env.is_empty() {
+        // Values are secrets: in a file only root and the unit read, never in the unit.
+        let name = format!("bot-{}.env", bot.name);
+        let path = view.out.join(&name);
+        unit.push_str(&format!(
+            "EnvironmentFile={}\n",
+            quote(&path.to_string_lossy(), false)?
+        ));
+        files.push(OutFile {
+            name,
+            text: env_file(&bot.env),
+            private: true,
+        });
+    }
+    unit.push_str(&format!(
+        "Restart={}\n",
+        match policy.policy {
+            RestartMode::Always => "always",
+            RestartMode::OnFailure => "on-failure",
+            RestartMode::Never => "no",
+        }
+    ));
+    unit.push_str(&format!("RestartSec={}\n", seconds(policy.backoff_initial)));
+    if policy.backoff_max > policy.backoff_initial && !policy.backoff_initial.is_zero() {
+        // botctl doubles the delay: as many steps as doublings from the first to the cap.
+        let ratio = policy.backoff_max.as_secs_f64() / policy.backoff_initial.as_secs_f64();
+        unit.push_str(&format!(
+            "RestartSteps={}\nRestartMaxDelaySec={}\n",
+            ratio.log2().ceil() as u64,
+            seconds(policy.backoff_max)
+        ));
+    }
+    unit.push_str(&format!(
+        "TimeoutStopSec={}\nKillMode=control-group\n",
+        seconds(policy.stop_timeout)
+    ));
+    unit.push_str(&format!("MemoryMax={}M\n", limits.max_memory_mb));
+    if let Some(watchdog) = health.watchdog {
+        unit.push_str(&format!("WatchdogSec={}\n", seconds(watchdog.0)));
+    }
+    if notify {
+        unit.push_str(&format!(
+            "TimeoutStartSec={}\n",
+            seconds(health.start_timeout.0)
+        ));
+    }
+    unit.push_str("NoNewPrivileges=yes\nPrivateTmp=yes\nProtectSystem=strict\n");
+    unit.push_str(&format!(
+        "ReadWritePaths={}\n",
+        quote(&view.cwd.to_string_lossy(), false)?
+    ));
+    unit.push_str("\n[Install]\nWantedBy=multi-user.target\n");
+    files.insert(
+        0,
+        OutFile {
+            name: unit_name(&bot.name),
+            text: unit,
+            private: false,
+        },
+    );
+    Ok(Rendered { files, not_kept })
+}
+
+/// The program as systemd needs it: absolute, found on PATH as the agent would find it, or
+/// relative to the bot's directory. Unchanged when it cannot be found.
+fn resolve(program: &str, cwd: &Path) -> PathBuf {
+    if program.contains('/') {
+        return cwd.join(program);
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_absolute() && is_executable(p))
+        .unwrap_or_else(|| PathBuf::from(program))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// A duration as systemd reads it: `1500ms`, `30s`, `10min` all work as `1500ms`, `30s`.
+fn seconds(d: Duration) -> String {
+    let text = format_duration(d);
+    // systemd reads `m` as minutes too, but `1m30s` is clearer as `90s`; whole seconds
+    // always parse.
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        text
+    }
+}
+
+/// `KEY="value"` lines as systemd's EnvironmentFile= reads them: double quotes, with `\`,
+/// `"`, `$` and backquotes escaped.
+fn env_file(env: &std::collections::BTreeMap<String, String>) -> String {
+    let mut out = String::from("# Written by `botctl export systemd`: the bot's env values.\n");
+    for (key, value) in env {
+        let mut escaped = String::new();
+        for c in value.chars() {
+            if matches!(c, '\\' | '"' | '$' | '`') {
+                escaped.push('\\');
+            }
+            escaped.push(c);
+        }
+        out.push_str(&format!("{key}=\"{escaped}\"\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_values_are_quoted_for_systemd() {
+        let env = [("A".to_string(), "x \"y\" $HOME \\ `z`".to_string())].into();
+        assert!(env_file(&env).contains("A=\"x \\\"y\\\" \\$HOME \\\\ \\`z\\`\"\n"));
+    }
+
+    #[test]
+    fn durations_are_whole_seconds_or_milliseconds() {
+        assert_eq!(seconds(Duration::from_secs(600)), "600s");
+        assert_eq!(seconds(Duration::from_millis(1500)), "1500ms");
+    }
+}
