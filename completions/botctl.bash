@@ -37,11 +37,17 @@ _botctl() {
             botctl,events)
                 cmd="botctl__subcmd__events"
                 ;;
+            botctl,export)
+                cmd="botctl__subcmd__export"
+                ;;
             botctl,forecast)
                 cmd="botctl__subcmd__forecast"
                 ;;
             botctl,help)
                 cmd="botctl__subcmd__help"
+                ;;
+            botctl,import)
+                cmd="botctl__subcmd__import"
                 ;;
             botctl,logs)
                 cmd="botctl__subcmd__logs"
@@ -193,6 +199,24 @@ _botctl() {
             botctl__subcmd__config__subcmd__help,help)
                 cmd="botctl__subcmd__config__subcmd__help__subcmd__help"
                 ;;
+            botctl__subcmd__export,help)
+                cmd="botctl__subcmd__export__subcmd__help"
+                ;;
+            botctl__subcmd__export,kubernetes)
+                cmd="botctl__subcmd__export__subcmd__kubernetes"
+                ;;
+            botctl__subcmd__export,systemd)
+                cmd="botctl__subcmd__export__subcmd__systemd"
+                ;;
+            botctl__subcmd__export__subcmd__help,help)
+                cmd="botctl__subcmd__export__subcmd__help__subcmd__help"
+                ;;
+            botctl__subcmd__export__subcmd__help,kubernetes)
+                cmd="botctl__subcmd__export__subcmd__help__subcmd__kubernetes"
+                ;;
+            botctl__subcmd__export__subcmd__help,systemd)
+                cmd="botctl__subcmd__export__subcmd__help__subcmd__systemd"
+                ;;
             botctl__subcmd__help,agent)
                 cmd="botctl__subcmd__help__subcmd__agent"
                 ;;
@@ -214,11 +238,17 @@ _botctl() {
             botctl__subcmd__help,events)
                 cmd="botctl__subcmd__help__subcmd__events"
                 ;;
+            botctl__subcmd__help,export)
+                cmd="botctl__subcmd__help__subcmd__export"
+                ;;
             botctl__subcmd__help,forecast)
                 cmd="botctl__subcmd__help__subcmd__forecast"
                 ;;
             botctl__subcmd__help,help)
                 cmd="botctl__subcmd__help__subcmd__help"
+                ;;
+            botctl__subcmd__help,import)
+                cmd="botctl__subcmd__help__subcmd__import"
                 ;;
             botctl__subcmd__help,logs)
                 cmd="botctl__subcmd__help__subcmd__logs"
@@ -301,11 +331,50 @@ _botctl() {
             botctl__subcmd__help__subcmd__config,check)
                 cmd="botctl__subcmd__help__subcmd__config__subcmd__check"
                 ;;
+            botctl__subcmd__help__subcmd__export,kubernetes)
+                cmd="botctl__subcmd__help__subcmd__export__subcmd__kubernetes"
+                ;;
+            botctl__subcmd__help__subcmd__export,systemd)
+                cmd="botctl__subcmd__help__subcmd__export__subcmd__systemd"
+                ;;
+            botctl__subcmd__help__subcmd__import,bot-config)
+                cmd="botctl__subcmd__help__subcmd__import__subcmd__bot__subcmd__config"
+                ;;
+            botctl__subcmd__help__subcmd__import,pm2)
+                cmd="botctl__subcmd__help__subcmd__import__subcmd__pm2"
+                ;;
+            botctl__subcmd__help__subcmd__import,supervisord)
+                cmd="botctl__subcmd__help__subcmd__import__subcmd__supervisord"
+                ;;
             botctl__subcmd__help__subcmd__notify,test)
                 cmd="botctl__subcmd__help__subcmd__notify__subcmd__test"
                 ;;
             botctl__subcmd__help__subcmd__templates,list)
                 cmd="botctl__subcmd__help__subcmd__templates__subcmd__list"
+                ;;
+            botctl__subcmd__import,bot-config)
+                cmd="botctl__subcmd__import__subcmd__bot__subcmd__config"
+                ;;
+            botctl__subcmd__import,help)
+                cmd="botctl__subcmd__import__subcmd__help"
+                ;;
+            botctl__subcmd__import,pm2)
+                cmd="botctl__subcmd__import__subcmd__pm2"
+                ;;
+            botctl__subcmd__import,supervisord)
+                cmd="botctl__subcmd__import__subcmd__supervisord"
+                ;;
+            botctl__subcmd__import__subcmd__help,bot-config)
+                cmd="botctl__subcmd__import__subcmd__help__subcmd__bot__subcmd__config"
+                ;;
+            botctl__subcmd__import__subcmd__help,help)
+                cmd="botctl__subcmd__import__subcmd__help__subcmd__help"
+                ;;
+            botctl__subcmd__import__subcmd__help,pm2)
+                cmd="botctl__subcmd__import__subcmd__help__subcmd__pm2"
+                ;;
+            botctl__subcmd__import__subcmd__help,supervisord)
+                cmd="botctl__subcmd__import__subcmd__help__subcmd__supervisord"
                 ;;
             botctl__subcmd__notify,help)
                 cmd="botctl__subcmd__notify__subcmd__help"
@@ -338,7 +407,7 @@ _botctl() {
 
     case "${cmd}" in
         botctl)
-            opts="-h -V --home --help --version status top start stop restart recover bots logs events reload config auth update notify templates forecast storage cleanup agent completions help"
+            opts="-h -V --home --help --version status top start stop restart recover bots logs events reload config auth update notify templates forecast storage cleanup import export agent completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1189,6 +1258,128 @@ _botctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        botctl__subcmd__export)
+            opts="-h -V --home --help --version systemd kubernetes help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__export__subcmd__help)
+            opts="systemd kubernetes help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__export__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__export__subcmd__help__subcmd__kubernetes)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__export__subcmd__help__subcmd__systemd)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__export__subcmd__kubernetes)
+            opts="-h -V --image --out --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__export__subcmd__systemd)
+            opts="-h -V --out --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         botctl__subcmd__forecast)
             opts="-h -V --json --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1208,7 +1399,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__help)
-            opts="status top start stop restart recover bots logs events reload config auth update notify templates forecast storage cleanup agent completions help"
+            opts="status top start stop restart recover bots logs events reload config auth update notify templates forecast storage cleanup import export agent completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1529,6 +1720,48 @@ _botctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        botctl__subcmd__help__subcmd__export)
+            opts="systemd kubernetes"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__help__subcmd__export__subcmd__kubernetes)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__help__subcmd__export__subcmd__systemd)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         botctl__subcmd__help__subcmd__forecast)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1546,6 +1779,62 @@ _botctl() {
         botctl__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__help__subcmd__import)
+            opts="pm2 supervisord bot-config"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__help__subcmd__import__subcmd__bot__subcmd__config)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__help__subcmd__import__subcmd__pm2)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__help__subcmd__import__subcmd__supervisord)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1746,6 +2035,166 @@ _botctl() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__import)
+            opts="-h -V --home --help --version pm2 supervisord bot-config help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__import__subcmd__bot__subcmd__config)
+            opts="-h -V --write --force --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__import__subcmd__help)
+            opts="pm2 supervisord bot-config help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__import__subcmd__help__subcmd__bot__subcmd__config)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__import__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__import__subcmd__help__subcmd__pm2)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__import__subcmd__help__subcmd__supervisord)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__import__subcmd__pm2)
+            opts="-h -V --env --owner --write --force --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --owner)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__import__subcmd__supervisord)
+            opts="-h -V --owner --write --force --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --owner)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2323,6 +2772,8 @@ _botctl_live_sub() {
         ":forecast") return 0 ;;
         ":storage") return 0 ;;
         ":cleanup") return 0 ;;
+        ":import") return 0 ;;
+        ":export") return 0 ;;
         ":agent") return 0 ;;
         ":completions") return 0 ;;
         "bots:list") return 0 ;;
@@ -2335,6 +2786,11 @@ _botctl_live_sub() {
         "auth:set-cookies") return 0 ;;
         "notify:test") return 0 ;;
         "templates:list") return 0 ;;
+        "import:pm2") return 0 ;;
+        "import:supervisord") return 0 ;;
+        "import:bot-config") return 0 ;;
+        "export:systemd") return 0 ;;
+        "export:kubernetes") return 0 ;;
         "agent:run") return 0 ;;
         "agent:start") return 0 ;;
         "agent:stop") return 0 ;;
@@ -2380,6 +2836,13 @@ _botctl_live_spec() {
         "forecast") vopts=" --home "; lopts=""; pos="" ;;
         "storage") vopts=" -u --user --home "; lopts=" -u=owners --user=owners "; pos="" ;;
         "cleanup") vopts=" -u --user --home "; lopts=" -u=owners --user=owners "; pos="" ;;
+        "import") vopts=" --home "; lopts=""; pos="" ;;
+        "import pm2") vopts=" --env --owner --home "; lopts=" --owner=owners "; pos=" 0=- " ;;
+        "import supervisord") vopts=" --owner --home "; lopts=" --owner=owners "; pos=" r=- " ;;
+        "import bot-config") vopts=" --home "; lopts=""; pos=" 0=- " ;;
+        "export") vopts=" --home "; lopts=""; pos="" ;;
+        "export systemd") vopts=" --out --home "; lopts=""; pos=" r=bots " ;;
+        "export kubernetes") vopts=" --image --out --home "; lopts=""; pos=" r=bots " ;;
         "agent") vopts=" --home "; lopts=""; pos="" ;;
         "agent run") vopts=" --home "; lopts=""; pos="" ;;
         "agent start") vopts=" --home "; lopts=""; pos="" ;;
