@@ -303,7 +303,7 @@ fn write_map(map: &Map<String, Value>, indent: usize, out: &mut String, inline_f
         }
         out.push_str(&yaml_key(key));
         out.push(':');
-        write_child(value, indent, out);
+        write_child(value, indent, out, false);
     }
 }
 
@@ -311,26 +311,18 @@ fn write_seq(items: &[Value], indent: usize, out: &mut String) {
     for item in items {
         out.push_str(&" ".repeat(indent));
         out.push('-');
-        match item {
-            Value::Object(m) if !m.is_empty() => {
-                out.push(' ');
-                write_map(m, indent + 2, out, true);
-            }
-            Value::Array(a) if !a.is_empty() => {
-                out.push('\n');
-                write_seq(a, indent + 2, out);
-            }
-            scalar => {
-                out.push(' ');
-                out.push_str(&yaml_scalar(scalar));
-                out.push('\n');
-            }
-        }
+        write_child(item, indent, out, true);
     }
 }
 
-fn write_child(value: &Value, indent: usize, out: &mut String) {
+/// A value after its key's colon or its item's dash: a scalar on the same line, a
+/// collection on the lines below; `in_seq` puts an item's first key beside its dash.
+fn write_child(value: &Value, indent: usize, out: &mut String, in_seq: bool) {
     match value {
+        Value::Object(m) if !m.is_empty() && in_seq => {
+            out.push(' ');
+            write_map(m, indent + 2, out, true);
+        }
         Value::Object(m) if !m.is_empty() => {
             out.push('\n');
             write_map(m, indent + 2, out, false);
