@@ -103,6 +103,34 @@ fn a_pm2_ecosystem_is_previewed_then_written_checked_and_started() {
     ]);
     no_secrets(&preview);
     assert!(!home.file("bots.d").exists(), "a preview wrote files");
+    let mut json = args.to_vec();
+    json.push("--json");
+    let report = home.botctl(&json).ok();
+    no_secrets(&report);
+    let report = report.json();
+    assert_eq!(report["written"], false);
+    assert_eq!(
+        report["files"].as_array().map(Vec::len),
+        Some(5),
+        "{report:#}"
+    );
+    assert_eq!(report["files"][0]["bot"], "ticker");
+    assert_eq!(report["files"][0]["path"], "bots.d/ticker.toml");
+    assert!(
+        report["files"][0]["content"]
+            .as_str()
+            .is_some_and(|c| c.contains("API_TOKEN = \"(hidden)\"")),
+        "{report:#}"
+    );
+    assert!(
+        report["unmapped"]
+            .as_array()
+            .is_some_and(|u| u.iter().any(|n| n["field"] == "watch")),
+        "{report:#}"
+    );
+    home.botctl(&["import", "pm2", file, "--env", "staging"])
+        .code(1)
+        .says(&["no app has an `env_staging` section"]);
 
     let mut write = args.to_vec();
     write.push("--write");
