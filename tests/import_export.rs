@@ -411,9 +411,12 @@ fn the_bot_hosts_json_is_merged_into_botctl_toml_keeping_the_rest() {
         .says(&["is not valid TOML"]);
 }
 
+const RICH_DIR: &str = "srv/rich bot 5%";
+
 /// A home with bots using most of what botctl offers, for the exports.
 fn fleet(home: &Home) {
-    let dir = home.file("bots/alice/rich");
+    // A directory a unit file must escape (`%`) and keep whole (the space).
+    let dir = home.file(RICH_DIR);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         dir.join("cookies.txt"),
@@ -428,6 +431,7 @@ fn fleet(home: &Home) {
         "user = \"alice\"\nplatform = \"twitter\"\n\
          command = [\"sh\", \"-c\", \"echo \\\"$X\\\" 50%; exec sleep 1000\", \"\", \"a b\"]\n\
          env = { API_KEY = \"exp-s3cret-env\" }\nenv_file = \"-.env\"\nstop_timeout = \"20s\"\n\
+         cwd = \"srv/rich bot 5%\"\n\
          [restart]\nbackoff_initial = \"2s\"\nbackoff_max = \"1m\"\nschedule = \"0 4 * * *\"\n\
          [health]\nport = 8081\nready = \"notify\"\nwatchdog = \"30s\"\nlog_silence = \"15m\"\n\
          [auth]\ncookies = \"cookies.txt\"\n",
@@ -467,7 +471,7 @@ fn exported_systemd_units_pass_systemd_analyze_verify() {
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     };
     let sh = which("sh");
-    let bot_dir = home.file("bots/alice/rich");
+    let bot_dir = home.file(RICH_DIR).display().to_string().replace('%', "%%");
     has_lines(
         &rich,
         &[
@@ -476,9 +480,9 @@ fn exported_systemd_units_pass_systemd_analyze_verify() {
                 "ExecStart={} -c \"echo \\\"$$X\\\" 50%%; exec sleep 1000\" \"\" \"a b\"",
                 sh.trim()
             ),
-            &format!("WorkingDirectory={}", bot_dir.display()),
+            &format!("WorkingDirectory={bot_dir}"),
             "Environment=BOTCTL_BOT=rich BOTCTL_OWNER=alice",
-            &format!("EnvironmentFile=-{}/.env", bot_dir.display()),
+            &format!("EnvironmentFile=-{bot_dir}/.env"),
             &format!("EnvironmentFile={}", out.join("bot-rich.env").display()),
             "Type=notify",
             "NotifyAccess=all",
@@ -496,7 +500,7 @@ fn exported_systemd_units_pass_systemd_analyze_verify() {
             "NoNewPrivileges=yes",
             "PrivateTmp=yes",
             "ProtectSystem=strict",
-            &format!("ReadWritePaths={}", bot_dir.display()),
+            &format!("ReadWritePaths=\"{bot_dir}\""),
         ],
     );
     assert!(!rich.contains("exp-s3cret-env"));
@@ -596,7 +600,7 @@ fn exported_kubernetes_manifests_validate_against_the_schemas_offline() {
         !secret_text.contains("exp-s3cret-env"),
         "values are base64 in a Secret"
     );
-    let cookies = std::fs::read_to_string(home.file("bots/alice/rich/cookies.txt")).unwrap();
+    let cookies = std::fs::read_to_string(home.file(RICH_DIR).join("cookies.txt")).unwrap();
     assert!(
         secret_text.contains(&base64(cookies.as_bytes())),
         "{secret_text}"

@@ -93,10 +93,7 @@ pub fn render(view: &BotView) -> Result<Rendered, String> {
         unit.push_str("NotifyAccess=all\n");
     }
     unit.push_str(&format!("ExecStart={}\n", exec.join(" ")));
-    unit.push_str(&format!(
-        "WorkingDirectory={}\n",
-        quote(&view.cwd.to_string_lossy(), false)?
-    ));
+    unit.push_str(&format!("WorkingDirectory={}\n", path_value(&view.cwd)?));
     unit.push_str(&format!(
         "Environment={} {}\n",
         quote(&format!("BOTCTL_BOT={}", bot.name), false)?,
@@ -107,19 +104,13 @@ pub fn render(view: &BotView) -> Result<Rendered, String> {
         let file = EnvFile::parse(written);
         let path = view.cwd.join(&file.path);
         let dash = if file.optional { "-" } else { "" };
-        unit.push_str(&format!(
-            "EnvironmentFile={}\n",
-            quote(&format!("{dash}{}", path.to_string_lossy()), false)?
-        ));
+        unit.push_str(&format!("EnvironmentFile={dash}{}\n", path_value(&path)?));
     }
     if !bot.env.is_empty() {
         // Values are secrets: in a file only root and the unit read, never in the unit.
         let name = format!("bot-{}.env", bot.name);
         let path = view.out.join(&name);
-        unit.push_str(&format!(
-            "EnvironmentFile={}\n",
-            quote(&path.to_string_lossy(), false)?
-        ));
+        unit.push_str(&format!("EnvironmentFile={}\n", path_value(&path)?));
         files.push(OutFile {
             name,
             text: env_file(&bot.env),
@@ -173,6 +164,18 @@ pub fn render(view: &BotView) -> Result<Rendered, String> {
         },
     );
     Ok(Rendered { files, not_kept })
+}
+
+/// A path for the settings that take the rest of the line as one path, unquoted
+/// (`WorkingDirectory=`, `EnvironmentFile=`): only specifiers are escaped.
+fn path_value(path: &Path) -> Result<String, String> {
+    let text = path.to_string_lossy();
+    if text.chars().any(|c| c.is_control()) {
+        return Err(format!(
+            "{text:?} has a control character, which a unit file cannot hold"
+        ));
+    }
+    Ok(text.replace('%', "%%"))
 }
 
 /// The program as systemd needs it: absolute, found on PATH as the agent would find it, or
@@ -232,6 +235,15 @@ mod tests {
     fn env_values_are_quoted_for_systemd() {
         let env = [("A".to_string(), "x \"y\" $HOME \\ `z`".to_string())].into();
         assert!(env_file(&env).contains("A=\"x \\\"y\\\" \\$HOME \\\\ \\`z\\`\"\n"));
+    }
+
+    #[test]
+    fn whole_line_paths_escape_specifiers_only() {
+        assert_eq!(
+            path_value(Path::new("/srv/my bots/50%")).unwrap(),
+            "/srv/my bots/50%%"
+        );
+        assert!(path_value(Path::new("/a\nb")).is_err());
     }
 
     #[test]

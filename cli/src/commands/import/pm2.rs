@@ -490,7 +490,8 @@ fn map_field(
                     }
                 }
             }
-            _ => bad(found, "an object"),
+            // Never the value: it holds the variables.
+            _ => found.note(from, key, "not an object of variables"),
         },
         k if k.starts_with("env_") => {
             if profile != Some(&k["env_".len()..]) {

@@ -158,7 +158,8 @@ fn vars(here: &Path, extra: &[(&str, String)]) -> BTreeMap<String, String> {
     vars
 }
 
-/// Python's `%(name)s` / `%(name)02d` formatting, as supervisord expands its values.
+/// Python's `%(name)s` / `%(name)02d` formatting, as supervisord expands its values. Errors
+/// never quote the value: it may be an `environment` line full of secrets.
 fn expand(text: &str, vars: &BTreeMap<String, String>) -> Result<String, String> {
     let mut out = String::new();
     let mut rest = text;
@@ -172,7 +173,7 @@ fn expand(text: &str, vars: &BTreeMap<String, String>) -> Result<String, String>
         }
         let inner = rest
             .strip_prefix('(')
-            .ok_or_else(|| format!("a lone % in {text:?} (write %% for one)"))?;
+            .ok_or("a lone % (write %% for one)")?;
         let close = inner
             .find(')')
             .ok_or_else(|| format!("unclosed %( in {text:?}"))?;
@@ -180,16 +181,16 @@ fn expand(text: &str, vars: &BTreeMap<String, String>) -> Result<String, String>
         let after = &inner[close + 1..];
         let spec_len = after
             .find(|c: char| c.is_ascii_alphabetic())
-            .ok_or_else(|| format!("no conversion after %({name}) in {text:?}"))?;
+            .ok_or_else(|| format!("no conversion after %({name})"))?;
         let (spec, conversion) = (&after[..spec_len], &after[spec_len..spec_len + 1]);
         let value = vars
             .get(name)
-            .ok_or_else(|| format!("unknown name %({name}) in {text:?}"))?;
+            .ok_or_else(|| format!("unknown name %({name})"))?;
         let width: usize = spec.trim_start_matches('0').parse().unwrap_or(0);
         match conversion {
             "d" if spec.starts_with('0') => out.push_str(&format!("{value:0>width$}")),
             "d" | "s" => out.push_str(&format!("{value:>width$}")),
-            other => return Err(format!("conversion %{other} is not supported in {text:?}")),
+            other => return Err(format!("conversion %{other} is not supported")),
         }
         rest = &after[spec_len + 1..];
     }
@@ -211,7 +212,7 @@ fn environment(text: &str) -> Result<Vec<(String, String)>, String> {
         let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
         let key = key.trim().to_string();
         if key.is_empty() {
-            return Err(format!("expected KEY=value in {text:?}"));
+            return Err("expected KEY=value pairs separated by commas".to_string());
         }
         while chars.peek().is_some_and(|c| c.is_whitespace()) {
             chars.next();
