@@ -512,7 +512,7 @@ Register-ArgumentCompleter -Native -CommandName 'botctl' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('systemd', 'systemd', [CompletionResultType]::ParameterValue, 'One systemd service per bot (bot-NAME.service), its env values in bot-NAME.env (0600)')
+            [CompletionResult]::new('systemd', 'systemd', [CompletionResultType]::ParameterValue, 'One systemd service per bot (bot-NAME.service), its env values in bot-NAME.env (0600), its restart schedule as bot-NAME-restart.timer')
             [CompletionResult]::new('kubernetes', 'kubernetes', [CompletionResultType]::ParameterValue, 'Per bot a Deployment and a PersistentVolumeClaim (NAME.yaml), and a Secret with its env values and cookie file (NAME-secret.yaml, 0600)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -539,7 +539,7 @@ Register-ArgumentCompleter -Native -CommandName 'botctl' -ScriptBlock {
             break
         }
         'botctl;export;help' {
-            [CompletionResult]::new('systemd', 'systemd', [CompletionResultType]::ParameterValue, 'One systemd service per bot (bot-NAME.service), its env values in bot-NAME.env (0600)')
+            [CompletionResult]::new('systemd', 'systemd', [CompletionResultType]::ParameterValue, 'One systemd service per bot (bot-NAME.service), its env values in bot-NAME.env (0600), its restart schedule as bot-NAME-restart.timer')
             [CompletionResult]::new('kubernetes', 'kubernetes', [CompletionResultType]::ParameterValue, 'Per bot a Deployment and a PersistentVolumeClaim (NAME.yaml), and a Secret with its env values and cookie file (NAME-secret.yaml, 0600)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -809,7 +809,7 @@ Register-ArgumentCompleter -Native -CommandName 'botctl' -ScriptBlock {
             break
         }
         'botctl;help;export' {
-            [CompletionResult]::new('systemd', 'systemd', [CompletionResultType]::ParameterValue, 'One systemd service per bot (bot-NAME.service), its env values in bot-NAME.env (0600)')
+            [CompletionResult]::new('systemd', 'systemd', [CompletionResultType]::ParameterValue, 'One systemd service per bot (bot-NAME.service), its env values in bot-NAME.env (0600), its restart schedule as bot-NAME-restart.timer')
             [CompletionResult]::new('kubernetes', 'kubernetes', [CompletionResultType]::ParameterValue, 'Per bot a Deployment and a PersistentVolumeClaim (NAME.yaml), and a Secret with its env values and cookie file (NAME-secret.yaml, 0600)')
             break
         }

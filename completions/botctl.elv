@@ -451,7 +451,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
-            cand systemd 'One systemd service per bot (bot-NAME.service), its env values in bot-NAME.env (0600)'
+            cand systemd 'One systemd service per bot (bot-NAME.service), its env values in bot-NAME.env (0600), its restart schedule as bot-NAME-restart.timer'
             cand kubernetes 'Per bot a Deployment and a PersistentVolumeClaim (NAME.yaml), and a Secret with its env values and cookie file (NAME-secret.yaml, 0600)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -475,7 +475,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand --version 'Print version'
         }
         &'botctl;export;help'= {
-            cand systemd 'One systemd service per bot (bot-NAME.service), its env values in bot-NAME.env (0600)'
+            cand systemd 'One systemd service per bot (bot-NAME.service), its env values in bot-NAME.env (0600), its restart schedule as bot-NAME-restart.timer'
             cand kubernetes 'Per bot a Deployment and a PersistentVolumeClaim (NAME.yaml), and a Secret with its env values and cookie file (NAME-secret.yaml, 0600)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -690,7 +690,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         &'botctl;help;import;bot-config'= {
         }
         &'botctl;help;export'= {
-            cand systemd 'One systemd service per bot (bot-NAME.service), its env values in bot-NAME.env (0600)'
+            cand systemd 'One systemd service per bot (bot-NAME.service), its env values in bot-NAME.env (0600), its restart schedule as bot-NAME-restart.timer'
             cand kubernetes 'Per bot a Deployment and a PersistentVolumeClaim (NAME.yaml), and a Secret with its env values and cookie file (NAME-secret.yaml, 0600)'
         }
         &'botctl;help;export;systemd'= {

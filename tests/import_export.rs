@@ -432,7 +432,7 @@ fn fleet(home: &Home) {
          command = [\"sh\", \"-c\", \"echo \\\"$X\\\" 50%; exec sleep 1000\", \"\", \"a b\"]\n\
          env = { API_KEY = \"exp-s3cret-env\" }\nenv_file = \"-.env\"\nstop_timeout = \"20s\"\n\
          cwd = \"srv/rich bot 5%\"\n\
-         [restart]\nbackoff_initial = \"2s\"\nbackoff_max = \"1m\"\nschedule = \"0 4 * * *\"\n\
+         [restart]\nbackoff_initial = \"2s\"\nbackoff_max = \"1m\"\nschedule = \"30 6 * * 1-5\"\n\
          [health]\nport = 8081\nready = \"notify\"\nwatchdog = \"30s\"\nlog_silence = \"15m\"\n\
          [auth]\ncookies = \"cookies.txt\"\n",
     );
@@ -458,7 +458,8 @@ fn exported_systemd_units_pass_systemd_analyze_verify() {
             "not kept: memory forecasts",
             "not kept: hang detection by log silence",
             "not kept: health checks (port 8081)",
-            "not kept: the restart schedule \"0 4 * * *\": use a timer",
+            "bot-rich-restart.service",
+            "bot-rich-restart.timer",
             "plain_one: wrote",
         ]);
     no_secrets(&shown);
@@ -526,7 +527,33 @@ fn exported_systemd_units_pass_systemd_analyze_verify() {
         "{plain}"
     );
 
-    for unit in ["bot-rich.service", "bot-plain_one.service"] {
+    let timer = std::fs::read_to_string(out.join("bot-rich-restart.timer")).unwrap();
+    has_lines(
+        &timer,
+        &[
+            "OnCalendar=Mon..Fri *-*-* 06:30:00",
+            "WantedBy=timers.target",
+        ],
+    );
+    let restart = std::fs::read_to_string(out.join("bot-rich-restart.service")).unwrap();
+    has_lines(
+        &restart,
+        &[
+            "Type=oneshot",
+            &format!(
+                "ExecStart={} try-restart bot-rich.service",
+                which("systemctl")
+            ),
+        ],
+    );
+    let mut units: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".service") || n.ends_with(".timer"))
+        .collect();
+    units.sort();
+    assert_eq!(units.len(), 4, "{units:?}");
+    for unit in &units {
         let verify = Command::new("systemd-analyze")
             .arg("verify")
             .arg(unit)

@@ -493,7 +493,8 @@ pub enum ImportCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ExportCommand {
-    /// One systemd service per bot (bot-NAME.service), its env values in bot-NAME.env (0600).
+    /// One systemd service per bot (bot-NAME.service), its env values in bot-NAME.env (0600),
+    /// its restart schedule as bot-NAME-restart.timer.
     #[command(
         after_help = "Example:\n  botctl export systemd tweeter --out ./units\n  sudo cp ./units/* /etc/systemd/system/ && sudo systemctl daemon-reload"
     )]

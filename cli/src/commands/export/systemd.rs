@@ -33,13 +33,17 @@ pub fn render(view: &BotView) -> Result<Rendered, String> {
             .join(", ")
         ));
     }
+    let mut timer = None;
     if let Some(schedule) = policy.schedule.as_ref() {
-        not_kept.push(format!(
-            "the restart schedule {:?}: use a timer (a .timer with OnCalendar= whose service \
-             runs `systemctl restart {}`)",
-            schedule.as_str(),
-            unit_name(&bot.name)
-        ));
+        match on_calendar(schedule.as_str()) {
+            Some(calendar) => timer = Some((schedule.as_str().to_string(), calendar)),
+            None => not_kept.push(format!(
+                "the restart schedule {:?} (no OnCalendar= form): use a timer whose service \
+                 runs `systemctl try-restart {}`",
+                schedule.as_str(),
+                unit_name(&bot.name)
+            )),
+        }
     }
     not_kept.push(format!(
         "output in logs/{0}.out and .err: it goes to the journal (`journalctl -u {1}`)",
@@ -163,7 +167,99 @@ pub fn render(view: &BotView) -> Result<Rendered, String> {
             private: false,
         },
     );
+    if let Some((cron, calendar)) = timer {
+        files.extend(restart_timer(&bot.name, &cron, &calendar)?);
+    }
     Ok(Rendered { files, not_kept })
+}
+
+/// `[restart] schedule` as a timer: `bot-NAME-restart.timer` fires a oneshot service that
+/// restarts the bot's unit if it runs (as botctl leaves a stopped bot alone).
+fn restart_timer(bot: &str, cron: &str, calendar: &str) -> Result<Vec<OutFile>, String> {
+    let unit = unit_name(bot);
+    let systemctl = resolve("systemctl", Path::new("/"));
+    let description = format!("Restart {unit} on its botctl schedule {cron:?}");
+    let service = format!(
+        "# Exported by `botctl export systemd`: [restart] schedule {cron:?} of bots.d/{bot}.toml.\n\
+         [Unit]\nDescription={description}\n\n[Service]\nType=oneshot\nExecStart={} try-restart {unit}\n",
+        quote(&systemctl.to_string_lossy(), true)?
+    );
+    let timer = format!(
+        "# Exported by `botctl export systemd`: [restart] schedule {cron:?} of bots.d/{bot}.toml,\n\
+         # in local time as botctl reads it.\n\
+         [Unit]\nDescription={description}\n\n[Timer]\nOnCalendar={calendar}\n\n\
+         [Install]\nWantedBy=timers.target\n"
+    );
+    Ok(vec![
+        OutFile {
+            name: format!("bot-{bot}-restart.service"),
+            text: service,
+            private: false,
+        },
+        OutFile {
+            name: format!("bot-{bot}-restart.timer"),
+            text: timer,
+            private: false,
+        },
+    ])
+}
+
+/// A five-field cron line as systemd's calendar event (`30 6 * * 1-5` is
+/// `Mon..Fri *-*-* 06:30:00`), for lines made of numbers, lists, ranges and `*/N` steps. None
+/// for the rest (names, steps over ranges, and a day of the month together with a day of the
+/// week, which cron joins with "or" and systemd with "and").
+pub fn on_calendar(cron: &str) -> Option<String> {
+    let fields: Vec<&str> = cron.split_whitespace().collect();
+    let [minute, hour, dom, month, dow] = fields[..] else {
+        return None;
+    };
+    if dom != "*" && dow != "*" {
+        return None;
+    }
+    let minute = calendar_field(minute, 0, 59, 0)?;
+    let hour = calendar_field(hour, 0, 23, 0)?;
+    let dom = calendar_field(dom, 1, 31, 1)?;
+    let month = calendar_field(month, 1, 12, 1)?;
+    let days = if dow == "*" {
+        String::new()
+    } else {
+        const NAMES: [&str; 8] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+        let mut parts = Vec::new();
+        for item in dow.split(',') {
+            let day = |d: &str| {
+                d.parse::<usize>()
+                    .ok()
+                    .filter(|d| *d <= 7)
+                    .map(|d| NAMES[d])
+            };
+            match item.split_once('-') {
+                Some((a, b)) => parts.push(format!("{}..{}", day(a)?, day(b)?)),
+                None => parts.push(day(item)?.to_string()),
+            }
+        }
+        format!("{} ", parts.join(","))
+    };
+    Some(format!("{days}*-{month}-{dom} {hour}:{minute}:00"))
+}
+
+/// One cron field in systemd's words: `*`, `5`, `1,15`, `1-5` (`1..5`), `*/6` (`FIRST/6`).
+fn calendar_field(field: &str, min: u32, max: u32, first: u32) -> Option<String> {
+    if field == "*" {
+        return Some("*".to_string());
+    }
+    let number = |n: &str| n.parse::<u32>().ok().filter(|n| (min..=max).contains(n));
+    let mut parts = Vec::new();
+    for item in field.split(',') {
+        if let Some(step) = item.strip_prefix("*/") {
+            let step: u32 = step.parse().ok().filter(|s| *s >= 1)?;
+            parts.push(format!("{first:02}/{step}"));
+        } else if let Some((a, b)) = item.split_once('-') {
+            parts.push(format!("{:02}..{:02}", number(a)?, number(b)?));
+        } else {
+            parts.push(format!("{:02}", number(item)?));
+        }
+    }
+    Some(parts.join(","))
 }
 
 /// A path for the settings that take the rest of the line as one path, unquoted
@@ -235,6 +331,26 @@ mod tests {
     fn env_values_are_quoted_for_systemd() {
         let env = [("A".to_string(), "x \"y\" $HOME \\ `z`".to_string())].into();
         assert!(env_file(&env).contains("A=\"x \\\"y\\\" \\$HOME \\\\ \\`z\\`\"\n"));
+    }
+
+    #[test]
+    fn cron_lines_become_calendar_events() {
+        assert_eq!(
+            on_calendar("30 6 * * 1-5").unwrap(),
+            "Mon..Fri *-*-* 06:30:00"
+        );
+        assert_eq!(on_calendar("0 4 * * *").unwrap(), "*-*-* 04:00:00");
+        assert_eq!(
+            on_calendar("0 */6 1,15 * *").unwrap(),
+            "*-*-01,15 00/6:00:00"
+        );
+        assert_eq!(
+            on_calendar("5 0 * 2 0,7").unwrap(),
+            "Sun,Sun *-02-* 00:05:00"
+        );
+        assert_eq!(on_calendar("0 4 1 * 1"), None);
+        assert_eq!(on_calendar("0 4 * * mon"), None);
+        assert_eq!(on_calendar("0 1-5/2 * * *"), None);
     }
 
     #[test]
