@@ -128,9 +128,25 @@ pub fn run(
             skipped: &skipped,
         });
     } else {
+        // What every bot loses is said once, after what each loses of its own: 200 bots
+        // would otherwise repeat the same lines 200 times.
+        let shared: Vec<&String> = match report.split_first() {
+            Some((first, rest)) if !rest.is_empty() => first
+                .not_kept
+                .iter()
+                .filter(|l| rest.iter().all(|e| e.not_kept.contains(l)))
+                .collect(),
+            _ => Vec::new(),
+        };
         for e in &report {
             println!("{}: wrote {}", e.bot, e.files.join(", "));
-            for lost in &e.not_kept {
+            for lost in e.not_kept.iter().filter(|l| !shared.contains(l)) {
+                println!("  not kept: {lost}");
+            }
+        }
+        if !shared.is_empty() {
+            println!("for every bot above:");
+            for lost in shared {
                 println!("  not kept: {lost}");
             }
         }
@@ -141,7 +157,8 @@ pub fn run(
             Kind::Systemd => println!(
                 "next: copy the files to /etc/systemd/system (keep the .env files 0600 and \
                  their EnvironmentFile= paths right), `systemctl daemon-reload`, then \
-                 `botctl stop` each bot and `systemctl enable --now` its unit"
+                 `botctl stop` each bot and `systemctl enable --now` its unit (and its \
+                 -restart.timer)"
             ),
             Kind::Kubernetes => println!(
                 "next: `kubectl apply -f {}` (the Secrets hold env values and cookies: keep \
