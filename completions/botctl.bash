@@ -407,7 +407,7 @@ _botctl() {
 
     case "${cmd}" in
         botctl)
-            opts="-h -V --home --help --version status top start stop restart recover bots logs events reload config auth update notify templates forecast storage cleanup import export agent completions help"
+            opts="-h -V --home --host --help --version status top start stop restart recover bots logs events reload config auth update notify templates forecast storage cleanup import export agent completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -415,6 +415,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -425,7 +432,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__agent)
-            opts="-h -V --home --help --version run start stop restart status install uninstall help"
+            opts="-h -V --home --host --help --version run start stop restart status install uninstall help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -433,6 +440,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -569,7 +583,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__agent__subcmd__install)
-            opts="-h -V --system --now --home --help --version"
+            opts="-h -V --system --now --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -577,6 +591,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -587,7 +608,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__agent__subcmd__restart)
-            opts="-h -V --home --help --version"
+            opts="-h -V --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -595,6 +616,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -605,7 +633,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__agent__subcmd__run)
-            opts="-h -V --home --help --version"
+            opts="-h -V --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -613,6 +641,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -623,7 +658,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__agent__subcmd__start)
-            opts="-h -V --home --help --version"
+            opts="-h -V --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -631,6 +666,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -641,7 +683,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__agent__subcmd__status)
-            opts="-h -V --json --home --help --version"
+            opts="-h -V --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -649,6 +691,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -659,7 +708,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__agent__subcmd__stop)
-            opts="-h -V --keep-bots --home --help --version"
+            opts="-h -V --keep-bots --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -667,6 +716,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -677,7 +733,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__agent__subcmd__uninstall)
-            opts="-h -V --system --home --help --version"
+            opts="-h -V --system --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -685,6 +741,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -695,7 +758,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__auth)
-            opts="-h -V --home --help --version check set-cookies help"
+            opts="-h -V --home --host --help --version check set-cookies help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -703,6 +766,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -713,7 +783,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__auth__subcmd__check)
-            opts="-h -V --json --home --help --version"
+            opts="-h -V --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -721,6 +791,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -787,7 +864,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__auth__subcmd__set__subcmd__cookies)
-            opts="-h -V --json --home --help --version"
+            opts="-h -V --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -795,6 +872,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -805,7 +889,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__bots)
-            opts="-h -V --home --help --version list add create remove show help"
+            opts="-h -V --home --host --help --version list add create remove show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -813,6 +897,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -823,7 +914,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__bots__subcmd__add)
-            opts="-u -e -h -V --user --cwd --env --platform --no-start --json --home --help --version"
+            opts="-u -e -h -V --user --cwd --env --platform --no-start --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -863,6 +954,13 @@ _botctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -871,7 +969,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__bots__subcmd__create)
-            opts="-u -t -h -V --user --template --set --no-start --json --home --help --version"
+            opts="-u -t -h -V --user --template --set --no-start --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -911,6 +1009,13 @@ _botctl() {
                     ;;
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -1019,7 +1124,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__bots__subcmd__list)
-            opts="-u -h -V --user --json --home --help --version"
+            opts="-u -h -V --user --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1041,6 +1146,13 @@ _botctl() {
                     ;;
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -1051,7 +1163,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__bots__subcmd__remove)
-            opts="-h -V --purge --json --home --help --version"
+            opts="-h -V --purge --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1059,6 +1171,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -1069,7 +1188,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__bots__subcmd__show)
-            opts="-h -V --json --home --help --version"
+            opts="-h -V --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1077,6 +1196,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -1087,7 +1213,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__cleanup)
-            opts="-u -h -V --force --user --json --home --help --version"
+            opts="-u -h -V --force --user --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1111,6 +1237,13 @@ _botctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1119,7 +1252,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__completions)
-            opts="-h -V --home --help --version bash elvish fish powershell zsh"
+            opts="-h -V --home --host --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1127,6 +1260,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -1137,7 +1277,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__config)
-            opts="-h -V --home --help --version check help"
+            opts="-h -V --home --host --help --version check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1145,6 +1285,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -1155,7 +1302,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__config__subcmd__check)
-            opts="-h -V --json --home --help --version"
+            opts="-h -V --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1163,6 +1310,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -1215,7 +1369,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__events)
-            opts="-n -f -h -V --bot --user --since --lines --follow --json --home --help --version"
+            opts="-n -f -h -V --bot --user --since --lines --follow --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1251,6 +1405,13 @@ _botctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1259,7 +1420,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__export)
-            opts="-h -V --home --help --version systemd kubernetes help"
+            opts="-h -V --home --host --help --version systemd kubernetes help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1267,6 +1428,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -1333,7 +1501,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__export__subcmd__kubernetes)
-            opts="-h -V --image --out --json --home --help --version"
+            opts="-h -V --image --out --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1351,6 +1519,13 @@ _botctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1359,7 +1534,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__export__subcmd__systemd)
-            opts="-h -V --out --json --home --help --version"
+            opts="-h -V --out --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1373,6 +1548,13 @@ _botctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1381,7 +1563,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__forecast)
-            opts="-h -V --json --home --help --version"
+            opts="-h -V --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1389,6 +1571,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -2043,7 +2232,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__import)
-            opts="-h -V --home --help --version pm2 supervisord bot-config help"
+            opts="-h -V --home --host --help --version pm2 supervisord bot-config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2051,6 +2240,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -2061,7 +2257,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__import__subcmd__bot__subcmd__config)
-            opts="-h -V --write --force --json --home --help --version"
+            opts="-h -V --write --force --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2069,6 +2265,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -2149,7 +2352,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__import__subcmd__pm2)
-            opts="-h -V --env --owner --write --force --json --home --help --version"
+            opts="-h -V --env --owner --write --force --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2170,6 +2373,13 @@ _botctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2178,7 +2388,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__import__subcmd__supervisord)
-            opts="-h -V --owner --write --force --json --home --help --version"
+            opts="-h -V --owner --write --force --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2195,6 +2405,13 @@ _botctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2203,7 +2420,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__logs)
-            opts="-u -n -f -h -V --all --user --lines --follow --stderr --stdout --home --help --version"
+            opts="-u -n -f -h -V --all --user --lines --follow --stderr --stdout --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2235,6 +2452,13 @@ _botctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2243,7 +2467,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__notify)
-            opts="-h -V --home --help --version test help"
+            opts="-h -V --home --host --help --version test help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2251,6 +2475,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -2303,7 +2534,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__notify__subcmd__test)
-            opts="-h -V --home --help --version"
+            opts="-h -V --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2311,6 +2542,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -2321,7 +2559,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__recover)
-            opts="-h -V --json --home --help --version"
+            opts="-h -V --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2329,6 +2567,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -2339,7 +2584,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__reload)
-            opts="-h -V --json --home --help --version"
+            opts="-h -V --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2347,6 +2592,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -2357,7 +2609,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__restart)
-            opts="-u -h -V --all --user --template --json --wait --home --help --version"
+            opts="-u -h -V --all --user --template --json --wait --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2390,6 +2642,13 @@ _botctl() {
                     ;;
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -2400,7 +2659,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__start)
-            opts="-u -h -V --all --user --template --json --wait --home --help --version"
+            opts="-u -h -V --all --user --template --json --wait --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2435,6 +2694,13 @@ _botctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2443,7 +2709,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__status)
-            opts="-u -h -V --user --json --home --help --version"
+            opts="-u -h -V --user --json --hosts --all-hosts --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2463,8 +2729,22 @@ _botctl() {
                     fi
                     return 0
                     ;;
+                --hosts)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -2475,7 +2755,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__stop)
-            opts="-u -h -V --all --user --template --json --home --help --version"
+            opts="-u -h -V --all --user --template --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2506,6 +2786,13 @@ _botctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2514,7 +2801,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__storage)
-            opts="-u -h -V --user --json --home --help --version"
+            opts="-u -h -V --user --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2538,6 +2825,13 @@ _botctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2546,7 +2840,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__templates)
-            opts="-h -V --home --help --version list help"
+            opts="-h -V --home --host --help --version list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2554,6 +2848,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -2606,7 +2907,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__templates__subcmd__list)
-            opts="-h -V --json --home --help --version"
+            opts="-h -V --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2614,6 +2915,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -2624,7 +2932,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__top)
-            opts="-h -V --home --help --version"
+            opts="-h -V --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2632,6 +2940,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -2642,7 +2957,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__update)
-            opts="-h -V --all --json --home --help --version"
+            opts="-h -V --all --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2650,6 +2965,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -2807,51 +3129,51 @@ _botctl_live_sub() {
 _botctl_live_spec() {
     vopts=""; lopts=""; pos=""
     case $1 in
-        "") vopts=" --home "; lopts=""; pos="" ;;
-        "status") vopts=" -u --user --home "; lopts=" -u=owners --user=owners "; pos=" r=bots " ;;
-        "top") vopts=" --home "; lopts=""; pos="" ;;
-        "start") vopts=" -u --user --template --wait --home "; lopts=" -u=owners --user=owners --template=templates "; pos=" r=bots " ;;
-        "stop") vopts=" -u --user --template --home "; lopts=" -u=owners --user=owners --template=templates "; pos=" r=bots " ;;
-        "restart") vopts=" -u --user --template --wait --home "; lopts=" -u=owners --user=owners --template=templates "; pos=" r=bots " ;;
-        "recover") vopts=" --home "; lopts=""; pos=" r=bots " ;;
-        "bots") vopts=" --home "; lopts=""; pos="" ;;
-        "bots list") vopts=" -u --user --home "; lopts=" -u=owners --user=owners "; pos="" ;;
-        "bots add") vopts=" -u --user --cwd -e --env --platform --home "; lopts=" -u=owners --user=owners "; pos=" 0=- r=- " ;;
-        "bots create") vopts=" -u --user -t --template --set --home "; lopts=" -u=owners --user=owners -t=templates --template=templates "; pos=" 0=- " ;;
-        "bots remove") vopts=" --home "; lopts=""; pos=" 0=bots " ;;
-        "bots show") vopts=" --home "; lopts=""; pos=" 0=bots " ;;
-        "logs") vopts=" -u --user -n --lines --home "; lopts=" -u=owners --user=owners "; pos=" r=bots " ;;
-        "events") vopts=" --bot --user --since -n --lines --home "; lopts=" --bot=bots --user=owners "; pos="" ;;
-        "reload") vopts=" --home "; lopts=""; pos="" ;;
-        "config") vopts=" --home "; lopts=""; pos="" ;;
-        "config check") vopts=" --home "; lopts=""; pos="" ;;
-        "auth") vopts=" --home "; lopts=""; pos="" ;;
-        "auth check") vopts=" --home "; lopts=""; pos=" r=bots " ;;
-        "auth set-cookies") vopts=" --home "; lopts=""; pos=" 0=bots 1=- " ;;
-        "update") vopts=" --home "; lopts=""; pos=" r=bots " ;;
-        "notify") vopts=" --home "; lopts=""; pos="" ;;
-        "notify test") vopts=" --home "; lopts=""; pos=" 0=- " ;;
-        "templates") vopts=" --home "; lopts=""; pos="" ;;
-        "templates list") vopts=" --home "; lopts=""; pos="" ;;
-        "forecast") vopts=" --home "; lopts=""; pos="" ;;
-        "storage") vopts=" -u --user --home "; lopts=" -u=owners --user=owners "; pos="" ;;
-        "cleanup") vopts=" -u --user --home "; lopts=" -u=owners --user=owners "; pos="" ;;
-        "import") vopts=" --home "; lopts=""; pos="" ;;
-        "import pm2") vopts=" --env --owner --home "; lopts=" --owner=owners "; pos=" 0=- " ;;
-        "import supervisord") vopts=" --owner --home "; lopts=" --owner=owners "; pos=" r=- " ;;
-        "import bot-config") vopts=" --home "; lopts=""; pos=" 0=- " ;;
-        "export") vopts=" --home "; lopts=""; pos="" ;;
-        "export systemd") vopts=" --out --home "; lopts=""; pos=" r=bots " ;;
-        "export kubernetes") vopts=" --image --out --home "; lopts=""; pos=" r=bots " ;;
-        "agent") vopts=" --home "; lopts=""; pos="" ;;
-        "agent run") vopts=" --home "; lopts=""; pos="" ;;
-        "agent start") vopts=" --home "; lopts=""; pos="" ;;
-        "agent stop") vopts=" --home "; lopts=""; pos="" ;;
-        "agent restart") vopts=" --home "; lopts=""; pos="" ;;
-        "agent status") vopts=" --home "; lopts=""; pos="" ;;
-        "agent install") vopts=" --home "; lopts=""; pos="" ;;
-        "agent uninstall") vopts=" --home "; lopts=""; pos="" ;;
-        "completions") vopts=" --home "; lopts=""; pos=" 0=- " ;;
+        "") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "status") vopts=" -u --user --hosts --home --host "; lopts=" -u=owners --user=owners --hosts=hosts --host=hosts "; pos=" r=bots " ;;
+        "top") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "start") vopts=" -u --user --template --wait --home --host "; lopts=" -u=owners --user=owners --template=templates --host=hosts "; pos=" r=bots " ;;
+        "stop") vopts=" -u --user --template --home --host "; lopts=" -u=owners --user=owners --template=templates --host=hosts "; pos=" r=bots " ;;
+        "restart") vopts=" -u --user --template --wait --home --host "; lopts=" -u=owners --user=owners --template=templates --host=hosts "; pos=" r=bots " ;;
+        "recover") vopts=" --home --host "; lopts=" --host=hosts "; pos=" r=bots " ;;
+        "bots") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "bots list") vopts=" -u --user --home --host "; lopts=" -u=owners --user=owners --host=hosts "; pos="" ;;
+        "bots add") vopts=" -u --user --cwd -e --env --platform --home --host "; lopts=" -u=owners --user=owners --host=hosts "; pos=" 0=- r=- " ;;
+        "bots create") vopts=" -u --user -t --template --set --home --host "; lopts=" -u=owners --user=owners -t=templates --template=templates --host=hosts "; pos=" 0=- " ;;
+        "bots remove") vopts=" --home --host "; lopts=" --host=hosts "; pos=" 0=bots " ;;
+        "bots show") vopts=" --home --host "; lopts=" --host=hosts "; pos=" 0=bots " ;;
+        "logs") vopts=" -u --user -n --lines --home --host "; lopts=" -u=owners --user=owners --host=hosts "; pos=" r=bots " ;;
+        "events") vopts=" --bot --user --since -n --lines --home --host "; lopts=" --bot=bots --user=owners --host=hosts "; pos="" ;;
+        "reload") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "config") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "config check") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "auth") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "auth check") vopts=" --home --host "; lopts=" --host=hosts "; pos=" r=bots " ;;
+        "auth set-cookies") vopts=" --home --host "; lopts=" --host=hosts "; pos=" 0=bots 1=- " ;;
+        "update") vopts=" --home --host "; lopts=" --host=hosts "; pos=" r=bots " ;;
+        "notify") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "notify test") vopts=" --home --host "; lopts=" --host=hosts "; pos=" 0=- " ;;
+        "templates") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "templates list") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "forecast") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "storage") vopts=" -u --user --home --host "; lopts=" -u=owners --user=owners --host=hosts "; pos="" ;;
+        "cleanup") vopts=" -u --user --home --host "; lopts=" -u=owners --user=owners --host=hosts "; pos="" ;;
+        "import") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "import pm2") vopts=" --env --owner --home --host "; lopts=" --owner=owners --host=hosts "; pos=" 0=- " ;;
+        "import supervisord") vopts=" --owner --home --host "; lopts=" --owner=owners --host=hosts "; pos=" r=- " ;;
+        "import bot-config") vopts=" --home --host "; lopts=" --host=hosts "; pos=" 0=- " ;;
+        "export") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "export systemd") vopts=" --out --home --host "; lopts=" --host=hosts "; pos=" r=bots " ;;
+        "export kubernetes") vopts=" --image --out --home --host "; lopts=" --host=hosts "; pos=" r=bots " ;;
+        "agent") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "agent run") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "agent start") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "agent stop") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "agent restart") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "agent status") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "agent install") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "agent uninstall") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "completions") vopts=" --home --host "; lopts=" --host=hosts "; pos=" 0=- " ;;
     esac
 }
 

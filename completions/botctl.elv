@@ -19,6 +19,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
     var completions = [
         &'botctl'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -50,8 +51,11 @@ set edit:completion:arg-completer[botctl] = {|@words|
         &'botctl;status'= {
             cand -u 'Only this owner''s bots'
             cand --user 'Only this owner''s bots'
+            cand --hosts 'Several hosts in one table with a HOST column, asked at once: names from hosts.toml or ssh:// addresses, comma-separated'
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --json 'Print JSON (with a `summary` object) instead of a table'
+            cand --all-hosts 'Every host named in hosts.toml'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -59,6 +63,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;top'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -70,6 +75,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand --template 'Every bot made from this template (e.g. after its code changed)'
             cand --wait 'Return only once each bot is ready (with `[health] ready = "notify"`: once it sent READY=1; otherwise once it runs), waiting at most this long (default 2m); exit 1 for a bot that is not ready by then or stopped trying'
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --all 'Every bot'
             cand --json 'Print what was done to each bot as JSON'
             cand -h 'Print help'
@@ -82,6 +88,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand --user 'Every bot of this owner'
             cand --template 'Every bot made from this template (e.g. after its code changed)'
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --all 'Every bot'
             cand --json 'Print what was done to each bot as JSON'
             cand -h 'Print help'
@@ -95,6 +102,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand --template 'Every bot made from this template (e.g. after its code changed)'
             cand --wait 'Return only once each bot is ready (with `[health] ready = "notify"`: once it sent READY=1; otherwise once it runs), waiting at most this long (default 2m); exit 1 for a bot that is not ready by then or stopped trying'
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --all 'Every bot'
             cand --json 'Print what was done to each bot as JSON'
             cand -h 'Print help'
@@ -104,6 +112,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;recover'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --json 'Print what was done to each bot as JSON'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -112,6 +121,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;bots'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -127,6 +137,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand -u 'Only bots of this owner; without a value, of the invoking Unix user'
             cand --user 'Only bots of this owner; without a value, of the invoking Unix user'
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --json 'Print JSON instead of a table'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -141,6 +152,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand --env 'Environment variable for the bot (repeatable)'
             cand --platform 'twitter, messenger, telegram or generic'
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --no-start 'Write the file but do not start the bot'
             cand --json 'Print what was done as JSON'
             cand -h 'Print help'
@@ -155,6 +167,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand --template 'The template (a directory under templates/)'
             cand --set 'Override a field of the bot file (repeatable)'
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --no-start 'Make the bot but do not start it'
             cand --json 'Print what was done as JSON'
             cand -h 'Print help'
@@ -164,6 +177,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;bots;remove'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --purge 'Also delete the bot''s directory under bots/ (never a custom cwd)'
             cand --json 'Print what was done as JSON'
             cand -h 'Print help'
@@ -173,6 +187,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;bots;show'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --json 'Print JSON instead of text'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -205,6 +220,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand -n 'How many lines from the end of each file (0: none, with -f only new lines)'
             cand --lines 'How many lines from the end of each file (0: none, with -f only new lines)'
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --all 'Every bot in bots.d'
             cand -f 'Keep printing new output as it arrives, through log rotations'
             cand --follow 'Keep printing new output as it arrives, through log rotations'
@@ -222,6 +238,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand -n 'How many events at most (the newest); 0 with -f: only new events'
             cand --lines 'How many events at most (the newest); 0 with -f: only new events'
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand -f 'Keep printing new events as they happen'
             cand --follow 'Keep printing new events as they happen'
             cand --json 'Print JSON: an array, or with -f one object a line (the same object either way, times as `ts_ms` and as an RFC 3339 `time`)'
@@ -232,6 +249,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;reload'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --json 'Print JSON instead of a table'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -240,6 +258,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;config'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -249,6 +268,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;config;check'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --json 'Print JSON instead of a table'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -265,6 +285,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;auth'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -275,6 +296,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;auth;check'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --json 'Print JSON instead of a table'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -283,6 +305,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;auth;set-cookies'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --json 'Print the check of the installed file as JSON'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -302,6 +325,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;update'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --all 'Every bot with an [update] section'
             cand --json 'Print what was done to each bot as JSON'
             cand -h 'Print help'
@@ -311,6 +335,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;notify'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -320,6 +345,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;notify;test'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -335,6 +361,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;templates'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -344,6 +371,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;templates;list'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --json 'Print JSON instead of a table'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -360,6 +388,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;forecast'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --json 'Print JSON instead of a table'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -370,6 +399,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand -u 'Only this owner'
             cand --user 'Only this owner'
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --json 'Print JSON instead of a table'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -380,6 +410,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand -u 'Only this owner''s bots'
             cand --user 'Only this owner''s bots'
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --force 'Remove what the plan lists (without it, nothing is deleted)'
             cand --json 'Print the plan (or, with --force, what was removed) as JSON'
             cand -h 'Print help'
@@ -389,6 +420,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;import'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -402,6 +434,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand --env 'Use the apps'' `env_NAME` section over `env` (as `pm2 start --env NAME`)'
             cand --owner 'The owner of the imported bots (default: you; for supervisord, a program''s `user=` when it is a valid owner name)'
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --write 'Write the bot files (without it, only show them)'
             cand --force 'With --write, overwrite bot files that already exist'
             cand --json 'Print the files (env values hidden) and what was not mapped as JSON'
@@ -413,6 +446,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         &'botctl;import;supervisord'= {
             cand --owner 'The owner of the imported bots (default: you; for supervisord, a program''s `user=` when it is a valid owner name)'
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --write 'Write the bot files (without it, only show them)'
             cand --force 'With --write, overwrite bot files that already exist'
             cand --json 'Print the files (env values hidden) and what was not mapped as JSON'
@@ -423,6 +457,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;import;bot-config'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --write 'Write botctl.toml (without it, only show the changes and the result)'
             cand --force 'With --write, replace values botctl.toml already sets differently'
             cand --json 'Print the changes, what was not mapped and the result as JSON'
@@ -447,6 +482,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;export'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -458,6 +494,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         &'botctl;export;systemd'= {
             cand --out 'Where to write the files (created if needed)'
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --json 'Print what was written and what is not kept as JSON'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -468,6 +505,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand --image 'The container image holding the bots'' code, at their directory''s path'
             cand --out 'Where to write the files (created if needed)'
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --json 'Print what was written and what is not kept as JSON'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -487,6 +525,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;agent'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -502,6 +541,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;agent;run'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -509,6 +549,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;agent;start'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -516,6 +557,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;agent;stop'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --keep-bots 'Leave the bots running; the next agent adopts them'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -524,6 +566,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;agent;restart'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -531,6 +574,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;agent;status'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --json 'Print JSON instead of a table'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -539,6 +583,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;agent;install'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --system 'A system unit in /etc/systemd/system (needs root and a home: --home or BOTCTL_HOME) instead of a user unit in ~/.config/systemd/user'
             cand --now 'Also enable and start it now (`systemctl enable --now`)'
             cand -h 'Print help'
@@ -548,6 +593,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;agent;uninstall'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --system 'The system unit instead of the user unit'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -582,6 +628,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;completions'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'

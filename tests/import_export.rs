@@ -211,6 +211,20 @@ fn a_js_ecosystem_is_evaluated_by_node_and_without_node_the_error_says_so() {
             "max_memory_mb = 1024",
         ],
     );
+    // Over --host it would read FILE here and write there: refused before any ssh.
+    home.botctl(&["--host", "ssh://nobody@127.0.0.1:1", "import", "pm2", file])
+        .code(2)
+        .says(&["copy FILE to the host"]);
+    home.botctl(&[
+        "--host",
+        "ssh://nobody@127.0.0.1:1",
+        "export",
+        "systemd",
+        "--out",
+        "x",
+    ])
+    .code(2)
+    .says(&["run `botctl export` on the host"]);
     let mut cmd = home.command(&["import", "pm2", file]);
     cmd.env("PATH", home.file("no-such-dir"));
     Output::from_command(&["import", "pm2", file], cmd)

@@ -12,6 +12,7 @@ mod files;
 mod forecast;
 mod habits;
 mod health;
+mod hosts;
 mod import_export;
 mod logs;
 mod notify_bots;

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 pub use paths::Paths;
 
 /// Bumped whenever a wire type or the service changes shape.
-pub const PROTOCOL_VERSION: u32 = 10;
+pub const PROTOCOL_VERSION: u32 = 11;
 
 /// The version of this build, the same for the CLI and the agent of one binary.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -85,6 +85,8 @@ pub struct AgentInfo {
     pub started_at_ms: i64,
     pub uptime_secs: u64,
     pub home: String,
+    /// The agent's host name: over `--host`, which machine answered.
+    pub host: String,
 }
 
 /// What a bot is doing, in the words `status` shows.
@@ -717,6 +719,15 @@ pub trait Agent {
     async fn top() -> TopReport;
     /// What will break next: every forecast the caller may see, soonest first.
     async fn forecast() -> Vec<Forecast>;
+}
+
+/// This machine's host name (the kernel's), or `unknown`.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// Milliseconds since the Unix epoch, the time unit on the wire.
