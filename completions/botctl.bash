@@ -34,6 +34,9 @@ _botctl() {
             botctl,config)
                 cmd="botctl__subcmd__config"
                 ;;
+            botctl,dashboard)
+                cmd="botctl__subcmd__dashboard"
+                ;;
             botctl,events)
                 cmd="botctl__subcmd__events"
                 ;;
@@ -78,6 +81,9 @@ _botctl() {
                 ;;
             botctl,templates)
                 cmd="botctl__subcmd__templates"
+                ;;
+            botctl,tokens)
+                cmd="botctl__subcmd__tokens"
                 ;;
             botctl,top)
                 cmd="botctl__subcmd__top"
@@ -235,6 +241,9 @@ _botctl() {
             botctl__subcmd__help,config)
                 cmd="botctl__subcmd__help__subcmd__config"
                 ;;
+            botctl__subcmd__help,dashboard)
+                cmd="botctl__subcmd__help__subcmd__dashboard"
+                ;;
             botctl__subcmd__help,events)
                 cmd="botctl__subcmd__help__subcmd__events"
                 ;;
@@ -279,6 +288,9 @@ _botctl() {
                 ;;
             botctl__subcmd__help,templates)
                 cmd="botctl__subcmd__help__subcmd__templates"
+                ;;
+            botctl__subcmd__help,tokens)
+                cmd="botctl__subcmd__help__subcmd__tokens"
                 ;;
             botctl__subcmd__help,top)
                 cmd="botctl__subcmd__help__subcmd__top"
@@ -352,6 +364,15 @@ _botctl() {
             botctl__subcmd__help__subcmd__templates,list)
                 cmd="botctl__subcmd__help__subcmd__templates__subcmd__list"
                 ;;
+            botctl__subcmd__help__subcmd__tokens,create)
+                cmd="botctl__subcmd__help__subcmd__tokens__subcmd__create"
+                ;;
+            botctl__subcmd__help__subcmd__tokens,list)
+                cmd="botctl__subcmd__help__subcmd__tokens__subcmd__list"
+                ;;
+            botctl__subcmd__help__subcmd__tokens,revoke)
+                cmd="botctl__subcmd__help__subcmd__tokens__subcmd__revoke"
+                ;;
             botctl__subcmd__import,bot-config)
                 cmd="botctl__subcmd__import__subcmd__bot__subcmd__config"
                 ;;
@@ -400,6 +421,30 @@ _botctl() {
             botctl__subcmd__templates__subcmd__help,list)
                 cmd="botctl__subcmd__templates__subcmd__help__subcmd__list"
                 ;;
+            botctl__subcmd__tokens,create)
+                cmd="botctl__subcmd__tokens__subcmd__create"
+                ;;
+            botctl__subcmd__tokens,help)
+                cmd="botctl__subcmd__tokens__subcmd__help"
+                ;;
+            botctl__subcmd__tokens,list)
+                cmd="botctl__subcmd__tokens__subcmd__list"
+                ;;
+            botctl__subcmd__tokens,revoke)
+                cmd="botctl__subcmd__tokens__subcmd__revoke"
+                ;;
+            botctl__subcmd__tokens__subcmd__help,create)
+                cmd="botctl__subcmd__tokens__subcmd__help__subcmd__create"
+                ;;
+            botctl__subcmd__tokens__subcmd__help,help)
+                cmd="botctl__subcmd__tokens__subcmd__help__subcmd__help"
+                ;;
+            botctl__subcmd__tokens__subcmd__help,list)
+                cmd="botctl__subcmd__tokens__subcmd__help__subcmd__list"
+                ;;
+            botctl__subcmd__tokens__subcmd__help,revoke)
+                cmd="botctl__subcmd__tokens__subcmd__help__subcmd__revoke"
+                ;;
             *)
                 ;;
         esac
@@ -407,7 +452,7 @@ _botctl() {
 
     case "${cmd}" in
         botctl)
-            opts="-h -V --home --host --help --version status top start stop restart recover bots logs events reload config auth update notify templates forecast storage cleanup import export agent completions help"
+            opts="-h -V --home --host --help --version status top start stop restart recover bots logs events reload config auth update notify templates forecast storage cleanup import export tokens dashboard agent completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1368,6 +1413,31 @@ _botctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        botctl__subcmd__dashboard)
+            opts="-h -V --json --home --host --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         botctl__subcmd__events)
             opts="-n -f -h -V --bot --user --since --lines --follow --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1588,7 +1658,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__help)
-            opts="status top start stop restart recover bots logs events reload config auth update notify templates forecast storage cleanup import export agent completions help"
+            opts="status top start stop restart recover bots logs events reload config auth update notify templates forecast storage cleanup import export tokens dashboard agent completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1895,6 +1965,20 @@ _botctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        botctl__subcmd__help__subcmd__dashboard)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         botctl__subcmd__help__subcmd__events)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -2190,6 +2274,62 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__help__subcmd__templates__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__help__subcmd__tokens)
+            opts="create list revoke"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__help__subcmd__tokens__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__help__subcmd__tokens__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__help__subcmd__tokens__subcmd__revoke)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2931,6 +3071,188 @@ _botctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        botctl__subcmd__tokens)
+            opts="-h -V --home --host --help --version create list revoke help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__tokens__subcmd__create)
+            opts="-u -h -V --user --expires --read-only --admin --json --home --host --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -u)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --expires)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__tokens__subcmd__help)
+            opts="create list revoke help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__tokens__subcmd__help__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__tokens__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__tokens__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__tokens__subcmd__help__subcmd__revoke)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__tokens__subcmd__list)
+            opts="-h -V --json --home --host --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__tokens__subcmd__revoke)
+            opts="-h -V --json --home --host --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         botctl__subcmd__top)
             opts="-h -V --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -3096,6 +3418,8 @@ _botctl_live_sub() {
         ":cleanup") return 0 ;;
         ":import") return 0 ;;
         ":export") return 0 ;;
+        ":tokens") return 0 ;;
+        ":dashboard") return 0 ;;
         ":agent") return 0 ;;
         ":completions") return 0 ;;
         "bots:list") return 0 ;;
@@ -3113,6 +3437,9 @@ _botctl_live_sub() {
         "import:bot-config") return 0 ;;
         "export:systemd") return 0 ;;
         "export:kubernetes") return 0 ;;
+        "tokens:create") return 0 ;;
+        "tokens:list") return 0 ;;
+        "tokens:revoke") return 0 ;;
         "agent:run") return 0 ;;
         "agent:start") return 0 ;;
         "agent:stop") return 0 ;;
@@ -3165,6 +3492,11 @@ _botctl_live_spec() {
         "export") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
         "export systemd") vopts=" --out --home --host "; lopts=" --host=hosts "; pos=" r=bots " ;;
         "export kubernetes") vopts=" --image --out --home --host "; lopts=" --host=hosts "; pos=" r=bots " ;;
+        "tokens") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "tokens create") vopts=" -u --user --expires --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "tokens list") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "tokens revoke") vopts=" --home --host "; lopts=" --host=hosts "; pos=" 0=- " ;;
+        "dashboard") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
         "agent") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
         "agent run") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
         "agent start") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;

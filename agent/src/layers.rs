@@ -6,8 +6,9 @@
 const LAYERS: &[&[&str]] = &[
     &["util", "secret", "watch", "schedule"],
     &["logs", "storage", "store", "spawn_record", "health", "auth"],
-    // The kinds of event, with how each alerts; notify turns them into alerts.
-    &["events"],
+    // The kinds of event, with how each alerts; notify turns them into alerts. The API's
+    // tokens, kept as hashes in the store.
+    &["events", "tokens"],
     &["notify"],
     &["context"],
     &["bot"],

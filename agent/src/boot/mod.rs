@@ -184,6 +184,7 @@ pub async fn serve(
         }
     }
     let _ = sdnotify::notify("STOPPING=1");
+    ops.ctx.tokens.flush_uses();
     store.close_cleanly().await;
     Ok(())
 }
