@@ -15,6 +15,7 @@ mod forecast;
 mod habits;
 mod health;
 mod hosts;
+mod import_export;
 mod logs;
 mod notify_bots;
 mod persistence;
