@@ -279,22 +279,9 @@ impl Bench {
             "every bot adopted, none lost"
         );
 
-        // One health tick: CPU at a 1 s interval over 10 s, less the idle rate.
         let agent = self.agent_pid();
         let config = std::fs::read_to_string(self.home.join("botctl.toml")).unwrap();
-        std::fs::write(
-            self.home.join("botctl.toml"),
-            format!("{config}[agent]\nhealth_interval = \"1s\"\n"),
-        )
-        .unwrap();
-        self.botctl(&["reload"]);
-        std::thread::sleep(Duration::from_secs(2));
-        let c0 = cpu_ns(agent);
-        let window = 10.0;
-        std::thread::sleep(Duration::from_secs_f64(window));
-        let busy = (cpu_ns(agent) - c0) as f64 / 1e9;
-        let tick = ((busy - idle_pct / 100.0 * window) / window).max(0.0);
-        let tick = Duration::from_secs_f64(tick);
+        let tick = self.health_tick(agent, idle_pct, config);
         figures.push(("one health tick (agent CPU)", ms(tick)));
         Column {
             n,
