@@ -4,7 +4,7 @@
 /// Layers from the bottom up; a module may use the modules of lower layers only (not its
 /// siblings on the same layer: the mechanisms stay independent of each other).
 const LAYERS: &[&[&str]] = &[
-    &["util", "secret", "watch", "schedule"],
+    &["util", "secret", "watch", "schedule", "http_client"],
     &["logs", "storage", "store", "spawn_record", "health", "auth"],
     // The kinds of event, with how each alerts; notify turns them into alerts. The API's
     // tokens, kept as hashes in the store.

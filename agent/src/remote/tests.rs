@@ -923,3 +923,53 @@ async fn poll_errors_back_off_are_reported_once_and_hide_the_token() {
         matches!(&fake.reports()[0], Report::Unavailable { what, .. } if what.contains("getUpdates"))
     );
 }
+
+/// An outbound client (ring provider) makes a whole HTTPS request, handshake included,
+/// against the listener's own TLS setup.
+#[tokio::test]
+async fn the_client_speaks_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .args(["-keyout", "key.pem", "-out", "cert.pem"])
+        .current_dir(dir.path())
+        .output()
+        .expect("the openssl CLI (.ci/run installs it)");
+    assert!(made.status.success(), "{made:?}");
+    let config = server_config(&dir.path().join("cert.pem"), &dir.path().join("key.pem")).unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(&config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut tls = acceptor.accept(tcp).await.unwrap();
+        let mut request = [0u8; 1024];
+        let _ = tls.read(&mut request).await.unwrap();
+        tls.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello")
+            .await
+            .unwrap();
+        tls.shutdown().await.unwrap();
+    });
+    // The certificate is self-signed: what is tested is the handshake and the ciphers.
+    let client = crate::http_client::builder()
+        .tls_danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let answer = client
+        .get(format!("https://127.0.0.1:{port}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.text().await.unwrap(), "hello");
+    server.await.unwrap();
+}
