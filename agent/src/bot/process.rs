@@ -1,10 +1,12 @@
-//! Linux process plumbing for bots: spawning into a new session, pidfds for event-driven exit
-//! detection, reaping, signalling whole process groups and identifying a pid by its start time.
+//! Linux process plumbing for bots: spawning into a new session (and cgroup, account and
+//! hardening), pidfds for exit detection, reaping, signalling groups, identifying a pid.
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
+use std::sync::Mutex;
 
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill, killpg};
@@ -13,14 +15,31 @@ use nix::unistd::Pid;
 use tokio::io::unix::AsyncFd;
 
 use super::machine::Exit;
+use crate::contain::account::Account;
+use crate::contain::cgroup::BotCgroup;
 
-/// What to run and where its output goes.
+/// What to run, where its output goes, and how it is contained.
 pub struct SpawnSpec<'a> {
     pub command: &'a [String],
     pub cwd: &'a Path,
     pub env: Vec<(String, String)>,
     pub stdout: File,
     pub stderr: File,
+    /// The bot's cgroup and its `cgroup.procs` opened for writing: the child moves itself
+    /// in before it runs the bot, so that even the bot's first fork is inside.
+    pub cgroup: Option<(BotCgroup, File)>,
+    /// The Unix account the bot runs as (`run_as`); None: the agent's own.
+    pub account: Option<Account>,
+    pub hardening: Hardening,
+}
+
+/// What every bot gets, whoever runs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hardening {
+    pub no_new_privs: bool,
+    pub core_dumps: bool,
+    /// `RLIMIT_NOFILE`, soft and hard; None keeps the agent's.
+    pub nofile: Option<u64>,
 }
 
 /// A live bot process: the leader of its own session and process group.
@@ -33,26 +52,34 @@ pub struct BotProcess {
     /// False for a process adopted from an earlier agent: it is not our child, so its exit
     /// status cannot be read.
     pub is_child: bool,
+    /// The bot's cgroup, when it has one.
+    pub cgroup: Option<BotCgroup>,
+    /// Its cgroup's OOM kills when it started: more at its exit means the kernel killed it.
+    pub oom_kills: u64,
 }
 
-/// Starts a bot with posix_spawn (vfork and exec: no copy of the agent's page tables, so a
-/// crashed bot is back in about a millisecond), in a new session and process group, with
-/// stdin from /dev/null, stdout and stderr to its logs and no other descriptor, default
-/// signal dispositions and an empty signal mask.
+/// The main processes of bots this agent started and has not reaped yet: the orphan reaper
+/// (subreaper fallback) leaves them to their tasks. Held across the fork, so a main process
+/// is in the set before anyone can see it exit.
+static LEADERS: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
+
+/// Whether `pid` is a bot's main process this agent started and has not reaped.
+pub fn leaders() -> std::sync::MutexGuard<'static, BTreeSet<u32>> {
+    LEADERS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Starts a bot: a fork that moves itself into the bot's cgroup, makes a new session and
+/// process group, resets signal dispositions, sets umask 077 and the core and open-file
+/// limits, takes the bot's account (groups, gid, uid), sets no_new_privs and marks every
+/// descriptor but stdin from /dev/null and stdout and stderr to its logs close-on-exec,
+/// then runs the command. Returns once the command runs (or says why it could not).
 pub fn spawn(spec: SpawnSpec<'_>) -> io::Result<BotProcess> {
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::process::CommandExt;
 
     let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidInput, what.to_string());
-    let cstr = |bytes: &[u8], what: &str| CString::new(bytes).map_err(|_| invalid(what));
-    if spec.command.is_empty() {
+    let Some(program) = spec.command.first() else {
         return Err(invalid("empty command"));
-    }
-    let argv: Vec<CString> = spec
-        .command
-        .iter()
-        .map(|a| cstr(a.as_bytes(), "an argument holds a NUL byte"))
-        .collect::<io::Result<_>>()?;
+    };
     // The agent's environment, less the readiness fd and systemd's notify variables, with
     // the bot's own variables on top.
     let mut env: Vec<(std::ffi::OsString, std::ffi::OsString)> = std::env::vars_os()
@@ -65,75 +92,40 @@ pub fn spawn(spec: SpawnSpec<'_>) -> io::Result<BotProcess> {
         .filter(|(k, _)| !spec.env.iter().any(|(ek, _)| k == ek.as_str()))
         .collect();
     env.extend(spec.env.into_iter().map(|(k, v)| (k.into(), v.into())));
-    let envp: Vec<CString> = env
-        .iter()
-        .map(|(k, v)| {
-            let mut kv = k.as_bytes().to_vec();
-            kv.push(b'=');
-            kv.extend_from_slice(v.as_bytes());
-            cstr(&kv, "an environment value holds a NUL byte")
-        })
-        .collect::<io::Result<_>>()?;
-    let cwd = cstr(
-        spec.cwd.as_os_str().as_bytes(),
-        "the working directory holds a NUL byte",
-    )?;
-    let devnull = File::open("/dev/null")?;
-    let mut argv_ptrs: Vec<*mut libc::c_char> = argv.iter().map(|a| a.as_ptr() as *mut _).collect();
-    argv_ptrs.push(std::ptr::null_mut());
-    let mut envp_ptrs: Vec<*mut libc::c_char> = envp.iter().map(|e| e.as_ptr() as *mut _).collect();
-    envp_ptrs.push(std::ptr::null_mut());
-
-    let mut pid: libc::pid_t = 0;
-    // SAFETY: every pointer handed to posix_spawn points into values that outlive the call
-    // (argv, envp, cwd, the files), and the attribute objects are initialised before use and
-    // destroyed after it.
-    let rc = unsafe {
-        let mut actions: libc::posix_spawn_file_actions_t = std::mem::zeroed();
-        let mut attr: libc::posix_spawnattr_t = std::mem::zeroed();
-        libc::posix_spawn_file_actions_init(&mut actions);
-        libc::posix_spawnattr_init(&mut attr);
-        libc::posix_spawn_file_actions_adddup2(&mut actions, devnull.as_raw_fd(), 0);
-        libc::posix_spawn_file_actions_adddup2(&mut actions, spec.stdout.as_raw_fd(), 1);
-        libc::posix_spawn_file_actions_adddup2(&mut actions, spec.stderr.as_raw_fd(), 2);
-        libc::posix_spawn_file_actions_addchdir_np(&mut actions, cwd.as_ptr());
-        // Only stdio: the agent's own descriptors are close-on-exec already, this also covers
-        // any a library opened without the flag (one close_range in the child).
-        libc::posix_spawn_file_actions_addclosefrom_np(&mut actions, 3);
-        let mut none: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut none);
-        libc::posix_spawnattr_setsigmask(&mut attr, &none);
-        // The agent ignores SIGPIPE (as Rust programs do); a bot starts with the defaults.
-        let mut defaults: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut defaults);
-        for sig in 1..32 {
-            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::sigaddset(&mut defaults, sig);
-            }
-        }
-        libc::posix_spawnattr_setsigdefault(&mut attr, &defaults);
-        libc::posix_spawnattr_setflags(
-            &mut attr,
-            libc::POSIX_SPAWN_SETSID
-                | libc::POSIX_SPAWN_SETSIGMASK as libc::c_short
-                | libc::POSIX_SPAWN_SETSIGDEF as libc::c_short,
-        );
-        let rc = libc::posix_spawnp(
-            &mut pid,
-            argv[0].as_ptr(),
-            &actions,
-            &attr,
-            argv_ptrs.as_ptr(),
-            envp_ptrs.as_ptr(),
-        );
-        libc::posix_spawn_file_actions_destroy(&mut actions);
-        libc::posix_spawnattr_destroy(&mut attr);
-        rc
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(&spec.command[1..])
+        .env_clear()
+        .envs(env)
+        .current_dir(spec.cwd)
+        .stdin(File::open("/dev/null")?)
+        .stdout(spec.stdout)
+        .stderr(spec.stderr);
+    let setup = ChildSetup {
+        procs: spec.cgroup.as_ref().map(|(_, f)| f.as_raw_fd()),
+        ids: spec
+            .account
+            .as_ref()
+            .map(|a| (a.uid, a.gid, a.groups.clone())),
+        hardening: spec.hardening,
+        nofile_hard: rlimit_nofile_hard(),
     };
-    if rc != 0 {
-        return Err(io::Error::from_raw_os_error(rc));
+    // SAFETY: `ChildSetup::run` makes only async-signal-safe system calls and allocates
+    // nothing (its groups were collected here, before the fork).
+    unsafe {
+        cmd.pre_exec(move || setup.run());
     }
-    let pid = pid as u32;
+    let oom_kills = spec
+        .cgroup
+        .as_ref()
+        .and_then(|(cg, _)| cg.oom_kills())
+        .unwrap_or(0);
+    let mut leaders = leaders();
+    let child = cmd.spawn()?;
+    let pid = child.id();
+    leaders.insert(pid);
+    drop(leaders);
+    // Dropping a Child neither waits nor kills: the pidfd and `reap` take it from here.
+    drop(child);
     // The child cannot be reaped by anyone else before we wait on it, so the pid is ours.
     let pidfd = pidfd_open(pid)?;
     let start_ticks = start_ticks(pid).unwrap_or(0);
@@ -143,7 +135,93 @@ pub fn spawn(spec: SpawnSpec<'_>) -> io::Result<BotProcess> {
         pidfs_id: pidfs_id(&pidfd).unwrap_or(0),
         pidfd: watch(pidfd)?,
         is_child: true,
+        cgroup: spec.cgroup.map(|(cg, _)| cg),
+        oom_kills,
     })
+}
+
+fn rlimit_nofile_hard() -> u64 {
+    let mut current = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit fills the struct we pass.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut current) };
+    current.rlim_max
+}
+
+/// What the forked child does before it runs the bot (see `spawn`).
+struct ChildSetup {
+    procs: Option<std::os::fd::RawFd>,
+    ids: Option<(u32, u32, Vec<u32>)>,
+    hardening: Hardening,
+    /// The agent's hard open-file limit: only root may raise it.
+    nofile_hard: u64,
+}
+
+impl ChildSetup {
+    fn run(&self) -> io::Result<()> {
+        let check = |rc: libc::c_long| {
+            if rc == -1 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(())
+            }
+        };
+        // SAFETY: plain system calls on the child itself, with pointers into values that
+        // live for the call.
+        unsafe {
+            if let Some(fd) = self.procs {
+                // "0" moves the writer: the child, before it forks anything.
+                check(libc::write(fd, b"0".as_ptr().cast(), 1) as libc::c_long)?;
+            }
+            check(libc::setsid() as libc::c_long)?;
+            for sig in 1..32 {
+                if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                    libc::signal(sig, libc::SIG_DFL);
+                }
+            }
+            if !self.hardening.core_dumps {
+                let none = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
+                check(libc::setrlimit(libc::RLIMIT_CORE, &none) as libc::c_long)?;
+            }
+            if let Some(n) = self.hardening.nofile {
+                let n = if libc::geteuid() == 0 {
+                    n
+                } else {
+                    n.min(self.nofile_hard)
+                };
+                let limit = libc::rlimit {
+                    rlim_cur: n,
+                    rlim_max: n,
+                };
+                check(libc::setrlimit(libc::RLIMIT_NOFILE, &limit) as libc::c_long)?;
+            }
+            libc::umask(0o077);
+            if let Some((uid, gid, groups)) = &self.ids {
+                check(libc::setgroups(groups.len(), groups.as_ptr()) as libc::c_long)?;
+                check(libc::setresgid(*gid, *gid, *gid) as libc::c_long)?;
+                check(libc::setresuid(*uid, *uid, *uid) as libc::c_long)?;
+            }
+            if self.hardening.no_new_privs {
+                check(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) as libc::c_long)?;
+            }
+            // Only stdio: the agent's own descriptors are close-on-exec already, this also
+            // covers any a library opened without the flag. Close-on-exec rather than closed:
+            // the spawn's own error pipe must stay open until the exec.
+            const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+            libc::syscall(
+                libc::SYS_close_range,
+                3 as libc::c_uint,
+                libc::c_uint::MAX,
+                CLOSE_RANGE_CLOEXEC,
+            );
+        }
+        Ok(())
+    }
 }
 
 /// Takes over a process started by an earlier agent, if `pid` is still that process.
@@ -231,6 +309,12 @@ impl Claim {
             pidfs_id: self.pidfs_id,
             pidfd: watch(self.pidfd).ok()?,
             is_child: false,
+            oom_kills: 0,
+            cgroup: crate::contain::cgroup_of(self.pid),
+        })
+        .map(|mut p| {
+            p.oom_kills = p.cgroup.as_ref().and_then(|c| c.oom_kills()).unwrap_or(0);
+            p
         })
     }
 }
@@ -267,10 +351,16 @@ pub fn reap(process: &BotProcess) -> Exit {
     if !process.is_child {
         return Exit::Unknown;
     }
-    match waitpid(
+    let mut leaders = leaders();
+    let status = waitpid(
         Pid::from_raw(process.pid as i32),
         Some(WaitPidFlag::WNOHANG),
-    ) {
+    );
+    if !matches!(status, Ok(WaitStatus::StillAlive)) {
+        leaders.remove(&process.pid);
+    }
+    drop(leaders);
+    match status {
         Ok(WaitStatus::Exited(_, code)) => Exit::Code(code),
         Ok(WaitStatus::Signaled(_, sig, _)) => Exit::Signal(sig as i32),
         _ => Exit::Unknown,

@@ -11,6 +11,7 @@ use nix::sys::signal::Signal;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::sleep_until;
 
+use super::containment;
 use super::envfile;
 use super::liveness::{Liveness, Note, Notice, Verdict, Watches};
 use super::machine::{Action, EventKind, Exit, Input, Machine, Phase, Policy, Saved, Standing};
@@ -30,6 +31,7 @@ const GROUP_POLL: Duration = Duration::from_millis(10);
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub policy: RestartPolicy,
+    pub contain: containment::Wanted,
 }
 
 /// The machine's policy for this bot: its restart policy and whether it waits for READY=1.
@@ -44,6 +46,7 @@ impl Settings {
     pub fn of(config: &BotConfig, global: &botctl_proto::config::GlobalConfig) -> Settings {
         Settings {
             policy: config.policy(global),
+            contain: containment::Wanted::of(config, global),
         }
     }
 }
@@ -201,7 +204,7 @@ pub enum Begin {
 }
 
 struct Stopping {
-    pgid: u32,
+    members: crate::contain::Members,
     kill_at: Instant,
     killed: bool,
     give_up_at: Option<Instant>,
@@ -243,6 +246,8 @@ pub struct BotTask {
     output: Arc<OutputSeen>,
     /// When `prepare` ran: the watches' deadlines wait for `run`.
     prepared_at: Instant,
+    /// What the configuration asks of the bot's cgroup, account and limits.
+    contain: containment::Wanted,
 }
 
 /// Where a bot stands as far as the next agent is concerned: the machine's part, why it is
@@ -300,6 +305,7 @@ impl BotTask {
             output,
             prepared_at: Instant::now(),
             schedule: planned(settings.policy.schedule.clone()),
+            contain: settings.contain.clone(),
             auth_blocked: None,
             actor: Actor::Agent,
             machine: Machine::new(),
@@ -621,6 +627,7 @@ impl BotTask {
                     }
                 }
                 self.policy = policy_of(&settings, self.watches);
+                self.contain = settings.contain;
                 if self.schedule.as_ref().map(|(s, _)| s) != settings.policy.schedule.as_ref() {
                     self.schedule = planned(settings.policy.schedule.clone());
                 }
@@ -790,12 +797,20 @@ impl BotTask {
                 .filter(|(k, _)| !botctl_proto::paths::SYSTEMD_AGENT_ENV.contains(&k.as_str())),
         );
         env.extend(notify_env(&paths.notify_socket, self.watches));
+        let contained = match containment::prepare(&self.ctx, &config, &self.contain, &cwd) {
+            Ok(c) => c,
+            Err(error) => return Input::SpawnFailed { error },
+        };
+        env.extend(contained.env);
         let spec = SpawnSpec {
             command: &config.command,
             cwd: &cwd,
             env,
             stdout,
             stderr,
+            cgroup: contained.cgroup,
+            account: contained.account,
+            hardening: contained.hardening,
         };
         // Written around the spawn, before anything else: an agent killed right after it
         // leaves the next one a record of the process (or of a spawn under way).
@@ -849,9 +864,11 @@ impl BotTask {
     }
 
     fn terminate(&mut self, pid: u32, timeout: Duration) {
-        process::signal_group(pid, Signal::SIGTERM);
+        let members =
+            containment::members(&self.ctx, &self.config.name, pid, self.process.as_ref());
+        members.signal(Signal::SIGTERM);
         self.stopping = Some(Stopping {
-            pgid: pid,
+            members,
             kill_at: Instant::now() + timeout,
             killed: false,
             give_up_at: None,
@@ -863,18 +880,24 @@ impl BotTask {
         let Some(process) = self.process.take() else {
             return;
         };
-        let exit = process::reap(&process);
+        let exit = containment::exit_of(
+            &process,
+            process::reap(&process),
+            self.contain.limits.memory_mb,
+        );
         let pid = process.pid;
+        let members = containment::members(&self.ctx, &self.config.name, pid, Some(&process));
         drop(process);
         match &mut self.stopping {
-            Some(stopping) if process::group_alive(stopping.pgid) => {
+            Some(stopping) if stopping.members.alive() => {
                 stopping.leader_exit = Some(exit);
             }
             Some(_) => self.finish_stop(pid, exit),
             None => {
-                // A crashed leader can leave children behind in its group; they would hold
-                // ports and files the restarted bot needs, and would run twice.
-                process::signal_group(pid, Signal::SIGKILL);
+                // A crashed leader can leave processes behind (its group, its cgroup, its
+                // orphans); they would hold ports and files the restarted bot needs, and
+                // would run twice.
+                members.kill();
                 self.feed(Input::Exited { pid, exit });
                 // A restarted bot's row was replaced as its new process started.
                 if self.process.is_none() {
@@ -900,13 +923,13 @@ impl BotTask {
         };
         let now = Instant::now();
         if !s.killed && now >= s.kill_at {
-            process::signal_group(s.pgid, Signal::SIGKILL);
+            s.members.kill();
             s.killed = true;
             s.give_up_at = Some(now + KILL_GRACE);
         }
         if let Some(exit) = s.leader_exit {
-            let pgid = s.pgid;
-            if !process::group_alive(pgid) {
+            let pgid = s.members.pgid;
+            if !s.members.alive() {
                 self.finish_stop(pgid, exit);
             } else if s.give_up_at.is_some_and(|t| now >= t) {
                 self.record(
@@ -919,7 +942,9 @@ impl BotTask {
     }
 
     fn finish_stop(&mut self, pid: u32, exit: Exit) {
-        self.stopping = None;
+        if let Some(s) = self.stopping.take() {
+            s.members.release();
+        }
         self.ctx.store.unregister(&self.config.name);
         self.feed(Input::Exited { pid, exit });
     }

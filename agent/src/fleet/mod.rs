@@ -82,6 +82,13 @@ impl Files {
             fleet: config::load_fleet(&paths.bots_dir),
         }
     }
+
+    /// `[agent] containment` as the file says (the default when it cannot be read).
+    pub fn containment(&self) -> config::ContainmentMode {
+        self.global
+            .as_ref()
+            .map_or(config::DEFAULT_CONTAINMENT, |g| g.config.agent.containment)
+    }
 }
 
 /// Registry rows of an earlier agent by bot name, each with its process if that still runs.
