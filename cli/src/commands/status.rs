@@ -83,6 +83,9 @@ fn print(report: &StatusReport) {
         render::uptime(Some(a.uptime_secs)),
         a.home
     );
+    for line in a.containment.iter().flat_map(render::containment) {
+        println!("{line}");
+    }
     if let Some(h) = &report.host {
         let load: Vec<String> = h.load.iter().map(|l| format!("{l:.2}")).collect();
         println!(
