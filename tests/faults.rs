@@ -158,11 +158,6 @@ fn spawn_cli(home: &Home, args: &[&str]) -> Child {
     home.command(args).spawn().expect("starting botctl")
 }
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
 // ---- 1. the agent killed with 200 bots, and in the middle of `restart --all` ----
 
 #[test]

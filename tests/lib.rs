@@ -5,6 +5,7 @@ mod adoption;
 mod auth;
 mod cli;
 mod config_errors;
+mod containment;
 mod docs;
 mod env_file;
 mod faults;

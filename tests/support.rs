@@ -575,6 +575,11 @@ pub fn kill_agent(home: &Home) -> u32 {
     agent
 }
 
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
 pub fn kill(pid: u32, signal: i32) {
     // SAFETY: a plain syscall on a pid this test found for its own home.
     unsafe { libc::kill(pid as libc::pid_t, signal) };
