@@ -119,7 +119,10 @@ pub fn render(unit: &Unit) -> Result<String, String> {
          # and process groups and write their own log files, so they outlive the agent (SIGTERM\n\
          # to the agent leaves them running by design) and the next agent adopts them; the\n\
          # default KillMode (control-group) would kill every bot on each agent restart.\n\
-         KillMode=process\n",
+         KillMode=process\n\
+         # The unit's cgroup is the agent's to divide: each bot gets a cgroup of its own in it\n\
+         # (containment, kernel limits), also when the agent does not run as root.\n\
+         Delegate=yes\n",
     );
     text.push_str(&format!(
         "\n[Install]\nWantedBy={}\n",
@@ -201,6 +204,7 @@ mod tests {
             "Restart=always",
             "RestartSec=2",
             "KillMode=process",
+            "Delegate=yes",
             "WantedBy=default.target",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");

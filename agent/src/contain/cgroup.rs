@@ -40,8 +40,7 @@ pub struct Limits {
 const CPU_PERIOD_US: u64 = 100_000;
 
 /// The agent's own subtree, `<base>/botctl-<hash of the home>`: every bot's cgroup is a
-/// child of it, and nothing outside it is ever written (but the agent's move into a leaf of
-/// a delegated cgroup).
+/// child of it, and nothing outside it is ever written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tree {
     pub dir: PathBuf,
@@ -51,17 +50,10 @@ pub struct Tree {
 
 impl Tree {
     /// Makes (or finds) the subtree `name` under `base` and enables in it the controllers
-    /// it was given. Delegated, the agent first moves itself into `<base>/agent`: a cgroup
-    /// with processes of its own cannot pass controllers down.
-    pub fn open(base: &Path, name: &str, delegated: bool) -> io::Result<Tree> {
-        if delegated {
-            let leaf = base.join("agent");
-            make_dir(&leaf)?;
-            write_file(&leaf.join("cgroup.procs"), "0")?;
-            let wanted = available(base);
-            // Best effort: a controller the manager did not hand over is simply not there.
-            let _ = enable(base, &wanted);
-        }
+    /// it was given. Nothing is enabled in `base`: when it is the agent's own delegated
+    /// cgroup, systemd must be able to put the next agent in it, which a cgroup passing
+    /// controllers down refuses (only processes in leaves, then).
+    pub fn open(base: &Path, name: &str) -> io::Result<Tree> {
         let dir = base.join(name);
         make_dir(&dir)?;
         let wanted = available(&dir);
@@ -319,7 +311,7 @@ mod tests {
         let sub = root.path().join("botctl-x");
         std::fs::create_dir(&sub).unwrap();
         as_kernel_would(&sub, "cpu memory pids");
-        let tree = Tree::open(root.path(), "botctl-x", false).unwrap();
+        let tree = Tree::open(root.path(), "botctl-x").unwrap();
         assert_eq!(tree.controllers, Controller::ALL.to_vec());
         assert_eq!(
             read(sub.join("cgroup.subtree_control")),
@@ -363,7 +355,7 @@ mod tests {
         let sub = root.path().join("botctl-y");
         std::fs::create_dir(&sub).unwrap();
         as_kernel_would(&sub, "");
-        let tree = Tree::open(root.path(), "botctl-y", false).unwrap();
+        let tree = Tree::open(root.path(), "botctl-y").unwrap();
         assert!(tree.controllers.is_empty());
         assert_eq!(read(sub.join("cgroup.subtree_control")), "");
         let bot = sub.join("echo");
@@ -384,28 +376,6 @@ mod tests {
         tree.prepare("echo", &limits).unwrap();
         assert_eq!(read(bot.join("memory.max")), "");
         assert_eq!(read(bot.join("pids.max")), "");
-    }
-
-    #[test]
-    fn a_delegated_base_gets_the_agent_moved_into_a_leaf_first() {
-        let root = stand_in("memory pids");
-        let leaf = root.path().join("agent");
-        std::fs::create_dir(&leaf).unwrap();
-        as_kernel_would(&leaf, "memory pids");
-        let sub = root.path().join("botctl-z");
-        std::fs::create_dir(&sub).unwrap();
-        as_kernel_would(&sub, "memory pids");
-        let tree = Tree::open(root.path(), "botctl-z", true).unwrap();
-        assert_eq!(
-            read(leaf.join("cgroup.procs")),
-            "0",
-            "the agent moved itself"
-        );
-        assert_eq!(
-            read(root.path().join("cgroup.subtree_control")),
-            "+memory +pids"
-        );
-        assert_eq!(tree.controllers, vec![Controller::Memory, Controller::Pids]);
     }
 
     #[test]

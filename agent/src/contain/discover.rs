@@ -88,8 +88,7 @@ fn unescape(field: &str) -> String {
 pub struct Choice {
     /// The cgroup under which the agent makes its own subtree.
     pub base: PathBuf,
-    /// The agent's own cgroup, handed to it (systemd `Delegate=yes`): the agent moves
-    /// itself into a leaf of it so that controllers can be enabled below.
+    /// The agent's own cgroup, handed to it (systemd `Delegate=yes`).
     pub delegated: bool,
     pub why: String,
 }

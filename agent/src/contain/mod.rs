@@ -63,8 +63,7 @@ fn choose(asked: ContainmentMode, by: &str, home: &Path) -> InForce {
         // SAFETY: geteuid has no preconditions.
         let euid = unsafe { libc::geteuid() };
         let choice = discover::choose(&h, euid)?;
-        let tree = Tree::open(&choice.base, &subtree_name(home), choice.delegated)
-            .map_err(|e| e.to_string())?;
+        let tree = Tree::open(&choice.base, &subtree_name(home)).map_err(|e| e.to_string())?;
         Ok((h, choice, tree))
     });
     match found {
