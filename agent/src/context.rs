@@ -38,12 +38,26 @@ pub struct Context {
     http: std::sync::OnceLock<reqwest::Client>,
     /// sd_notify messages from processes that are no bot's (`status` shows the count).
     pub notify_ignored: std::sync::atomic::AtomicU64,
+    /// Asks the running notify-socket loop to hand out every message waiting in the socket;
+    /// it answers once they are with their bots. Replaced by each run of the loop.
+    pub notify_flush: Mutex<Option<tokio::sync::mpsc::UnboundedSender<NotifyFlushed>>>,
 }
+
+/// Answered once the notify socket's backlog is with the bots (see `Context::flush_notify`).
+pub type NotifyFlushed = tokio::sync::oneshot::Sender<()>;
 
 /// A stranger's sd_notify messages are logged at most this often (they are all counted).
 const NOTIFY_IGNORED_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Context {
+    /// Asks for the notify socket's backlog to be handed to the bots: `None` when no loop
+    /// runs to do it; otherwise resolves once it is done.
+    pub fn flush_notify(&self) -> Option<tokio::sync::oneshot::Receiver<()>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let asked = self.notify_flush.lock().unwrap().as_ref()?.send(tx);
+        asked.ok().map(|_| rx)
+    }
+
     /// An sd_notify message nobody may send (no bot's process, or a MAINPID outside the bot):
     /// counted for `status`, and logged at most once a minute, never an event or an alert.
     pub fn ignore_notify(&self, pid: u32, why: &str) {
@@ -77,6 +91,7 @@ impl Context {
             sections_off: Mutex::new(Vec::new()),
             http: std::sync::OnceLock::new(),
             notify_ignored: std::sync::atomic::AtomicU64::new(0),
+            notify_flush: Mutex::new(None),
         }
     }
 

@@ -131,6 +131,8 @@ event_kinds! {
     NotReady => "not-ready", Opens(Some(Warning)), "were restarted for not becoming ready";
     // It said READY=1 (`ready = "notify"`).
     Ready => "ready", Quiet;
+    // sd_notify MAINPID=: the bot's main process is now another process of its tree.
+    MainPid => "main-pid", Quiet;
 }
 
 /// How loud an alert is; channels only receive alerts at or above their `min_level`.

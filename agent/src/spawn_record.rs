@@ -28,6 +28,8 @@ pub enum Spawn {
         start_ticks: u64,
         pidfs_id: u64,
         started_at_ms: i64,
+        /// The group a stop signals: `pid`'s own, unless sd_notify `MAINPID=` moved `pid`.
+        pgid: u32,
     },
     /// The last spawn made no process.
     Failed,
@@ -43,7 +45,10 @@ impl Spawn {
                 start_ticks,
                 pidfs_id,
                 started_at_ms,
-            } => format!("{MAGIC} {name} done {pid} {start_ticks} {pidfs_id} {started_at_ms}"),
+                pgid,
+            } => {
+                format!("{MAGIC} {name} done {pid} {start_ticks} {pidfs_id} {started_at_ms} {pgid}")
+            }
             Spawn::Failed => format!("{MAGIC} {name} failed"),
         };
         let mut out = [b' '; LEN];
@@ -67,12 +72,17 @@ impl Spawn {
             "in-flight" => Spawn::InFlight {
                 since_ticks: num(3)?,
             },
-            "done" => Spawn::Done {
-                pid: u32::try_from(num(3)?).ok()?,
-                start_ticks: num(4)?,
-                pidfs_id: num(5)?,
-                started_at_ms: i64::try_from(num(6)?).ok()?,
-            },
+            "done" => {
+                let pid = u32::try_from(num(3)?).ok()?;
+                Spawn::Done {
+                    pid,
+                    start_ticks: num(4)?,
+                    pidfs_id: num(5)?,
+                    started_at_ms: i64::try_from(num(6)?).ok()?,
+                    // Records written before MAINPID= was followed end at the start time.
+                    pgid: num(7).and_then(|g| u32::try_from(g).ok()).unwrap_or(pid),
+                }
+            }
             "failed" => Spawn::Failed,
             _ => return None,
         };
@@ -263,6 +273,7 @@ mod tests {
                 start_ticks: u64::MAX >> 2,
                 pidfs_id: u64::MAX,
                 started_at_ms: i64::MAX,
+                pgid: 4_194_303,
             },
             Spawn::Failed,
         ] {
@@ -273,6 +284,20 @@ mod tests {
             );
         }
         assert_eq!(Spawn::decode(b"botctl-spawn-1 a done 1 2"), None);
+        // A record of an older agent, before MAINPID= was followed: its own group.
+        assert_eq!(
+            Spawn::decode(b"botctl-spawn-1 a done 7 2 3 4"),
+            Some((
+                "a".to_string(),
+                Spawn::Done {
+                    pid: 7,
+                    start_ticks: 2,
+                    pidfs_id: 3,
+                    started_at_ms: 4,
+                    pgid: 7
+                }
+            ))
+        );
         assert_eq!(Spawn::decode(b"botctl-spawn-1 Not/a/bot failed"), None);
         assert_eq!(Spawn::decode(b"something else entirely"), None);
         assert_eq!(Spawn::decode(&[b' '; LEN]), None);
@@ -288,6 +313,7 @@ mod tests {
             start_ticks: 2,
             pidfs_id: 0,
             started_at_ms: 3,
+            pgid: pid,
         };
         {
             let records = SpawnRecords::new(&paths);

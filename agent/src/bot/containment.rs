@@ -93,7 +93,8 @@ pub fn prepare(
 pub fn members(ctx: &Context, bot: &str, pid: u32, process: Option<&BotProcess>) -> Members {
     let process = process.filter(|p| p.pid == pid);
     Members {
-        pgid: pid,
+        pgid: process.map_or(pid, |p| p.pgid),
+        main: pid,
         leader_ticks: process.map_or(0, |p| p.start_ticks),
         cgroup: process.and_then(|p| p.cgroup.clone()).or_else(|| {
             contain::tree()

@@ -69,6 +69,11 @@ pub struct Watches {
 }
 
 impl Watches {
+    /// Whether the bot is set up to speak sd_notify (readiness or a watchdog).
+    pub fn speaks(&self) -> bool {
+        self.ready.is_some() || self.watchdog.is_some()
+    }
+
     pub fn of(config: &BotConfig) -> Watches {
         let Some(h) = &config.health else {
             return Watches::default();
@@ -145,6 +150,8 @@ pub struct Liveness {
     /// The last `STATUS=` text of this process.
     pub status: Option<String>,
     pub note: Option<Note>,
+    /// The process has sent a message this agent acted on.
+    pub heard: bool,
 }
 
 impl Liveness {
@@ -197,6 +204,7 @@ impl Liveness {
 
     /// Takes one notice in. True when it made the bot ready.
     pub fn notice(&mut self, notice: &Notice, watches: Watches, now: Instant) -> bool {
+        self.heard = true;
         if let Some(w) = self.unheard.take() {
             let period = self.period_set.or(w.watchdog).filter(|d| !d.is_zero());
             self.watchdog = period.map(|d| (d, later(now, d)));

@@ -354,6 +354,14 @@ impl Machine {
         }
     }
 
+    /// The bot's main process is now `new` (sd_notify `MAINPID=`): the same run goes on, and
+    /// its end is `new`'s exit.
+    pub fn follow(&mut self, new: u32) {
+        if let Phase::Running { pid, .. } | Phase::Stopping { pid, .. } = &mut self.phase {
+            *pid = new;
+        }
+    }
+
     /// The running process `pid` said READY=1: it counts as started from `now`, so
     /// `stable_after` is measured from here. True when this was news.
     pub fn ready(&mut self, pid: u32, now: Instant) -> bool {

@@ -42,9 +42,12 @@ pub struct Hardening {
     pub nofile: Option<u64>,
 }
 
-/// A live bot process: the leader of its own session and process group.
+/// A live bot process: the one botctl started, the leader of its own session and process
+/// group, or the process the bot named with sd_notify `MAINPID=`, in that group's tree.
 pub struct BotProcess {
     pub pid: u32,
+    /// The group a stop signals: the started process's, kept when `MAINPID=` moves `pid`.
+    pub pgid: u32,
     pub start_ticks: u64,
     /// See `pidfs_id`; 0 when unknown.
     pub pidfs_id: u64,
@@ -131,6 +134,7 @@ pub fn spawn(spec: SpawnSpec<'_>) -> io::Result<BotProcess> {
     let start_ticks = start_ticks(pid).unwrap_or(0);
     Ok(BotProcess {
         pid,
+        pgid: pid,
         start_ticks,
         pidfs_id: pidfs_id(&pidfd).unwrap_or(0),
         pidfd: watch(pidfd)?,
@@ -226,7 +230,13 @@ impl ChildSetup {
 
 /// Takes over a process started by an earlier agent, if `pid` is still that process.
 pub fn adopt(pid: u32, expected_ticks: u64) -> Option<BotProcess> {
-    Claim::check(pid, expected_ticks, 0)?.adopt()
+    Claim::check(pid, expected_ticks, 0)?.adopt(pid)
+}
+
+/// Follows `pid`, a process of the bot's group `pgid` (sd_notify `MAINPID=`): pinned by a
+/// pidfd from now, its exit is the bot's. Not our child, so its exit status is unknown.
+pub fn follow(pid: u32, pgid: u32) -> Option<BotProcess> {
+    Claim::check(pid, start_ticks(pid)?, 0)?.adopt(pgid)
 }
 
 /// The identity of a process on kernels with pidfs (Linux 6.9 and later): the inode number
@@ -300,11 +310,12 @@ impl Claim {
         self.pid
     }
 
-    /// Takes the process over: from here its exit is noticed. If it ended since the check,
-    /// that is noticed at once.
-    pub fn adopt(self) -> Option<BotProcess> {
+    /// Takes the process over, with `pgid` the group its stops signal (recorded with it):
+    /// from here its exit is noticed. If it ended since the check, that is noticed at once.
+    pub fn adopt(self, pgid: u32) -> Option<BotProcess> {
         Some(BotProcess {
             pid: self.pid,
+            pgid,
             start_ticks: self.start_ticks,
             pidfs_id: self.pidfs_id,
             pidfd: watch(self.pidfd).ok()?,
@@ -316,6 +327,28 @@ impl Claim {
             p.oom_kills = p.cgroup.as_ref().and_then(|c| c.oom_kills()).unwrap_or(0);
             p
         })
+    }
+}
+
+impl BotProcess {
+    /// Whether the process has exited (its pidfd is readable), without waiting.
+    pub fn has_exited(&self) -> bool {
+        has_exited(self.pidfd.get_ref())
+    }
+
+    /// Sends `signal` to the bot's process group and, when `MAINPID=` named a process that
+    /// may have left the group, to that process too.
+    pub fn signal(&self, signal: Signal) {
+        signal_group(self.pgid, signal);
+        if self.pid != self.pgid {
+            match kill(Pid::from_raw(self.pid as i32), signal) {
+                Ok(()) | Err(Errno::ESRCH) => {}
+                Err(e) => crate::util::log_line(format_args!(
+                    "signal {signal} to process {}: {e}",
+                    self.pid
+                )),
+            }
+        }
     }
 }
 

@@ -26,6 +26,8 @@ use crate::store::{RegistryRow, StoredExit, Supervision, Wanted};
 const KILL_GRACE: Duration = Duration::from_secs(5);
 /// How often to look for survivors of a stopping group once its leader is gone.
 const GROUP_POLL: Duration = Duration::from_millis(10);
+/// The longest a crash of an sd_notify bot waits for the notify socket's backlog to be read.
+const NOTIFY_FLUSH_WAIT: Duration = Duration::from_millis(100);
 
 /// What a bot task needs from the configuration besides its own file.
 #[derive(Debug, Clone)]
@@ -204,6 +206,8 @@ pub enum Begin {
 }
 
 struct Stopping {
+    /// The main process, whose exit the machine waits for.
+    pid: u32,
     members: crate::contain::Members,
     kill_at: Instant,
     killed: bool,
@@ -403,7 +407,14 @@ impl BotTask {
                     // The fleet dropped us: the agent is exiting; leave the bot to the next one.
                     None => return,
                 },
-                _ = exited(self.process.as_ref()), if self.process.is_some() => self.leader_exited(),
+                _ = exited(self.process.as_ref()), if self.process.is_some() => {
+                    if self.hear_out(&mut rx).await {
+                        return;
+                    }
+                    if self.process.as_ref().is_some_and(BotProcess::has_exited) {
+                        self.leader_exited();
+                    }
+                }
                 _ = sleep_until(timer.unwrap_or_else(Instant::now).into()), if timer.is_some() => {
                     self.feed(Input::Timer)
                 }
@@ -424,6 +435,25 @@ impl BotTask {
                 return;
             }
         }
+    }
+
+    /// Before the main process's exit counts, what the bot said just before it is heard: a
+    /// wrapper that sends `MAINPID=` and ends at once must not be taken for a crash (the
+    /// message is in the socket before the exit, but another task reads it). Only for bots
+    /// that speak sd_notify; the rest lose no time. True when the task must end now.
+    async fn hear_out(&mut self, rx: &mut mpsc::UnboundedReceiver<Command>) -> bool {
+        if self.stopping.is_some() || !(self.watches.speaks() || self.liveness.heard) {
+            return false;
+        }
+        if let Some(flushed) = self.ctx.flush_notify() {
+            let _ = tokio::time::timeout(NOTIFY_FLUSH_WAIT, flushed).await;
+        }
+        while let Ok(cmd) = rx.try_recv() {
+            if self.command(cmd) {
+                return true;
+            }
+        }
+        false
     }
 
     /// A watch's deadline came: a bot not ready in time, or hung, is replaced like one that
@@ -472,9 +502,9 @@ impl BotTask {
 
     /// What the bot's process tree said over sd_notify.
     fn notified(&mut self, from: u32, notices: &[Notice]) {
-        let Some(pid) = self.process.as_ref().map(|p| p.pid) else {
+        if self.process.is_none() {
             return;
-        };
+        }
         if !matches!(self.machine.phase, Phase::Running { .. }) {
             // Stopping: only what it says about itself still shows.
             for n in notices {
@@ -492,6 +522,10 @@ impl BotTask {
                 self.main_pid(*main, from);
                 continue;
             }
+            // Read for each notice: a MAINPID= before it in the message moves it.
+            let Some(pid) = self.process.as_ref().map(|p| p.pid) else {
+                return;
+            };
             shown |= !matches!(n, Notice::Watchdog | Notice::WatchdogUsec(_));
             if self.liveness.notice(n, self.watches, now) && self.machine.ready(pid, now) {
                 let waited = Duration::from_millis(
@@ -511,14 +545,24 @@ impl BotTask {
         }
     }
 
-    /// MAINPID=: the supervised process stays the one botctl started (its exit is what the
-    /// pidfd sees and its group what a stop signals); a named pid outside the bot's tree is
-    /// refused and counted like a stranger's message.
+    /// MAINPID=: the bot's main process is now `main`, a process of its tree (a wrapper that
+    /// started the real bot, a daemon that forked): its exit is the bot's from here, its pid
+    /// is what `status` shows and the next agent adopts, and stops still signal the group
+    /// botctl started (and `main`, should it have left it). A pid outside the bot is refused
+    /// and counted like a stranger's message.
     fn main_pid(&mut self, main: u32, from: u32) {
-        let Some(own) = self.process.as_ref().map(|p| p.pid) else {
+        let Some(own) = &self.process else {
             return;
         };
-        if main != own && !process::descends_from(main, own) {
+        if main == own.pid {
+            return;
+        }
+        // The old main process may have exited already (a wrapper that says MAINPID= and
+        // ends): its children then belong to init, and only the group still ties them to it.
+        let ours =
+            process::pgid_of(main) == Some(own.pgid) || process::descends_from(main, own.pid);
+        let followed = ours.then(|| process::follow(main, own.pgid)).flatten();
+        let Some(new) = followed else {
             self.ctx.ignore_notify(
                 from,
                 &format!(
@@ -526,7 +570,28 @@ impl BotTask {
                     self.config.name
                 ),
             );
+            return;
+        };
+        let Some(old) = self.process.replace(new) else {
+            return;
+        };
+        self.machine.follow(main);
+        if old.is_child {
+            // Still botctl's child: reaped when it ends, so it never lingers as a zombie.
+            tokio::spawn(async move {
+                let _ = old.pidfd.readable().await;
+                process::reap(&old);
+            });
         }
+        if let Some(p) = &self.process {
+            self.record_spawn(p, self.started_at_ms.unwrap_or_else(now_ms));
+        }
+        self.register();
+        self.record(
+            EventKind::MainPid,
+            format!("main process is now {main} (MAINPID= from process {from})"),
+        );
+        self.publish();
     }
 
     /// Copies what the process said into the view (`status`, `bots show`, `top`).
@@ -825,13 +890,7 @@ impl BotTask {
             Ok(p) => {
                 let pid = p.pid;
                 let started_at_ms = now_ms();
-                let done = Spawn::Done {
-                    pid,
-                    start_ticks: p.start_ticks,
-                    pidfs_id: p.pidfs_id,
-                    started_at_ms,
-                };
-                records.put(&config.name, done);
+                self.record_spawn(&p, started_at_ms);
                 self.started_at_ms = Some(started_at_ms);
                 self.process = Some(p);
                 Input::Spawned { pid }
@@ -845,6 +904,18 @@ impl BotTask {
         }
     }
 
+    /// The spawn record of the bot's main process (see `spawn_record`).
+    fn record_spawn(&self, p: &BotProcess, started_at_ms: i64) {
+        let done = Spawn::Done {
+            pid: p.pid,
+            start_ticks: p.start_ticks,
+            pidfs_id: p.pidfs_id,
+            started_at_ms,
+            pgid: p.pgid,
+        };
+        self.ctx.spawn_records.put(&self.config.name, done);
+    }
+
     /// Records the running process for the next agent, once the machine has counted it.
     fn register(&self) {
         let Some(p) = &self.process else {
@@ -854,7 +925,7 @@ impl BotTask {
             name: self.config.name.clone(),
             owner: self.config.user.clone(),
             pid: p.pid,
-            pgid: p.pid,
+            pgid: p.pgid,
             start_ticks: p.start_ticks,
             pidfs_id: p.pidfs_id,
             started_at_ms: self.started_at_ms.unwrap_or_else(now_ms),
@@ -868,6 +939,7 @@ impl BotTask {
             containment::members(&self.ctx, &self.config.name, pid, self.process.as_ref());
         members.signal(Signal::SIGTERM);
         self.stopping = Some(Stopping {
+            pid,
             members,
             kill_at: Instant::now() + timeout,
             killed: false,
@@ -894,8 +966,8 @@ impl BotTask {
             }
             Some(_) => self.finish_stop(pid, exit),
             None => {
-                // A crashed leader can leave processes behind (its group, its cgroup, its
-                // orphans); they would hold ports and files the restarted bot needs, and
+                // A crashed main process can leave processes behind (its group, its cgroup,
+                // its orphans); they would hold ports and files the restarted bot needs, and
                 // would run twice.
                 members.kill();
                 self.feed(Input::Exited { pid, exit });
@@ -928,15 +1000,15 @@ impl BotTask {
             s.give_up_at = Some(now + KILL_GRACE);
         }
         if let Some(exit) = s.leader_exit {
-            let pgid = s.members.pgid;
+            let (pid, pgid) = (s.pid, s.members.pgid);
             if !s.members.alive() {
-                self.finish_stop(pgid, exit);
+                self.finish_stop(pid, exit);
             } else if s.give_up_at.is_some_and(|t| now >= t) {
                 self.record(
                     EventKind::StopIncomplete,
                     format!("processes of group {pgid} survived SIGKILL; giving up on them"),
                 );
-                self.finish_stop(pgid, exit);
+                self.finish_stop(pid, exit);
             }
         }
     }

@@ -138,7 +138,10 @@ pub fn cgroup_of(pid: u32) -> Option<BotCgroup> {
 /// One bot's processes as stop, restart and crash handling reach them.
 #[derive(Debug, Clone)]
 pub struct Members {
+    /// The group botctl started the bot in.
     pub pgid: u32,
+    /// The main process: the started one, or the one sd_notify `MAINPID=` named.
+    pub main: u32,
     pub leader_ticks: u64,
     pub cgroup: Option<BotCgroup>,
     pub bot: String,
@@ -159,6 +162,9 @@ impl Members {
     /// `signal` to the group and to every other process of the bot.
     pub fn signal(&self, signal: Signal) {
         process::signal_group(self.pgid, signal);
+        if self.main != self.pgid {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.main as i32), signal);
+        }
         match &self.cgroup {
             Some(cg) => cg.signal(signal),
             None => {

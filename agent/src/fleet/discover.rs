@@ -108,9 +108,9 @@ pub struct Verdict {
     pub unrecorded: Vec<(String, Found)>,
 }
 
-/// Sorts the evidence out. `is_live(pid, start_ticks)` says whether that process still runs
-/// as the leader of its own group (the pure part takes it as a function, for tests).
-pub fn reconcile(evidence: Evidence, is_live: impl Fn(u32, u64) -> bool) -> Verdict {
+/// Sorts the evidence out. `is_live(row)` says whether the row's process still runs in its
+/// recorded group (the pure part takes it as a function, for tests).
+pub fn reconcile(evidence: Evidence, is_live: impl Fn(&RegistryRow) -> bool) -> Verdict {
     let Evidence {
         registry,
         spawns,
@@ -136,13 +136,14 @@ pub fn reconcile(evidence: Evidence, is_live: impl Fn(u32, u64) -> bool) -> Verd
                 start_ticks,
                 pidfs_id,
                 started_at_ms,
+                pgid,
             }) => Some(RegistryRow {
                 name: name.clone(),
                 owner: rec.map(|r| r.owner.clone()).unwrap_or_else(|| {
                     owner_of(live.get(name), *pid, *start_ticks).unwrap_or_default()
                 }),
                 pid: *pid,
-                pgid: *pid,
+                pgid: *pgid,
                 start_ticks: *start_ticks,
                 pidfs_id: *pidfs_id,
                 started_at_ms: *started_at_ms,
@@ -151,10 +152,10 @@ pub fn reconcile(evidence: Evidence, is_live: impl Fn(u32, u64) -> bool) -> Verd
             }),
             _ => None,
         };
-        let rec_live = rec.is_some_and(|r| is_live(r.pid, r.start_ticks));
+        let rec_live = rec.is_some_and(&is_live);
         match from_spawn {
             Some(row)
-                if is_live(row.pid, row.start_ticks)
+                if is_live(&row)
                     && rec.is_none_or(|r| (r.pid, r.start_ticks) != (row.pid, row.start_ticks)) =>
             {
                 if rec_live && let Some(old) = rec {
@@ -234,11 +235,16 @@ fn owner_of(found: Option<&Vec<Found>>, pid: u32, start_ticks: u64) -> Option<St
         .map(|p| p.owner.clone())
 }
 
-/// Whether `pid` is still the process that started at `start_ticks`, leading its own group:
-/// what a bot's recorded process is, and a pid reused by another process is not.
-pub fn is_live(pid: u32, start_ticks: u64) -> bool {
-    process::read_stat(pid)
-        .is_some_and(|s| s.start_ticks == start_ticks && s.pgrp == pid && !s.is_gone())
+/// Whether the row's process is still the one that started at its start time, in its
+/// recorded group (its own, unless sd_notify `MAINPID=` named it; such a process may have
+/// made a group of its own since): what a bot's recorded process is, and a pid reused by
+/// another process is not.
+pub fn is_live(row: &RegistryRow) -> bool {
+    process::read_stat(row.pid).is_some_and(|s| {
+        s.start_ticks == row.start_ticks
+            && (s.pgrp == row.pid || s.pgrp == row.pgid)
+            && !s.is_gone()
+    })
 }
 
 #[cfg(test)]
@@ -273,14 +279,18 @@ mod tests {
             start_ticks: ticks,
             pidfs_id: 0,
             started_at_ms: 2,
+            pgid: pid,
         }
     }
 
     /// Every process in `live` runs, and so do the extra pids given.
-    fn running(live: &BTreeMap<String, Vec<Found>>, extra: &[u32]) -> impl Fn(u32, u64) -> bool {
+    fn running(
+        live: &BTreeMap<String, Vec<Found>>,
+        extra: &[u32],
+    ) -> impl Fn(&RegistryRow) -> bool {
         let mut pids: BTreeSet<u32> = live.values().flatten().map(|p| p.pid).collect();
         pids.extend(extra);
-        move |pid, _| pids.contains(&pid)
+        move |row| pids.contains(&row.pid)
     }
 
     fn procs(list: &[(&str, Vec<Found>)]) -> BTreeMap<String, Vec<Found>> {
@@ -332,9 +342,36 @@ mod tests {
             live: procs(&[("gone", vec![found(41, 410)])]),
             ..Evidence::default()
         };
-        let v = reconcile(evidence, |pid, _| pid == 41);
+        let v = reconcile(evidence, |r| r.pid == 41);
         assert!(v.rows.is_empty(), "{v:?}");
         assert_eq!(v.unrecorded.len(), 1);
+    }
+
+    #[test]
+    fn a_main_process_named_by_mainpid_keeps_the_group_it_was_started_in() {
+        // The bot started as 90 (group 90) and named its child 91 with MAINPID=; the wrapper
+        // ended. Both records say so; the row adopted is 91's, and stops signal group 90.
+        let switched = RegistryRow {
+            pgid: 90,
+            ..row("wrapped", 91, 910)
+        };
+        let evidence = Evidence {
+            registry: vec![switched.clone()],
+            spawns: BTreeMap::from([(
+                "wrapped".to_string(),
+                Spawn::Done {
+                    pid: 91,
+                    start_ticks: 910,
+                    pidfs_id: 0,
+                    started_at_ms: 2,
+                    pgid: 90,
+                },
+            )]),
+            ..Evidence::default()
+        };
+        let v = reconcile(evidence, |r| r.pid == 91);
+        assert_eq!(v.rows, vec![switched]);
+        assert!(v.repaired.is_empty() && v.duplicates.is_empty(), "{v:?}");
     }
 
     #[test]
@@ -374,7 +411,7 @@ mod tests {
             spawns: BTreeMap::from([("twice".to_string(), done(71, 710))]),
             ..Evidence::default()
         };
-        let v = reconcile(evidence, |pid, _| pid == 70 || pid == 71);
+        let v = reconcile(evidence, |r| r.pid == 70 || r.pid == 71);
         assert_eq!(v.rows[0].pid, 71);
         assert_eq!(v.duplicates, vec![row("twice", 70, 700)]);
     }

@@ -189,8 +189,8 @@ impl Fleet {
             }
             self.ctx.store.unregister(&row.name);
             match claim {
-                Some(p) => {
-                    process::signal_group(p.pid(), nix::sys::signal::Signal::SIGTERM);
+                Some(_) => {
+                    process::signal_group(row.pgid, nix::sys::signal::Signal::SIGTERM);
                     self.event(
                         Some(&row.name),
                         Some(&row.owner),
@@ -302,7 +302,7 @@ impl Fleet {
     /// An older process of a bot that the agent recorded starting, while the copy it started
     /// later runs too (an agent killed mid-restart, say): it is stopped so the bot runs once.
     fn stop_duplicate(&self, row: &RegistryRow) {
-        process::signal_group(row.pid, nix::sys::signal::Signal::SIGTERM);
+        process::signal_group(row.pgid, nix::sys::signal::Signal::SIGTERM);
         self.event(
             Some(&row.name),
             Some(&row.owner),
@@ -312,11 +312,11 @@ impl Fleet {
                 row.pid
             ),
         );
-        let (pid, ticks) = (row.pid, row.start_ticks);
+        let (pid, pgid, ticks) = (row.pid, row.pgid, row.start_ticks);
         tokio::spawn(async move {
             tokio::time::sleep(DUPLICATE_KILL_AFTER).await;
             if process::start_ticks(pid) == Some(ticks) {
-                process::signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+                process::signal_group(pgid, nix::sys::signal::Signal::SIGKILL);
             }
         });
     }
@@ -576,7 +576,7 @@ impl Fleet {
         let file = self.ctx.paths.bot_file(name);
         let bot = config::parse_bot(name, &file, &row.config_toml).ok()?;
         let (row, claim) = adoptable.remove(name)?;
-        let process = claim?.adopt()?;
+        let process = claim?.adopt(row.pgid)?;
         let begin = Begin::Adopt {
             process,
             started_at_ms: row.started_at_ms,
@@ -592,7 +592,7 @@ impl Fleet {
         (row, claim): (RegistryRow, Option<process::Claim>),
         saved: Option<&Supervision>,
     ) -> Begin {
-        match claim.and_then(process::Claim::adopt) {
+        match claim.and_then(|c| c.adopt(row.pgid)) {
             Some(process) => {
                 if row.pidfs_id != process.pidfs_id {
                     // Recorded before identities were (a discovered process, an older

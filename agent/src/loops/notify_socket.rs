@@ -18,7 +18,7 @@ use tokio::net::UnixDatagram;
 use crate::bot::liveness::parse;
 use crate::bot::process::{parent_of, up_the_tree};
 use crate::bot::{BotHandle, Command};
-use crate::context::Context;
+use crate::context::{Context, NotifyFlushed};
 use crate::fleet::Fleet;
 
 /// sd_notify messages are a few short lines; a longer one is read cut to this.
@@ -57,59 +57,89 @@ pub async fn run(
         Some(s) => s,
         None => bind(path).map_err(|e| format!("cannot bind {}: {e}", path.display()))?,
     };
+    let (flush_tx, mut flushes) = tokio::sync::mpsc::unbounded_channel::<NotifyFlushed>();
+    *ctx.notify_flush.lock().unwrap() = Some(flush_tx);
     let mut owners = Owners::default();
     let mut buf = vec![0u8; DATAGRAM_MAX];
+    let reading = |e: io::Error| format!("reading {}: {e}", path.display());
     loop {
-        let (len, sender) = receive(&socket, &mut buf)
-            .await
-            .map_err(|e| format!("reading {}: {e}", path.display()))?;
-        let notices = parse(&buf[..len]);
-        if notices.is_empty() {
-            continue;
-        }
-        let Some(pid) = sender else {
-            ctx.ignore_notify(0, "no sender credentials");
-            continue;
-        };
-        match owners.find(&fleet, pid) {
-            Some(bot) => {
-                bot.send(Command::Notify {
-                    from: pid,
-                    notices: notices.into(),
-                });
+        tokio::select! {
+            got = receive(&socket, &mut buf) => {
+                let (len, sender) = got.map_err(reading)?;
+                deliver(&ctx, &fleet, &mut owners, &buf[..len], sender);
             }
-            None => ctx.ignore_notify(pid, "not a bot's process"),
+            Some(done) = flushes.recv() => {
+                // A bot's main process ended: what it said before is read out first.
+                loop {
+                    match socket.try_io(Interest::READABLE, || receive_now(&socket, &mut buf)) {
+                        Ok((len, sender)) => deliver(&ctx, &fleet, &mut owners, &buf[..len], sender),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) => return Err(reading(e)),
+                    }
+                }
+                let _ = done.send(());
+            }
         }
+    }
+}
+
+/// Hands one datagram to the bot its sender belongs to, or counts it as a stranger's.
+fn deliver(
+    ctx: &Context,
+    fleet: &Fleet,
+    owners: &mut Owners,
+    datagram: &[u8],
+    sender: Option<u32>,
+) {
+    let notices = parse(datagram);
+    if notices.is_empty() {
+        return;
+    }
+    let Some(pid) = sender else {
+        ctx.ignore_notify(0, "no sender credentials");
+        return;
+    };
+    match owners.find(fleet, pid) {
+        Some(bot) => {
+            bot.send(Command::Notify {
+                from: pid,
+                notices: notices.into(),
+            });
+        }
+        None => ctx.ignore_notify(pid, "not a bot's process"),
     }
 }
 
 /// One datagram and its sender's pid (from SCM_CREDENTIALS).
 async fn receive(socket: &UnixDatagram, buf: &mut [u8]) -> io::Result<(usize, Option<u32>)> {
     socket
-        .async_io(Interest::READABLE, || {
-            let mut iov = [IoSliceMut::new(&mut *buf)];
-            // Room for the credentials only: descriptors sent along (FDSTORE=) do not fit
-            // and are closed by the kernel, never installed here.
-            let mut space = nix::cmsg_space!(UnixCredentials);
-            let msg = recvmsg::<()>(
-                socket.as_raw_fd(),
-                &mut iov,
-                Some(&mut space),
-                MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_CMSG_CLOEXEC,
-            )
-            .map_err(io::Error::from)?;
-            let pid = msg
-                .cmsgs()
-                .ok()
-                .into_iter()
-                .flatten()
-                .find_map(|c| match c {
-                    ControlMessageOwned::ScmCredentials(c) => u32::try_from(c.pid()).ok(),
-                    _ => None,
-                });
-            Ok((msg.bytes, pid))
-        })
+        .async_io(Interest::READABLE, || receive_now(socket, buf))
         .await
+}
+
+/// One datagram waiting in the socket, without waiting (WouldBlock when there is none).
+fn receive_now(socket: &UnixDatagram, buf: &mut [u8]) -> io::Result<(usize, Option<u32>)> {
+    let mut iov = [IoSliceMut::new(&mut *buf)];
+    // Room for the credentials only: descriptors sent along (FDSTORE=) do not fit
+    // and are closed by the kernel, never installed here.
+    let mut space = nix::cmsg_space!(UnixCredentials);
+    let msg = recvmsg::<()>(
+        socket.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .map_err(io::Error::from)?;
+    let pid = msg
+        .cmsgs()
+        .ok()
+        .into_iter()
+        .flatten()
+        .find_map(|c| match c {
+            ControlMessageOwned::ScmCredentials(c) => u32::try_from(c.pid()).ok(),
+            _ => None,
+        });
+    Ok((msg.bytes, pid))
 }
 
 /// Which bot a sender belongs to: by its cgroup (/proc/PID/cgroup) where bots get one each,
