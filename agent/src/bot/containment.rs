@@ -63,8 +63,8 @@ pub fn prepare(
         Some(name) => {
             let account = account::resolve(name)?;
             let cookies = config.auth.as_ref().map(|a| cwd.join(&a.cookies));
-            let owner_dir = ctx.paths.bots_root.join(&config.user);
-            account::hand_over(&account, &owner_dir, cwd, cookies.as_deref())?;
+            let root = &ctx.paths.bots_root;
+            account::hand_over(&account, root, &config.user, cwd, cookies.as_deref())?;
             Some(account)
         }
         None => None,

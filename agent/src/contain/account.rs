@@ -52,64 +52,36 @@ pub fn env(account: &Account) -> Vec<(String, String)> {
     ]
 }
 
-/// Hands the owner's directory (`bots/OWNER`) and the bot's working directory to the
-/// account, mode 0700, so that no other owner's bot can enter them; on the first start
-/// (the working directory not yet the account's) everything in it too, without following
-/// links or leaving its filesystem. The cookie file, when there is one, becomes 0600.
+/// Hands the owner's directory (`bots/OWNER`) and the bot's working directory, when it is
+/// in there, to the account, mode 0700, so that no other owner's bot can enter them; on the
+/// first start (the working directory not yet the account's) everything in it too. The
+/// cookie file, when there is one, becomes the account's with 0600. Every step is relative to
+/// `bots_root` and follows no link, so a bot that swaps a name for a link changes nothing
+/// outside its own files. A working directory elsewhere is the administrator's to set up.
 pub fn hand_over(
     account: &Account,
-    owner_dir: &Path,
+    bots_root: &Path,
+    owner: &str,
     cwd: &Path,
     cookies: Option<&Path>,
 ) -> Result<(), String> {
+    use crate::storage::fsops::{give_dir, give_file};
     use std::os::unix::fs::MetadataExt;
-    let own = |path: &Path, mode: Option<u32>| -> Result<(), String> {
-        std::os::unix::fs::lchown(path, Some(account.uid), Some(account.gid))
-            .map_err(|e| format!("cannot give {} to {}: {e}", path.display(), account.name))?;
-        if let Some(mode) = mode {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-                .map_err(|e| format!("cannot set the mode of {}: {e}", path.display()))?;
-        }
-        Ok(())
-    };
-    if cwd.starts_with(owner_dir) {
-        own(owner_dir, Some(0o700))?;
-    }
-    let first = std::fs::metadata(cwd).is_ok_and(|m| m.uid() != account.uid);
-    if first {
-        let dev = std::fs::metadata(cwd).map(|m| m.dev()).ok();
-        walk(cwd, dev, &|p| own(p, None))?;
-    }
-    own(cwd, Some(0o700))?;
-    if let Some(file) = cookies.filter(|f| f.exists()) {
-        own(file, Some(0o600))?;
-    }
-    Ok(())
-}
-
-/// Every entry under `dir` (not `dir` itself), links as links, on filesystem `dev` only.
-fn walk(
-    dir: &Path,
-    dev: Option<u64>,
-    each: &dyn Fn(&Path) -> Result<(), String>,
-) -> Result<(), String> {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(entries) = std::fs::read_dir(dir) else {
+    let (uid, gid) = (account.uid, account.gid);
+    let failed = |e: std::io::Error| format!("cannot give {} its files: {e}", account.name);
+    give_dir(bots_root, Path::new(owner), uid, gid, 0o700, false).map_err(failed)?;
+    let Ok(rel) = cwd.strip_prefix(bots_root) else {
         return Ok(());
     };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let Ok(meta) = std::fs::symlink_metadata(&path) else {
-            continue;
-        };
-        if dev.is_some_and(|d| d != meta.dev()) {
-            continue;
-        }
-        each(&path)?;
-        if meta.is_dir() {
-            walk(&path, dev, each)?;
-        }
+    if !rel.starts_with(owner) {
+        return Ok(());
+    }
+    let first = std::fs::symlink_metadata(cwd).is_ok_and(|m| m.uid() != uid);
+    give_dir(bots_root, rel, uid, gid, 0o700, first).map_err(failed)?;
+    if let Some(file) = cookies.and_then(|c| c.strip_prefix(bots_root).ok())
+        && bots_root.join(file).exists()
+    {
+        give_file(bots_root, file, uid, gid, 0o600).map_err(failed)?;
     }
     Ok(())
 }
