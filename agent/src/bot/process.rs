@@ -331,6 +331,18 @@ impl Claim {
 }
 
 impl BotProcess {
+    /// An adopted process whose cgroup is not one of this agent's subtree (an agent of
+    /// another containment mode recorded it) keeps the cgroup recorded with it, if it still is.
+    pub fn in_recorded_cgroup(mut self, recorded: &str) -> BotProcess {
+        let cgroup = BotCgroup {
+            dir: recorded.into(),
+        };
+        if self.cgroup.is_none() && !recorded.is_empty() && cgroup.procs().contains(&self.pid) {
+            self.cgroup = Some(cgroup);
+        }
+        self
+    }
+
     /// Whether the process has exited (its pidfd is readable), without waiting.
     pub fn has_exited(&self) -> bool {
         has_exited(self.pidfd.get_ref())

@@ -931,6 +931,11 @@ impl BotTask {
             started_at_ms: self.started_at_ms.unwrap_or_else(now_ms),
             restarts: self.machine.restarts,
             config_toml: self.config.to_toml(),
+            cgroup: p
+                .cgroup
+                .as_ref()
+                .map(|c| c.dir.display().to_string())
+                .unwrap_or_default(),
         });
     }
 
