@@ -418,3 +418,56 @@ fn owners_run_as_their_accounts_and_cannot_read_each_other() {
     });
     home.botctl(&["stop", "--all"]).ok();
 }
+
+#[test]
+fn every_bot_is_hardened_unless_its_file_says_otherwise() {
+    let home = Home::fast();
+    home.write_config(&format!("{FAST}\n[limits]\nnofile = 4096\n"));
+    let report = "echo nnp=$(grep NoNewPrivs /proc/self/status | tr -dc 0-9) umask=$(umask) \
+                  core=$(ulimit -H -c) nofile=$(ulimit -n) fds=$(ls /proc/self/fd | tr '\\n' ,); \
+                  exec sleep 1000";
+    let bot = |extra: &str| {
+        format!("user = \"alice\"\ncommand = [\"sh\", \"-c\", \"{report}\"]\n{extra}")
+    };
+    home.write_bot("hard", &bot(""));
+    home.write_bot(
+        "soft",
+        &bot("no_new_privs = false\ncore_dumps = true\n[limits]\nnofile = 0\n"),
+    );
+    let said = |name: &str| {
+        home.running_pid(name);
+        wait_for(&format!("{name} reported"), WAIT, || {
+            let out =
+                std::fs::read_to_string(home.file(&format!("logs/{name}.out"))).unwrap_or_default();
+            if out.contains("fds=") {
+                Ok(out)
+            } else {
+                Err(out)
+            }
+        })
+    };
+    let hard = said("hard");
+    for part in ["nnp=1 ", "umask=0077 ", "core=0 ", "nofile=4096 "] {
+        assert!(hard.contains(part), "{part:?} in {hard}");
+    }
+    // The shell's own (0, 1, 2 and the one ls reads /proc/self/fd with): nothing inherited.
+    let fds = hard.split("fds=").nth(1).unwrap().trim();
+    assert_eq!(
+        fds.split(',').filter(|f| !f.is_empty()).count(),
+        4,
+        "{hard}"
+    );
+    let soft = said("soft");
+    assert!(soft.contains("nnp=0 "), "{soft}");
+    // Core dumps allowed: the hard limit is the agent's own again, not 0.
+    let mut own = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit fills the struct we pass.
+    unsafe { libc::getrlimit(libc::RLIMIT_CORE, &mut own) };
+    if own.rlim_max != 0 {
+        assert!(!soft.contains("core=0 "), "{soft}");
+    }
+    assert!(!soft.contains("nofile=4096 "), "{soft}");
+}

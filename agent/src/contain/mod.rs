@@ -4,6 +4,7 @@
 pub mod account;
 pub mod cgroup;
 pub mod discover;
+pub mod procfs;
 pub mod tree;
 
 use std::ffi::OsString;
@@ -14,9 +15,9 @@ use botctl_proto::config::{CONTAINMENT_ENV, ContainmentMode};
 use botctl_proto::{ContainmentInfo, ContainmentKind};
 use nix::sys::signal::Signal;
 
-use crate::bot::process;
 use cgroup::{BotCgroup, Tree};
 use discover::Hierarchy;
+use procfs as process;
 
 /// What is in force for this agent's life.
 #[derive(Debug)]

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
-use crate::bot::process::{self, all_pids, read_stat};
+use super::procfs::{self as process, all_pids, read_stat};
 
 /// Makes the agent the reaper of every orphan among its descendants: a bot's daemon whose
 /// parent exits comes back to the agent instead of init, so the agent still sees it.
