@@ -338,7 +338,7 @@ _botctl() {
 
     case "${cmd}" in
         botctl)
-            opts="-h -V --home --help --version status top start stop restart recover bots logs events reload config auth update notify templates forecast storage cleanup agent completions help"
+            opts="-h -V --home --host --help --version status top start stop restart recover bots logs events reload config auth update notify templates forecast storage cleanup agent completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -346,6 +346,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -356,7 +363,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__agent)
-            opts="-h -V --home --help --version run start stop restart status install uninstall help"
+            opts="-h -V --home --host --help --version run start stop restart status install uninstall help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -364,6 +371,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -500,7 +514,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__agent__subcmd__install)
-            opts="-h -V --system --now --home --help --version"
+            opts="-h -V --system --now --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -508,6 +522,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -518,7 +539,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__agent__subcmd__restart)
-            opts="-h -V --home --help --version"
+            opts="-h -V --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -526,6 +547,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -536,7 +564,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__agent__subcmd__run)
-            opts="-h -V --home --help --version"
+            opts="-h -V --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -544,6 +572,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -554,7 +589,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__agent__subcmd__start)
-            opts="-h -V --home --help --version"
+            opts="-h -V --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -562,6 +597,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -572,7 +614,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__agent__subcmd__status)
-            opts="-h -V --json --home --help --version"
+            opts="-h -V --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -580,6 +622,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -590,7 +639,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__agent__subcmd__stop)
-            opts="-h -V --keep-bots --home --help --version"
+            opts="-h -V --keep-bots --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -598,6 +647,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -608,7 +664,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__agent__subcmd__uninstall)
-            opts="-h -V --system --home --help --version"
+            opts="-h -V --system --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -616,6 +672,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -626,7 +689,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__auth)
-            opts="-h -V --home --help --version check set-cookies help"
+            opts="-h -V --home --host --help --version check set-cookies help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -634,6 +697,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -644,7 +714,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__auth__subcmd__check)
-            opts="-h -V --json --home --help --version"
+            opts="-h -V --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -652,6 +722,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -718,7 +795,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__auth__subcmd__set__subcmd__cookies)
-            opts="-h -V --json --home --help --version"
+            opts="-h -V --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -726,6 +803,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -736,7 +820,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__bots)
-            opts="-h -V --home --help --version list add create remove show help"
+            opts="-h -V --home --host --help --version list add create remove show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -744,6 +828,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -754,7 +845,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__bots__subcmd__add)
-            opts="-u -e -h -V --user --cwd --env --platform --no-start --json --home --help --version"
+            opts="-u -e -h -V --user --cwd --env --platform --no-start --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -794,6 +885,13 @@ _botctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -802,7 +900,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__bots__subcmd__create)
-            opts="-u -t -h -V --user --template --set --no-start --json --home --help --version"
+            opts="-u -t -h -V --user --template --set --no-start --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -842,6 +940,13 @@ _botctl() {
                     ;;
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -950,7 +1055,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__bots__subcmd__list)
-            opts="-u -h -V --user --json --home --help --version"
+            opts="-u -h -V --user --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -972,6 +1077,13 @@ _botctl() {
                     ;;
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -982,7 +1094,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__bots__subcmd__remove)
-            opts="-h -V --purge --json --home --help --version"
+            opts="-h -V --purge --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -990,6 +1102,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -1000,7 +1119,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__bots__subcmd__show)
-            opts="-h -V --json --home --help --version"
+            opts="-h -V --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1008,6 +1127,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -1018,7 +1144,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__cleanup)
-            opts="-u -h -V --force --user --json --home --help --version"
+            opts="-u -h -V --force --user --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1042,6 +1168,13 @@ _botctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1050,7 +1183,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__completions)
-            opts="-h -V --home --help --version bash elvish fish powershell zsh"
+            opts="-h -V --home --host --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1058,6 +1191,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -1068,7 +1208,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__config)
-            opts="-h -V --home --help --version check help"
+            opts="-h -V --home --host --help --version check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1076,6 +1216,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -1086,7 +1233,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__config__subcmd__check)
-            opts="-h -V --json --home --help --version"
+            opts="-h -V --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1094,6 +1241,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -1146,7 +1300,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__events)
-            opts="-n -f -h -V --bot --user --since --lines --follow --json --home --help --version"
+            opts="-n -f -h -V --bot --user --since --lines --follow --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1182,6 +1336,13 @@ _botctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1190,7 +1351,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__forecast)
-            opts="-h -V --json --home --help --version"
+            opts="-h -V --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1198,6 +1359,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -1754,7 +1922,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__logs)
-            opts="-u -n -f -h -V --all --user --lines --follow --stderr --stdout --home --help --version"
+            opts="-u -n -f -h -V --all --user --lines --follow --stderr --stdout --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1786,6 +1954,13 @@ _botctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1794,7 +1969,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__notify)
-            opts="-h -V --home --help --version test help"
+            opts="-h -V --home --host --help --version test help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1802,6 +1977,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -1854,7 +2036,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__notify__subcmd__test)
-            opts="-h -V --home --help --version"
+            opts="-h -V --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1862,6 +2044,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -1872,7 +2061,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__recover)
-            opts="-h -V --json --home --help --version"
+            opts="-h -V --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1880,6 +2069,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -1890,7 +2086,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__reload)
-            opts="-h -V --json --home --help --version"
+            opts="-h -V --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1898,6 +2094,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -1908,7 +2111,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__restart)
-            opts="-u -h -V --all --user --template --json --wait --home --help --version"
+            opts="-u -h -V --all --user --template --json --wait --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1941,6 +2144,13 @@ _botctl() {
                     ;;
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -1951,7 +2161,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__start)
-            opts="-u -h -V --all --user --template --json --wait --home --help --version"
+            opts="-u -h -V --all --user --template --json --wait --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1986,6 +2196,13 @@ _botctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1994,7 +2211,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__status)
-            opts="-u -h -V --user --json --home --help --version"
+            opts="-u -h -V --user --json --hosts --all-hosts --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2014,8 +2231,22 @@ _botctl() {
                     fi
                     return 0
                     ;;
+                --hosts)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -2026,7 +2257,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__stop)
-            opts="-u -h -V --all --user --template --json --home --help --version"
+            opts="-u -h -V --all --user --template --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2057,6 +2288,13 @@ _botctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2065,7 +2303,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__storage)
-            opts="-u -h -V --user --json --home --help --version"
+            opts="-u -h -V --user --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2089,6 +2327,13 @@ _botctl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2097,7 +2342,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__templates)
-            opts="-h -V --home --help --version list help"
+            opts="-h -V --home --host --help --version list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2105,6 +2350,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -2157,7 +2409,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__templates__subcmd__list)
-            opts="-h -V --json --home --help --version"
+            opts="-h -V --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2165,6 +2417,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -2175,7 +2434,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__top)
-            opts="-h -V --home --help --version"
+            opts="-h -V --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2183,6 +2442,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -2193,7 +2459,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__update)
-            opts="-h -V --all --json --home --help --version"
+            opts="-h -V --all --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2201,6 +2467,13 @@ _botctl() {
             case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)
@@ -2351,44 +2624,44 @@ _botctl_live_sub() {
 _botctl_live_spec() {
     vopts=""; lopts=""; pos=""
     case $1 in
-        "") vopts=" --home "; lopts=""; pos="" ;;
-        "status") vopts=" -u --user --home "; lopts=" -u=owners --user=owners "; pos=" r=bots " ;;
-        "top") vopts=" --home "; lopts=""; pos="" ;;
-        "start") vopts=" -u --user --template --wait --home "; lopts=" -u=owners --user=owners --template=templates "; pos=" r=bots " ;;
-        "stop") vopts=" -u --user --template --home "; lopts=" -u=owners --user=owners --template=templates "; pos=" r=bots " ;;
-        "restart") vopts=" -u --user --template --wait --home "; lopts=" -u=owners --user=owners --template=templates "; pos=" r=bots " ;;
-        "recover") vopts=" --home "; lopts=""; pos=" r=bots " ;;
-        "bots") vopts=" --home "; lopts=""; pos="" ;;
-        "bots list") vopts=" -u --user --home "; lopts=" -u=owners --user=owners "; pos="" ;;
-        "bots add") vopts=" -u --user --cwd -e --env --platform --home "; lopts=" -u=owners --user=owners "; pos=" 0=- r=- " ;;
-        "bots create") vopts=" -u --user -t --template --set --home "; lopts=" -u=owners --user=owners -t=templates --template=templates "; pos=" 0=- " ;;
-        "bots remove") vopts=" --home "; lopts=""; pos=" 0=bots " ;;
-        "bots show") vopts=" --home "; lopts=""; pos=" 0=bots " ;;
-        "logs") vopts=" -u --user -n --lines --home "; lopts=" -u=owners --user=owners "; pos=" r=bots " ;;
-        "events") vopts=" --bot --user --since -n --lines --home "; lopts=" --bot=bots --user=owners "; pos="" ;;
-        "reload") vopts=" --home "; lopts=""; pos="" ;;
-        "config") vopts=" --home "; lopts=""; pos="" ;;
-        "config check") vopts=" --home "; lopts=""; pos="" ;;
-        "auth") vopts=" --home "; lopts=""; pos="" ;;
-        "auth check") vopts=" --home "; lopts=""; pos=" r=bots " ;;
-        "auth set-cookies") vopts=" --home "; lopts=""; pos=" 0=bots 1=- " ;;
-        "update") vopts=" --home "; lopts=""; pos=" r=bots " ;;
-        "notify") vopts=" --home "; lopts=""; pos="" ;;
-        "notify test") vopts=" --home "; lopts=""; pos=" 0=- " ;;
-        "templates") vopts=" --home "; lopts=""; pos="" ;;
-        "templates list") vopts=" --home "; lopts=""; pos="" ;;
-        "forecast") vopts=" --home "; lopts=""; pos="" ;;
-        "storage") vopts=" -u --user --home "; lopts=" -u=owners --user=owners "; pos="" ;;
-        "cleanup") vopts=" -u --user --home "; lopts=" -u=owners --user=owners "; pos="" ;;
-        "agent") vopts=" --home "; lopts=""; pos="" ;;
-        "agent run") vopts=" --home "; lopts=""; pos="" ;;
-        "agent start") vopts=" --home "; lopts=""; pos="" ;;
-        "agent stop") vopts=" --home "; lopts=""; pos="" ;;
-        "agent restart") vopts=" --home "; lopts=""; pos="" ;;
-        "agent status") vopts=" --home "; lopts=""; pos="" ;;
-        "agent install") vopts=" --home "; lopts=""; pos="" ;;
-        "agent uninstall") vopts=" --home "; lopts=""; pos="" ;;
-        "completions") vopts=" --home "; lopts=""; pos=" 0=- " ;;
+        "") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "status") vopts=" -u --user --hosts --home --host "; lopts=" -u=owners --user=owners --hosts=hosts --host=hosts "; pos=" r=bots " ;;
+        "top") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "start") vopts=" -u --user --template --wait --home --host "; lopts=" -u=owners --user=owners --template=templates --host=hosts "; pos=" r=bots " ;;
+        "stop") vopts=" -u --user --template --home --host "; lopts=" -u=owners --user=owners --template=templates --host=hosts "; pos=" r=bots " ;;
+        "restart") vopts=" -u --user --template --wait --home --host "; lopts=" -u=owners --user=owners --template=templates --host=hosts "; pos=" r=bots " ;;
+        "recover") vopts=" --home --host "; lopts=" --host=hosts "; pos=" r=bots " ;;
+        "bots") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "bots list") vopts=" -u --user --home --host "; lopts=" -u=owners --user=owners --host=hosts "; pos="" ;;
+        "bots add") vopts=" -u --user --cwd -e --env --platform --home --host "; lopts=" -u=owners --user=owners --host=hosts "; pos=" 0=- r=- " ;;
+        "bots create") vopts=" -u --user -t --template --set --home --host "; lopts=" -u=owners --user=owners -t=templates --template=templates --host=hosts "; pos=" 0=- " ;;
+        "bots remove") vopts=" --home --host "; lopts=" --host=hosts "; pos=" 0=bots " ;;
+        "bots show") vopts=" --home --host "; lopts=" --host=hosts "; pos=" 0=bots " ;;
+        "logs") vopts=" -u --user -n --lines --home --host "; lopts=" -u=owners --user=owners --host=hosts "; pos=" r=bots " ;;
+        "events") vopts=" --bot --user --since -n --lines --home --host "; lopts=" --bot=bots --user=owners --host=hosts "; pos="" ;;
+        "reload") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "config") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "config check") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "auth") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "auth check") vopts=" --home --host "; lopts=" --host=hosts "; pos=" r=bots " ;;
+        "auth set-cookies") vopts=" --home --host "; lopts=" --host=hosts "; pos=" 0=bots 1=- " ;;
+        "update") vopts=" --home --host "; lopts=" --host=hosts "; pos=" r=bots " ;;
+        "notify") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "notify test") vopts=" --home --host "; lopts=" --host=hosts "; pos=" 0=- " ;;
+        "templates") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "templates list") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "forecast") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "storage") vopts=" -u --user --home --host "; lopts=" -u=owners --user=owners --host=hosts "; pos="" ;;
+        "cleanup") vopts=" -u --user --home --host "; lopts=" -u=owners --user=owners --host=hosts "; pos="" ;;
+        "agent") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "agent run") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "agent start") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "agent stop") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "agent restart") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "agent status") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "agent install") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "agent uninstall") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "completions") vopts=" --home --host "; lopts=" --host=hosts "; pos=" 0=- " ;;
     esac
 }
 

@@ -19,6 +19,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
     var completions = [
         &'botctl'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -48,8 +49,11 @@ set edit:completion:arg-completer[botctl] = {|@words|
         &'botctl;status'= {
             cand -u 'Only this owner''s bots'
             cand --user 'Only this owner''s bots'
+            cand --hosts 'Several hosts in one table with a HOST column, asked at once: names from hosts.toml or ssh:// addresses, comma-separated'
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --json 'Print JSON (with a `summary` object) instead of a table'
+            cand --all-hosts 'Every host named in hosts.toml'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -57,6 +61,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;top'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -68,6 +73,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand --template 'Every bot made from this template (e.g. after its code changed)'
             cand --wait 'Return only once each bot is ready (with `[health] ready = "notify"`: once it sent READY=1; otherwise once it runs), waiting at most this long (default 2m); exit 1 for a bot that is not ready by then or stopped trying'
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --all 'Every bot'
             cand --json 'Print what was done to each bot as JSON'
             cand -h 'Print help'
@@ -80,6 +86,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand --user 'Every bot of this owner'
             cand --template 'Every bot made from this template (e.g. after its code changed)'
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --all 'Every bot'
             cand --json 'Print what was done to each bot as JSON'
             cand -h 'Print help'
@@ -93,6 +100,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand --template 'Every bot made from this template (e.g. after its code changed)'
             cand --wait 'Return only once each bot is ready (with `[health] ready = "notify"`: once it sent READY=1; otherwise once it runs), waiting at most this long (default 2m); exit 1 for a bot that is not ready by then or stopped trying'
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --all 'Every bot'
             cand --json 'Print what was done to each bot as JSON'
             cand -h 'Print help'
@@ -102,6 +110,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;recover'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --json 'Print what was done to each bot as JSON'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -110,6 +119,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;bots'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -125,6 +135,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand -u 'Only bots of this owner; without a value, of the invoking Unix user'
             cand --user 'Only bots of this owner; without a value, of the invoking Unix user'
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --json 'Print JSON instead of a table'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -139,6 +150,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand --env 'Environment variable for the bot (repeatable)'
             cand --platform 'twitter, messenger, telegram or generic'
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --no-start 'Write the file but do not start the bot'
             cand --json 'Print what was done as JSON'
             cand -h 'Print help'
@@ -153,6 +165,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand --template 'The template (a directory under templates/)'
             cand --set 'Override a field of the bot file (repeatable)'
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --no-start 'Make the bot but do not start it'
             cand --json 'Print what was done as JSON'
             cand -h 'Print help'
@@ -162,6 +175,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;bots;remove'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --purge 'Also delete the bot''s directory under bots/ (never a custom cwd)'
             cand --json 'Print what was done as JSON'
             cand -h 'Print help'
@@ -171,6 +185,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;bots;show'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --json 'Print JSON instead of text'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -203,6 +218,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand -n 'How many lines from the end of each file (0: none, with -f only new lines)'
             cand --lines 'How many lines from the end of each file (0: none, with -f only new lines)'
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --all 'Every bot in bots.d'
             cand -f 'Keep printing new output as it arrives, through log rotations'
             cand --follow 'Keep printing new output as it arrives, through log rotations'
@@ -220,6 +236,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand -n 'How many events at most (the newest); 0 with -f: only new events'
             cand --lines 'How many events at most (the newest); 0 with -f: only new events'
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand -f 'Keep printing new events as they happen'
             cand --follow 'Keep printing new events as they happen'
             cand --json 'Print JSON: an array, or with -f one object a line (the same object either way, times as `ts_ms` and as an RFC 3339 `time`)'
@@ -230,6 +247,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;reload'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --json 'Print JSON instead of a table'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -238,6 +256,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;config'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -247,6 +266,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;config;check'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --json 'Print JSON instead of a table'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -263,6 +283,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;auth'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -273,6 +294,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;auth;check'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --json 'Print JSON instead of a table'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -281,6 +303,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;auth;set-cookies'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --json 'Print the check of the installed file as JSON'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -300,6 +323,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;update'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --all 'Every bot with an [update] section'
             cand --json 'Print what was done to each bot as JSON'
             cand -h 'Print help'
@@ -309,6 +333,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;notify'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -318,6 +343,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;notify;test'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -333,6 +359,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;templates'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -342,6 +369,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;templates;list'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --json 'Print JSON instead of a table'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -358,6 +386,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;forecast'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --json 'Print JSON instead of a table'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -368,6 +397,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand -u 'Only this owner'
             cand --user 'Only this owner'
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --json 'Print JSON instead of a table'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -378,6 +408,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand -u 'Only this owner''s bots'
             cand --user 'Only this owner''s bots'
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --force 'Remove what the plan lists (without it, nothing is deleted)'
             cand --json 'Print the plan (or, with --force, what was removed) as JSON'
             cand -h 'Print help'
@@ -387,6 +418,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;agent'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -402,6 +434,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;agent;run'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -409,6 +442,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;agent;start'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -416,6 +450,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;agent;stop'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --keep-bots 'Leave the bots running; the next agent adopts them'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -424,6 +459,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;agent;restart'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -431,6 +467,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;agent;status'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --json 'Print JSON instead of a table'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -439,6 +476,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;agent;install'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --system 'A system unit in /etc/systemd/system (needs root and a home: --home or BOTCTL_HOME) instead of a user unit in ~/.config/systemd/user'
             cand --now 'Also enable and start it now (`systemctl enable --now`)'
             cand -h 'Print help'
@@ -448,6 +486,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;agent;uninstall'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand --system 'The system unit instead of the user unit'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -482,6 +521,7 @@ set edit:completion:arg-completer[botctl] = {|@words|
         }
         &'botctl;completions'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'

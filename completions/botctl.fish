@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_botctl_global_optspecs
-    string join \n home= h/help V/version
+    string join \n home= host= h/help V/version
 end
 
 function __fish_botctl_needs_command
@@ -25,6 +25,7 @@ function __fish_botctl_using_subcommand
 end
 
 complete -c botctl -n "__fish_botctl_needs_command" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_needs_command" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c botctl -n "__fish_botctl_needs_command" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_needs_command" -f -a "status" -d 'Show the agent and every bot (or the ones named): state, pid, uptime, restarts, last exit. Exits 0 when every bot is where it is wanted, 1 when something needs attention'
@@ -49,17 +50,22 @@ complete -c botctl -n "__fish_botctl_needs_command" -f -a "agent" -d 'Control th
 complete -c botctl -n "__fish_botctl_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish or powershell)'
 complete -c botctl -n "__fish_botctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c botctl -n "__fish_botctl_using_subcommand status" -s u -l user -d 'Only this owner\'s bots' -r -f
+complete -c botctl -n "__fish_botctl_using_subcommand status" -l hosts -d 'Several hosts in one table with a HOST column, asked at once: names from hosts.toml or ssh:// addresses, comma-separated' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand status" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand status" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand status" -l json -d 'Print JSON (with a `summary` object) instead of a table'
+complete -c botctl -n "__fish_botctl_using_subcommand status" -l all-hosts -d 'Every host named in hosts.toml'
 complete -c botctl -n "__fish_botctl_using_subcommand status" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand status" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand top" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand top" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand top" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c botctl -n "__fish_botctl_using_subcommand top" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand start" -s u -l user -d 'Every bot of this owner' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand start" -l template -d 'Every bot made from this template (e.g. after its code changed)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand start" -l wait -d 'Return only once each bot is ready (with `[health] ready = "notify"`: once it sent READY=1; otherwise once it runs), waiting at most this long (default 2m); exit 1 for a bot that is not ready by then or stopped trying' -r
 complete -c botctl -n "__fish_botctl_using_subcommand start" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand start" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand start" -l all -d 'Every bot'
 complete -c botctl -n "__fish_botctl_using_subcommand start" -l json -d 'Print what was done to each bot as JSON'
 complete -c botctl -n "__fish_botctl_using_subcommand start" -s h -l help -d 'Print help'
@@ -67,6 +73,7 @@ complete -c botctl -n "__fish_botctl_using_subcommand start" -s V -l version -d 
 complete -c botctl -n "__fish_botctl_using_subcommand stop" -s u -l user -d 'Every bot of this owner' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand stop" -l template -d 'Every bot made from this template (e.g. after its code changed)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand stop" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand stop" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand stop" -l all -d 'Every bot'
 complete -c botctl -n "__fish_botctl_using_subcommand stop" -l json -d 'Print what was done to each bot as JSON'
 complete -c botctl -n "__fish_botctl_using_subcommand stop" -s h -l help -d 'Print help'
@@ -75,15 +82,18 @@ complete -c botctl -n "__fish_botctl_using_subcommand restart" -s u -l user -d '
 complete -c botctl -n "__fish_botctl_using_subcommand restart" -l template -d 'Every bot made from this template (e.g. after its code changed)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand restart" -l wait -d 'Return only once each bot is ready (with `[health] ready = "notify"`: once it sent READY=1; otherwise once it runs), waiting at most this long (default 2m); exit 1 for a bot that is not ready by then or stopped trying' -r
 complete -c botctl -n "__fish_botctl_using_subcommand restart" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand restart" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand restart" -l all -d 'Every bot'
 complete -c botctl -n "__fish_botctl_using_subcommand restart" -l json -d 'Print what was done to each bot as JSON'
 complete -c botctl -n "__fish_botctl_using_subcommand restart" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand restart" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand recover" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand recover" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand recover" -l json -d 'Print what was done to each bot as JSON'
 complete -c botctl -n "__fish_botctl_using_subcommand recover" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand recover" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and not __fish_seen_subcommand_from list add create remove show help" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand bots; and not __fish_seen_subcommand_from list add create remove show help" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and not __fish_seen_subcommand_from list add create remove show help" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and not __fish_seen_subcommand_from list add create remove show help" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and not __fish_seen_subcommand_from list add create remove show help" -f -a "list" -d 'List bots'
@@ -94,6 +104,7 @@ complete -c botctl -n "__fish_botctl_using_subcommand bots; and not __fish_seen_
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and not __fish_seen_subcommand_from list add create remove show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from list" -s u -l user -d 'Only bots of this owner; without a value, of the invoking Unix user' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from list" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from list" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from list" -l json -d 'Print JSON instead of a table'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
@@ -102,6 +113,7 @@ complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subc
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from add" -s e -l env -d 'Environment variable for the bot (repeatable)' -r
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from add" -l platform -d 'twitter, messenger, telegram or generic' -r
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from add" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from add" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from add" -l no-start -d 'Write the file but do not start the bot'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from add" -l json -d 'Print what was done as JSON'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
@@ -110,16 +122,19 @@ complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subc
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from create" -s t -l template -d 'The template (a directory under templates/)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from create" -l set -d 'Override a field of the bot file (repeatable)' -r
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from create" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from create" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from create" -l no-start -d 'Make the bot but do not start it'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from create" -l json -d 'Print what was done as JSON'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from remove" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from remove" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from remove" -l purge -d 'Also delete the bot\'s directory under bots/ (never a custom cwd)'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from remove" -l json -d 'Print what was done as JSON'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from show" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from show" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from show" -l json -d 'Print JSON instead of text'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
@@ -132,6 +147,7 @@ complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subc
 complete -c botctl -n "__fish_botctl_using_subcommand logs" -s u -l user -d 'Every bot of this owner' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand logs" -s n -l lines -d 'How many lines from the end of each file (0: none, with -f only new lines)' -r
 complete -c botctl -n "__fish_botctl_using_subcommand logs" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand logs" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand logs" -l all -d 'Every bot in bots.d'
 complete -c botctl -n "__fish_botctl_using_subcommand logs" -s f -l follow -d 'Keep printing new output as it arrives, through log rotations'
 complete -c botctl -n "__fish_botctl_using_subcommand logs" -l stderr -d 'Only standard error'
@@ -143,36 +159,43 @@ complete -c botctl -n "__fish_botctl_using_subcommand events" -l user -d 'Only e
 complete -c botctl -n "__fish_botctl_using_subcommand events" -l since -d 'Only events newer than this, e.g. 30m, 1h, 2d' -r
 complete -c botctl -n "__fish_botctl_using_subcommand events" -s n -l lines -d 'How many events at most (the newest); 0 with -f: only new events' -r
 complete -c botctl -n "__fish_botctl_using_subcommand events" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand events" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand events" -s f -l follow -d 'Keep printing new events as they happen'
 complete -c botctl -n "__fish_botctl_using_subcommand events" -l json -d 'Print JSON: an array, or with -f one object a line (the same object either way, times as `ts_ms` and as an RFC 3339 `time`)'
 complete -c botctl -n "__fish_botctl_using_subcommand events" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand events" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand reload" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand reload" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand reload" -l json -d 'Print JSON instead of a table'
 complete -c botctl -n "__fish_botctl_using_subcommand reload" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand reload" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand config; and not __fish_seen_subcommand_from check help" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand config; and not __fish_seen_subcommand_from check help" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand config; and not __fish_seen_subcommand_from check help" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand config; and not __fish_seen_subcommand_from check help" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand config; and not __fish_seen_subcommand_from check help" -f -a "check" -d 'Parse botctl.toml and every bots.d file and report problems (never starts an agent)'
 complete -c botctl -n "__fish_botctl_using_subcommand config; and not __fish_seen_subcommand_from check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c botctl -n "__fish_botctl_using_subcommand config; and __fish_seen_subcommand_from check" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand config; and __fish_seen_subcommand_from check" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand config; and __fish_seen_subcommand_from check" -l json -d 'Print JSON instead of a table'
 complete -c botctl -n "__fish_botctl_using_subcommand config; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand config; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "check" -d 'Parse botctl.toml and every bots.d file and report problems (never starts an agent)'
 complete -c botctl -n "__fish_botctl_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c botctl -n "__fish_botctl_using_subcommand auth; and not __fish_seen_subcommand_from check set-cookies help" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand auth; and not __fish_seen_subcommand_from check set-cookies help" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand auth; and not __fish_seen_subcommand_from check set-cookies help" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand auth; and not __fish_seen_subcommand_from check set-cookies help" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand auth; and not __fish_seen_subcommand_from check set-cookies help" -f -a "check" -d 'Check sessions now: a line per bot with outcome, expiry, time left, last probe. Exits 1 when any session is invalid'
 complete -c botctl -n "__fish_botctl_using_subcommand auth; and not __fish_seen_subcommand_from check set-cookies help" -f -a "set-cookies" -d 'Validate a cookie file and install it for a bot (mode 0600), then check it; a bot stopped for an invalid session starts again once it is valid'
 complete -c botctl -n "__fish_botctl_using_subcommand auth; and not __fish_seen_subcommand_from check set-cookies help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c botctl -n "__fish_botctl_using_subcommand auth; and __fish_seen_subcommand_from check" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand auth; and __fish_seen_subcommand_from check" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand auth; and __fish_seen_subcommand_from check" -l json -d 'Print JSON instead of a table'
 complete -c botctl -n "__fish_botctl_using_subcommand auth; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand auth; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand auth; and __fish_seen_subcommand_from set-cookies" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand auth; and __fish_seen_subcommand_from set-cookies" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand auth; and __fish_seen_subcommand_from set-cookies" -l json -d 'Print the check of the installed file as JSON'
 complete -c botctl -n "__fish_botctl_using_subcommand auth; and __fish_seen_subcommand_from set-cookies" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand auth; and __fish_seen_subcommand_from set-cookies" -s V -l version -d 'Print version'
@@ -180,47 +203,56 @@ complete -c botctl -n "__fish_botctl_using_subcommand auth; and __fish_seen_subc
 complete -c botctl -n "__fish_botctl_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "set-cookies" -d 'Validate a cookie file and install it for a bot (mode 0600), then check it; a bot stopped for an invalid session starts again once it is valid'
 complete -c botctl -n "__fish_botctl_using_subcommand auth; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c botctl -n "__fish_botctl_using_subcommand update" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand update" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand update" -l all -d 'Every bot with an [update] section'
 complete -c botctl -n "__fish_botctl_using_subcommand update" -l json -d 'Print what was done to each bot as JSON'
 complete -c botctl -n "__fish_botctl_using_subcommand update" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand update" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand notify; and not __fish_seen_subcommand_from test help" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand notify; and not __fish_seen_subcommand_from test help" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand notify; and not __fish_seen_subcommand_from test help" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand notify; and not __fish_seen_subcommand_from test help" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand notify; and not __fish_seen_subcommand_from test help" -f -a "test" -d 'Send one test message to every configured channel and say what happened'
 complete -c botctl -n "__fish_botctl_using_subcommand notify; and not __fish_seen_subcommand_from test help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c botctl -n "__fish_botctl_using_subcommand notify; and __fish_seen_subcommand_from test" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand notify; and __fish_seen_subcommand_from test" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand notify; and __fish_seen_subcommand_from test" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand notify; and __fish_seen_subcommand_from test" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand notify; and __fish_seen_subcommand_from help" -f -a "test" -d 'Send one test message to every configured channel and say what happened'
 complete -c botctl -n "__fish_botctl_using_subcommand notify; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c botctl -n "__fish_botctl_using_subcommand templates; and not __fish_seen_subcommand_from list help" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand templates; and not __fish_seen_subcommand_from list help" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand templates; and not __fish_seen_subcommand_from list help" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand templates; and not __fish_seen_subcommand_from list help" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand templates; and not __fish_seen_subcommand_from list help" -f -a "list" -d 'The templates, with the number of bots using each'
 complete -c botctl -n "__fish_botctl_using_subcommand templates; and not __fish_seen_subcommand_from list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c botctl -n "__fish_botctl_using_subcommand templates; and __fish_seen_subcommand_from list" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand templates; and __fish_seen_subcommand_from list" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand templates; and __fish_seen_subcommand_from list" -l json -d 'Print JSON instead of a table'
 complete -c botctl -n "__fish_botctl_using_subcommand templates; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand templates; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand templates; and __fish_seen_subcommand_from help" -f -a "list" -d 'The templates, with the number of bots using each'
 complete -c botctl -n "__fish_botctl_using_subcommand templates; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c botctl -n "__fish_botctl_using_subcommand forecast" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand forecast" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand forecast" -l json -d 'Print JSON instead of a table'
 complete -c botctl -n "__fish_botctl_using_subcommand forecast" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand forecast" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand storage" -s u -l user -d 'Only this owner' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand storage" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand storage" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand storage" -l json -d 'Print JSON instead of a table'
 complete -c botctl -n "__fish_botctl_using_subcommand storage" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand storage" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand cleanup" -s u -l user -d 'Only this owner\'s bots' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand cleanup" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand cleanup" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand cleanup" -l force -d 'Remove what the plan lists (without it, nothing is deleted)'
 complete -c botctl -n "__fish_botctl_using_subcommand cleanup" -l json -d 'Print the plan (or, with --force, what was removed) as JSON'
 complete -c botctl -n "__fish_botctl_using_subcommand cleanup" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand cleanup" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand agent; and not __fish_seen_subcommand_from run start stop restart status install uninstall help" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand agent; and not __fish_seen_subcommand_from run start stop restart status install uninstall help" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand agent; and not __fish_seen_subcommand_from run start stop restart status install uninstall help" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand agent; and not __fish_seen_subcommand_from run start stop restart status install uninstall help" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand agent; and not __fish_seen_subcommand_from run start stop restart status install uninstall help" -f -a "run" -d 'Run the agent in the foreground (what the CLI starts in the background)'
@@ -232,28 +264,35 @@ complete -c botctl -n "__fish_botctl_using_subcommand agent; and not __fish_seen
 complete -c botctl -n "__fish_botctl_using_subcommand agent; and not __fish_seen_subcommand_from run start stop restart status install uninstall help" -f -a "uninstall" -d 'Remove the systemd unit written by `agent install`'
 complete -c botctl -n "__fish_botctl_using_subcommand agent; and not __fish_seen_subcommand_from run start stop restart status install uninstall help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from run" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from run" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from run" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from run" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from start" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from start" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from start" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from stop" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from stop" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from stop" -l keep-bots -d 'Leave the bots running; the next agent adopts them'
 complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from stop" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from stop" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from restart" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from restart" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from restart" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from restart" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from status" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from status" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from status" -l json -d 'Print JSON instead of a table'
 complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from install" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from install" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from install" -l system -d 'A system unit in /etc/systemd/system (needs root and a home: --home or BOTCTL_HOME) instead of a user unit in ~/.config/systemd/user'
 complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from install" -l now -d 'Also enable and start it now (`systemctl enable --now`)'
 complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from install" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from install" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from uninstall" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from uninstall" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from uninstall" -l system -d 'The system unit instead of the user unit'
 complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from uninstall" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from uninstall" -s V -l version -d 'Print version'
@@ -266,6 +305,7 @@ complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_sub
 complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from help" -f -a "uninstall" -d 'Remove the systemd unit written by `agent install`'
 complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c botctl -n "__fish_botctl_using_subcommand completions" -l home -d 'Put everything (config, bots, logs, state, socket) under this directory' -r -F
+complete -c botctl -n "__fish_botctl_using_subcommand completions" -l host -d 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)' -r -f
 complete -c botctl -n "__fish_botctl_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c botctl -n "__fish_botctl_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c botctl -n "__fish_botctl_using_subcommand help; and not __fish_seen_subcommand_from status top start stop restart recover bots logs events reload config auth update notify templates forecast storage cleanup agent completions help" -f -a "status" -d 'Show the agent and every bot (or the ones named): state, pid, uptime, restarts, last exit. Exits 0 when every bot is where it is wanted, 1 when something needs attention'
@@ -328,28 +368,66 @@ function __fish_botctl_live --argument-names kind
 end
 complete -c botctl -n "__fish_botctl_using_subcommand status" -f -a "(__fish_botctl_live bots)"
 complete -c botctl -n "__fish_botctl_using_subcommand status" -s u -l user -r -f -a "(__fish_botctl_live owners)"
+complete -c botctl -n "__fish_botctl_using_subcommand status" -l hosts -r -f -a "(__fish_botctl_live hosts)"
+complete -c botctl -n "__fish_botctl_using_subcommand status" -l host -r -f -a "(__fish_botctl_live hosts)"
+complete -c botctl -n "__fish_botctl_using_subcommand top" -l host -r -f -a "(__fish_botctl_live hosts)"
 complete -c botctl -n "__fish_botctl_using_subcommand start" -f -a "(__fish_botctl_live bots)"
 complete -c botctl -n "__fish_botctl_using_subcommand start" -s u -l user -r -f -a "(__fish_botctl_live owners)"
 complete -c botctl -n "__fish_botctl_using_subcommand start" -l template -r -f -a "(__fish_botctl_live templates)"
+complete -c botctl -n "__fish_botctl_using_subcommand start" -l host -r -f -a "(__fish_botctl_live hosts)"
 complete -c botctl -n "__fish_botctl_using_subcommand stop" -f -a "(__fish_botctl_live bots)"
 complete -c botctl -n "__fish_botctl_using_subcommand stop" -s u -l user -r -f -a "(__fish_botctl_live owners)"
 complete -c botctl -n "__fish_botctl_using_subcommand stop" -l template -r -f -a "(__fish_botctl_live templates)"
+complete -c botctl -n "__fish_botctl_using_subcommand stop" -l host -r -f -a "(__fish_botctl_live hosts)"
 complete -c botctl -n "__fish_botctl_using_subcommand restart" -f -a "(__fish_botctl_live bots)"
 complete -c botctl -n "__fish_botctl_using_subcommand restart" -s u -l user -r -f -a "(__fish_botctl_live owners)"
 complete -c botctl -n "__fish_botctl_using_subcommand restart" -l template -r -f -a "(__fish_botctl_live templates)"
+complete -c botctl -n "__fish_botctl_using_subcommand restart" -l host -r -f -a "(__fish_botctl_live hosts)"
 complete -c botctl -n "__fish_botctl_using_subcommand recover" -f -a "(__fish_botctl_live bots)"
+complete -c botctl -n "__fish_botctl_using_subcommand recover" -l host -r -f -a "(__fish_botctl_live hosts)"
+complete -c botctl -n "__fish_botctl_using_subcommand bots" -l host -r -f -a "(__fish_botctl_live hosts)"
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from list" -s u -l user -r -f -a "(__fish_botctl_live owners)"
+complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from list" -l host -r -f -a "(__fish_botctl_live hosts)"
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from add" -s u -l user -r -f -a "(__fish_botctl_live owners)"
+complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from add" -l host -r -f -a "(__fish_botctl_live hosts)"
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from create" -s u -l user -r -f -a "(__fish_botctl_live owners)"
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from create" -s t -l template -r -f -a "(__fish_botctl_live templates)"
+complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from create" -l host -r -f -a "(__fish_botctl_live hosts)"
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from remove" -f -a "(__fish_botctl_live bots)"
+complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from remove" -l host -r -f -a "(__fish_botctl_live hosts)"
 complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from show" -f -a "(__fish_botctl_live bots)"
+complete -c botctl -n "__fish_botctl_using_subcommand bots; and __fish_seen_subcommand_from show" -l host -r -f -a "(__fish_botctl_live hosts)"
 complete -c botctl -n "__fish_botctl_using_subcommand logs" -f -a "(__fish_botctl_live bots)"
 complete -c botctl -n "__fish_botctl_using_subcommand logs" -s u -l user -r -f -a "(__fish_botctl_live owners)"
+complete -c botctl -n "__fish_botctl_using_subcommand logs" -l host -r -f -a "(__fish_botctl_live hosts)"
 complete -c botctl -n "__fish_botctl_using_subcommand events" -l bot -r -f -a "(__fish_botctl_live bots)"
 complete -c botctl -n "__fish_botctl_using_subcommand events" -l user -r -f -a "(__fish_botctl_live owners)"
+complete -c botctl -n "__fish_botctl_using_subcommand events" -l host -r -f -a "(__fish_botctl_live hosts)"
+complete -c botctl -n "__fish_botctl_using_subcommand reload" -l host -r -f -a "(__fish_botctl_live hosts)"
+complete -c botctl -n "__fish_botctl_using_subcommand config" -l host -r -f -a "(__fish_botctl_live hosts)"
+complete -c botctl -n "__fish_botctl_using_subcommand config; and __fish_seen_subcommand_from check" -l host -r -f -a "(__fish_botctl_live hosts)"
+complete -c botctl -n "__fish_botctl_using_subcommand auth" -l host -r -f -a "(__fish_botctl_live hosts)"
 complete -c botctl -n "__fish_botctl_using_subcommand auth; and __fish_seen_subcommand_from check" -f -a "(__fish_botctl_live bots)"
+complete -c botctl -n "__fish_botctl_using_subcommand auth; and __fish_seen_subcommand_from check" -l host -r -f -a "(__fish_botctl_live hosts)"
 complete -c botctl -n "__fish_botctl_using_subcommand auth; and __fish_seen_subcommand_from set-cookies" -a "(__fish_botctl_live bots)"
+complete -c botctl -n "__fish_botctl_using_subcommand auth; and __fish_seen_subcommand_from set-cookies" -l host -r -f -a "(__fish_botctl_live hosts)"
 complete -c botctl -n "__fish_botctl_using_subcommand update" -f -a "(__fish_botctl_live bots)"
+complete -c botctl -n "__fish_botctl_using_subcommand update" -l host -r -f -a "(__fish_botctl_live hosts)"
+complete -c botctl -n "__fish_botctl_using_subcommand notify" -l host -r -f -a "(__fish_botctl_live hosts)"
+complete -c botctl -n "__fish_botctl_using_subcommand notify; and __fish_seen_subcommand_from test" -l host -r -f -a "(__fish_botctl_live hosts)"
+complete -c botctl -n "__fish_botctl_using_subcommand templates" -l host -r -f -a "(__fish_botctl_live hosts)"
+complete -c botctl -n "__fish_botctl_using_subcommand templates; and __fish_seen_subcommand_from list" -l host -r -f -a "(__fish_botctl_live hosts)"
+complete -c botctl -n "__fish_botctl_using_subcommand forecast" -l host -r -f -a "(__fish_botctl_live hosts)"
 complete -c botctl -n "__fish_botctl_using_subcommand storage" -s u -l user -r -f -a "(__fish_botctl_live owners)"
+complete -c botctl -n "__fish_botctl_using_subcommand storage" -l host -r -f -a "(__fish_botctl_live hosts)"
 complete -c botctl -n "__fish_botctl_using_subcommand cleanup" -s u -l user -r -f -a "(__fish_botctl_live owners)"
+complete -c botctl -n "__fish_botctl_using_subcommand cleanup" -l host -r -f -a "(__fish_botctl_live hosts)"
+complete -c botctl -n "__fish_botctl_using_subcommand agent" -l host -r -f -a "(__fish_botctl_live hosts)"
+complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from run" -l host -r -f -a "(__fish_botctl_live hosts)"
+complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from start" -l host -r -f -a "(__fish_botctl_live hosts)"
+complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from stop" -l host -r -f -a "(__fish_botctl_live hosts)"
+complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from restart" -l host -r -f -a "(__fish_botctl_live hosts)"
+complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from status" -l host -r -f -a "(__fish_botctl_live hosts)"
+complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from install" -l host -r -f -a "(__fish_botctl_live hosts)"
+complete -c botctl -n "__fish_botctl_using_subcommand agent; and __fish_seen_subcommand_from uninstall" -l host -r -f -a "(__fish_botctl_live hosts)"
+complete -c botctl -n "__fish_botctl_using_subcommand completions" -l host -r -f -a "(__fish_botctl_live hosts)"

@@ -211,6 +211,29 @@ fn bash_completes_names_from_the_files_when_no_agent_runs_and_starts_none() {
 }
 
 #[test]
+fn bash_completes_host_names_from_the_hosts_file() {
+    let home = Home::new();
+    std::fs::write(
+        home.file("hosts.toml"),
+        "[hosts.web1]\naddress = \"ssh://a@web1\"\n[hosts.web2]\naddress = \"ssh://a@web2\"\n[hosts.db]\naddress = \"ssh://a@db\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        bash_complete(&home, &["botctl", "--host", ""]),
+        ["db", "web1", "web2"]
+    );
+    assert_eq!(
+        bash_complete(&home, &["botctl", "restart", "--host", "w"]),
+        ["web1", "web2"]
+    );
+    assert_eq!(
+        bash_complete(&home, &["botctl", "status", "--hosts", "d"]),
+        ["db"]
+    );
+    assert_no_agent(&home);
+}
+
+#[test]
 fn bash_completes_names_from_the_running_agent() {
     let home = Home::fast();
     home.write_bot("alpha", &sleeper("alice"));

@@ -13,6 +13,7 @@ mod files;
 mod forecast;
 mod habits;
 mod health;
+mod hosts;
 mod logs;
 mod notify_bots;
 mod persistence;

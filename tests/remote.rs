@@ -127,14 +127,6 @@ fn serve(
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn config(tg: &FakeTelegram, http_port: u16) -> String {
     format!(
         "{FAST}

@@ -575,6 +575,15 @@ pub fn lines_of(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
     rx
 }
 
+/// A TCP port on 127.0.0.1 that nothing listens on (at the moment of asking).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("binding a free port")
+        .local_addr()
+        .expect("its address")
+        .port()
+}
+
 /// Kills a process this test started (a locker, a flood, a forger) when the test ends,
 /// however it ends.
 pub struct KillOnDrop(pub std::process::Child);

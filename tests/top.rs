@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::support::*;
 
 /// A tmux server of the test's own (its own socket), killed with that socket when dropped.
-struct Tmux {
+pub(crate) struct Tmux {
     socket: String,
     /// The socket's file, removed with the server.
     path: Option<String>,
@@ -18,7 +18,7 @@ impl Tmux {
     /// One 80x24 pane running `botctl top` for `home`; when top ends the pane prints its exit
     /// code, then `icanon` when the terminal is back in canonical mode (`-icanon` if raw mode
     /// was left on), then waits.
-    fn top(home: &Home, env: &str) -> Tmux {
+    pub(crate) fn top(home: &Home, env: &str) -> Tmux {
         static N: AtomicU32 = AtomicU32::new(0);
         let socket = format!(
             "botctl-top-{}-{}",
@@ -61,7 +61,7 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    fn keys(&self, keys: &[&str]) {
+    pub(crate) fn keys(&self, keys: &[&str]) {
         let mut args = vec!["send-keys"];
         args.extend(keys);
         let out = self.command(&args).output().expect("tmux send-keys");
@@ -70,7 +70,7 @@ impl Tmux {
 
     /// Waits until the screen holds every one of `parts`; returns it.
     #[track_caller]
-    fn wait_screen(&self, parts: &[&str]) -> String {
+    pub(crate) fn wait_screen(&self, parts: &[&str]) -> String {
         wait_for(&format!("the screen to show {parts:?}"), WAIT, || {
             let screen = self.screen(false);
             ensure(parts.iter().all(|p| screen.contains(p)), screen.clone()).map(|_| screen)

@@ -38,6 +38,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "BOTCTL_HOME", value_name = "DIR")]
     pub home: Option<PathBuf>,
 
+    /// Run the command against the agent on another host, over ssh: an ssh://user@host[:port]
+    /// address or a host named in hosts.toml (see `botctl status --hosts`).
+    #[arg(long, global = true, env = "BOTCTL_HOST", value_name = "HOST")]
+    pub host: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -209,6 +214,20 @@ pub enum Command {
         #[arg(value_enum)]
         kind: NameKind,
     },
+    /// What `--host` runs on the other host over ssh: bridges stdin and stdout to the agent's
+    /// socket (starting the agent as usual), or with ARGS runs that command until stdin closes.
+    #[command(name = "__stdio", hide = true)]
+    Stdio {
+        /// Only reach a running agent: exit 3 when none runs.
+        #[arg(long)]
+        no_start: bool,
+        /// What the caller calls this host: the command's errors begin with it.
+        #[arg(long, value_name = "NAME")]
+        called: Option<String>,
+        /// A command to run here instead (`logs -f BOT`), ended when the caller goes away.
+        #[arg(last = true, value_name = "ARGS")]
+        args: Vec<std::ffi::OsString>,
+    },
     /// For maintainers: write DIR/completions/ and DIR/man/ from these definitions.
     #[command(name = "__generate-docs", hide = true)]
     GenerateDocs {
@@ -223,6 +242,8 @@ pub enum NameKind {
     Bots,
     Owners,
     Templates,
+    /// The hosts named in hosts.toml (for `--host`), read from the file alone.
+    Hosts,
 }
 
 #[derive(Debug, Args)]
@@ -236,6 +257,31 @@ pub struct StatusArgs {
     /// Print JSON (with a `summary` object) instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Several hosts in one table with a HOST column, asked at once: names from hosts.toml
+    /// or ssh:// addresses, comma-separated.
+    #[arg(
+        long,
+        value_name = "HOST",
+        value_delimiter = ',',
+        conflicts_with = "all_hosts"
+    )]
+    pub hosts: Vec<String>,
+    /// Every host named in hosts.toml.
+    #[arg(long)]
+    pub all_hosts: bool,
+}
+
+impl StatusArgs {
+    /// `status` or `status --json`: every bot of this host.
+    pub fn all(json: bool) -> StatusArgs {
+        StatusArgs {
+            bots: Vec::new(),
+            user: None,
+            json,
+            hosts: Vec::new(),
+            all_hosts: false,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use botctl_proto::paths::{HOME_ENV, READY_FD_ENV};
+use botctl_proto::config::Host;
+use botctl_proto::paths::{HOME_ENV, HOST_ENV, READY_FD_ENV};
 use botctl_proto::{
     AgentClient, AgentInfo, ClientHello, ErrorKind, MAX_FRAME_BYTES, PROTOCOL_VERSION, Paths,
     VERSION,
@@ -34,6 +35,8 @@ pub struct Target {
     pub paths: Paths,
     /// The home given by --home or BOTCTL_HOME, passed to a started agent.
     pub home: Option<PathBuf>,
+    /// `--host`: the agent is that host's, reached over ssh; `paths` are then unused.
+    pub host: Option<Host>,
 }
 
 enum Probe {
@@ -50,6 +53,9 @@ pub fn ctx(timeout: Duration) -> tarpc::context::Context {
 
 /// Connects to a running agent; `None` when nothing answers.
 pub async fn connect_existing(target: &Target) -> Result<Option<Session>, CliError> {
+    if let Some(host) = &target.host {
+        return crate::ssh::connect(host, true).await.map(Some);
+    }
     match probe(target).await? {
         Probe::Up(s) => Ok(Some(s)),
         Probe::Down => Ok(None),
@@ -59,6 +65,9 @@ pub async fn connect_existing(target: &Target) -> Result<Option<Session>, CliErr
 /// Connects, starting an agent when none answers. Racing CLIs each start one; the losers'
 /// agents find the lock taken and say `busy`, and those CLIs wait for the winner's socket.
 pub async fn connect(target: &Target) -> Result<Session, CliError> {
+    if let Some(host) = &target.host {
+        return crate::ssh::connect(host, false).await;
+    }
     let deadline = Instant::now() + START_DEADLINE;
     let mut started = None;
     let mut holder = None;
@@ -150,6 +159,9 @@ fn not_answering(target: &Target, pid: u32) -> CliError {
 /// socket or its directory was removed, and the agent is binding it again); `None` when
 /// no agent runs.
 pub async fn connect_running(target: &Target) -> Result<Option<Session>, CliError> {
+    if target.host.is_some() {
+        return connect_existing(target).await;
+    }
     if let Some(session) = connect_existing(target).await? {
         return Ok(Some(session));
     }
@@ -235,6 +247,17 @@ where
     F: Fn(AgentClient) -> Fut,
     Fut: std::future::Future<Output = Result<T, tarpc::client::RpcError>>,
 {
+    // Over ssh too the two go out together; the far side starts its agent itself, so a
+    // failed hello is the answer.
+    if let Some(host) = &target.host {
+        let link = crate::ssh::open(host, false)?;
+        let (agent, answer) = futures::join!(
+            link.client.hello(ctx(crate::ssh::deadline(host)), hello()),
+            first(link.client.clone())
+        );
+        let session = link.session(agent).await?;
+        return Ok((session, answer?));
+    }
     if let Ok(Some(client)) = open(target).await {
         let (agent, answer) = futures::join!(
             client.hello(ctx(Duration::from_secs(5)), hello()),
@@ -249,7 +272,7 @@ where
     Ok((session, answer))
 }
 
-fn hello() -> ClientHello {
+pub(crate) fn hello() -> ClientHello {
     ClientHello {
         version: VERSION.to_string(),
         protocol: PROTOCOL_VERSION,
@@ -320,7 +343,9 @@ fn start_agent(target: &Target) -> Result<(u32, OwnedFd), CliError> {
         .env(READY_FD_ENV, "3")
         .stdin(Stdio::null())
         .stdout(log)
-        .stderr(log2);
+        .stderr(log2)
+        // The agent is this host's: a BOTCTL_HOST in the caller's environment is not its.
+        .env_remove(HOST_ENV);
     match &target.home {
         Some(home) => cmd.env(HOME_ENV, home),
         None => cmd.env_remove(HOME_ENV),

@@ -95,6 +95,7 @@ fn live_kind(arg: &Arg) -> Option<NameKind> {
         "BOT" => Some(NameKind::Bots),
         "OWNER" => Some(NameKind::Owners),
         "TEMPLATE" => Some(NameKind::Templates),
+        "HOST" => Some(NameKind::Hosts),
         _ => None,
     }
 }

@@ -6,6 +6,7 @@ pub mod client;
 mod commands;
 pub mod docs;
 pub mod render;
+mod ssh;
 mod systemd;
 pub mod tail;
 mod top;
@@ -72,16 +73,10 @@ impl From<tarpc::client::RpcError> for CliError {
 /// Anything else, or anything more, goes through clap.
 fn common(args: &[std::ffi::OsString]) -> Option<Cli> {
     let command = match args {
-        [a] if a == "status" => args::Command::Status(args::StatusArgs {
-            bots: Vec::new(),
-            user: None,
-            json: false,
-        }),
-        [a, b] if a == "status" && b == "--json" => args::Command::Status(args::StatusArgs {
-            bots: Vec::new(),
-            user: None,
-            json: true,
-        }),
+        [a] if a == "status" => args::Command::Status(args::StatusArgs::all(false)),
+        [a, b] if a == "status" && b == "--json" => {
+            args::Command::Status(args::StatusArgs::all(true))
+        }
         [a, b] if a == "agent" && b == "run" => args::Command::Agent {
             command: args::AgentCommand::Run,
         },
@@ -89,6 +84,7 @@ fn common(args: &[std::ffi::OsString]) -> Option<Cli> {
     };
     Some(Cli {
         home: std::env::var_os(botctl_proto::paths::HOME_ENV).map(Into::into),
+        host: std::env::var(botctl_proto::paths::HOST_ENV).ok(),
         command,
     })
 }
@@ -99,6 +95,21 @@ fn parse() -> Cli {
     let mut command = Cli::command().color(render::color_choice());
     let matches = command.get_matches_mut();
     Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut command).exit())
+}
+
+/// The host `--host` (or `BOTCTL_HOST`) names, for a command that goes there.
+fn remote_host(cli: &Cli, paths: &Paths) -> Result<Option<botctl_proto::config::Host>, CliError> {
+    let Some(given) = cli.host.as_deref().filter(|h| !h.is_empty()) else {
+        return Ok(None);
+    };
+    match commands::reach(&cli.command) {
+        commands::Reach::Here => Ok(None),
+        commands::Reach::Refused(why) => Err(CliError {
+            code: 2,
+            message: why.to_string(),
+        }),
+        commands::Reach::Agent | commands::Reach::There => ssh::resolve(paths, given).map(Some),
+    }
 }
 
 pub fn main() -> Run {
@@ -129,7 +140,14 @@ pub fn main() -> Run {
     {
         return Run::Agent(Box::new(paths));
     }
-    let target = client::Target { paths, home };
+    let host = match remote_host(&cli, &paths) {
+        Ok(host) => host,
+        Err(e) => {
+            eprintln!("botctl: error: {}", e.message);
+            return Run::Exit(ExitCode::from(e.code));
+        }
+    };
+    let target = client::Target { paths, home, host };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -140,7 +158,19 @@ pub fn main() -> Run {
             return Run::Exit(ExitCode::from(1));
         }
     };
-    let result = runtime.block_on(commands::run(cli.command, &target));
+    let result = match &target.host {
+        Some(host) => runtime
+            .block_on(async {
+                if commands::reach(&cli.command) == commands::Reach::There {
+                    let args = ssh::args_for_there(std::env::args_os().skip(1));
+                    ssh::run_there(host, args).await
+                } else {
+                    commands::run(cli.command, &target).await
+                }
+            })
+            .map_err(|e| ssh::on(&host.name, e)),
+        None => runtime.block_on(commands::run(cli.command, &target)),
+    };
     Run::Exit(match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

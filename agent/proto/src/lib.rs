@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 pub use paths::Paths;
 
 /// Bumped whenever a wire type or the service changes shape.
-pub const PROTOCOL_VERSION: u32 = 11;
+pub const PROTOCOL_VERSION: u32 = 12;
 
 /// The version of this build, the same for the CLI and the agent of one binary.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -85,8 +85,10 @@ pub struct AgentInfo {
     pub started_at_ms: i64,
     pub uptime_secs: u64,
     pub home: String,
+    /// The agent's host name: over `--host`, which machine answered.
+    pub host: String,
     /// What keeps each bot's processes together; None while the agent is still starting.
-    pub containment: Option<ContainmentInfo>,
+    pub containment: Option<Box<ContainmentInfo>>,
 }
 
 /// How bots are contained: a cgroup each, or the subreaper fallback, or (when `cgroup` was
@@ -752,6 +754,15 @@ pub trait Agent {
     async fn top() -> TopReport;
     /// What will break next: every forecast the caller may see, soonest first.
     async fn forecast() -> Vec<Forecast>;
+}
+
+/// This machine's host name (the kernel's), or `unknown`.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// Milliseconds since the Unix epoch, the time unit on the wire.

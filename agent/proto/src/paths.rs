@@ -6,6 +6,13 @@ use std::path::{Path, PathBuf};
 /// The environment variable that puts everything under one directory.
 pub const HOME_ENV: &str = "BOTCTL_HOME";
 
+/// The environment variable that sends commands to another host (`--host`).
+pub const HOST_ENV: &str = "BOTCTL_HOST";
+
+/// The environment variable naming the hosts file, instead of `hosts.toml` beside
+/// `botctl.toml`.
+pub const HOSTS_FILE_ENV: &str = "BOTCTL_HOSTS_FILE";
+
 /// The environment variable naming the fd on which an agent started by the CLI reports
 /// readiness: one line, `ready`, `busy` (another agent holds the lock) or `error: ...`.
 pub const READY_FD_ENV: &str = "BOTCTL_READY_FD";
@@ -19,6 +26,8 @@ pub struct Paths {
     /// The directory shown to the user as "home" (BOTCTL_HOME, or the config dir).
     pub home: PathBuf,
     pub config_file: PathBuf,
+    /// `hosts.toml`: the hosts `--host NAME` reaches (`BOTCTL_HOSTS_FILE` overrides it).
+    pub hosts_file: PathBuf,
     pub bots_dir: PathBuf,
     pub templates_dir: PathBuf,
     /// `bots/USER/NAME/`: the bots' working directories.
@@ -47,6 +56,7 @@ impl Paths {
         Paths {
             home: shown.to_path_buf(),
             config_file: config.join("botctl.toml"),
+            hosts_file: config.join("hosts.toml"),
             bots_dir: config.join("bots.d"),
             templates_dir: data.join("templates"),
             bots_root: data.join("bots"),

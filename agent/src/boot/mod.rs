@@ -6,6 +6,7 @@ pub mod rebind;
 pub mod sdnotify;
 pub mod services;
 pub mod supervise;
+mod trim;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -146,6 +147,8 @@ pub async fn serve(
     );
 
     let _ = loaded.send(Some(ops.clone()));
+    // Start-up is over: its code need not stay resident.
+    trim::drop_clean_file_pages();
     phase("serving");
     early.abort();
     let rpc = Rpc {

@@ -102,10 +102,10 @@ pub fn tree() -> Option<&'static Tree> {
 }
 
 /// What `status` and `agent status` show (without the owners, which `status` adds).
-pub fn info() -> Option<ContainmentInfo> {
+pub fn info() -> Option<Box<ContainmentInfo>> {
     let f = in_force()?;
     let tree = f.cgroups.as_ref().map(|(_, t)| t);
-    Some(ContainmentInfo {
+    Some(Box::new(ContainmentInfo {
         mode: f.kind,
         reason: f.reason.clone(),
         cgroup: tree.map(|t| t.dir.display().to_string()),
@@ -118,7 +118,7 @@ pub fn info() -> Option<ContainmentInfo> {
             })
             .unwrap_or_default(),
         root_owners: Vec::new(),
-    })
+    }))
 }
 
 /// Removes the agent's subtree at its exit, when no bot's cgroup is left in it (bots left

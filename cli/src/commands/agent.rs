@@ -167,7 +167,7 @@ async fn status(target: &Target, json: bool) -> Result<(), CliError> {
             st.bots.unwrap_or(0),
             a.home
         );
-        for line in a.containment.iter().flat_map(render::containment) {
+        for line in a.containment.iter().flat_map(|c| render::containment(c)) {
             println!("  {line}");
         }
         for issue in &st.sections_off {

@@ -26,6 +26,8 @@ pub fn run(shell: clap_complete::Shell) {
 pub async fn names(target: &Target, kind: NameKind) -> Result<(), CliError> {
     let names = match tokio::time::timeout(ASK_AGENT, from_agent(target, kind)).await {
         Ok(Some(names)) => names,
+        // This machine's files say nothing of another host's fleet.
+        _ if target.host.is_some() => BTreeSet::new(),
         _ => from_files(&target.paths, kind),
     };
     let mut out = String::new();
@@ -38,6 +40,10 @@ pub async fn names(target: &Target, kind: NameKind) -> Result<(), CliError> {
 }
 
 async fn from_agent(target: &Target, kind: NameKind) -> Option<BTreeSet<String>> {
+    // Hosts are this machine's file's, never an agent's.
+    if kind == NameKind::Hosts {
+        return None;
+    }
     let session = connect_existing(target).await.ok()??;
     let client = &session.client;
     Some(match kind {
@@ -61,6 +67,7 @@ async fn from_agent(target: &Target, kind: NameKind) -> Option<BTreeSet<String>>
             .into_iter()
             .map(|t| t.name)
             .collect(),
+        NameKind::Hosts => return None,
     })
 }
 
@@ -82,6 +89,9 @@ fn from_files(paths: &Paths, kind: NameKind) -> BTreeSet<String> {
             .filter(|(name, path)| config::valid_bot_name(name) && path.is_dir())
             .map(|(name, _)| name)
             .collect(),
+        NameKind::Hosts => crate::ssh::hosts_file(paths)
+            .map(|file| file.names().into_iter().collect())
+            .unwrap_or_default(),
     }
 }
 

@@ -14,15 +14,53 @@ mod notify;
 mod ready;
 mod reload;
 mod status;
+mod stdio;
 mod storage;
 mod templates;
 mod update;
 
 use crate::CliError;
 use crate::args::{
-    AuthCommand, BotsCommand, Command, ConfigCommand, NotifyCommand, TemplatesCommand,
+    AgentCommand, AuthCommand, BotsCommand, Command, ConfigCommand, NameKind, NotifyCommand,
+    TemplatesCommand,
 };
 use crate::client::Target;
+
+/// Where a command does its work when `--host` names another machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Here, whatever `--host` says (completion scripts, docs, the agent itself, the bridge).
+    Here,
+    /// Calls to the host's agent, over ssh.
+    Agent,
+    /// Run whole on the host (`botctl` there): it reads the host's files or manages its agent.
+    There,
+    /// Not over ssh; the reason says what to do instead.
+    Refused(&'static str),
+}
+
+pub fn reach(command: &Command) -> Reach {
+    match command {
+        Command::Completions { .. }
+        | Command::GenerateDocs { .. }
+        | Command::Stdio { .. }
+        | Command::Complete {
+            kind: NameKind::Hosts,
+        }
+        | Command::Agent {
+            command: AgentCommand::Run,
+        } => Reach::Here,
+        // Several hosts are named by `--hosts`, each reached on its own.
+        Command::Status(s) if !s.hosts.is_empty() || s.all_hosts => Reach::Here,
+        Command::Logs { .. } | Command::Config { .. } | Command::Agent { .. } => Reach::There,
+        Command::Auth {
+            command: AuthCommand::SetCookies { .. },
+        } => Reach::Refused(
+            "`auth set-cookies` reads FILE where the agent runs: copy it to the host (scp) and run `botctl auth set-cookies` there",
+        ),
+        _ => Reach::Agent,
+    }
+}
 
 pub async fn run(command: Command, target: &Target) -> Result<(), CliError> {
     match command {
@@ -134,5 +172,10 @@ pub async fn run(command: Command, target: &Target) -> Result<(), CliError> {
         }
         Command::Complete { kind } => completions::names(target, kind).await,
         Command::GenerateDocs { dir } => completions::generate_docs(&dir),
+        Command::Stdio {
+            no_start,
+            called,
+            args,
+        } => stdio::run(target, no_start, called, args).await,
     }
 }

@@ -7,9 +7,8 @@ use crate::client::{Target, connect, ctx};
 
 pub async fn test(target: &Target, message: Option<String>) -> Result<(), CliError> {
     let session = connect(target).await?;
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "this host".into());
+    // The agent's host, which is not this one over `--host`.
+    let host = &session.agent.host;
     let message =
         message.unwrap_or_else(|| format!("botctl test message from {host}: alerts reach you"));
     let outcome = session

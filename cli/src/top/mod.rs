@@ -100,10 +100,10 @@ async fn refresh_model(target: &Target, client: &mut Option<AgentClient>, model:
             .map(|s| s.client);
     }
     let Some(c) = client.as_ref() else {
-        model.message = Some(format!(
-            "no agent answers on {}",
-            target.paths.socket.display()
-        ));
+        model.message = Some(match &target.host {
+            Some(host) => format!("no agent answers on {}", host.name),
+            None => format!("no agent answers on {}", target.paths.socket.display()),
+        });
         return;
     };
     let bot = model.selected.clone().filter(|_| model.detail_open);
@@ -152,9 +152,16 @@ async fn refresh_model(target: &Target, client: &mut Option<AgentClient>, model:
         let mut events = events.unwrap_or_default();
         // Newest first: the pane is short.
         events.reverse();
-        let log = crate::tail::last_lines(&target.paths.stdout_log(&bot), DETAIL_LOG_LINES)
-            .map(|t| t.lines().map(str::to_string).collect())
-            .unwrap_or_default();
+        // The log is a file on the agent's machine; over ssh, say where it is.
+        let log = match &target.host {
+            Some(host) => vec![format!(
+                "(on {}: botctl --host {} logs {bot})",
+                host.name, host.name
+            )],
+            None => crate::tail::last_lines(&target.paths.stdout_log(&bot), DETAIL_LOG_LINES)
+                .map(|t| t.lines().map(str::to_string).collect())
+                .unwrap_or_default(),
+        };
         Detail {
             bot,
             said,

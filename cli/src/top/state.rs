@@ -420,6 +420,7 @@ pub(super) mod tests {
                     started_at_ms: 0,
                     uptime_secs: 0,
                     home: "/h".into(),
+                    host: "h".into(),
                     containment: None,
                 },
                 bots,

@@ -4,6 +4,7 @@
 mod bot;
 mod document;
 mod global;
+mod hosts;
 mod schedule;
 mod template;
 mod values;
@@ -22,6 +23,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 pub use bot::*;
 pub use global::*;
+pub use hosts::*;
 pub use schedule::Schedule;
 pub use template::*;
 pub use values::{Dur, format_duration, parse_duration};
