@@ -45,6 +45,8 @@ Register-ArgumentCompleter -Native -CommandName 'botctl' -ScriptBlock {
             [CompletionResult]::new('forecast', 'forecast', [CompletionResultType]::ParameterValue, 'What will break next, soonest first: bots whose memory grows towards max_memory_mb, the host''s disk and memory growing towards their thresholds, expiring sessions')
             [CompletionResult]::new('storage', 'storage', [CompletionResultType]::ParameterValue, 'Disk use per owner against quotas, and what template links save')
             [CompletionResult]::new('cleanup', 'cleanup', [CompletionResultType]::ParameterValue, 'Show what is garbage (old temp files, orphaned bot dirs, dangling links, old logs, stale records); --force removes it')
+            [CompletionResult]::new('tokens', 'tokens', [CompletionResultType]::ParameterValue, 'Make, list and revoke tokens for the HTTP API and the dashboard')
+            [CompletionResult]::new('dashboard', 'dashboard', [CompletionResultType]::ParameterValue, 'Print the dashboard''s address ([remote.http] listen, https when TLS is set)')
             [CompletionResult]::new('agent', 'agent', [CompletionResultType]::ParameterValue, 'Control the agent itself')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (bash, zsh, fish, elvish or powershell)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -468,6 +470,83 @@ Register-ArgumentCompleter -Native -CommandName 'botctl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'botctl;tokens' {
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Put everything (config, bots, logs, state, socket) under this directory')
+            [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Make a token and print it (the only time it is shown)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'The tokens: id, user, scope, created, expires, last used (never the token)')
+            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token by id: refused from then on, and its dashboard sessions end')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'botctl;tokens;create' {
+            [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'The person it is for: the owner whose bots it reaches')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'The person it is for: the owner whose bots it reaches')
+            [CompletionResult]::new('--expires', '--expires', [CompletionResultType]::ParameterName, 'Valid for this long, e.g. 30d, 12h (default: until revoked)')
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Put everything (config, bots, logs, state, socket) under this directory')
+            [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)')
+            [CompletionResult]::new('--read-only', '--read-only', [CompletionResultType]::ParameterName, 'Can look but not act (start, stop, restart, recover, cleanup are refused)')
+            [CompletionResult]::new('--admin', '--admin', [CompletionResultType]::ParameterName, 'Reaches every owner''s bots, the system figures, cleanup and /metrics')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print {"id", "token", ...} as JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'botctl;tokens;list' {
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Put everything (config, bots, logs, state, socket) under this directory')
+            [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON instead of a table')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'botctl;tokens;revoke' {
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Put everything (config, bots, logs, state, socket) under this directory')
+            [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the revoked token''s row as JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'botctl;tokens;help' {
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Make a token and print it (the only time it is shown)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'The tokens: id, user, scope, created, expires, last used (never the token)')
+            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token by id: refused from then on, and its dashboard sessions end')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'botctl;tokens;help;create' {
+            break
+        }
+        'botctl;tokens;help;list' {
+            break
+        }
+        'botctl;tokens;help;revoke' {
+            break
+        }
+        'botctl;tokens;help;help' {
+            break
+        }
+        'botctl;dashboard' {
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Put everything (config, bots, logs, state, socket) under this directory')
+            [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print {"url": ...} as JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'botctl;agent' {
             [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Put everything (config, bots, logs, state, socket) under this directory')
             [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)')
@@ -616,6 +695,8 @@ Register-ArgumentCompleter -Native -CommandName 'botctl' -ScriptBlock {
             [CompletionResult]::new('forecast', 'forecast', [CompletionResultType]::ParameterValue, 'What will break next, soonest first: bots whose memory grows towards max_memory_mb, the host''s disk and memory growing towards their thresholds, expiring sessions')
             [CompletionResult]::new('storage', 'storage', [CompletionResultType]::ParameterValue, 'Disk use per owner against quotas, and what template links save')
             [CompletionResult]::new('cleanup', 'cleanup', [CompletionResultType]::ParameterValue, 'Show what is garbage (old temp files, orphaned bot dirs, dangling links, old logs, stale records); --force removes it')
+            [CompletionResult]::new('tokens', 'tokens', [CompletionResultType]::ParameterValue, 'Make, list and revoke tokens for the HTTP API and the dashboard')
+            [CompletionResult]::new('dashboard', 'dashboard', [CompletionResultType]::ParameterValue, 'Print the dashboard''s address ([remote.http] listen, https when TLS is set)')
             [CompletionResult]::new('agent', 'agent', [CompletionResultType]::ParameterValue, 'Control the agent itself')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (bash, zsh, fish, elvish or powershell)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -713,6 +794,24 @@ Register-ArgumentCompleter -Native -CommandName 'botctl' -ScriptBlock {
             break
         }
         'botctl;help;cleanup' {
+            break
+        }
+        'botctl;help;tokens' {
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Make a token and print it (the only time it is shown)')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'The tokens: id, user, scope, created, expires, last used (never the token)')
+            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token by id: refused from then on, and its dashboard sessions end')
+            break
+        }
+        'botctl;help;tokens;create' {
+            break
+        }
+        'botctl;help;tokens;list' {
+            break
+        }
+        'botctl;help;tokens;revoke' {
+            break
+        }
+        'botctl;help;dashboard' {
             break
         }
         'botctl;help;agent' {

@@ -34,6 +34,9 @@ _botctl() {
             botctl,config)
                 cmd="botctl__subcmd__config"
                 ;;
+            botctl,dashboard)
+                cmd="botctl__subcmd__dashboard"
+                ;;
             botctl,events)
                 cmd="botctl__subcmd__events"
                 ;;
@@ -72,6 +75,9 @@ _botctl() {
                 ;;
             botctl,templates)
                 cmd="botctl__subcmd__templates"
+                ;;
+            botctl,tokens)
+                cmd="botctl__subcmd__tokens"
                 ;;
             botctl,top)
                 cmd="botctl__subcmd__top"
@@ -211,6 +217,9 @@ _botctl() {
             botctl__subcmd__help,config)
                 cmd="botctl__subcmd__help__subcmd__config"
                 ;;
+            botctl__subcmd__help,dashboard)
+                cmd="botctl__subcmd__help__subcmd__dashboard"
+                ;;
             botctl__subcmd__help,events)
                 cmd="botctl__subcmd__help__subcmd__events"
                 ;;
@@ -249,6 +258,9 @@ _botctl() {
                 ;;
             botctl__subcmd__help,templates)
                 cmd="botctl__subcmd__help__subcmd__templates"
+                ;;
+            botctl__subcmd__help,tokens)
+                cmd="botctl__subcmd__help__subcmd__tokens"
                 ;;
             botctl__subcmd__help,top)
                 cmd="botctl__subcmd__help__subcmd__top"
@@ -307,6 +319,15 @@ _botctl() {
             botctl__subcmd__help__subcmd__templates,list)
                 cmd="botctl__subcmd__help__subcmd__templates__subcmd__list"
                 ;;
+            botctl__subcmd__help__subcmd__tokens,create)
+                cmd="botctl__subcmd__help__subcmd__tokens__subcmd__create"
+                ;;
+            botctl__subcmd__help__subcmd__tokens,list)
+                cmd="botctl__subcmd__help__subcmd__tokens__subcmd__list"
+                ;;
+            botctl__subcmd__help__subcmd__tokens,revoke)
+                cmd="botctl__subcmd__help__subcmd__tokens__subcmd__revoke"
+                ;;
             botctl__subcmd__notify,help)
                 cmd="botctl__subcmd__notify__subcmd__help"
                 ;;
@@ -331,6 +352,30 @@ _botctl() {
             botctl__subcmd__templates__subcmd__help,list)
                 cmd="botctl__subcmd__templates__subcmd__help__subcmd__list"
                 ;;
+            botctl__subcmd__tokens,create)
+                cmd="botctl__subcmd__tokens__subcmd__create"
+                ;;
+            botctl__subcmd__tokens,help)
+                cmd="botctl__subcmd__tokens__subcmd__help"
+                ;;
+            botctl__subcmd__tokens,list)
+                cmd="botctl__subcmd__tokens__subcmd__list"
+                ;;
+            botctl__subcmd__tokens,revoke)
+                cmd="botctl__subcmd__tokens__subcmd__revoke"
+                ;;
+            botctl__subcmd__tokens__subcmd__help,create)
+                cmd="botctl__subcmd__tokens__subcmd__help__subcmd__create"
+                ;;
+            botctl__subcmd__tokens__subcmd__help,help)
+                cmd="botctl__subcmd__tokens__subcmd__help__subcmd__help"
+                ;;
+            botctl__subcmd__tokens__subcmd__help,list)
+                cmd="botctl__subcmd__tokens__subcmd__help__subcmd__list"
+                ;;
+            botctl__subcmd__tokens__subcmd__help,revoke)
+                cmd="botctl__subcmd__tokens__subcmd__help__subcmd__revoke"
+                ;;
             *)
                 ;;
         esac
@@ -338,7 +383,7 @@ _botctl() {
 
     case "${cmd}" in
         botctl)
-            opts="-h -V --home --host --help --version status top start stop restart recover bots logs events reload config auth update notify templates forecast storage cleanup agent completions help"
+            opts="-h -V --home --host --help --version status top start stop restart recover bots logs events reload config auth update notify templates forecast storage cleanup tokens dashboard agent completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1299,6 +1344,31 @@ _botctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        botctl__subcmd__dashboard)
+            opts="-h -V --json --home --host --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         botctl__subcmd__events)
             opts="-n -f -h -V --bot --user --since --lines --follow --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1376,7 +1446,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__help)
-            opts="status top start stop restart recover bots logs events reload config auth update notify templates forecast storage cleanup agent completions help"
+            opts="status top start stop restart recover bots logs events reload config auth update notify templates forecast storage cleanup tokens dashboard agent completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1683,6 +1753,20 @@ _botctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        botctl__subcmd__help__subcmd__dashboard)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         botctl__subcmd__help__subcmd__events)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1880,6 +1964,62 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__help__subcmd__templates__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__help__subcmd__tokens)
+            opts="create list revoke"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__help__subcmd__tokens__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__help__subcmd__tokens__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__help__subcmd__tokens__subcmd__revoke)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2433,6 +2573,188 @@ _botctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        botctl__subcmd__tokens)
+            opts="-h -V --home --host --help --version create list revoke help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__tokens__subcmd__create)
+            opts="-u -h -V --user --expires --read-only --admin --json --home --host --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -u)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --expires)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__tokens__subcmd__help)
+            opts="create list revoke help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__tokens__subcmd__help__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__tokens__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__tokens__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__tokens__subcmd__help__subcmd__revoke)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__tokens__subcmd__list)
+            opts="-h -V --json --home --host --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__tokens__subcmd__revoke)
+            opts="-h -V --json --home --host --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         botctl__subcmd__top)
             opts="-h -V --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -2596,6 +2918,8 @@ _botctl_live_sub() {
         ":forecast") return 0 ;;
         ":storage") return 0 ;;
         ":cleanup") return 0 ;;
+        ":tokens") return 0 ;;
+        ":dashboard") return 0 ;;
         ":agent") return 0 ;;
         ":completions") return 0 ;;
         "bots:list") return 0 ;;
@@ -2608,6 +2932,9 @@ _botctl_live_sub() {
         "auth:set-cookies") return 0 ;;
         "notify:test") return 0 ;;
         "templates:list") return 0 ;;
+        "tokens:create") return 0 ;;
+        "tokens:list") return 0 ;;
+        "tokens:revoke") return 0 ;;
         "agent:run") return 0 ;;
         "agent:start") return 0 ;;
         "agent:stop") return 0 ;;
@@ -2653,6 +2980,11 @@ _botctl_live_spec() {
         "forecast") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
         "storage") vopts=" -u --user --home --host "; lopts=" -u=owners --user=owners --host=hosts "; pos="" ;;
         "cleanup") vopts=" -u --user --home --host "; lopts=" -u=owners --user=owners --host=hosts "; pos="" ;;
+        "tokens") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "tokens create") vopts=" -u --user --expires --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "tokens list") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "tokens revoke") vopts=" --home --host "; lopts=" --host=hosts "; pos=" 0=- " ;;
+        "dashboard") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
         "agent") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
         "agent run") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
         "agent start") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;

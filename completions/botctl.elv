@@ -42,6 +42,8 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand forecast 'What will break next, soonest first: bots whose memory grows towards max_memory_mb, the host''s disk and memory growing towards their thresholds, expiring sessions'
             cand storage 'Disk use per owner against quotas, and what template links save'
             cand cleanup 'Show what is garbage (old temp files, orphaned bot dirs, dangling links, old logs, stale records); --force removes it'
+            cand tokens 'Make, list and revoke tokens for the HTTP API and the dashboard'
+            cand dashboard 'Print the dashboard''s address ([remote.http] listen, https when TLS is set)'
             cand agent 'Control the agent itself'
             cand completions 'Print a shell completion script (bash, zsh, fish, elvish or powershell)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -416,6 +418,73 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'botctl;tokens'= {
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand create 'Make a token and print it (the only time it is shown)'
+            cand list 'The tokens: id, user, scope, created, expires, last used (never the token)'
+            cand revoke 'Revoke a token by id: refused from then on, and its dashboard sessions end'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'botctl;tokens;create'= {
+            cand -u 'The person it is for: the owner whose bots it reaches'
+            cand --user 'The person it is for: the owner whose bots it reaches'
+            cand --expires 'Valid for this long, e.g. 30d, 12h (default: until revoked)'
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
+            cand --read-only 'Can look but not act (start, stop, restart, recover, cleanup are refused)'
+            cand --admin 'Reaches every owner''s bots, the system figures, cleanup and /metrics'
+            cand --json 'Print {"id", "token", ...} as JSON'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;tokens;list'= {
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
+            cand --json 'Print JSON instead of a table'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;tokens;revoke'= {
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
+            cand --json 'Print the revoked token''s row as JSON'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;tokens;help'= {
+            cand create 'Make a token and print it (the only time it is shown)'
+            cand list 'The tokens: id, user, scope, created, expires, last used (never the token)'
+            cand revoke 'Revoke a token by id: refused from then on, and its dashboard sessions end'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'botctl;tokens;help;create'= {
+        }
+        &'botctl;tokens;help;list'= {
+        }
+        &'botctl;tokens;help;revoke'= {
+        }
+        &'botctl;tokens;help;help'= {
+        }
+        &'botctl;dashboard'= {
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
+            cand --json 'Print {"url": ...} as JSON'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'botctl;agent'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
             cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
@@ -546,6 +615,8 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand forecast 'What will break next, soonest first: bots whose memory grows towards max_memory_mb, the host''s disk and memory growing towards their thresholds, expiring sessions'
             cand storage 'Disk use per owner against quotas, and what template links save'
             cand cleanup 'Show what is garbage (old temp files, orphaned bot dirs, dangling links, old logs, stale records); --force removes it'
+            cand tokens 'Make, list and revoke tokens for the HTTP API and the dashboard'
+            cand dashboard 'Print the dashboard''s address ([remote.http] listen, https when TLS is set)'
             cand agent 'Control the agent itself'
             cand completions 'Print a shell completion script (bash, zsh, fish, elvish or powershell)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -615,6 +686,19 @@ set edit:completion:arg-completer[botctl] = {|@words|
         &'botctl;help;storage'= {
         }
         &'botctl;help;cleanup'= {
+        }
+        &'botctl;help;tokens'= {
+            cand create 'Make a token and print it (the only time it is shown)'
+            cand list 'The tokens: id, user, scope, created, expires, last used (never the token)'
+            cand revoke 'Revoke a token by id: refused from then on, and its dashboard sessions end'
+        }
+        &'botctl;help;tokens;create'= {
+        }
+        &'botctl;help;tokens;list'= {
+        }
+        &'botctl;help;tokens;revoke'= {
+        }
+        &'botctl;help;dashboard'= {
         }
         &'botctl;help;agent'= {
             cand run 'Run the agent in the foreground (what the CLI starts in the background)'

@@ -84,15 +84,6 @@ fn a_cpu_spinner_over_its_limit_is_restarted() {
     assert!(bot["memory_bytes"].as_u64().unwrap() > 0, "{bot:#}");
 }
 
-/// A port nobody listens on right now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A bot that serves `dir` over HTTP on 127.0.0.1:port, checked at /ok.txt.
 fn web_bot(dir: &std::path::Path, port: u16, health: &str) -> String {
     format!(

@@ -2,10 +2,12 @@
 //! its own short BOTCTL_HOME under /tmp. One test binary so everything links once.
 
 mod adoption;
+mod api;
 mod auth;
 mod cli;
 mod config_errors;
 mod containment;
+mod dashboard;
 mod docs;
 mod env_file;
 mod faults;

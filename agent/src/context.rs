@@ -1,5 +1,6 @@
 //! What every component of the agent shares: paths, the store, the alerts, the last host
-//! sample, and `record()`, the one way an event is stored and fanned out to alerts.
+//! sample, the API tokens, and `record()`, the one way an event is stored, counted and fanned
+//! out to alerts.
 
 use std::sync::Mutex;
 
@@ -38,6 +39,10 @@ pub struct Context {
     http: std::sync::OnceLock<reqwest::Client>,
     /// sd_notify messages from processes that are no bot's (`status` shows the count).
     pub notify_ignored: std::sync::atomic::AtomicU64,
+    /// The HTTP API's tokens.
+    pub tokens: crate::tokens::Tokens,
+    /// Events recorded since the agent started, by kind (`/metrics`).
+    pub event_counts: crate::events::Counts,
     /// Asks the running notify-socket loop to hand out every message waiting in the socket;
     /// it answers once they are with their bots. Replaced by each run of the loop.
     pub notify_flush: Mutex<Option<tokio::sync::mpsc::UnboundedSender<NotifyFlushed>>>,
@@ -79,7 +84,7 @@ impl Context {
         Context {
             spawn_records: SpawnRecords::new(&paths),
             paths,
-            store,
+            store: store.clone(),
             started_at_ms: now_ms(),
             host: Mutex::new(None),
             recent: Mutex::default(),
@@ -91,6 +96,8 @@ impl Context {
             sections_off: Mutex::new(Vec::new()),
             http: std::sync::OnceLock::new(),
             notify_ignored: std::sync::atomic::AtomicU64::new(0),
+            tokens: crate::tokens::Tokens::new(store.clone(), store.take_tokens()),
+            event_counts: crate::events::Counts::default(),
             notify_flush: Mutex::new(None),
         }
     }
@@ -98,6 +105,7 @@ impl Context {
     /// Records an event, and alerts about it when it deserves one (as its kind says).
     pub fn record(&self, event: Event) {
         self.alerts.on_event(&event);
+        self.event_counts.add(event.kind);
         self.store.record(event.into_row());
     }
 

@@ -133,6 +133,9 @@ event_kinds! {
     Ready => "ready", Quiet;
     // sd_notify MAINPID=: the bot's main process is now another process of its tree.
     MainPid => "main-pid", Quiet;
+    // An API token was made or revoked (never its value).
+    TokenCreated => "token-created", Quiet;
+    TokenRevoked => "token-revoked", Quiet;
 }
 
 /// How loud an alert is; channels only receive alerts at or above their `min_level`.
@@ -240,6 +243,12 @@ pub enum Actor {
     Telegram(i64),
     /// A GitHub webhook delivery, by its id.
     GitHub(String),
+    /// An HTTP API or dashboard request: the token's id and user, and the source address.
+    Token {
+        id: String,
+        user: String,
+        from: std::net::IpAddr,
+    },
 }
 
 impl Actor {
@@ -259,6 +268,7 @@ impl fmt::Display for Actor {
             Actor::Uid(uid) => write!(f, "uid {uid}"),
             Actor::Telegram(id) => write!(f, "telegram user {id}"),
             Actor::GitHub(delivery) => write!(f, "github delivery {delivery}"),
+            Actor::Token { id, user, from } => write!(f, "{user} (token {id}) from {from}"),
         }
     }
 }
@@ -319,6 +329,36 @@ impl Event {
             actor: self.actor,
             cause: self.cause.map(Cause::as_str),
         }
+    }
+}
+
+/// Events recorded since the agent started, by kind.
+pub struct Counts(Vec<std::sync::atomic::AtomicU64>);
+
+impl Default for Counts {
+    fn default() -> Self {
+        Counts(
+            EventKind::ALL
+                .iter()
+                .map(|_| std::sync::atomic::AtomicU64::new(0))
+                .collect(),
+        )
+    }
+}
+
+impl Counts {
+    pub fn add(&self, kind: EventKind) {
+        self.0[kind as usize].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Every kind with its count, in declaration order.
+    pub fn each(&self) -> impl Iterator<Item = (EventKind, u64)> + '_ {
+        EventKind::ALL.iter().map(|&k| {
+            (
+                k,
+                self.0[k as usize].load(std::sync::atomic::Ordering::Relaxed),
+            )
+        })
     }
 }
 

@@ -8,8 +8,9 @@ const LAYERS: &[&[&str]] = &[
     &["logs", "storage", "store", "spawn_record", "health", "auth"],
     // Containment: cgroups, the subreaper, accounts; bot files handed over through storage.
     &["contain"],
-    // The kinds of event, with how each alerts; notify turns them into alerts.
-    &["events"],
+    // The kinds of event, with how each alerts; notify turns them into alerts. The API's
+    // tokens, kept as hashes in the store.
+    &["events", "tokens"],
     &["notify"],
     &["context"],
     &["bot"],

@@ -20,6 +20,7 @@ pub mod server;
 pub mod spawn_record;
 pub mod storage;
 pub mod store;
+pub mod tokens;
 pub mod util;
 pub mod watch;
 

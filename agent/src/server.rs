@@ -10,6 +10,7 @@ use botctl_proto::{
     TemplateInfo, TopReport,
 };
 use botctl_proto::{AgentRequest, AgentResponse};
+use botctl_proto::{CreatedToken, NewToken, TokenInfo};
 use futures::StreamExt;
 use tarpc::ServerError;
 use tarpc::context::Context as RpcContext;
@@ -134,6 +135,18 @@ impl Agent for Handler {
 
     async fn forecast(self, _: RpcContext) -> Vec<Forecast> {
         ops::forecast::list(&self.ops, &self.who)
+    }
+
+    async fn tokens_create(self, _: RpcContext, token: NewToken) -> Result<CreatedToken, RpcError> {
+        ops::tokens::create(&self.ops, &self.who, token)
+    }
+
+    async fn tokens_list(self, _: RpcContext) -> Result<Vec<TokenInfo>, RpcError> {
+        ops::tokens::list(&self.ops, &self.who)
+    }
+
+    async fn tokens_revoke(self, _: RpcContext, id: String) -> Result<TokenInfo, RpcError> {
+        ops::tokens::revoke(&self.ops, &self.who, &id)
     }
 
     async fn status(self, _: RpcContext) -> StatusReport {

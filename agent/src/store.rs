@@ -1,5 +1,6 @@
 //! The agent's SQLite file (`state/botctl.db`, WAL): the running-bot registry used for adoption,
-//! where the operator left each bot (its supervision) and the event history. It lives on its own thread so supervision never waits on the disk.
+//! where the operator left each bot (its supervision), the event history and the API tokens'
+//! hashes. It lives on its own thread so supervision never waits on the disk.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::os::unix::fs::MetadataExt;
@@ -26,8 +27,8 @@ const RETRY_EVERY: Duration = Duration::from_millis(500);
 /// Changes held in memory while the file cannot be written; the oldest go first beyond this
 /// (the registry is kept whole apart, so adoption never depends on what was dropped).
 const MAX_PENDING: usize = 100_000;
-/// Columns added since the first version, in order, with the table they belong to: a file's
-/// `user_version` says how many it has.
+/// Columns added since the first version, in order, with the table they belong to: a file
+/// whose `user_version` is behind gets those it lacks.
 const COLUMNS_ADDED: [(&str, &str, &str); 5] = [
     ("registry", "config_toml", "TEXT NOT NULL DEFAULT ''"),
     ("registry", "pidfs_id", "INTEGER NOT NULL DEFAULT 0"),
@@ -38,9 +39,9 @@ const COLUMNS_ADDED: [(&str, &str, &str); 5] = [
     // The bot's cgroup directory ('' without one): a new agent reaches it even in another mode.
     ("registry", "cgroup", "TEXT NOT NULL DEFAULT ''"),
 ];
-/// Tables added since the first version: `supervision`. Created by `init` (IF NOT EXISTS)
-/// whenever a file's `user_version` is behind.
-const TABLES_ADDED: i64 = 1;
+/// Tables added since the first version: `supervision`, `tokens`. Created by `init` (IF NOT
+/// EXISTS) whenever a file's `user_version` is behind.
+const TABLES_ADDED: i64 = 2;
 /// The `user_version` of a file with the whole schema of this version.
 const SCHEMA_VERSION: i64 = COLUMNS_ADDED.len() as i64 + TABLES_ADDED;
 /// The meta key an agent leaves when it exits with its registry complete.
@@ -145,6 +146,20 @@ pub struct Supervision {
 pub struct Opened {
     pub registry: Vec<RegistryRow>,
     pub supervision: Vec<Supervision>,
+    pub tokens: Vec<TokenRow>,
+}
+
+/// An API token as stored: its SHA-256, never its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRow {
+    pub id: String,
+    pub user: String,
+    pub admin: bool,
+    pub read_only: bool,
+    pub hash: [u8; 32],
+    pub created_ms: i64,
+    pub expires_ms: Option<i64>,
+    pub last_used_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -189,13 +204,18 @@ enum Write {
     Supervise(Supervision),
     /// The bot is gone: its supervision row goes too.
     Forget(String),
+    Token(TokenRow),
+    RevokeToken(String),
+    /// Last uses, batched by the caller.
+    TokensUsed(Vec<(String, i64)>),
 }
 
 enum Cmd {
     Write(Write),
     SampleRetention(Duration),
+    /// A bot's samples, or the host's (None).
     History(
-        String,
+        Option<String>,
         i64,
         oneshot::Sender<rusqlite::Result<Vec<SamplePoint>>>,
     ),
@@ -224,6 +244,8 @@ pub struct Store {
     clean_exit: bool,
     /// The registry and supervision as read at open, until taken (see `take_opened`).
     opened: Arc<Mutex<Option<Opened>>>,
+    /// The tokens as read at open, until taken (see `take_tokens`).
+    tokens: Arc<Mutex<Vec<TokenRow>>>,
 }
 
 impl Store {
@@ -249,6 +271,7 @@ impl Store {
         // Taken here, on the opening thread, before anything else can be written.
         let clean_exit = file.is_some() && take_clean_mark(&conn);
         let in_memory = file.is_none().then(|| problem.clone()).flatten();
+        let tokens = opened.tokens.clone();
         let problem_now = Arc::new(Mutex::new(in_memory));
         let writer = Writer::new(
             conn,
@@ -267,7 +290,11 @@ impl Store {
                 tx,
                 problem: problem_now,
                 clean_exit,
-                opened: Arc::new(Mutex::new(Some(opened))),
+                opened: Arc::new(Mutex::new(Some(Opened {
+                    tokens: Vec::new(),
+                    ..opened
+                }))),
+                tokens: Arc::new(Mutex::new(tokens)),
             },
             problem,
         )
@@ -310,7 +337,17 @@ impl Store {
     pub async fn history(&self, bot: &str, since_ms: i64) -> anyhow::Result<Vec<SamplePoint>> {
         let (tx, rx) = oneshot::channel();
         self.tx
-            .send(Cmd::History(bot.to_string(), since_ms, tx))
+            .send(Cmd::History(Some(bot.to_string()), since_ms, tx))
+            .ok()
+            .context("store thread is gone")?;
+        Ok(rx.await.context("store thread is gone")??)
+    }
+
+    /// The host's samples since `since_ms`, oldest first.
+    pub async fn host_history(&self, since_ms: i64) -> anyhow::Result<Vec<SamplePoint>> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Cmd::History(None, since_ms, tx))
             .ok()
             .context("store thread is gone")?;
         Ok(rx.await.context("store thread is gone")??)
@@ -358,6 +395,26 @@ impl Store {
     /// millisecond or two to answer.
     pub fn take_opened(&self) -> Opened {
         self.opened.lock().unwrap().take().unwrap_or_default()
+    }
+
+    /// The API tokens as the file held them when it was opened, once (for `tokens::Tokens`,
+    /// which holds them from then on).
+    pub fn take_tokens(&self) -> Vec<TokenRow> {
+        std::mem::take(&mut *self.tokens.lock().unwrap())
+    }
+
+    pub fn save_token(&self, row: TokenRow) {
+        let _ = self.tx.send(Cmd::Write(Write::Token(row)));
+    }
+
+    pub fn revoke_token(&self, id: &str) {
+        let _ = self.tx.send(Cmd::Write(Write::RevokeToken(id.to_string())));
+    }
+
+    pub fn tokens_used(&self, uses: Vec<(String, i64)>) {
+        if !uses.is_empty() {
+            let _ = self.tx.send(Cmd::Write(Write::TokensUsed(uses)));
+        }
     }
 
     /// Whether the previous agent left the registry complete: it exited cleanly after every
@@ -490,7 +547,16 @@ fn init(conn: &Connection) -> rusqlite::Result<()> {
             last_error TEXT,
             reason TEXT);
          CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-         CREATE TABLE IF NOT EXISTS deliveries(id TEXT PRIMARY KEY, ts_ms INTEGER NOT NULL);",
+         CREATE TABLE IF NOT EXISTS deliveries(id TEXT PRIMARY KEY, ts_ms INTEGER NOT NULL);
+         CREATE TABLE IF NOT EXISTS tokens(
+            id TEXT PRIMARY KEY,
+            user TEXT NOT NULL,
+            admin INTEGER NOT NULL,
+            read_only INTEGER NOT NULL,
+            hash BLOB NOT NULL,
+            created_ms INTEGER NOT NULL,
+            expires_ms INTEGER,
+            last_used_ms INTEGER);",
     )?;
     // Files made before a column existed get it added.
     // Each column is looked for rather than trusted to the version: the version counts the
@@ -587,6 +653,8 @@ struct Writer {
     registry: BTreeMap<String, RegistryRow>,
     /// Every bot's supervision, kept whole like the registry.
     supervision: BTreeMap<String, Supervision>,
+    /// The tokens, kept whole too: a rebuilt file must not lock every owner out.
+    tokens: BTreeMap<String, TokenRow>,
     /// Rewrite the registry and supervision tables from memory with the next write (after a
     /// rebuild, or when changes to them were dropped).
     resync: bool,
@@ -612,6 +680,11 @@ impl Writer {
             .into_iter()
             .map(|r| (r.name.clone(), r))
             .collect();
+        let tokens = opened
+            .tokens
+            .into_iter()
+            .map(|r| (r.id.clone(), r))
+            .collect();
         let seen = file.as_deref().and_then(FileId::of);
         Writer {
             conn,
@@ -623,6 +696,7 @@ impl Writer {
             failing: None,
             registry,
             supervision,
+            tokens,
             resync: false,
             sample_retention: botctl_proto::config::DEFAULT_SAMPLE_RETENTION,
             problem,
@@ -642,6 +716,19 @@ impl Writer {
             }
             Write::Forget(name) => {
                 self.supervision.remove(name);
+            }
+            Write::Token(row) => {
+                self.tokens.insert(row.id.clone(), row.clone());
+            }
+            Write::RevokeToken(id) => {
+                self.tokens.remove(id);
+            }
+            Write::TokensUsed(uses) => {
+                for (id, ts) in uses {
+                    if let Some(t) = self.tokens.get_mut(id) {
+                        t.last_used_ms = Some(*ts);
+                    }
+                }
             }
             _ => {}
         }
@@ -674,7 +761,9 @@ impl Writer {
         if self.pending.is_empty() && !self.resync {
             return;
         }
-        let whole = self.resync.then_some((&self.registry, &self.supervision));
+        let whole = self
+            .resync
+            .then_some((&self.registry, &self.supervision, &self.tokens));
         match apply(&mut self.conn, &self.pending, whole) {
             Ok(()) => {
                 let written = self.pending.len();
@@ -703,7 +792,7 @@ impl Writer {
             Err(e) if is_corrupt(&e) && self.file.is_some() => {
                 self.rebuild(format!("is damaged ({e})"));
                 // Once: a fresh file that fails again is reported as a failing write below.
-                let whole = Some((&self.registry, &self.supervision));
+                let whole = Some((&self.registry, &self.supervision, &self.tokens));
                 if apply(&mut self.conn, &self.pending, whole).is_ok() {
                     self.pending.clear();
                     self.resync = false;
@@ -855,7 +944,7 @@ impl Writer {
                 let _ = reply.send(());
             }
             Cmd::History(bot, since, reply) => {
-                let _ = reply.send(read_history(conn, &bot, since));
+                let _ = reply.send(read_history(conn, bot.as_deref(), since));
             }
             Cmd::Record(bot, reply) => {
                 let _ = reply.send(read_recovery(conn, &bot));
@@ -910,6 +999,7 @@ fn open_checked(path: &Path) -> anyhow::Result<(Connection, Opened, Option<Strin
         Ok(Opened {
             registry: read_registry(conn)?,
             supervision: read_supervision(conn)?,
+            tokens: read_tokens(conn)?,
         })
     };
     let damaged = match short_of_its_header(path) {
@@ -1042,6 +1132,7 @@ fn run(mut w: Writer, rx: mpsc::Receiver<Cmd>) {
 type Whole<'a> = (
     &'a BTreeMap<String, RegistryRow>,
     &'a BTreeMap<String, Supervision>,
+    &'a BTreeMap<String, TokenRow>,
 );
 
 fn apply(
@@ -1097,9 +1188,24 @@ fn apply(
                     params![id, ts],
                 )?;
             }
+            Write::Token(row) => save_token(&tx, row)?,
+            Write::RevokeToken(id) => {
+                tx.execute("DELETE FROM tokens WHERE id = ?1", params![id])?;
+            }
+            Write::TokensUsed(uses) => {
+                let mut stmt =
+                    tx.prepare_cached("UPDATE tokens SET last_used_ms = ?2 WHERE id = ?1")?;
+                for (id, ts) in uses {
+                    stmt.execute(params![id, ts])?;
+                }
+            }
         }
     }
-    if let Some((registry, supervision)) = whole {
+    if let Some((registry, supervision, tokens)) = whole {
+        tx.execute("DELETE FROM tokens", [])?;
+        for r in tokens.values() {
+            save_token(&tx, r)?;
+        }
         tx.execute("DELETE FROM registry", [])?;
         for r in registry.values() {
             register(&tx, r)?;
@@ -1110,6 +1216,46 @@ fn apply(
         }
     }
     tx.commit()
+}
+
+fn save_token(tx: &rusqlite::Transaction<'_>, r: &TokenRow) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO tokens(id, user, admin, read_only, hash, created_ms, expires_ms,
+            last_used_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        r.id,
+        r.user,
+        r.admin,
+        r.read_only,
+        &r.hash[..],
+        r.created_ms,
+        r.expires_ms,
+        r.last_used_ms
+    ])?;
+    Ok(())
+}
+
+/// Every token; a row whose hash is not 32 bytes (not one this version wrote) is left out.
+fn read_tokens(conn: &Connection) -> rusqlite::Result<Vec<TokenRow>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, user, admin, read_only, hash, created_ms, expires_ms, last_used_ms
+         FROM tokens ORDER BY created_ms",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        let hash: Vec<u8> = r.get(4)?;
+        Ok(<[u8; 32]>::try_from(hash).ok().map(|hash| TokenRow {
+            id: r.get(0).unwrap_or_default(),
+            user: r.get(1).unwrap_or_default(),
+            admin: r.get(2).unwrap_or_default(),
+            read_only: r.get(3).unwrap_or(true),
+            hash,
+            created_ms: r.get(5).unwrap_or_default(),
+            expires_ms: r.get(6).unwrap_or_default(),
+            last_used_ms: r.get(7).unwrap_or_default(),
+        }))
+    })?;
+    rows.filter_map(|r| r.transpose()).collect()
 }
 
 fn supervise(tx: &rusqlite::Transaction<'_>, r: &Supervision) -> rusqlite::Result<()> {
@@ -1247,9 +1393,14 @@ fn read_events(conn: &Connection, q: &EventQuery) -> rusqlite::Result<Vec<EventR
     Ok(out)
 }
 
-fn read_history(conn: &Connection, bot: &str, since: i64) -> rusqlite::Result<Vec<SamplePoint>> {
+fn read_history(
+    conn: &Connection,
+    bot: Option<&str>,
+    since: i64,
+) -> rusqlite::Result<Vec<SamplePoint>> {
+    // `IS` matches NULL (the host) as well as a name, and uses the (bot, ts_ms) index.
     let mut stmt = conn.prepare_cached(
-        "SELECT ts_ms, cpu, memory FROM samples WHERE bot = ?1 AND ts_ms >= ?2 ORDER BY ts_ms",
+        "SELECT ts_ms, cpu, memory FROM samples WHERE bot IS ?1 AND ts_ms >= ?2 ORDER BY ts_ms",
     )?;
     let rows = stmt.query_map(params![bot, since], |r| {
         Ok(SamplePoint {
@@ -1296,6 +1447,7 @@ fn read_recovery(conn: &Connection, bot: &str) -> rusqlite::Result<RecoveryRecor
             (_, "started" | "restarted") => {
                 if let Some(t) = down_since.take() {
                     recoveries.push(ts - t);
+                    record.recoveries += 1;
                 }
             }
             // A user stop ends an outage without a recovery.
@@ -1556,12 +1708,12 @@ mod tests {
         {
             let conn = Connection::open(&db).unwrap();
             init(&conn).unwrap();
-            // As the agent before the cgroup column left it: version 5, every other column.
+            // As the agent before the cgroup column left it: version 6, every other column.
             conn.execute_batch(
                 "ALTER TABLE registry DROP COLUMN cgroup;
                  INSERT INTO registry(name, owner, pid, pgid, start_ticks, started_at_ms)
                     VALUES ('a', 'alice', 42, 42, 7, 1);
-                 PRAGMA user_version = 5;",
+                 PRAGMA user_version = 6;",
             )
             .unwrap();
         }

@@ -197,6 +197,20 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Make, list and revoke tokens for the HTTP API and the dashboard.
+    #[command(
+        long_about = "Make, list and revoke tokens for the HTTP API and the dashboard ([remote.http] in botctl.toml).\n\nA token is printed once, when it is made, and kept by the agent only as a hash: hand it to its owner then. An owner's token reaches that owner's bots only; --admin reaches every bot, the system figures, cleanup and /metrics. A read-only token can look but not act. An expired or revoked token is refused like a wrong one."
+    )]
+    Tokens {
+        #[command(subcommand)]
+        command: TokensCommand,
+    },
+    /// Print the dashboard's address ([remote.http] listen, https when TLS is set).
+    Dashboard {
+        /// Print {"url": ...} as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Control the agent itself.
     Agent {
         #[command(subcommand)]
@@ -434,6 +448,38 @@ pub enum AuthCommand {
         #[arg(value_name = "FILE")]
         file: std::path::PathBuf,
         /// Print the check of the installed file as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Make a token and print it (the only time it is shown).
+    Create {
+        /// The person it is for: the owner whose bots it reaches.
+        #[arg(long, short, value_name = "USER")]
+        user: String,
+        /// Valid for this long, e.g. 30d, 12h (default: until revoked).
+        #[arg(long, value_name = "DURATION")]
+        expires: Option<String>,
+        /// Can look but not act (start, stop, restart, recover, cleanup are refused).
+        #[arg(long)]
+        read_only: bool,
+        /// Reaches every owner's bots, the system figures, cleanup and /metrics.
+        #[arg(long)]
+        admin: bool,
+        /// Print {"id", "token", ...} as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The tokens: id, user, scope, created, expires, last used (never the token).
+    List(JsonFlag),
+    /// Revoke a token by id: refused from then on, and its dashboard sessions end.
+    Revoke {
+        #[arg(value_name = "ID")]
+        id: String,
+        /// Print the revoked token's row as JSON.
         #[arg(long)]
         json: bool,
     },

@@ -8,7 +8,7 @@ pub mod docs;
 pub mod render;
 mod ssh;
 mod systemd;
-pub mod tail;
+pub use botctl_proto::tail;
 mod top;
 
 use std::process::ExitCode;

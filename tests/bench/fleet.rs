@@ -1,6 +1,7 @@
 //! The fleet benchmark: a temp home with N sleeper bots (default 200, BOTCTL_BENCH_BOTS to
 //! change) driven through the release binary; prints one table of figures against targets.
-//! Run with `cargo bench --bench fleet`. It cleans up every process it started.
+//! Run with `cargo bench --bench fleet` (BOTCTL_BENCH_ONLY=api: the HTTP API rows alone). It
+//! cleans up every process it started.
 //!
 //! It is also its own marker bot: `fleet --marker FILE` appends the CLOCK_MONOTONIC time at
 //! which it started to FILE and sleeps, so crash-to-new-process is measured on one clock.
@@ -64,6 +65,8 @@ fn marker(file: &Path) -> ! {
 
 struct Bench {
     n: usize,
+    /// The HTTP listener's port on 127.0.0.1.
+    port: u16,
     home: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -83,9 +86,18 @@ impl Bench {
             .unwrap();
         let home = dir.path().to_path_buf();
         std::fs::create_dir_all(home.join("bots.d")).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         std::fs::write(
             home.join("botctl.toml"),
-            format!("{LIMITS}[restart]\nstable_after = \"1s\"\nmax_restarts = 10000\n"),
+            format!(
+                "{LIMITS}[restart]\nstable_after = \"1s\"\nmax_restarts = 10000\n\
+                 [remote.http]\nlisten = \"127.0.0.1:{port}\"\nrate_per_minute = 100000\n\
+                 token_rate_per_minute = 100000\n"
+            ),
         )
         .unwrap();
         for i in 0..n {
@@ -98,7 +110,12 @@ impl Bench {
             )
             .unwrap();
         }
-        Bench { n, home, _dir: dir }
+        Bench {
+            n,
+            port,
+            home,
+            _dir: dir,
+        }
     }
 
     fn botctl(&self, args: &[&str]) -> std::process::Output {
@@ -181,6 +198,12 @@ impl Bench {
         // median of 5: one start is a quarter of a second on a machine that is not ours).
         self.botctl(&["agent", "start"]);
         wait(|| self.running() == n, "all bots running");
+        if std::env::var("BOTCTL_BENCH_ONLY").as_deref() == Ok("api") {
+            self.settle();
+            self.api_rows(&mut rows);
+            print_table(n, &rows);
+            return;
+        }
         let mut starts: Vec<Duration> = (0..5)
             .map(|_| {
                 self.botctl(&["stop", "--all"]);
@@ -402,7 +425,47 @@ impl Bench {
             ok: Some(extra <= 5.0),
         });
 
+        self.api_rows(&mut rows);
         print_table(n, &rows);
+    }
+
+    /// The owners' door: `GET /api/v1/bots` of the whole fleet with an admin token (a fresh
+    /// connection each, as the listener closes after one request), and what the dashboard's
+    /// first page weighs.
+    fn api_rows(&self, rows: &mut Vec<Row>) {
+        let out = self.botctl(&["tokens", "create", "--user", "bench", "--admin", "--json"]);
+        let made: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let auth = format!("Bearer {}", made["token"].as_str().unwrap());
+        let (status, body) = http_get(self.port, "/api/v1/bots", &auth);
+        assert_eq!(status, 200, "GET /api/v1/bots: {body}");
+        for _ in 0..10 {
+            http_get(self.port, "/api/v1/bots", &auth);
+        }
+        let mut times: Vec<Duration> = (0..100)
+            .map(|_| {
+                let t = Instant::now();
+                http_get(self.port, "/api/v1/bots", &auth);
+                t.elapsed()
+            })
+            .collect();
+        times.sort();
+        let (med, p90) = (median(&times), pct(&times, 90));
+        rows.push(Row {
+            measure: "GET /api/v1/bots, all bots (median / p90 of 100)",
+            value: format!("{} / {} ({} KiB)", ms(med), ms(p90), body.len() / 1024),
+            target: "<= 5 ms median",
+            ok: Some(med <= Duration::from_millis(5)),
+        });
+        let first: usize = ["/", "/app.js", "/app.css"]
+            .iter()
+            .map(|p| http_get(self.port, p, "").1.len())
+            .sum();
+        rows.push(Row {
+            measure: "dashboard first page (HTML, script, style; uncompressed)",
+            value: format!("{:.1} KB", first as f64 / 1000.0),
+            target: "<= 100 KB",
+            ok: Some(first <= 100_000),
+        });
     }
 
     fn bot_pid(&self, name: &str) -> u32 {
@@ -431,6 +494,34 @@ impl Bench {
             }
         }
     }
+}
+
+/// One GET to the agent's listener on 127.0.0.1: the status and the body.
+fn http_get(port: u16, path: &str, authorization: &str) -> (u16, String) {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("the HTTP listener");
+    let auth = if authorization.is_empty() {
+        String::new()
+    } else {
+        format!("authorization: {authorization}\r\n")
+    };
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nhost: 127.0.0.1\r\n{auth}connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
 }
 
 fn print_table(n: usize, rows: &[Row]) {

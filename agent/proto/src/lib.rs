@@ -10,13 +10,14 @@ pub mod fds;
 pub mod fsread;
 pub mod human;
 pub mod paths;
+pub mod tail;
 
 use serde::{Deserialize, Serialize};
 
 pub use paths::Paths;
 
 /// Bumped whenever a wire type or the service changes shape.
-pub const PROTOCOL_VERSION: u32 = 12;
+pub const PROTOCOL_VERSION: u32 = 13;
 
 /// The version of this build, the same for the CLI and the agent of one binary.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -148,6 +149,20 @@ pub enum BotState {
 }
 
 impl BotState {
+    /// Every state, in declaration order.
+    pub const ALL: [BotState; 10] = [
+        BotState::Running,
+        BotState::Stopping,
+        BotState::Stopped,
+        BotState::Backoff,
+        BotState::Failed,
+        BotState::Exited,
+        BotState::Disabled,
+        BotState::ConfigError,
+        BotState::OverLimit,
+        BotState::AuthInvalid,
+    ];
+
     pub fn as_str(&self) -> &'static str {
         match self {
             BotState::Running => "running",
@@ -350,6 +365,9 @@ pub struct RecoveryRecord {
     pub last_exit: Option<ExitInfo>,
     /// Mean time from a crash or forced restart to the bot running again.
     pub mean_time_to_recovery_ms: Option<u64>,
+    /// Crashes and forced restarts after which the bot ran again (the rest were stopped by
+    /// someone, or are still down).
+    pub recoveries: u32,
 }
 
 /// A problem with one configuration file.
@@ -716,6 +734,61 @@ pub struct CleanupReport {
     pub failed: Vec<(String, String)>,
 }
 
+/// An access token of the HTTP API and dashboard, as `tokens list` shows it: never the token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    /// Public; part of the token, named in events and used to revoke it.
+    pub id: String,
+    /// The person it was made for: the owner whose bots it reaches (every owner's, if admin).
+    pub user: String,
+    pub admin: bool,
+    /// Can look but not act.
+    pub read_only: bool,
+    pub created_ms: i64,
+    pub expires_ms: Option<i64>,
+    /// Kept in memory on each use and written at most once a minute.
+    pub last_used_ms: Option<i64>,
+}
+
+impl TokenInfo {
+    /// "owner", "owner, read-only", "admin", "admin, read-only": what it may do, in the words
+    /// `tokens list` and the events use.
+    pub fn scope(&self) -> String {
+        let who = if self.admin { "admin" } else { "owner" };
+        if self.read_only {
+            format!("{who}, read-only")
+        } else {
+            who.to_string()
+        }
+    }
+}
+
+/// `tokens create`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewToken {
+    pub user: String,
+    pub admin: bool,
+    pub read_only: bool,
+    /// How long it is valid from now; None: until revoked.
+    pub expires_in_ms: Option<u64>,
+}
+
+/// A token just made: the only time its value exists outside the person's hands.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct CreatedToken {
+    pub info: TokenInfo,
+    pub token: String,
+}
+
+impl std::fmt::Debug for CreatedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedToken")
+            .field("info", &self.info)
+            .field("token", &"hidden")
+            .finish()
+    }
+}
+
 /// The agent's RPC service. Append only (see the module comment).
 /// Wire invariant for every protocol version: `hello` is request 0 and `status` request 1,
 /// without arguments. `botctl status` sends both at once, before it knows the agent's
@@ -754,6 +827,11 @@ pub trait Agent {
     async fn top() -> TopReport;
     /// What will break next: every forecast the caller may see, soonest first.
     async fn forecast() -> Vec<Forecast>;
+    /// Makes an API token (admin only); its value is in this answer and nowhere else.
+    async fn tokens_create(token: NewToken) -> Result<CreatedToken, RpcError>;
+    async fn tokens_list() -> Result<Vec<TokenInfo>, RpcError>;
+    /// Revokes a token by id: refused from then on, like a wrong one.
+    async fn tokens_revoke(id: String) -> Result<TokenInfo, RpcError>;
 }
 
 /// This machine's host name (the kernel's), or `unknown`.

@@ -192,6 +192,7 @@ pub async fn serve(
     }
     let _ = sdnotify::notify("STOPPING=1");
     crate::contain::release();
+    ops.ctx.tokens.flush_uses();
     store.close_cleanly().await;
     Ok(())
 }

@@ -28,6 +28,8 @@ pub struct Services {
     >,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     control: Arc<AgentControl>,
+    /// Dashboard sign-ins, kept across restarts of the listener.
+    sessions: Arc<remote::Sessions>,
 }
 
 impl Services {
@@ -37,6 +39,7 @@ impl Services {
             applied: Mutex::new(None),
             tasks: Mutex::new(Vec::new()),
             control,
+            sessions: Arc::default(),
         })
     }
 
@@ -133,23 +136,52 @@ impl Services {
             };
             let mut config = remote::HttpConfig::new(h.listen, secret);
             config.rate_per_minute = h.rate_per_minute;
+            if let (Some(cert), Some(key)) = (&h.tls_cert_file, &h.tls_key_file) {
+                match remote::server_config(&home.join(cert), &home.join(key)) {
+                    Ok(tls) => config.tls = Some(tls),
+                    Err(error) => off.push(notify::SectionOff {
+                        section: "remote.http",
+                        field: "tls_cert_file",
+                        error,
+                    }),
+                }
+            }
+            let door = Arc::new(remote::Door::new(
+                self.control.ops(),
+                remote::DoorConfig {
+                    session_timeout: h.session_timeout,
+                    token_rate_per_minute: h.token_rate_per_minute,
+                    metrics: h.metrics,
+                    metrics_open: h.metrics_open,
+                    secure: config.tls.is_some(),
+                    max_body: config.max_body,
+                    read_timeout: config.read_timeout,
+                },
+                self.sessions.clone(),
+            ));
+            // A listener that should speak TLS but cannot read its certificate stays off
+            // rather than serve tokens in clear.
+            let tls_broken = h.tls() && config.tls.is_none();
             let agent = self.control.clone();
             let ctx = self.ctx.clone();
             let listen = h.listen;
-            tasks.push(tokio::spawn(supervise("http listener", ctx, move || {
-                let config = config.clone();
-                let agent = agent.clone();
-                Box::pin(async move {
-                    agent.loaded().await;
-                    let control: Arc<dyn Control> = agent;
-                    let listener = tokio::net::TcpListener::bind(listen)
-                        .await
-                        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-                    remote::serve_http(config, control, listener)
-                        .await
-                        .map_err(|e| e.to_string())
-                })
-            })));
+            if !tls_broken {
+                tasks.push(tokio::spawn(supervise("http listener", ctx, move || {
+                    let config = config.clone();
+                    let agent = agent.clone();
+                    let door = door.clone();
+                    Box::pin(async move {
+                        agent.loaded().await;
+                        let control: Arc<dyn Control> = agent;
+                        let listener = tokio::net::TcpListener::bind(listen)
+                            .await
+                            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+                        remote::serve_http(config, control, Some(door), listener)
+                            .await
+                            .map_err(|e| e.to_string())
+                    })
+                })));
+            }
         }
         if let Some(t) = global.telegram_commands() {
             match Secret::from_file(&home.join(&t.token_file)) {

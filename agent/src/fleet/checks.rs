@@ -2,6 +2,7 @@
 //! probe (`health::checks`); failures in a row send the bot a recycle, as a message.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use botctl_proto::config::{GlobalConfig, HealthCheck};
@@ -17,6 +18,14 @@ pub struct Checker {
     task: tokio::task::JoinHandle<()>,
     check: HealthCheck,
     interval: Duration,
+    /// Whether the last probe failed (the API and `/metrics` show it).
+    failing: Arc<AtomicBool>,
+}
+
+impl Checker {
+    pub fn failing(&self) -> bool {
+        self.failing.load(Ordering::Relaxed)
+    }
 }
 
 impl Drop for Checker {
@@ -36,11 +45,19 @@ fn wanted(handle: &BotHandle, global: &GlobalConfig) -> Option<(HealthCheck, Dur
 /// Starts the checks of this bot, if it has any.
 pub fn start(ctx: &Arc<Context>, handle: &BotHandle, global: &GlobalConfig) -> Option<Checker> {
     let (check, interval) = wanted(handle, global)?;
-    let task = tokio::spawn(run(ctx.clone(), handle.clone(), check.clone(), interval));
+    let failing = Arc::new(AtomicBool::new(false));
+    let task = tokio::spawn(run(
+        ctx.clone(),
+        handle.clone(),
+        check.clone(),
+        interval,
+        failing.clone(),
+    ));
     Some(Checker {
         task,
         check,
         interval,
+        failing,
     })
 }
 
@@ -57,7 +74,13 @@ pub fn keep_current(
     }
 }
 
-async fn run(ctx: Arc<Context>, handle: BotHandle, check: HealthCheck, interval: Duration) {
+async fn run(
+    ctx: Arc<Context>,
+    handle: BotHandle,
+    check: HealthCheck,
+    interval: Duration,
+    shown: Arc<AtomicBool>,
+) {
     let mut failures = 0u32;
     let mut failing = false;
     let mut pid = None;
@@ -89,6 +112,7 @@ async fn run(ctx: Arc<Context>, handle: BotHandle, check: HealthCheck, interval:
                     );
                 }
                 failing = false;
+                shown.store(false, Ordering::Relaxed);
                 failures = 0;
             }
             Err(e) => {
@@ -102,6 +126,7 @@ async fn run(ctx: Arc<Context>, handle: BotHandle, check: HealthCheck, interval:
                     );
                 }
                 failing = true;
+                shown.store(true, Ordering::Relaxed);
                 failures += 1;
                 if failures >= check.failures {
                     failures = 0;

@@ -27,6 +27,36 @@ pub struct Entry {
     checker: Option<checks::Checker>,
 }
 
+/// How a bot fares in its `[health]` probes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Health {
+    /// It has no probe (port or http).
+    None,
+    Passing,
+    Failing,
+}
+
+impl Health {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::None => "none",
+            Health::Passing => "passing",
+            Health::Failing => "failing",
+        }
+    }
+}
+
+impl Entry {
+    pub fn health(&self) -> Health {
+        match &self.checker {
+            None => Health::None,
+            Some(c) if c.failing() => Health::Failing,
+            Some(_) => Health::Passing,
+        }
+    }
+}
+
 /// The fleet as the operations read it, under one lock: `status` reads 200 bots in one pass.
 #[derive(Default)]
 pub struct Registry {

@@ -74,11 +74,8 @@ impl ProcTable {
         let hz = clock_ticks();
         let p = self.open(pid)?;
         let text = pread_string(&p.stat)?;
-        let rest = &text[text.rfind(')')? + 1..];
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        // After the command name, field N of proc_pid_stat(5) is fields[N - 3].
-        let ticks: u64 =
-            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        let fields = stat_fields(&text)?;
+        let ticks = stat_sum(&fields, 14..=15)?;
         let rss_pages: u64 = fields.get(21)?.parse().ok()?;
         let now = Instant::now();
         let cpu = match p.last {
@@ -96,6 +93,28 @@ impl ProcTable {
     pub fn forget_except(&mut self, live: &std::collections::HashSet<u32>) {
         self.procs.retain(|pid, _| live.contains(pid));
     }
+}
+
+/// The fields of /proc/PID/stat after the command name (which may hold spaces and parens):
+/// field N of proc_pid_stat(5) is `fields[N - 3]`.
+fn stat_fields(text: &str) -> Option<Vec<&str>> {
+    let rest = &text[text.rfind(')')? + 1..];
+    Some(rest.split_whitespace().collect())
+}
+
+/// The sum of stat fields `numbers` (as proc_pid_stat(5) numbers them).
+fn stat_sum(fields: &[&str], numbers: std::ops::RangeInclusive<usize>) -> Option<u64> {
+    numbers
+        .map(|n| fields.get(n - 3)?.parse::<u64>().ok())
+        .sum()
+}
+
+/// CPU seconds a process used, with those of its children it waited for (utime, stime,
+/// cutime, cstime): a bot's main process and the helpers it ran and reaped.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let ticks = stat_sum(&stat_fields(&text)?, 14..=17)?;
+    Some(ticks as f64 / clock_ticks())
 }
 
 fn pread_string(f: &std::fs::File) -> Option<String> {
@@ -167,6 +186,19 @@ mod tests {
         let _ = child.kill();
         let _ = child.wait();
         assert_eq!(found.len(), 3, "{found:?}");
+    }
+
+    #[test]
+    fn cpu_seconds_of_a_busy_process_grow() {
+        let me = std::process::id();
+        let before = cpu_seconds(me).unwrap();
+        let start = Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < Duration::from_millis(100) {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+        assert!(cpu_seconds(me).unwrap() > before);
+        assert!(stat_fields("1 (a) b) R 1 2").unwrap()[0] == "R");
     }
 
     #[test]

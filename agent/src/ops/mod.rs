@@ -13,11 +13,14 @@ pub mod control;
 pub mod create;
 pub mod events;
 pub mod forecast;
+pub mod logs;
 pub mod reload;
 pub mod remove;
+pub mod resources;
 pub mod show;
 pub mod storage;
 pub mod templates;
+pub mod tokens;
 pub mod top;
 pub mod update;
 

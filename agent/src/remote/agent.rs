@@ -46,6 +46,11 @@ impl AgentControl {
         self.deliveries.lock().unwrap().extend(ids);
     }
 
+    /// The ops, for the owners' door (which asks as each token's caller, not as an admin).
+    pub fn ops(&self) -> Arc<Ops> {
+        self.ops.clone()
+    }
+
     /// The whole fleet, as an admin sees it (the health endpoint and the summary).
     fn fleet_rows(&self) -> Vec<botctl_proto::BotInfo> {
         ops::show::list(&self.ops, &Who::admin(Actor::Agent), None)

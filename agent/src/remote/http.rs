@@ -1,5 +1,6 @@
-//! HTTP listener: `GET /health` and signed GitHub push webhooks on `POST /github`.
-//! Every request is rate-limited per source address and bounded in size and time.
+//! HTTP(S) listener: `GET /health`, signed GitHub push webhooks on `POST /github`, and the
+//! owners' door (API, dashboard, metrics). Every request is rate-limited per source address
+//! and bounded in size and time.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -16,9 +17,11 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::Serialize;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use super::door::Door;
 use super::github::{Push, parse_push, verify_signature};
 use super::{Control, RateLimiter, Report, Secret, Verdict, printable};
 use crate::events::Actor;
@@ -50,6 +53,8 @@ pub struct HttpConfig {
     pub rate_per_minute: u32,
     /// Time allowed for the request headers, and again for the body.
     pub read_timeout: Duration,
+    /// HTTPS: the certificate and key, read when the listener was set up.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl HttpConfig {
@@ -61,6 +66,7 @@ impl HttpConfig {
             max_body: 1024 * 1024,
             rate_per_minute: 60,
             read_timeout: Duration::from_secs(10),
+            tls: None,
         }
     }
 }
@@ -68,6 +74,8 @@ impl HttpConfig {
 struct State {
     config: HttpConfig,
     control: Arc<dyn Control>,
+    /// The API, dashboard and metrics; None: those paths answer 404.
+    door: Option<Arc<Door>>,
     limiter: RateLimiter<IpAddr>,
     updates: Arc<Updates>,
     /// Open connections per source.
@@ -120,9 +128,12 @@ impl Drop for SourceSlot {
 pub async fn serve_http(
     config: HttpConfig,
     control: Arc<dyn Control>,
+    door: Option<Arc<Door>>,
     listener: TcpListener,
 ) -> io::Result<()> {
+    let tls = config.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     let state = Arc::new(State {
+        door,
         limiter: RateLimiter::new(config.rate_per_minute, MAX_SOURCES),
         updates: Arc::new(Updates {
             control: control.clone(),
@@ -171,15 +182,29 @@ pub async fn serve_http(
             continue;
         };
         let state = state.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            serve_connection(state, stream, peer).await;
+            match tls {
+                None => serve_connection(state, stream, peer).await,
+                Some(tls) => {
+                    // A client that never finishes its handshake must not hold the slot.
+                    let timeout = state.config.read_timeout;
+                    if let Ok(Ok(stream)) = tokio::time::timeout(timeout, tls.accept(stream)).await
+                    {
+                        serve_connection(state, stream, peer).await;
+                    }
+                }
+            }
             drop(slot);
             drop(permit);
         });
     }
 }
 
-async fn serve_connection(state: Arc<State>, stream: TcpStream, peer: SocketAddr) {
+async fn serve_connection<S>(state: Arc<State>, stream: S, peer: SocketAddr)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let read_timeout = state.config.read_timeout;
     // Headers and body each get read_timeout; the margin covers writing a small answer.
     // Without an overall deadline a client that never reads the answer could pin a slot.
@@ -223,7 +248,7 @@ fn source_key(ip: IpAddr) -> IpAddr {
     }
 }
 
-type Answer = Response<Full<Bytes>>;
+pub(super) type Answer = Response<Full<Bytes>>;
 
 async fn handle(state: &State, ip: IpAddr, req: Request<Incoming>) -> Answer {
     let source = format!("http {ip}");
@@ -236,6 +261,16 @@ async fn handle(state: &State, ip: IpAddr, req: Request<Incoming>) -> Answer {
                     state.config.rate_per_minute
                 ),
             });
+        }
+        let path = req.uri().path();
+        if state.door.is_some() && (path.starts_with("/api/") || path == "/session") {
+            // The API's callers read JSON errors.
+            let per_minute = state.config.rate_per_minute.max(1);
+            return super::api::Failure::rate_limited(
+                format!("over {per_minute} requests a minute from this address"),
+                u64::from(60u32.div_ceil(per_minute)),
+            )
+            .answer();
         }
         let mut answer = text(StatusCode::TOO_MANY_REQUESTS, "too many requests\n");
         answer
@@ -252,7 +287,37 @@ async fn handle(state: &State, ip: IpAddr, req: Request<Incoming>) -> Answer {
             Some(_) if method != Method::POST => not_allowed("POST"),
             Some(secret) => github(state, secret, source, req).await,
         },
-        _ => not_found(),
+        _ => match &state.door {
+            Some(door) => door.serve(req, ip).await,
+            None => not_found(),
+        },
+    }
+}
+
+/// Why a body was not read.
+pub(super) enum BodyError {
+    TooLarge,
+    Unreadable,
+    TooSlow,
+}
+
+/// Reads a request body of at most `max` bytes within `timeout`; an announced oversize body is
+/// refused before any of it is read.
+pub(super) async fn read_body(
+    req: Request<Incoming>,
+    max: usize,
+    timeout: Duration,
+) -> Result<(hyper::http::request::Parts, Bytes), BodyError> {
+    if content_length(req.headers()).is_some_and(|length| length > max as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let (parts, body) = req.into_parts();
+    // Chunked bodies announce no length, so the cap is enforced while reading too.
+    match tokio::time::timeout(timeout, Limited::new(body, max).collect()).await {
+        Ok(Ok(collected)) => Ok((parts, collected.to_bytes())),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(BodyError::TooLarge),
+        Ok(Err(_)) => Err(BodyError::Unreadable),
+        Err(_) => Err(BodyError::TooSlow),
     }
 }
 
@@ -276,32 +341,18 @@ async fn github(state: &State, secret: &Secret, source: String, req: Request<Inc
         answer
     };
     let max_body = state.config.max_body;
-    // Refuse an announced oversize body before reading any of it.
-    if let Some(length) = content_length(req.headers())
-        && length > max_body as u64
-    {
-        return refuse(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("webhook body of {length} bytes is over the {max_body} byte limit"),
-        );
-    }
-    let (parts, body) = req.into_parts();
-    // Chunked bodies announce no length, so the cap is enforced while reading too.
-    let read = tokio::time::timeout(
-        state.config.read_timeout,
-        Limited::new(body, max_body).collect(),
-    )
-    .await;
-    let body = match read {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
+    let (parts, body) = match read_body(req, max_body, state.config.read_timeout).await {
+        Ok(read) => read,
+        Err(BodyError::TooLarge) => {
             return refuse(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("webhook body over the {max_body} byte limit"),
             );
         }
-        Ok(Err(_)) => return text(StatusCode::BAD_REQUEST, "could not read the body\n"),
-        Err(_) => {
+        Err(BodyError::Unreadable) => {
+            return text(StatusCode::BAD_REQUEST, "could not read the body\n");
+        }
+        Err(BodyError::TooSlow) => {
             return refuse(
                 StatusCode::REQUEST_TIMEOUT,
                 format!(
@@ -471,7 +522,7 @@ fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
     Some(headers.get(name)?.to_str().ok()?.trim().to_string())
 }
 
-fn text(status: StatusCode, body: impl Into<String>) -> Answer {
+pub(super) fn text(status: StatusCode, body: impl Into<String>) -> Answer {
     let mut answer = Response::new(Full::new(Bytes::from(body.into())));
     *answer.status_mut() = status;
     answer.headers_mut().insert(
@@ -481,7 +532,7 @@ fn text(status: StatusCode, body: impl Into<String>) -> Answer {
     answer
 }
 
-fn json(status: StatusCode, value: &impl Serialize) -> Answer {
+pub(super) fn json(status: StatusCode, value: &impl Serialize) -> Answer {
     let Ok(body) = serde_json::to_vec(value) else {
         return text(StatusCode::INTERNAL_SERVER_ERROR, "serialization failed\n");
     };
@@ -494,11 +545,11 @@ fn json(status: StatusCode, value: &impl Serialize) -> Answer {
     answer
 }
 
-fn not_found() -> Answer {
+pub(super) fn not_found() -> Answer {
     text(StatusCode::NOT_FOUND, "not found\n")
 }
 
-fn not_allowed(allow: &'static str) -> Answer {
+pub(super) fn not_allowed(allow: &'static str) -> Answer {
     let mut answer = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
     answer
         .headers_mut()

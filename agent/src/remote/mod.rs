@@ -1,14 +1,23 @@
-//! Remote control of the agent: a GitHub webhook / health listener and Telegram admin commands.
-//! Off by default; the agent implements [`Control`] and starts whichever side is configured.
+//! Remote control of the agent: the HTTP listener (health, GitHub webhook, the owners' API,
+//! dashboard and metrics) and Telegram admin commands. Off by default; the agent implements
+//! [`Control`] and starts whichever side is configured.
 
 mod agent;
+mod api;
+mod dashboard;
+mod door;
 mod github;
 mod http;
+mod metrics;
 mod telegram;
+mod tls;
 
 pub use agent::AgentControl;
+pub use dashboard::first_load_bytes;
+pub use door::{Door, DoorConfig, Sessions};
 pub use http::{HttpConfig, serve_http};
 pub use telegram::{TelegramCommandsConfig, poll_telegram};
+pub use tls::server_config;
 
 use std::collections::HashMap;
 use std::future::Future;

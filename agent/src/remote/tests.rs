@@ -166,7 +166,7 @@ async fn start_http(fake: &Arc<Fake>, tweak: impl FnOnce(&mut HttpConfig)) -> So
     let mut config = HttpConfig::new(addr, Some(Secret::new(SECRET)));
     tweak(&mut config);
     let control: Arc<dyn Control> = fake.clone();
-    tokio::spawn(serve_http(config, control, listener));
+    tokio::spawn(serve_http(config, control, None, listener));
     addr
 }
 

@@ -7,6 +7,7 @@ mod cleanup;
 mod completions;
 mod config;
 mod control;
+mod dashboard;
 mod events;
 mod forecast;
 mod logs;
@@ -17,12 +18,13 @@ mod status;
 mod stdio;
 mod storage;
 mod templates;
+mod tokens;
 mod update;
 
 use crate::CliError;
 use crate::args::{
     AgentCommand, AuthCommand, BotsCommand, Command, ConfigCommand, NameKind, NotifyCommand,
-    TemplatesCommand,
+    TemplatesCommand, TokensCommand,
 };
 use crate::client::Target;
 
@@ -166,6 +168,18 @@ pub async fn run(command: Command, target: &Target) -> Result<(), CliError> {
         Command::Forecast { json } => forecast::run(target, json).await,
         Command::Storage { user, json } => storage::run(target, user, json).await,
         Command::Cleanup { force, user, json } => cleanup::run(target, force, user, json).await,
+        Command::Tokens { command } => match command {
+            TokensCommand::Create {
+                user,
+                expires,
+                read_only,
+                admin,
+                json,
+            } => tokens::create(target, user, expires, read_only, admin, json).await,
+            TokensCommand::List(f) => tokens::list(target, f.json).await,
+            TokensCommand::Revoke { id, json } => tokens::revoke(target, id, json).await,
+        },
+        Command::Dashboard { json } => dashboard::run(target, json),
         Command::Completions { shell } => {
             completions::run(shell);
             Ok(())

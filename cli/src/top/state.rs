@@ -65,18 +65,7 @@ impl StateFilter {
 }
 
 /// Every state, in the order `s` cycles through those present.
-const STATES: [BotState; 10] = [
-    BotState::Running,
-    BotState::Stopping,
-    BotState::Stopped,
-    BotState::Backoff,
-    BotState::Failed,
-    BotState::Exited,
-    BotState::Disabled,
-    BotState::ConfigError,
-    BotState::OverLimit,
-    BotState::AuthInvalid,
-];
+const STATES: [BotState; 10] = BotState::ALL;
 
 /// What the loop must do after a key.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -192,7 +192,16 @@ fn rate_per_minute() -> u32 {
     DEFAULT_RATE_PER_MINUTE
 }
 
-/// `[remote.http]`: `/health` and signed GitHub webhooks.
+fn token_rate_per_minute() -> u32 {
+    DEFAULT_TOKEN_RATE_PER_MINUTE
+}
+
+fn session_timeout() -> Duration {
+    DEFAULT_SESSION_TIMEOUT
+}
+
+/// `[remote.http]`: `/health`, signed GitHub webhooks, the owners' API and dashboard, and
+/// `/metrics`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpRemote {
@@ -206,6 +215,59 @@ pub struct HttpRemote {
         deserialize_with = "de::<_, Num<u32, 1, MAX_RATE_PER_MINUTE>>"
     )]
     pub rate_per_minute: u32,
+    /// API and dashboard requests allowed per minute and token, from any address.
+    #[serde(
+        default = "token_rate_per_minute",
+        deserialize_with = "de::<_, Num<u32, 1, MAX_RATE_PER_MINUTE>>"
+    )]
+    pub token_rate_per_minute: u32,
+    /// `GET /metrics` (Prometheus text); it needs an admin token unless `metrics_open`.
+    #[serde(default)]
+    pub metrics: bool,
+    /// `/metrics` without a token: only on a loopback `listen`, for a Prometheus on this host.
+    #[serde(default)]
+    pub metrics_open: bool,
+    /// How long a dashboard sign-in lasts.
+    #[serde(
+        default = "session_timeout",
+        deserialize_with = "de::<_, Time<60_000>>"
+    )]
+    pub session_timeout: Duration,
+    /// PEM certificate chain and private key: the listener speaks HTTPS.
+    #[serde(default)]
+    pub tls_cert_file: Option<PathBuf>,
+    #[serde(default)]
+    pub tls_key_file: Option<PathBuf>,
+    /// Serve plain HTTP on a non-loopback address (behind a TLS-terminating proxy): without
+    /// it, such a listener refuses to start, since tokens and cookies would cross in clear.
+    #[serde(default)]
+    pub allow_plain_http: bool,
+}
+
+impl HttpRemote {
+    /// Whether the listener speaks HTTPS.
+    pub fn tls(&self) -> bool {
+        self.tls_cert_file.is_some()
+    }
+
+    /// The address a browser on this host opens: an unspecified `listen` (0.0.0.0, ::) is
+    /// reached on loopback.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls() { "https" } else { "http" };
+        let ip = match self.listen.ip() {
+            std::net::IpAddr::V4(v4) if v4.is_unspecified() => {
+                std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+            }
+            std::net::IpAddr::V6(v6) if v6.is_unspecified() => {
+                std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
+            }
+            ip => ip,
+        };
+        format!(
+            "{scheme}://{}/",
+            std::net::SocketAddr::new(ip, self.listen.port())
+        )
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -317,13 +379,8 @@ impl GlobalConfig {
                 check_url(&mut say, "remote.telegram.api_base", api);
             }
         }
-        if let Some(p) = self
-            .remote
-            .http
-            .as_ref()
-            .and_then(|h| h.secret_file.as_ref())
-        {
-            check_path(&mut say, "remote.http.secret_file", p);
+        if let Some(h) = &self.remote.http {
+            check_http(&mut say, h);
         }
         out
     }
@@ -337,6 +394,47 @@ fn valid_account_name(name: &str) -> bool {
             .next()
             .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '$'))
+}
+
+fn check_http(say: &mut impl FnMut(&str, &str), h: &HttpRemote) {
+    if let Some(p) = &h.secret_file {
+        check_path(say, "remote.http.secret_file", p);
+    }
+    match (&h.tls_cert_file, &h.tls_key_file) {
+        (Some(c), Some(k)) => {
+            check_path(say, "remote.http.tls_cert_file", c);
+            check_path(say, "remote.http.tls_key_file", k);
+        }
+        (Some(_), None) => say(
+            "remote.http.tls_key_file",
+            "missing: tls_cert_file needs the private key's file too",
+        ),
+        (None, Some(_)) => say(
+            "remote.http.tls_cert_file",
+            "missing: tls_key_file needs the certificate's file too",
+        ),
+        (None, None) => {}
+    }
+    let loopback = h.listen.ip().is_loopback();
+    if !loopback && !h.tls() && !h.allow_plain_http {
+        say(
+            "remote.http.listen",
+            &format!(
+                "{} is reachable from other machines and no TLS is set, so API tokens and \
+                 dashboard cookies would cross the network in clear: set tls_cert_file and \
+                 tls_key_file, listen on 127.0.0.1 behind a TLS proxy, or set \
+                 allow_plain_http = true if a proxy in front terminates TLS",
+                h.listen
+            ),
+        );
+    }
+    if h.metrics_open && !loopback {
+        say(
+            "remote.http.metrics_open",
+            "needs a loopback listen address (127.0.0.1 or ::1): on any other address \
+             /metrics would be open to the network; use an admin token instead",
+        );
+    }
 }
 
 fn check_path(say: &mut impl FnMut(&str, &str), field: &str, path: &Path) {

@@ -1,9 +1,10 @@
-//! Reading the end of a log file without reading all of it, for `logs` and error messages.
+//! Reading the end of a log file without reading all of it: `logs`, error messages, `top`
+//! and the API's log tail.
 
 use std::io;
 use std::path::Path;
 
-use botctl_proto::fsread;
+use crate::fsread;
 
 /// The last `n` lines of a file, reading only its tail.
 pub fn last_lines(path: &Path, n: usize) -> io::Result<String> {
