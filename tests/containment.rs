@@ -240,7 +240,7 @@ fn a_fork_loop_is_stopped_by_stop_with_the_subreaper() {
 }
 
 #[test]
-fn the_environment_variable_wins_and_asking_for_cgroups_that_cannot_be_made_says_why() {
+fn the_environment_variable_wins_over_the_setting() {
     let home = Home::new();
     home.write_config("[agent]\ncontainment = \"cgroup\"\n");
     let out = home
