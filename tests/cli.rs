@@ -662,3 +662,34 @@ fn logs_follow_prints_new_output() {
         "consecutive lines, none lost or repeated: {lines:?}"
     );
 }
+
+/// `botctl logs ... | head -1`: once the reader is gone the CLI ends by SIGPIPE, quietly,
+/// as Unix tools do (a SIGPIPE from the agent's socket is handled instead; see
+/// `quiet_on_closed_output`).
+#[test]
+fn a_cli_whose_reader_goes_away_ends_quietly_by_sigpipe() {
+    use std::io::BufRead;
+    use std::os::unix::process::ExitStatusExt;
+    let home = Home::fast();
+    std::fs::create_dir_all(home.file("logs")).unwrap();
+    let line = "0123456789".repeat(10);
+    let text: String = (0..20_000).map(|i| format!("{i} {line}\n")).collect();
+    std::fs::write(home.file("logs/chatty.out"), text).unwrap();
+    home.write_bot("chatty", &sleeper("alice"));
+    home.running_pid("chatty");
+    let mut child = home
+        .command(&["logs", "chatty", "-n", "20000"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains(&line), "{first:?}");
+    // The reader is dropped here: the rest of the output has nowhere to go.
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}

@@ -112,6 +112,43 @@ fn remote_host(cli: &Cli, paths: &Paths) -> Result<Option<botctl_proto::config::
     }
 }
 
+/// SIGPIPE ends the CLI when its own output (stdout or stderr) has no reader any more, as it
+/// does other Unix tools; a SIGPIPE from the agent's socket (an agent killed just as the CLI
+/// spoke to it) does not: the write fails with EPIPE and the CLI says what happened, or
+/// starts a new agent, instead of dying without a word.
+fn quiet_on_closed_output() {
+    extern "C" fn on_sigpipe(_: libc::c_int) {
+        let mut out = [1, 2].map(|fd| libc::pollfd {
+            fd,
+            events: libc::POLLOUT,
+            revents: 0,
+        });
+        // SAFETY: poll, signal and raise are async-signal-safe; `out` lives on this stack.
+        unsafe {
+            libc::poll(out.as_mut_ptr(), out.len() as libc::nfds_t, 0);
+            // A pipe without readers polls POLLERR; a hung-up terminal or socket POLLHUP.
+            if out
+                .iter()
+                .any(|p| p.revents & (libc::POLLERR | libc::POLLHUP) != 0)
+            {
+                // Delivered as the handler returns (it is blocked until then): the default
+                // action, an exit by SIGPIPE.
+                libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+                libc::raise(libc::SIGPIPE);
+            }
+        }
+    }
+    // SAFETY: installing a handler that only makes async-signal-safe calls, before any
+    // thread exists.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_sigpipe as *const () as libc::sighandler_t;
+        action.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut action.sa_mask);
+        libc::sigaction(libc::SIGPIPE, &action, std::ptr::null_mut());
+    }
+}
+
 pub fn main() -> Run {
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).take(3).collect();
     let cli = common(&args).unwrap_or_else(parse);
@@ -123,8 +160,7 @@ pub fn main() -> Run {
     ) {
         // A CLI whose output is cut short (`botctl status | head`) ends quietly, like other
         // Unix tools; the agent keeps Rust's default of ignoring SIGPIPE.
-        // SAFETY: restoring a default signal disposition before any thread exists.
-        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+        quiet_on_closed_output();
     }
     let home = cli.home.clone().filter(|h| !h.as_os_str().is_empty());
     let paths = match Paths::resolve(home.as_deref()) {
