@@ -45,6 +45,8 @@ Register-ArgumentCompleter -Native -CommandName 'botctl' -ScriptBlock {
             [CompletionResult]::new('forecast', 'forecast', [CompletionResultType]::ParameterValue, 'What will break next, soonest first: bots whose memory grows towards max_memory_mb, the host''s disk and memory growing towards their thresholds, expiring sessions')
             [CompletionResult]::new('storage', 'storage', [CompletionResultType]::ParameterValue, 'Disk use per owner against quotas, and what template links save')
             [CompletionResult]::new('cleanup', 'cleanup', [CompletionResultType]::ParameterValue, 'Show what is garbage (old temp files, orphaned bot dirs, dangling links, old logs, stale records); --force removes it')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Bring a fleet in from PM2 or supervisord, or limits from the Messenger bot host''s JSON: shows what it would write and what does not map; --write writes')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Hand bots to systemd units or Kubernetes manifests, saying what each target does not keep')
             [CompletionResult]::new('tokens', 'tokens', [CompletionResultType]::ParameterValue, 'Make, list and revoke tokens for the HTTP API and the dashboard')
             [CompletionResult]::new('dashboard', 'dashboard', [CompletionResultType]::ParameterValue, 'Print the dashboard''s address ([remote.http] listen, https when TLS is set)')
             [CompletionResult]::new('agent', 'agent', [CompletionResultType]::ParameterValue, 'Control the agent itself')
@@ -470,6 +472,127 @@ Register-ArgumentCompleter -Native -CommandName 'botctl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'botctl;import' {
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Put everything (config, bots, logs, state, socket) under this directory')
+            [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('pm2', 'pm2', [CompletionResultType]::ParameterValue, 'PM2 apps: an ecosystem file (.json, or .js/.cjs/.mjs evaluated by node), `pm2 jlist` output or `pm2 save`''s dump (~/.pm2/dump.pm2). One bot per app, NAME-0..N-1 for `instances`')
+            [CompletionResult]::new('supervisord', 'supervisord', [CompletionResultType]::ParameterValue, 'supervisord programs: `[program:x]` sections of these files and of the files their `[include]` names; `numprocs` makes one bot per process')
+            [CompletionResult]::new('bot-config', 'bot-config', [CompletionResultType]::ParameterValue, 'The Messenger bot host''s JSON configuration (resourceManagement, storageOptimization, botRecovery) merged into botctl.toml''s [limits], [restart], [logs], [cleanup] and [agent], keeping the rest of the file')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'botctl;import;pm2' {
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Use the apps'' `env_NAME` section over `env` (as `pm2 start --env NAME`)')
+            [CompletionResult]::new('--owner', '--owner', [CompletionResultType]::ParameterName, 'The owner of the imported bots (default: you; for supervisord, a program''s `user=` when it is a valid owner name)')
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Put everything (config, bots, logs, state, socket) under this directory')
+            [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)')
+            [CompletionResult]::new('--write', '--write', [CompletionResultType]::ParameterName, 'Write the bot files (without it, only show them)')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'With --write, overwrite bot files that already exist')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the files (env values hidden) and what was not mapped as JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'botctl;import;supervisord' {
+            [CompletionResult]::new('--owner', '--owner', [CompletionResultType]::ParameterName, 'The owner of the imported bots (default: you; for supervisord, a program''s `user=` when it is a valid owner name)')
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Put everything (config, bots, logs, state, socket) under this directory')
+            [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)')
+            [CompletionResult]::new('--write', '--write', [CompletionResultType]::ParameterName, 'Write the bot files (without it, only show them)')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'With --write, overwrite bot files that already exist')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the files (env values hidden) and what was not mapped as JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'botctl;import;bot-config' {
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Put everything (config, bots, logs, state, socket) under this directory')
+            [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)')
+            [CompletionResult]::new('--write', '--write', [CompletionResultType]::ParameterName, 'Write botctl.toml (without it, only show the changes and the result)')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'With --write, replace values botctl.toml already sets differently')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the changes, what was not mapped and the result as JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'botctl;import;help' {
+            [CompletionResult]::new('pm2', 'pm2', [CompletionResultType]::ParameterValue, 'PM2 apps: an ecosystem file (.json, or .js/.cjs/.mjs evaluated by node), `pm2 jlist` output or `pm2 save`''s dump (~/.pm2/dump.pm2). One bot per app, NAME-0..N-1 for `instances`')
+            [CompletionResult]::new('supervisord', 'supervisord', [CompletionResultType]::ParameterValue, 'supervisord programs: `[program:x]` sections of these files and of the files their `[include]` names; `numprocs` makes one bot per process')
+            [CompletionResult]::new('bot-config', 'bot-config', [CompletionResultType]::ParameterValue, 'The Messenger bot host''s JSON configuration (resourceManagement, storageOptimization, botRecovery) merged into botctl.toml''s [limits], [restart], [logs], [cleanup] and [agent], keeping the rest of the file')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'botctl;import;help;pm2' {
+            break
+        }
+        'botctl;import;help;supervisord' {
+            break
+        }
+        'botctl;import;help;bot-config' {
+            break
+        }
+        'botctl;import;help;help' {
+            break
+        }
+        'botctl;export' {
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Put everything (config, bots, logs, state, socket) under this directory')
+            [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('systemd', 'systemd', [CompletionResultType]::ParameterValue, 'One systemd service per bot (bot-NAME.service), its env values in bot-NAME.env (0600), its restart schedule as bot-NAME-restart.timer')
+            [CompletionResult]::new('kubernetes', 'kubernetes', [CompletionResultType]::ParameterValue, 'Per bot a Deployment and a PersistentVolumeClaim (NAME.yaml), and a Secret with its env values and cookie file (NAME-secret.yaml, 0600)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'botctl;export;systemd' {
+            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Where to write the files (created if needed)')
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Put everything (config, bots, logs, state, socket) under this directory')
+            [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print what was written and what is not kept as JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'botctl;export;kubernetes' {
+            [CompletionResult]::new('--image', '--image', [CompletionResultType]::ParameterName, 'The container image holding the bots'' code, at their directory''s path')
+            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Where to write the files (created if needed)')
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Put everything (config, bots, logs, state, socket) under this directory')
+            [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print what was written and what is not kept as JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'botctl;export;help' {
+            [CompletionResult]::new('systemd', 'systemd', [CompletionResultType]::ParameterValue, 'One systemd service per bot (bot-NAME.service), its env values in bot-NAME.env (0600), its restart schedule as bot-NAME-restart.timer')
+            [CompletionResult]::new('kubernetes', 'kubernetes', [CompletionResultType]::ParameterValue, 'Per bot a Deployment and a PersistentVolumeClaim (NAME.yaml), and a Secret with its env values and cookie file (NAME-secret.yaml, 0600)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'botctl;export;help;systemd' {
+            break
+        }
+        'botctl;export;help;kubernetes' {
+            break
+        }
+        'botctl;export;help;help' {
+            break
+        }
         'botctl;tokens' {
             [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Put everything (config, bots, logs, state, socket) under this directory')
             [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)')
@@ -695,6 +818,8 @@ Register-ArgumentCompleter -Native -CommandName 'botctl' -ScriptBlock {
             [CompletionResult]::new('forecast', 'forecast', [CompletionResultType]::ParameterValue, 'What will break next, soonest first: bots whose memory grows towards max_memory_mb, the host''s disk and memory growing towards their thresholds, expiring sessions')
             [CompletionResult]::new('storage', 'storage', [CompletionResultType]::ParameterValue, 'Disk use per owner against quotas, and what template links save')
             [CompletionResult]::new('cleanup', 'cleanup', [CompletionResultType]::ParameterValue, 'Show what is garbage (old temp files, orphaned bot dirs, dangling links, old logs, stale records); --force removes it')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Bring a fleet in from PM2 or supervisord, or limits from the Messenger bot host''s JSON: shows what it would write and what does not map; --write writes')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Hand bots to systemd units or Kubernetes manifests, saying what each target does not keep')
             [CompletionResult]::new('tokens', 'tokens', [CompletionResultType]::ParameterValue, 'Make, list and revoke tokens for the HTTP API and the dashboard')
             [CompletionResult]::new('dashboard', 'dashboard', [CompletionResultType]::ParameterValue, 'Print the dashboard''s address ([remote.http] listen, https when TLS is set)')
             [CompletionResult]::new('agent', 'agent', [CompletionResultType]::ParameterValue, 'Control the agent itself')
@@ -794,6 +919,32 @@ Register-ArgumentCompleter -Native -CommandName 'botctl' -ScriptBlock {
             break
         }
         'botctl;help;cleanup' {
+            break
+        }
+        'botctl;help;import' {
+            [CompletionResult]::new('pm2', 'pm2', [CompletionResultType]::ParameterValue, 'PM2 apps: an ecosystem file (.json, or .js/.cjs/.mjs evaluated by node), `pm2 jlist` output or `pm2 save`''s dump (~/.pm2/dump.pm2). One bot per app, NAME-0..N-1 for `instances`')
+            [CompletionResult]::new('supervisord', 'supervisord', [CompletionResultType]::ParameterValue, 'supervisord programs: `[program:x]` sections of these files and of the files their `[include]` names; `numprocs` makes one bot per process')
+            [CompletionResult]::new('bot-config', 'bot-config', [CompletionResultType]::ParameterValue, 'The Messenger bot host''s JSON configuration (resourceManagement, storageOptimization, botRecovery) merged into botctl.toml''s [limits], [restart], [logs], [cleanup] and [agent], keeping the rest of the file')
+            break
+        }
+        'botctl;help;import;pm2' {
+            break
+        }
+        'botctl;help;import;supervisord' {
+            break
+        }
+        'botctl;help;import;bot-config' {
+            break
+        }
+        'botctl;help;export' {
+            [CompletionResult]::new('systemd', 'systemd', [CompletionResultType]::ParameterValue, 'One systemd service per bot (bot-NAME.service), its env values in bot-NAME.env (0600), its restart schedule as bot-NAME-restart.timer')
+            [CompletionResult]::new('kubernetes', 'kubernetes', [CompletionResultType]::ParameterValue, 'Per bot a Deployment and a PersistentVolumeClaim (NAME.yaml), and a Secret with its env values and cookie file (NAME-secret.yaml, 0600)')
+            break
+        }
+        'botctl;help;export;systemd' {
+            break
+        }
+        'botctl;help;export;kubernetes' {
             break
         }
         'botctl;help;tokens' {

@@ -40,11 +40,17 @@ _botctl() {
             botctl,events)
                 cmd="botctl__subcmd__events"
                 ;;
+            botctl,export)
+                cmd="botctl__subcmd__export"
+                ;;
             botctl,forecast)
                 cmd="botctl__subcmd__forecast"
                 ;;
             botctl,help)
                 cmd="botctl__subcmd__help"
+                ;;
+            botctl,import)
+                cmd="botctl__subcmd__import"
                 ;;
             botctl,logs)
                 cmd="botctl__subcmd__logs"
@@ -199,6 +205,24 @@ _botctl() {
             botctl__subcmd__config__subcmd__help,help)
                 cmd="botctl__subcmd__config__subcmd__help__subcmd__help"
                 ;;
+            botctl__subcmd__export,help)
+                cmd="botctl__subcmd__export__subcmd__help"
+                ;;
+            botctl__subcmd__export,kubernetes)
+                cmd="botctl__subcmd__export__subcmd__kubernetes"
+                ;;
+            botctl__subcmd__export,systemd)
+                cmd="botctl__subcmd__export__subcmd__systemd"
+                ;;
+            botctl__subcmd__export__subcmd__help,help)
+                cmd="botctl__subcmd__export__subcmd__help__subcmd__help"
+                ;;
+            botctl__subcmd__export__subcmd__help,kubernetes)
+                cmd="botctl__subcmd__export__subcmd__help__subcmd__kubernetes"
+                ;;
+            botctl__subcmd__export__subcmd__help,systemd)
+                cmd="botctl__subcmd__export__subcmd__help__subcmd__systemd"
+                ;;
             botctl__subcmd__help,agent)
                 cmd="botctl__subcmd__help__subcmd__agent"
                 ;;
@@ -223,11 +247,17 @@ _botctl() {
             botctl__subcmd__help,events)
                 cmd="botctl__subcmd__help__subcmd__events"
                 ;;
+            botctl__subcmd__help,export)
+                cmd="botctl__subcmd__help__subcmd__export"
+                ;;
             botctl__subcmd__help,forecast)
                 cmd="botctl__subcmd__help__subcmd__forecast"
                 ;;
             botctl__subcmd__help,help)
                 cmd="botctl__subcmd__help__subcmd__help"
+                ;;
+            botctl__subcmd__help,import)
+                cmd="botctl__subcmd__help__subcmd__import"
                 ;;
             botctl__subcmd__help,logs)
                 cmd="botctl__subcmd__help__subcmd__logs"
@@ -313,6 +343,21 @@ _botctl() {
             botctl__subcmd__help__subcmd__config,check)
                 cmd="botctl__subcmd__help__subcmd__config__subcmd__check"
                 ;;
+            botctl__subcmd__help__subcmd__export,kubernetes)
+                cmd="botctl__subcmd__help__subcmd__export__subcmd__kubernetes"
+                ;;
+            botctl__subcmd__help__subcmd__export,systemd)
+                cmd="botctl__subcmd__help__subcmd__export__subcmd__systemd"
+                ;;
+            botctl__subcmd__help__subcmd__import,bot-config)
+                cmd="botctl__subcmd__help__subcmd__import__subcmd__bot__subcmd__config"
+                ;;
+            botctl__subcmd__help__subcmd__import,pm2)
+                cmd="botctl__subcmd__help__subcmd__import__subcmd__pm2"
+                ;;
+            botctl__subcmd__help__subcmd__import,supervisord)
+                cmd="botctl__subcmd__help__subcmd__import__subcmd__supervisord"
+                ;;
             botctl__subcmd__help__subcmd__notify,test)
                 cmd="botctl__subcmd__help__subcmd__notify__subcmd__test"
                 ;;
@@ -327,6 +372,30 @@ _botctl() {
                 ;;
             botctl__subcmd__help__subcmd__tokens,revoke)
                 cmd="botctl__subcmd__help__subcmd__tokens__subcmd__revoke"
+                ;;
+            botctl__subcmd__import,bot-config)
+                cmd="botctl__subcmd__import__subcmd__bot__subcmd__config"
+                ;;
+            botctl__subcmd__import,help)
+                cmd="botctl__subcmd__import__subcmd__help"
+                ;;
+            botctl__subcmd__import,pm2)
+                cmd="botctl__subcmd__import__subcmd__pm2"
+                ;;
+            botctl__subcmd__import,supervisord)
+                cmd="botctl__subcmd__import__subcmd__supervisord"
+                ;;
+            botctl__subcmd__import__subcmd__help,bot-config)
+                cmd="botctl__subcmd__import__subcmd__help__subcmd__bot__subcmd__config"
+                ;;
+            botctl__subcmd__import__subcmd__help,help)
+                cmd="botctl__subcmd__import__subcmd__help__subcmd__help"
+                ;;
+            botctl__subcmd__import__subcmd__help,pm2)
+                cmd="botctl__subcmd__import__subcmd__help__subcmd__pm2"
+                ;;
+            botctl__subcmd__import__subcmd__help,supervisord)
+                cmd="botctl__subcmd__import__subcmd__help__subcmd__supervisord"
                 ;;
             botctl__subcmd__notify,help)
                 cmd="botctl__subcmd__notify__subcmd__help"
@@ -383,7 +452,7 @@ _botctl() {
 
     case "${cmd}" in
         botctl)
-            opts="-h -V --home --host --help --version status top start stop restart recover bots logs events reload config auth update notify templates forecast storage cleanup tokens dashboard agent completions help"
+            opts="-h -V --home --host --help --version status top start stop restart recover bots logs events reload config auth update notify templates forecast storage cleanup import export tokens dashboard agent completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1420,6 +1489,149 @@ _botctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        botctl__subcmd__export)
+            opts="-h -V --home --host --help --version systemd kubernetes help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__export__subcmd__help)
+            opts="systemd kubernetes help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__export__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__export__subcmd__help__subcmd__kubernetes)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__export__subcmd__help__subcmd__systemd)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__export__subcmd__kubernetes)
+            opts="-h -V --image --out --json --home --host --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__export__subcmd__systemd)
+            opts="-h -V --out --json --home --host --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         botctl__subcmd__forecast)
             opts="-h -V --json --home --host --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1446,7 +1658,7 @@ _botctl() {
             return 0
             ;;
         botctl__subcmd__help)
-            opts="status top start stop restart recover bots logs events reload config auth update notify templates forecast storage cleanup tokens dashboard agent completions help"
+            opts="status top start stop restart recover bots logs events reload config auth update notify templates forecast storage cleanup import export tokens dashboard agent completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1781,6 +1993,48 @@ _botctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        botctl__subcmd__help__subcmd__export)
+            opts="systemd kubernetes"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__help__subcmd__export__subcmd__kubernetes)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__help__subcmd__export__subcmd__systemd)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         botctl__subcmd__help__subcmd__forecast)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1798,6 +2052,62 @@ _botctl() {
         botctl__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__help__subcmd__import)
+            opts="pm2 supervisord bot-config"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__help__subcmd__import__subcmd__bot__subcmd__config)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__help__subcmd__import__subcmd__pm2)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__help__subcmd__import__subcmd__supervisord)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2054,6 +2364,194 @@ _botctl() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__import)
+            opts="-h -V --home --host --help --version pm2 supervisord bot-config help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__import__subcmd__bot__subcmd__config)
+            opts="-h -V --write --force --json --home --host --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__import__subcmd__help)
+            opts="pm2 supervisord bot-config help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__import__subcmd__help__subcmd__bot__subcmd__config)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__import__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__import__subcmd__help__subcmd__pm2)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__import__subcmd__help__subcmd__supervisord)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__import__subcmd__pm2)
+            opts="-h -V --env --owner --write --force --json --home --host --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --owner)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        botctl__subcmd__import__subcmd__supervisord)
+            opts="-h -V --owner --write --force --json --home --host --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --owner)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2918,6 +3416,8 @@ _botctl_live_sub() {
         ":forecast") return 0 ;;
         ":storage") return 0 ;;
         ":cleanup") return 0 ;;
+        ":import") return 0 ;;
+        ":export") return 0 ;;
         ":tokens") return 0 ;;
         ":dashboard") return 0 ;;
         ":agent") return 0 ;;
@@ -2932,6 +3432,11 @@ _botctl_live_sub() {
         "auth:set-cookies") return 0 ;;
         "notify:test") return 0 ;;
         "templates:list") return 0 ;;
+        "import:pm2") return 0 ;;
+        "import:supervisord") return 0 ;;
+        "import:bot-config") return 0 ;;
+        "export:systemd") return 0 ;;
+        "export:kubernetes") return 0 ;;
         "tokens:create") return 0 ;;
         "tokens:list") return 0 ;;
         "tokens:revoke") return 0 ;;
@@ -2980,6 +3485,13 @@ _botctl_live_spec() {
         "forecast") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
         "storage") vopts=" -u --user --home --host "; lopts=" -u=owners --user=owners --host=hosts "; pos="" ;;
         "cleanup") vopts=" -u --user --home --host "; lopts=" -u=owners --user=owners --host=hosts "; pos="" ;;
+        "import") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "import pm2") vopts=" --env --owner --home --host "; lopts=" --owner=owners --host=hosts "; pos=" 0=- " ;;
+        "import supervisord") vopts=" --owner --home --host "; lopts=" --owner=owners --host=hosts "; pos=" r=- " ;;
+        "import bot-config") vopts=" --home --host "; lopts=" --host=hosts "; pos=" 0=- " ;;
+        "export") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
+        "export systemd") vopts=" --out --home --host "; lopts=" --host=hosts "; pos=" r=bots " ;;
+        "export kubernetes") vopts=" --image --out --home --host "; lopts=" --host=hosts "; pos=" r=bots " ;;
         "tokens") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;
         "tokens create") vopts=" -u --user --expires --home --host "; lopts=" --host=hosts "; pos="" ;;
         "tokens list") vopts=" --home --host "; lopts=" --host=hosts "; pos="" ;;

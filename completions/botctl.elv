@@ -42,6 +42,8 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand forecast 'What will break next, soonest first: bots whose memory grows towards max_memory_mb, the host''s disk and memory growing towards their thresholds, expiring sessions'
             cand storage 'Disk use per owner against quotas, and what template links save'
             cand cleanup 'Show what is garbage (old temp files, orphaned bot dirs, dangling links, old logs, stale records); --force removes it'
+            cand import 'Bring a fleet in from PM2 or supervisord, or limits from the Messenger bot host''s JSON: shows what it would write and what does not map; --write writes'
+            cand export 'Hand bots to systemd units or Kubernetes manifests, saying what each target does not keep'
             cand tokens 'Make, list and revoke tokens for the HTTP API and the dashboard'
             cand dashboard 'Print the dashboard''s address ([remote.http] listen, https when TLS is set)'
             cand agent 'Control the agent itself'
@@ -418,6 +420,111 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'botctl;import'= {
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand pm2 'PM2 apps: an ecosystem file (.json, or .js/.cjs/.mjs evaluated by node), `pm2 jlist` output or `pm2 save`''s dump (~/.pm2/dump.pm2). One bot per app, NAME-0..N-1 for `instances`'
+            cand supervisord 'supervisord programs: `[program:x]` sections of these files and of the files their `[include]` names; `numprocs` makes one bot per process'
+            cand bot-config 'The Messenger bot host''s JSON configuration (resourceManagement, storageOptimization, botRecovery) merged into botctl.toml''s [limits], [restart], [logs], [cleanup] and [agent], keeping the rest of the file'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'botctl;import;pm2'= {
+            cand --env 'Use the apps'' `env_NAME` section over `env` (as `pm2 start --env NAME`)'
+            cand --owner 'The owner of the imported bots (default: you; for supervisord, a program''s `user=` when it is a valid owner name)'
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
+            cand --write 'Write the bot files (without it, only show them)'
+            cand --force 'With --write, overwrite bot files that already exist'
+            cand --json 'Print the files (env values hidden) and what was not mapped as JSON'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;import;supervisord'= {
+            cand --owner 'The owner of the imported bots (default: you; for supervisord, a program''s `user=` when it is a valid owner name)'
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
+            cand --write 'Write the bot files (without it, only show them)'
+            cand --force 'With --write, overwrite bot files that already exist'
+            cand --json 'Print the files (env values hidden) and what was not mapped as JSON'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;import;bot-config'= {
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
+            cand --write 'Write botctl.toml (without it, only show the changes and the result)'
+            cand --force 'With --write, replace values botctl.toml already sets differently'
+            cand --json 'Print the changes, what was not mapped and the result as JSON'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;import;help'= {
+            cand pm2 'PM2 apps: an ecosystem file (.json, or .js/.cjs/.mjs evaluated by node), `pm2 jlist` output or `pm2 save`''s dump (~/.pm2/dump.pm2). One bot per app, NAME-0..N-1 for `instances`'
+            cand supervisord 'supervisord programs: `[program:x]` sections of these files and of the files their `[include]` names; `numprocs` makes one bot per process'
+            cand bot-config 'The Messenger bot host''s JSON configuration (resourceManagement, storageOptimization, botRecovery) merged into botctl.toml''s [limits], [restart], [logs], [cleanup] and [agent], keeping the rest of the file'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'botctl;import;help;pm2'= {
+        }
+        &'botctl;import;help;supervisord'= {
+        }
+        &'botctl;import;help;bot-config'= {
+        }
+        &'botctl;import;help;help'= {
+        }
+        &'botctl;export'= {
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand systemd 'One systemd service per bot (bot-NAME.service), its env values in bot-NAME.env (0600), its restart schedule as bot-NAME-restart.timer'
+            cand kubernetes 'Per bot a Deployment and a PersistentVolumeClaim (NAME.yaml), and a Secret with its env values and cookie file (NAME-secret.yaml, 0600)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'botctl;export;systemd'= {
+            cand --out 'Where to write the files (created if needed)'
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
+            cand --json 'Print what was written and what is not kept as JSON'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;export;kubernetes'= {
+            cand --image 'The container image holding the bots'' code, at their directory''s path'
+            cand --out 'Where to write the files (created if needed)'
+            cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
+            cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
+            cand --json 'Print what was written and what is not kept as JSON'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'botctl;export;help'= {
+            cand systemd 'One systemd service per bot (bot-NAME.service), its env values in bot-NAME.env (0600), its restart schedule as bot-NAME-restart.timer'
+            cand kubernetes 'Per bot a Deployment and a PersistentVolumeClaim (NAME.yaml), and a Secret with its env values and cookie file (NAME-secret.yaml, 0600)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'botctl;export;help;systemd'= {
+        }
+        &'botctl;export;help;kubernetes'= {
+        }
+        &'botctl;export;help;help'= {
+        }
         &'botctl;tokens'= {
             cand --home 'Put everything (config, bots, logs, state, socket) under this directory'
             cand --host 'Run the command against the agent on another host, over ssh: an ssh://user@host[:port] address or a host named in hosts.toml (see `botctl status --hosts`)'
@@ -615,6 +722,8 @@ set edit:completion:arg-completer[botctl] = {|@words|
             cand forecast 'What will break next, soonest first: bots whose memory grows towards max_memory_mb, the host''s disk and memory growing towards their thresholds, expiring sessions'
             cand storage 'Disk use per owner against quotas, and what template links save'
             cand cleanup 'Show what is garbage (old temp files, orphaned bot dirs, dangling links, old logs, stale records); --force removes it'
+            cand import 'Bring a fleet in from PM2 or supervisord, or limits from the Messenger bot host''s JSON: shows what it would write and what does not map; --write writes'
+            cand export 'Hand bots to systemd units or Kubernetes manifests, saying what each target does not keep'
             cand tokens 'Make, list and revoke tokens for the HTTP API and the dashboard'
             cand dashboard 'Print the dashboard''s address ([remote.http] listen, https when TLS is set)'
             cand agent 'Control the agent itself'
@@ -686,6 +795,25 @@ set edit:completion:arg-completer[botctl] = {|@words|
         &'botctl;help;storage'= {
         }
         &'botctl;help;cleanup'= {
+        }
+        &'botctl;help;import'= {
+            cand pm2 'PM2 apps: an ecosystem file (.json, or .js/.cjs/.mjs evaluated by node), `pm2 jlist` output or `pm2 save`''s dump (~/.pm2/dump.pm2). One bot per app, NAME-0..N-1 for `instances`'
+            cand supervisord 'supervisord programs: `[program:x]` sections of these files and of the files their `[include]` names; `numprocs` makes one bot per process'
+            cand bot-config 'The Messenger bot host''s JSON configuration (resourceManagement, storageOptimization, botRecovery) merged into botctl.toml''s [limits], [restart], [logs], [cleanup] and [agent], keeping the rest of the file'
+        }
+        &'botctl;help;import;pm2'= {
+        }
+        &'botctl;help;import;supervisord'= {
+        }
+        &'botctl;help;import;bot-config'= {
+        }
+        &'botctl;help;export'= {
+            cand systemd 'One systemd service per bot (bot-NAME.service), its env values in bot-NAME.env (0600), its restart schedule as bot-NAME-restart.timer'
+            cand kubernetes 'Per bot a Deployment and a PersistentVolumeClaim (NAME.yaml), and a Secret with its env values and cookie file (NAME-secret.yaml, 0600)'
+        }
+        &'botctl;help;export;systemd'= {
+        }
+        &'botctl;help;export;kubernetes'= {
         }
         &'botctl;help;tokens'= {
             cand create 'Make a token and print it (the only time it is shown)'

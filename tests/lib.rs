@@ -16,6 +16,7 @@ mod forecast;
 mod habits;
 mod health;
 mod hosts;
+mod import_export;
 mod logs;
 mod notify_bots;
 mod persistence;

@@ -197,6 +197,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Bring a fleet in from PM2 or supervisord, or limits from the Messenger bot host's
+    /// JSON: shows what it would write and what does not map; --write writes.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+    /// Hand bots to systemd units or Kubernetes manifests, saying what each target does not
+    /// keep.
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
+    },
     /// Make, list and revoke tokens for the HTTP API and the dashboard.
     #[command(
         long_about = "Make, list and revoke tokens for the HTTP API and the dashboard ([remote.http] in botctl.toml).\n\nA token is printed once, when it is made, and kept by the agent only as a hash: hand it to its owner then. An owner's token reaches that owner's bots only; --admin reaches every bot, the system figures, cleanup and /metrics. A read-only token can look but not act. An expired or revoked token is refused like a wrong one."
@@ -505,6 +517,109 @@ pub enum TemplatesCommand {
 pub enum ConfigCommand {
     /// Parse botctl.toml and every bots.d file and report problems (never starts an agent).
     Check(JsonFlag),
+}
+
+/// What every bot import takes: who owns the bots, and whether to write them.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The owner of the imported bots (default: you; for supervisord, a program's `user=`
+    /// when it is a valid owner name).
+    #[arg(long, value_name = "OWNER")]
+    pub owner: Option<String>,
+    /// Write the bot files (without it, only show them).
+    #[arg(long)]
+    pub write: bool,
+    /// With --write, overwrite bot files that already exist.
+    #[arg(long, requires = "write")]
+    pub force: bool,
+    /// Print the files (env values hidden) and what was not mapped as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// PM2 apps: an ecosystem file (.json, or .js/.cjs/.mjs evaluated by node), `pm2 jlist`
+    /// output or `pm2 save`'s dump (~/.pm2/dump.pm2). One bot per app, NAME-0..N-1 for
+    /// `instances`.
+    #[command(
+        after_help = "Example:\n  botctl import pm2 ecosystem.config.js --env production --owner alice\n  botctl import pm2 ecosystem.config.js --env production --owner alice --write\n  botctl reload"
+    )]
+    Pm2 {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Use the apps' `env_NAME` section over `env` (as `pm2 start --env NAME`).
+        #[arg(long, value_name = "NAME")]
+        env: Option<String>,
+        #[command(flatten)]
+        args: ImportArgs,
+    },
+    /// supervisord programs: `[program:x]` sections of these files and of the files their
+    /// `[include]` names; `numprocs` makes one bot per process.
+    #[command(
+        after_help = "Example:\n  botctl import supervisord /etc/supervisor/supervisord.conf --owner alice --write"
+    )]
+    Supervisord {
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        args: ImportArgs,
+    },
+    /// The Messenger bot host's JSON configuration (resourceManagement, storageOptimization,
+    /// botRecovery) merged into botctl.toml's [limits], [restart], [logs], [cleanup] and
+    /// [agent], keeping the rest of the file.
+    BotConfig {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Write botctl.toml (without it, only show the changes and the result).
+        #[arg(long)]
+        write: bool,
+        /// With --write, replace values botctl.toml already sets differently.
+        #[arg(long, requires = "write")]
+        force: bool,
+        /// Print the changes, what was not mapped and the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// One systemd service per bot (bot-NAME.service), its env values in bot-NAME.env (0600),
+    /// its restart schedule as bot-NAME-restart.timer.
+    #[command(
+        after_help = "Example:\n  botctl export systemd tweeter --out ./units\n  sudo cp ./units/* /etc/systemd/system/ && sudo systemctl daemon-reload"
+    )]
+    Systemd {
+        /// Bots to export (default: every bot).
+        #[arg(value_name = "BOT")]
+        bots: Vec<String>,
+        /// Where to write the files (created if needed).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Print what was written and what is not kept as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Per bot a Deployment and a PersistentVolumeClaim (NAME.yaml), and a Secret with its env
+    /// values and cookie file (NAME-secret.yaml, 0600).
+    #[command(
+        after_help = "Example:\n  botctl export kubernetes --image registry.example.com/bots:1.4 --out ./k8s\n  kubectl apply -f ./k8s"
+    )]
+    Kubernetes {
+        /// Bots to export (default: every bot).
+        #[arg(value_name = "BOT")]
+        bots: Vec<String>,
+        /// The container image holding the bots' code, at their directory's path.
+        #[arg(long, value_name = "IMAGE")]
+        image: String,
+        /// Where to write the files (created if needed).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Print what was written and what is not kept as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

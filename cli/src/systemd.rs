@@ -132,8 +132,9 @@ pub fn render(unit: &Unit) -> Result<String, String> {
 }
 
 /// One word of a unit file: `%` escaped (specifiers), `$` too on command lines (variable
-/// expansion), and double quotes with C escapes around a word that needs them.
-fn quote(word: &str, command_line: bool) -> Result<String, String> {
+/// expansion), and double quotes with C escapes around a word that needs them (an empty
+/// word too, which would otherwise vanish).
+pub fn quote(word: &str, command_line: bool) -> Result<String, String> {
     if word.chars().any(|c| c.is_control()) {
         return Err(format!(
             "{word:?} has a control character, which a unit file cannot hold"
@@ -143,9 +144,10 @@ fn quote(word: &str, command_line: bool) -> Result<String, String> {
     if command_line {
         out = out.replace('$', "$$");
     }
-    if out
-        .chars()
-        .any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '\\' | ';'))
+    if out.is_empty()
+        || out
+            .chars()
+            .any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '\\' | ';'))
     {
         out = format!("\"{}\"", out.replace('\\', "\\\\").replace('"', "\\\""));
     }
@@ -247,6 +249,7 @@ mod tests {
         );
         assert_eq!(quote("/a$b", true).unwrap(), "/a$$b");
         assert!(quote("a\nb", false).is_err());
+        assert_eq!(quote("", true).unwrap(), "\"\"");
     }
 
     #[test]

@@ -105,6 +105,14 @@ impl Paths {
         self.bots_root.join(owner).join(name)
     }
 
+    /// Where a bot runs: its `cwd` (relative to the home), or its default directory.
+    pub fn bot_cwd(&self, bot: &crate::config::BotConfig) -> PathBuf {
+        match &bot.cwd {
+            Some(dir) => self.home.join(dir),
+            None => self.bot_dir(&bot.user, &bot.name),
+        }
+    }
+
     pub fn stdout_log(&self, name: &str) -> PathBuf {
         self.logs_dir.join(format!("{name}.out"))
     }

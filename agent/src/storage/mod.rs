@@ -221,10 +221,7 @@ pub fn saved_by_links(paths: &Paths, bot: &BotConfig, cache: &mut BTreeMap<PathB
 
 /// A bot's working directory: its `cwd` (relative to the home) or `bots/OWNER/NAME`.
 pub fn bot_cwd(paths: &Paths, c: &BotConfig) -> PathBuf {
-    match &c.cwd {
-        Some(dir) => paths.home.join(dir),
-        None => paths.bot_dir(&c.user, &c.name),
-    }
+    paths.bot_cwd(c)
 }
 
 #[cfg(test)]

@@ -9,7 +9,9 @@ mod config;
 mod control;
 mod dashboard;
 mod events;
+mod export;
 mod forecast;
+mod import;
 mod logs;
 mod notify;
 mod ready;
@@ -23,8 +25,8 @@ mod update;
 
 use crate::CliError;
 use crate::args::{
-    AgentCommand, AuthCommand, BotsCommand, Command, ConfigCommand, NameKind, NotifyCommand,
-    TemplatesCommand, TokensCommand,
+    AgentCommand, AuthCommand, BotsCommand, Command, ConfigCommand, ExportCommand, ImportArgs,
+    ImportCommand, NameKind, NotifyCommand, TemplatesCommand, TokensCommand,
 };
 use crate::client::Target;
 
@@ -55,6 +57,12 @@ pub fn reach(command: &Command) -> Reach {
         // Several hosts are named by `--hosts`, each reached on its own.
         Command::Status(s) if !s.hosts.is_empty() || s.all_hosts => Reach::Here,
         Command::Logs { .. } | Command::Config { .. } | Command::Agent { .. } => Reach::There,
+        Command::Import { .. } => Reach::Refused(
+            "`import` reads FILE and writes bots.d (or botctl.toml) here: copy FILE to the host (scp) and run `botctl import` there",
+        ),
+        Command::Export { .. } => Reach::Refused(
+            "`export` writes its files here from this machine's bots.d: run `botctl export` on the host (ssh HOST botctl export ...) and copy --out back",
+        ),
         Command::Auth {
             command: AuthCommand::SetCookies { .. },
         } => Reach::Refused(
@@ -151,6 +159,38 @@ pub async fn run(command: Command, target: &Target) -> Result<(), CliError> {
         Command::Config {
             command: ConfigCommand::Check(f),
         } => config::check(target, f.json),
+        Command::Import { command } => match command {
+            ImportCommand::Pm2 { file, env, args } => {
+                import::pm2(target, &file, env.as_deref(), &options(args))
+            }
+            ImportCommand::Supervisord { files, args } => {
+                import::supervisord(target, &files, &options(args))
+            }
+            ImportCommand::BotConfig {
+                file,
+                write,
+                force,
+                json,
+            } => import::bot_config(target, &file, write, force, json),
+        },
+        Command::Export { command } => match command {
+            ExportCommand::Systemd { bots, out, json } => {
+                export::run(target, export::Kind::Systemd, &bots, &out, None, json)
+            }
+            ExportCommand::Kubernetes {
+                bots,
+                image,
+                out,
+                json,
+            } => export::run(
+                target,
+                export::Kind::Kubernetes,
+                &bots,
+                &out,
+                Some(&image),
+                json,
+            ),
+        },
         Command::Agent { command } => agent::run(target, command).await,
         Command::Auth { command } => match command {
             AuthCommand::Check { bots, json } => auth::check(target, bots, json).await,
@@ -191,5 +231,14 @@ pub async fn run(command: Command, target: &Target) -> Result<(), CliError> {
             called,
             args,
         } => stdio::run(target, no_start, called, args).await,
+    }
+}
+
+fn options(args: ImportArgs) -> import::Options {
+    import::Options {
+        owner: args.owner,
+        write: args.write,
+        force: args.force,
+        json: args.json,
     }
 }
