@@ -285,6 +285,7 @@ fn agent_install_writes_a_unit_that_runs_this_binary_and_leaves_bots_alone() {
         "Restart=always".to_string(),
         "RestartSec=2".to_string(),
         "KillMode=process".to_string(),
+        "Delegate=yes".to_string(),
         "WantedBy=default.target".to_string(),
     ] {
         assert!(

@@ -158,11 +158,6 @@ fn spawn_cli(home: &Home, args: &[&str]) -> Child {
     home.command(args).spawn().expect("starting botctl")
 }
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
 // ---- 1. the agent killed with 200 bots, and in the middle of `restart --all` ----
 
 #[test]
@@ -628,7 +623,7 @@ fn a_peer_of_another_uid_is_refused() {
     home.write_bot("hello", &sleeper("alice"));
     let bot = home.running_pid("hello");
 
-    // As installed, the 0700 run dir keeps other users from the socket altogether.
+    // As installed, the 0700 home and the 0600 socket keep other users from it altogether.
     assert_eq!(connect_as_nobody(&home.socket()), "refused");
 
     // Opened up, the SO_PEERCRED check itself must refuse: no answer, and an event.

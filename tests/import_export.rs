@@ -438,7 +438,8 @@ fn fleet(home: &Home) {
     )
     .unwrap();
     home.write_config(
-        "[limits]\nmax_memory_mb = 256\nstorage_quota_mb = 300\n[restart]\nmax_restarts = 4\nwindow = \"5m\"\n",
+        "[limits]\nmax_memory_mb = 256\nstorage_quota_mb = 300\nmax_pids = 64\ncpu_quota_percent = 50\nnofile = 1024\n\
+         [restart]\nmax_restarts = 4\nwindow = \"5m\"\n[users.alice]\nrun_as = \"root\"\n",
     );
     home.write_bot(
         "rich",
@@ -511,7 +512,13 @@ fn exported_systemd_units_pass_systemd_analyze_verify() {
             "StartLimitIntervalSec=300s",
             "TimeoutStopSec=20s",
             "KillMode=control-group",
+            "User=root",
+            "Group=root",
             "MemoryMax=256M",
+            "TasksMax=64",
+            "CPUQuota=50%",
+            "LimitNOFILE=1024",
+            "LimitCORE=0",
             "NoNewPrivileges=yes",
             "PrivateTmp=yes",
             "ProtectSystem=strict",

@@ -6,6 +6,7 @@ mod api;
 mod auth;
 mod cli;
 mod config_errors;
+mod containment;
 mod dashboard;
 mod docs;
 mod env_file;

@@ -220,7 +220,7 @@ fn a_removed_runtime_directory_gives_no_second_agent() {
             home.agent_pid_file(),
         )
     });
-    assert_eq!(mode(&home.file("run")), 0o700);
+    assert_eq!(mode(&home.file("run")), 0o711);
     assert_eq!(mode(&home.socket()), 0o600);
     crash_restarts_once(&home, "solo");
     assert_eq!(agent_pids(&home), agent);
@@ -290,7 +290,7 @@ fn every_file_botctl_creates_has_its_documented_mode() {
         ("state", 0o700),
         ("state/botctl.db", 0o600),
         ("state/agent.lock", 0o600),
-        ("run", 0o700),
+        ("run", 0o711),
         ("run/agent.sock", 0o600),
         ("run/agent.pid", 0o600),
         ("bots.d/quiet.toml", 0o600),

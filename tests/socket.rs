@@ -20,7 +20,11 @@ fn mode(path: &std::path::Path) -> u32 {
 fn run_dir_and_socket_are_private() {
     let home = Home::new();
     home.botctl(&["status"]).ok();
-    assert_eq!(mode(&home.file("run")), 0o700, "run dir");
+    assert_eq!(
+        mode(&home.file("run")),
+        0o711,
+        "run dir: searchable, not listable"
+    );
     assert_eq!(mode(&home.socket()), 0o600, "socket");
 }
 

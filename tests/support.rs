@@ -325,7 +325,37 @@ impl Drop for Home {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+        remove_cgroups_of(self.path());
     }
+}
+
+/// Removes the (empty) cgroups an agent of `home` left when it was killed rather than
+/// stopped: `botctl-<16 hex digits of the home's SHA-256>` under the cgroup v2 mount, as
+/// README's Containment section names it. Never a cgroup of another home.
+fn remove_cgroups_of(home: &Path) {
+    use sha2::Digest;
+    use std::os::unix::ffi::OsStrExt;
+    let Some(mount) = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| {
+            l.split(" - ")
+                .nth(1)
+                .is_some_and(|r| r.starts_with("cgroup2 "))
+        })
+        .and_then(|l| l.split_whitespace().nth(4).map(PathBuf::from))
+    else {
+        return;
+    };
+    let digest = sha2::Sha256::digest(home.as_os_str().as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let subtree = mount.join(format!("botctl-{hex}"));
+    if let Ok(bots) = std::fs::read_dir(&subtree) {
+        for bot in bots.flatten().filter(|e| e.path().is_dir()) {
+            let _ = std::fs::remove_dir(bot.path());
+        }
+    }
+    let _ = std::fs::remove_dir(&subtree);
 }
 
 /// Collects a CLI started with `command(..).spawn()`, or kills it at the deadline: a hang is
@@ -582,6 +612,11 @@ pub fn kill_agent(home: &Home) -> u32 {
     kill(agent, libc::SIGKILL);
     wait_agent_gone(home, agent);
     agent
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
 }
 
 pub fn kill(pid: u32, signal: i32) {

@@ -6,6 +6,8 @@
 const LAYERS: &[&[&str]] = &[
     &["util", "secret", "watch", "schedule", "http_client"],
     &["logs", "storage", "store", "spawn_record", "health", "auth"],
+    // Containment: cgroups, the subreaper, accounts; bot files handed over through storage.
+    &["contain"],
     // The kinds of event, with how each alerts; notify turns them into alerts. The API's
     // tokens, kept as hashes in the store.
     &["events", "tokens"],

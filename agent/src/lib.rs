@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod boot;
 pub mod bot;
+pub mod contain;
 pub mod context;
 pub mod events;
 pub mod fleet;

@@ -27,15 +27,17 @@ const RETRY_EVERY: Duration = Duration::from_millis(500);
 /// Changes held in memory while the file cannot be written; the oldest go first beyond this
 /// (the registry is kept whole apart, so adoption never depends on what was dropped).
 const MAX_PENDING: usize = 100_000;
-/// Columns added since the first version, in order, with the table they belong to: a file's
-/// `user_version` says how many it has.
-const COLUMNS_ADDED: [(&str, &str, &str); 4] = [
+/// Columns added since the first version, in order, with the table they belong to: a file
+/// whose `user_version` is behind gets those it lacks.
+const COLUMNS_ADDED: [(&str, &str, &str); 5] = [
     ("registry", "config_toml", "TEXT NOT NULL DEFAULT ''"),
     ("registry", "pidfs_id", "INTEGER NOT NULL DEFAULT 0"),
     // Who caused the event (`uid 1000`, `telegram user 5`, ...); NULL for the agent's own.
     ("events", "actor", "TEXT"),
     // Why a bot went down unasked (crash, limit, health, pressure): what statistics count.
     ("events", "cause", "TEXT"),
+    // The bot's cgroup directory ('' without one): a new agent reaches it even in another mode.
+    ("registry", "cgroup", "TEXT NOT NULL DEFAULT ''"),
 ];
 /// Tables added since the first version: `supervision`, `tokens`. Created by `init` (IF NOT
 /// EXISTS) whenever a file's `user_version` is behind.
@@ -64,6 +66,8 @@ pub struct RegistryRow {
     /// The bot's configuration when it was started (`BotConfig::to_toml`): the last good
     /// version, kept running by the next agent even if the file is broken by then.
     pub config_toml: String,
+    /// The bot's cgroup directory; empty without one.
+    pub cgroup: String,
 }
 
 /// Where a bot was left, as stored: what the next agent restores it to.
@@ -555,11 +559,10 @@ fn init(conn: &Connection) -> rusqlite::Result<()> {
             last_used_ms INTEGER);",
     )?;
     // Files made before a column existed get it added.
+    // Each column is looked for rather than trusted to the version: the version counts the
+    // supervision table too, so a column added after it shares a number with an older file.
     for (i, (table, column, declaration)) in COLUMNS_ADDED.into_iter().enumerate() {
         let to = i as i64 + 1;
-        if version >= to {
-            continue;
-        }
         let has: bool = conn
             .prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2")?
             .exists([table, column])?;
@@ -571,7 +574,9 @@ fn init(conn: &Connection) -> rusqlite::Result<()> {
                 backfill_causes(conn)?;
             }
         }
-        conn.pragma_update(None, "user_version", to)?;
+        if to > version {
+            conn.pragma_update(None, "user_version", to)?;
+        }
     }
     conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     Ok(())
@@ -1313,8 +1318,8 @@ fn read_supervision(conn: &Connection) -> rusqlite::Result<Vec<Supervision>> {
 
 fn register(tx: &rusqlite::Transaction<'_>, r: &RegistryRow) -> rusqlite::Result<()> {
     tx.prepare_cached(
-        "INSERT OR REPLACE INTO registry(name, owner, pid, pgid, start_ticks, started_at_ms, restarts, config_toml, pidfs_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT OR REPLACE INTO registry(name, owner, pid, pgid, start_ticks, started_at_ms, restarts, config_toml, pidfs_id, cgroup)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
     .execute(params![
             r.name,
@@ -1325,7 +1330,8 @@ fn register(tx: &rusqlite::Transaction<'_>, r: &RegistryRow) -> rusqlite::Result
             r.started_at_ms,
             r.restarts,
             r.config_toml,
-            r.pidfs_id as i64
+            r.pidfs_id as i64,
+            r.cgroup
         ],
     )?;
     Ok(())
@@ -1336,7 +1342,7 @@ use botctl_proto::human::duration as compact;
 
 fn read_registry(conn: &Connection) -> rusqlite::Result<Vec<RegistryRow>> {
     let mut stmt = conn.prepare(
-        "SELECT name, owner, pid, pgid, start_ticks, started_at_ms, restarts, config_toml, pidfs_id
+        "SELECT name, owner, pid, pgid, start_ticks, started_at_ms, restarts, config_toml, pidfs_id, cgroup
          FROM registry ORDER BY name",
     )?;
     let rows = stmt.query_map([], |r| {
@@ -1350,6 +1356,7 @@ fn read_registry(conn: &Connection) -> rusqlite::Result<Vec<RegistryRow>> {
             restarts: r.get(6)?,
             config_toml: r.get(7)?,
             pidfs_id: r.get::<_, i64>(8)? as u64,
+            cgroup: r.get(9)?,
         })
     })?;
     rows.collect()
@@ -1540,6 +1547,7 @@ mod tests {
                 started_at_ms: 1,
                 restarts: 3,
                 config_toml: "user = \"alice\"\n".into(),
+                cgroup: "/sys/fs/cgroup/botctl-x/a".into(),
             };
             store.register(row.clone());
             store.register(RegistryRow {
@@ -1694,6 +1702,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_file_of_the_version_before_cgroups_gets_the_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("botctl.db");
+        {
+            let conn = Connection::open(&db).unwrap();
+            init(&conn).unwrap();
+            // As the agent before the cgroup column left it: version 6, every other column.
+            conn.execute_batch(
+                "ALTER TABLE registry DROP COLUMN cgroup;
+                 INSERT INTO registry(name, owner, pid, pgid, start_ticks, started_at_ms)
+                    VALUES ('a', 'alice', 42, 42, 7, 1);
+                 PRAGMA user_version = 6;",
+            )
+            .unwrap();
+        }
+        let (store, problem) = Store::open(&db);
+        assert!(problem.is_none(), "{problem:?}");
+        let rows = store.registry().await.unwrap();
+        assert_eq!((rows[0].name.as_str(), rows[0].cgroup.as_str()), ("a", ""));
+        store.register(RegistryRow {
+            cgroup: "/sys/fs/cgroup/botctl-x/a".into(),
+            ..rows[0].clone()
+        });
+        store.flush().await;
+        let on_disk = read_registry(&Connection::open(&db).unwrap()).unwrap();
+        assert_eq!(on_disk[0].cgroup, "/sys/fs/cgroup/botctl-x/a");
+    }
+
+    #[tokio::test]
     async fn events_of_an_older_file_read_the_same_and_still_count_crashes() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("botctl.db");
@@ -1820,6 +1857,7 @@ mod fault_tests {
             started_at_ms: 1,
             restarts: 0,
             config_toml: String::new(),
+            cgroup: String::new(),
         }
     }
 

@@ -459,6 +459,35 @@ pub fn notify_ignored(count: u64) -> String {
     format!("sd_notify: {count} message(s) from processes that are no bot's ignored")
 }
 
+/// What `status` and `agent status` say of containment: what is in force and why, and the
+/// owners whose bots run as root.
+pub fn containment(c: &botctl_proto::ContainmentInfo) -> Vec<String> {
+    use botctl_proto::ContainmentKind;
+    let what = match (c.mode, &c.cgroup) {
+        (ContainmentKind::Cgroup, Some(dir)) => {
+            let limits = if c.limits.is_empty() {
+                "no kernel limits (no controller enabled)".to_string()
+            } else {
+                format!("kernel limits: {}", c.limits.join(", "))
+            };
+            format!("a cgroup per bot under {dir}, {limits}")
+        }
+        (ContainmentKind::Cgroup, None) => "a cgroup per bot".to_string(),
+        (ContainmentKind::Subreaper, _) => {
+            "subreaper (no cgroups; stop walks each bot's processes)".to_string()
+        }
+        (ContainmentKind::Refused, _) => "none: no bot starts".to_string(),
+    };
+    let mut lines = vec![format!("containment: {what} ({})", c.reason)];
+    if !c.root_owners.is_empty() {
+        lines.push(format!(
+            "  the bots of {} run as root: set run_as in [users.NAME] to run them as their own accounts",
+            c.root_owners.join(", ")
+        ));
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

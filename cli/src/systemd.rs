@@ -119,7 +119,10 @@ pub fn render(unit: &Unit) -> Result<String, String> {
          # and process groups and write their own log files, so they outlive the agent (SIGTERM\n\
          # to the agent leaves them running by design) and the next agent adopts them; the\n\
          # default KillMode (control-group) would kill every bot on each agent restart.\n\
-         KillMode=process\n",
+         KillMode=process\n\
+         # The unit's cgroup is the agent's to divide: each bot gets a cgroup of its own in it\n\
+         # (containment, kernel limits), also when the agent does not run as root.\n\
+         Delegate=yes\n",
     );
     text.push_str(&format!(
         "\n[Install]\nWantedBy={}\n",
@@ -163,6 +166,42 @@ pub fn invoking_user() -> Option<String> {
     user_name(euid).or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
 }
 
+/// The name of the primary group of the account `user`, for a unit's `Group=`.
+pub fn primary_group(user: &str) -> Option<String> {
+    let name = std::ffi::CString::new(user).ok()?;
+    // SAFETY: passwd and group are plain data (integers and pointers); all zeroes is a valid
+    // value.
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut grp: libc::group = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 4096];
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    let mut found_group: *mut libc::group = std::ptr::null_mut();
+    // SAFETY: getpwnam_r and getgrgid_r write into our structs and buf (of the length we pass)
+    // and set the result pointer on success; the gid and the name are copied out before
+    // either goes away.
+    unsafe {
+        let rc = libc::getpwnam_r(
+            name.as_ptr(),
+            &mut pwd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut found,
+        );
+        if rc != 0 || found.is_null() {
+            return None;
+        }
+        let gid = pwd.pw_gid;
+        let rc = libc::getgrgid_r(gid, &mut grp, buf.as_mut_ptr(), buf.len(), &mut found_group);
+        if rc != 0 || found_group.is_null() {
+            return None;
+        }
+        std::ffi::CStr::from_ptr(grp.gr_name)
+            .to_str()
+            .ok()
+            .map(str::to_string)
+    }
+}
+
 fn user_name(uid: libc::uid_t) -> Option<String> {
     // SAFETY: passwd is plain data (integers and pointers); all zeroes is a valid value.
     let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
@@ -203,6 +242,7 @@ mod tests {
             "Restart=always",
             "RestartSec=2",
             "KillMode=process",
+            "Delegate=yes",
             "WantedBy=default.target",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");

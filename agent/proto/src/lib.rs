@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 pub use paths::Paths;
 
 /// Bumped whenever a wire type or the service changes shape.
-pub const PROTOCOL_VERSION: u32 = 12;
+pub const PROTOCOL_VERSION: u32 = 13;
 
 /// The version of this build, the same for the CLI and the agent of one binary.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -88,6 +88,41 @@ pub struct AgentInfo {
     pub home: String,
     /// The agent's host name: over `--host`, which machine answered.
     pub host: String,
+    /// What keeps each bot's processes together; None while the agent is still starting.
+    pub containment: Option<Box<ContainmentInfo>>,
+}
+
+/// How bots are contained: a cgroup each, or the subreaper fallback, or (when `cgroup` was
+/// asked and none can be made) no bot starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ContainmentKind {
+    Cgroup,
+    Subreaper,
+    Refused,
+}
+
+impl ContainmentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cgroup => "cgroup",
+            Self::Subreaper => "subreaper",
+            Self::Refused => "refused",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainmentInfo {
+    pub mode: ContainmentKind,
+    /// Why this mode: what was asked and what the host allows.
+    pub reason: String,
+    /// The agent's cgroup subtree, with cgroups.
+    pub cgroup: Option<String>,
+    /// Kernel limits in force for bots: the controllers enabled (`memory`, `pids`, `cpu`).
+    pub limits: Vec<String>,
+    /// A root agent: owners without `run_as`, whose bots run as root.
+    pub root_owners: Vec<String>,
 }
 
 /// What a bot is doing, in the words `status` shows.

@@ -96,11 +96,18 @@ pub async fn serve(
         loops::notify_socket::bind(&paths.notify_socket).ok(),
     ));
     let fleet = Fleet::new(ctx.clone());
-    let files = || match files.map(|t| t.join()) {
+    let files = match files.map(|t| t.join()) {
         Ok(Ok(files)) => files,
         _ => Files::read(paths),
     };
-    let report = fleet.load(files, opened, registry_complete).await;
+    // Before any bot is adopted or started: adoption reads each bot's cgroup, a start makes
+    // one. Empty cgroups an earlier agent left are removed now, before any bot can be in one.
+    let contained = crate::contain::decide(files.containment(), &paths.home);
+    if let Some((_, tree)) = &contained.cgroups {
+        tree.sweep(|_| false);
+    }
+    phase("containment decided");
+    let report = fleet.load(|| files, opened, registry_complete).await;
     phase("fleet loaded");
     let rows = fleet.read(|r| r.list(None, botctl_proto::now_ms()));
     let bots = rows.len();
@@ -184,6 +191,7 @@ pub async fn serve(
         }
     }
     let _ = sdnotify::notify("STOPPING=1");
+    crate::contain::release();
     ops.ctx.tokens.flush_uses();
     store.close_cleanly().await;
     Ok(())
@@ -251,6 +259,13 @@ fn start_loops(
                 f.clone(),
                 notify_socket.clone(),
             ))
+        }));
+    }
+    if crate::contain::in_force()
+        .is_some_and(|f| f.kind == botctl_proto::ContainmentKind::Subreaper)
+    {
+        tokio::spawn(supervise("orphan reaper", ctx.clone(), move || {
+            Box::pin(crate::contain::tree::reap_forever())
         }));
     }
     if let Some(every) = sdnotify::watchdog_every() {

@@ -46,7 +46,9 @@ impl Bound {
 pub fn bind(paths: &Paths) -> anyhow::Result<Bound> {
     std::fs::create_dir_all(&paths.run_dir)
         .with_context(|| format!("creating {}", paths.run_dir.display()))?;
-    std::fs::set_permissions(&paths.run_dir, std::fs::Permissions::from_mode(0o700))
+    // Searchable by all (not listable): bots running as their owners' accounts reach
+    // notify.sock; agent.sock stays the agent user's (0600, and the peer's uid is checked).
+    std::fs::set_permissions(&paths.run_dir, std::fs::Permissions::from_mode(0o711))
         .with_context(|| format!("setting permissions of {}", paths.run_dir.display()))?;
     match std::fs::remove_file(&paths.socket) {
         Ok(()) => {}

@@ -57,6 +57,10 @@ pub enum Exit {
     Signal(i32),
     /// An adopted process is not our child, so its status cannot be reaped.
     Unknown,
+    /// SIGKILL from the kernel's OOM killer at the cgroup's `memory.max` (in MiB).
+    OutOfMemory {
+        limit_mb: u64,
+    },
 }
 
 impl Exit {
@@ -70,6 +74,7 @@ impl Exit {
             Exit::Code(c) => (Some(c), None),
             Exit::Signal(s) => (None, Some(s)),
             Exit::Unknown => (None, None),
+            Exit::OutOfMemory { .. } => (None, Some(libc::SIGKILL)),
         }
     }
 
@@ -89,6 +94,9 @@ impl Exit {
                 None => format!("signal {sig}"),
             },
             Exit::Unknown => "unknown status".to_string(),
+            Exit::OutOfMemory { limit_mb } => {
+                format!("killed by the kernel: out of memory (limit {limit_mb} MiB)")
+            }
         }
     }
 }
@@ -1388,6 +1396,10 @@ mod tests {
         assert_eq!(Exit::Signal(15).describe(), "signal 15 (SIGTERM)");
         assert_eq!(Exit::Signal(11).describe(), "signal 11 (SIGSEGV)");
         assert_eq!(Exit::Signal(42).describe(), "signal 42");
+        assert_eq!(
+            Exit::OutOfMemory { limit_mb: 512 }.describe(),
+            "killed by the kernel: out of memory (limit 512 MiB)"
+        );
         assert_eq!(Exit::Unknown.describe(), "unknown status");
         for exit in [
             Exit::Code(0),

@@ -1,6 +1,7 @@
 //! One bot: the handle the rest of the agent reaches it by (send a command, read a snapshot),
 //! the runner task that alone writes its state, the pure state machine and the process code.
 
+pub mod containment;
 pub mod envfile;
 pub mod liveness;
 pub mod machine;

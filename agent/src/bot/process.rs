@@ -1,5 +1,5 @@
-//! Linux process plumbing for bots: spawning into a new session, pidfds for event-driven exit
-//! detection, reaping, signalling whole process groups and identifying a pid by its start time.
+//! Linux process plumbing for bots: spawning into a new session (and cgroup, account and
+//! hardening), pidfds for exit detection, reaping, signalling groups, identifying a pid.
 
 use std::fs::File;
 use std::io;
@@ -7,20 +7,40 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
 use nix::errno::Errno;
-use nix::sys::signal::{Signal, kill, killpg};
+use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use tokio::io::unix::AsyncFd;
 
 use super::machine::Exit;
+use crate::contain::account::Account;
+use crate::contain::cgroup::BotCgroup;
+pub use crate::contain::procfs::{
+    Stat, all_pids, group_alive, leaders, pgid_of, read_stat, signal_group,
+};
 
-/// What to run and where its output goes.
+/// What to run, where its output goes, and how it is contained.
 pub struct SpawnSpec<'a> {
     pub command: &'a [String],
     pub cwd: &'a Path,
     pub env: Vec<(String, String)>,
     pub stdout: File,
     pub stderr: File,
+    /// The bot's cgroup and its `cgroup.procs` opened for writing: the child moves itself
+    /// in before it runs the bot, so that even the bot's first fork is inside.
+    pub cgroup: Option<(BotCgroup, File)>,
+    /// The Unix account the bot runs as (`run_as`); None: the agent's own.
+    pub account: Option<Account>,
+    pub hardening: Hardening,
+}
+
+/// What every bot gets, whoever runs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hardening {
+    pub no_new_privs: bool,
+    pub core_dumps: bool,
+    /// `RLIMIT_NOFILE`, soft and hard; None keeps the agent's.
+    pub nofile: Option<u64>,
 }
 
 /// A live bot process: the one botctl started, the leader of its own session and process
@@ -36,26 +56,24 @@ pub struct BotProcess {
     /// False for a process adopted from an earlier agent: it is not our child, so its exit
     /// status cannot be read.
     pub is_child: bool,
+    /// The bot's cgroup, when it has one.
+    pub cgroup: Option<BotCgroup>,
+    /// Its cgroup's OOM kills when it started: more at its exit means the kernel killed it.
+    pub oom_kills: u64,
 }
 
-/// Starts a bot with posix_spawn (vfork and exec: no copy of the agent's page tables, so a
-/// crashed bot is back in about a millisecond), in a new session and process group, with
-/// stdin from /dev/null, stdout and stderr to its logs and no other descriptor, default
-/// signal dispositions and an empty signal mask.
+/// Starts a bot: a fork that moves itself into the bot's cgroup, makes a new session and
+/// process group, resets signal dispositions, sets umask 077 and the core and open-file
+/// limits, takes the bot's account (groups, gid, uid), sets no_new_privs and marks every
+/// descriptor but stdin from /dev/null and stdout and stderr to its logs close-on-exec,
+/// then runs the command. Returns once the command runs (or says why it could not).
 pub fn spawn(spec: SpawnSpec<'_>) -> io::Result<BotProcess> {
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::process::CommandExt;
 
     let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidInput, what.to_string());
-    let cstr = |bytes: &[u8], what: &str| CString::new(bytes).map_err(|_| invalid(what));
-    if spec.command.is_empty() {
+    let Some(program) = spec.command.first() else {
         return Err(invalid("empty command"));
-    }
-    let argv: Vec<CString> = spec
-        .command
-        .iter()
-        .map(|a| cstr(a.as_bytes(), "an argument holds a NUL byte"))
-        .collect::<io::Result<_>>()?;
+    };
     // The agent's environment, less the readiness fd and systemd's notify variables, with
     // the bot's own variables on top.
     let mut env: Vec<(std::ffi::OsString, std::ffi::OsString)> = std::env::vars_os()
@@ -68,75 +86,40 @@ pub fn spawn(spec: SpawnSpec<'_>) -> io::Result<BotProcess> {
         .filter(|(k, _)| !spec.env.iter().any(|(ek, _)| k == ek.as_str()))
         .collect();
     env.extend(spec.env.into_iter().map(|(k, v)| (k.into(), v.into())));
-    let envp: Vec<CString> = env
-        .iter()
-        .map(|(k, v)| {
-            let mut kv = k.as_bytes().to_vec();
-            kv.push(b'=');
-            kv.extend_from_slice(v.as_bytes());
-            cstr(&kv, "an environment value holds a NUL byte")
-        })
-        .collect::<io::Result<_>>()?;
-    let cwd = cstr(
-        spec.cwd.as_os_str().as_bytes(),
-        "the working directory holds a NUL byte",
-    )?;
-    let devnull = File::open("/dev/null")?;
-    let mut argv_ptrs: Vec<*mut libc::c_char> = argv.iter().map(|a| a.as_ptr() as *mut _).collect();
-    argv_ptrs.push(std::ptr::null_mut());
-    let mut envp_ptrs: Vec<*mut libc::c_char> = envp.iter().map(|e| e.as_ptr() as *mut _).collect();
-    envp_ptrs.push(std::ptr::null_mut());
-
-    let mut pid: libc::pid_t = 0;
-    // SAFETY: every pointer handed to posix_spawn points into values that outlive the call
-    // (argv, envp, cwd, the files), and the attribute objects are initialised before use and
-    // destroyed after it.
-    let rc = unsafe {
-        let mut actions: libc::posix_spawn_file_actions_t = std::mem::zeroed();
-        let mut attr: libc::posix_spawnattr_t = std::mem::zeroed();
-        libc::posix_spawn_file_actions_init(&mut actions);
-        libc::posix_spawnattr_init(&mut attr);
-        libc::posix_spawn_file_actions_adddup2(&mut actions, devnull.as_raw_fd(), 0);
-        libc::posix_spawn_file_actions_adddup2(&mut actions, spec.stdout.as_raw_fd(), 1);
-        libc::posix_spawn_file_actions_adddup2(&mut actions, spec.stderr.as_raw_fd(), 2);
-        libc::posix_spawn_file_actions_addchdir_np(&mut actions, cwd.as_ptr());
-        // Only stdio: the agent's own descriptors are close-on-exec already, this also covers
-        // any a library opened without the flag (one close_range in the child).
-        libc::posix_spawn_file_actions_addclosefrom_np(&mut actions, 3);
-        let mut none: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut none);
-        libc::posix_spawnattr_setsigmask(&mut attr, &none);
-        // The agent ignores SIGPIPE (as Rust programs do); a bot starts with the defaults.
-        let mut defaults: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut defaults);
-        for sig in 1..32 {
-            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::sigaddset(&mut defaults, sig);
-            }
-        }
-        libc::posix_spawnattr_setsigdefault(&mut attr, &defaults);
-        libc::posix_spawnattr_setflags(
-            &mut attr,
-            libc::POSIX_SPAWN_SETSID
-                | libc::POSIX_SPAWN_SETSIGMASK as libc::c_short
-                | libc::POSIX_SPAWN_SETSIGDEF as libc::c_short,
-        );
-        let rc = libc::posix_spawnp(
-            &mut pid,
-            argv[0].as_ptr(),
-            &actions,
-            &attr,
-            argv_ptrs.as_ptr(),
-            envp_ptrs.as_ptr(),
-        );
-        libc::posix_spawn_file_actions_destroy(&mut actions);
-        libc::posix_spawnattr_destroy(&mut attr);
-        rc
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(&spec.command[1..])
+        .env_clear()
+        .envs(env)
+        .current_dir(spec.cwd)
+        .stdin(File::open("/dev/null")?)
+        .stdout(spec.stdout)
+        .stderr(spec.stderr);
+    let setup = ChildSetup {
+        procs: spec.cgroup.as_ref().map(|(_, f)| f.as_raw_fd()),
+        ids: spec
+            .account
+            .as_ref()
+            .map(|a| (a.uid, a.gid, a.groups.clone())),
+        hardening: spec.hardening,
+        nofile_hard: rlimit_nofile_hard(),
     };
-    if rc != 0 {
-        return Err(io::Error::from_raw_os_error(rc));
+    // SAFETY: `ChildSetup::run` makes only async-signal-safe system calls and allocates
+    // nothing (its groups were collected here, before the fork).
+    unsafe {
+        cmd.pre_exec(move || setup.run());
     }
-    let pid = pid as u32;
+    let oom_kills = spec
+        .cgroup
+        .as_ref()
+        .and_then(|(cg, _)| cg.oom_kills())
+        .unwrap_or(0);
+    let mut leaders = leaders();
+    let child = cmd.spawn()?;
+    let pid = child.id();
+    leaders.insert(pid);
+    drop(leaders);
+    // Dropping a Child neither waits nor kills: the pidfd and `reap` take it from here.
+    drop(child);
     // The child cannot be reaped by anyone else before we wait on it, so the pid is ours.
     let pidfd = pidfd_open(pid)?;
     let start_ticks = start_ticks(pid).unwrap_or(0);
@@ -147,7 +130,93 @@ pub fn spawn(spec: SpawnSpec<'_>) -> io::Result<BotProcess> {
         pidfs_id: pidfs_id(&pidfd).unwrap_or(0),
         pidfd: watch(pidfd)?,
         is_child: true,
+        cgroup: spec.cgroup.map(|(cg, _)| cg),
+        oom_kills,
     })
+}
+
+fn rlimit_nofile_hard() -> u64 {
+    let mut current = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit fills the struct we pass.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut current) };
+    current.rlim_max
+}
+
+/// What the forked child does before it runs the bot (see `spawn`).
+struct ChildSetup {
+    procs: Option<std::os::fd::RawFd>,
+    ids: Option<(u32, u32, Vec<u32>)>,
+    hardening: Hardening,
+    /// The agent's hard open-file limit: only root may raise it.
+    nofile_hard: u64,
+}
+
+impl ChildSetup {
+    fn run(&self) -> io::Result<()> {
+        let check = |rc: libc::c_long| {
+            if rc == -1 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(())
+            }
+        };
+        // SAFETY: plain system calls on the child itself, with pointers into values that
+        // live for the call.
+        unsafe {
+            if let Some(fd) = self.procs {
+                // "0" moves the writer: the child, before it forks anything.
+                check(libc::write(fd, b"0".as_ptr().cast(), 1) as libc::c_long)?;
+            }
+            check(libc::setsid() as libc::c_long)?;
+            for sig in 1..32 {
+                if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                    libc::signal(sig, libc::SIG_DFL);
+                }
+            }
+            if !self.hardening.core_dumps {
+                let none = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
+                check(libc::setrlimit(libc::RLIMIT_CORE, &none) as libc::c_long)?;
+            }
+            if let Some(n) = self.hardening.nofile {
+                let n = if libc::geteuid() == 0 {
+                    n
+                } else {
+                    n.min(self.nofile_hard)
+                };
+                let limit = libc::rlimit {
+                    rlim_cur: n,
+                    rlim_max: n,
+                };
+                check(libc::setrlimit(libc::RLIMIT_NOFILE, &limit) as libc::c_long)?;
+            }
+            libc::umask(0o077);
+            if let Some((uid, gid, groups)) = &self.ids {
+                check(libc::setgroups(groups.len(), groups.as_ptr()) as libc::c_long)?;
+                check(libc::setresgid(*gid, *gid, *gid) as libc::c_long)?;
+                check(libc::setresuid(*uid, *uid, *uid) as libc::c_long)?;
+            }
+            if self.hardening.no_new_privs {
+                check(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) as libc::c_long)?;
+            }
+            // Only stdio: the agent's own descriptors are close-on-exec already, this also
+            // covers any a library opened without the flag. Close-on-exec rather than closed:
+            // the spawn's own error pipe must stay open until the exec.
+            const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+            libc::syscall(
+                libc::SYS_close_range,
+                3 as libc::c_uint,
+                libc::c_uint::MAX,
+                CLOSE_RANGE_CLOEXEC,
+            );
+        }
+        Ok(())
+    }
 }
 
 /// Takes over a process started by an earlier agent, if `pid` is still that process.
@@ -242,11 +311,29 @@ impl Claim {
             pidfs_id: self.pidfs_id,
             pidfd: watch(self.pidfd).ok()?,
             is_child: false,
+            oom_kills: 0,
+            cgroup: crate::contain::cgroup_of(self.pid),
+        })
+        .map(|mut p| {
+            p.oom_kills = p.cgroup.as_ref().and_then(|c| c.oom_kills()).unwrap_or(0);
+            p
         })
     }
 }
 
 impl BotProcess {
+    /// An adopted process whose cgroup is not one of this agent's subtree (an agent of
+    /// another containment mode recorded it) keeps the cgroup recorded with it, if it still is.
+    pub fn in_recorded_cgroup(mut self, recorded: &str) -> BotProcess {
+        let cgroup = BotCgroup {
+            dir: recorded.into(),
+        };
+        if self.cgroup.is_none() && !recorded.is_empty() && cgroup.procs().contains(&self.pid) {
+            self.cgroup = Some(cgroup);
+        }
+        self
+    }
+
     /// Whether the process has exited (its pidfd is readable), without waiting.
     pub fn has_exited(&self) -> bool {
         has_exited(self.pidfd.get_ref())
@@ -300,91 +387,20 @@ pub fn reap(process: &BotProcess) -> Exit {
     if !process.is_child {
         return Exit::Unknown;
     }
-    match waitpid(
+    let mut leaders = leaders();
+    let status = waitpid(
         Pid::from_raw(process.pid as i32),
         Some(WaitPidFlag::WNOHANG),
-    ) {
+    );
+    if !matches!(status, Ok(WaitStatus::StillAlive)) {
+        leaders.remove(&process.pid);
+    }
+    drop(leaders);
+    match status {
         Ok(WaitStatus::Exited(_, code)) => Exit::Code(code),
         Ok(WaitStatus::Signaled(_, sig, _)) => Exit::Signal(sig as i32),
         _ => Exit::Unknown,
     }
-}
-
-/// Sends `signal` to every process in the group led by `pgid`. A group that is already gone
-/// is not an error.
-pub fn signal_group(pgid: u32, signal: Signal) {
-    match killpg(Pid::from_raw(pgid as i32), signal) {
-        Ok(()) | Err(Errno::ESRCH) => {}
-        Err(e) => {
-            crate::util::log_line(format_args!("signal {signal} to process group {pgid}: {e}"))
-        }
-    }
-}
-
-/// True while any process of the group is alive (zombies waiting for init do not count).
-pub fn group_alive(pgid: u32) -> bool {
-    match kill(Pid::from_raw(-(pgid as i32)), None) {
-        Err(Errno::ESRCH) => false,
-        _ => group_has_live_member(pgid),
-    }
-}
-
-/// Every pid in /proc (empty when /proc cannot be read).
-pub fn all_pids() -> impl Iterator<Item = u32> {
-    std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-}
-
-fn group_has_live_member(pgid: u32) -> bool {
-    if std::fs::metadata("/proc/self").is_err() {
-        // Without /proc we cannot tell: assume the group lives (the caller kills it anyway).
-        return true;
-    }
-    // getpgid is one cheap syscall where /proc/PID/stat is text the kernel generates
-    // (~15 us): the stat is read for the group's members only. Stopping 200 adopted bots,
-    // whose exited leaders stay zombies until init reaps them, took 0.8 s of such scans.
-    all_pids()
-        .filter(|pid| pgid_of(*pid) == Some(pgid))
-        .any(|pid| read_stat(pid).is_some_and(|s| !s.is_gone()))
-}
-
-/// The process group of `pid` (`None` once it is gone).
-pub fn pgid_of(pid: u32) -> Option<u32> {
-    // SAFETY: getpgid only reads the process table.
-    let pgid = unsafe { libc::getpgid(pid as libc::pid_t) };
-    (pgid >= 0).then_some(pgid as u32)
-}
-
-/// What the agent needs of /proc/PID/stat.
-pub struct Stat {
-    pub state: char,
-    pub ppid: u32,
-    pub pgrp: u32,
-    pub start_ticks: u64,
-}
-
-impl Stat {
-    /// A zombie or dead process: gone but for its entry.
-    pub fn is_gone(&self) -> bool {
-        matches!(self.state, 'Z' | 'X')
-    }
-}
-
-pub fn read_stat(pid: u32) -> Option<Stat> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may hold spaces and parentheses: parse after the last ')'.
-    let rest = &text[text.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // fields[0] is field 3 (state); field N is fields[N - 3].
-    Some(Stat {
-        state: fields.first()?.chars().next()?,
-        ppid: fields.get(1)?.parse().ok()?,
-        pgrp: fields.get(2)?.parse().ok()?,
-        start_ticks: fields.get(19)?.parse().ok()?,
-    })
 }
 
 pub fn start_ticks(pid: u32) -> Option<u64> {

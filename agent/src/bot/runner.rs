@@ -11,6 +11,7 @@ use nix::sys::signal::Signal;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::sleep_until;
 
+use super::containment;
 use super::envfile;
 use super::liveness::{Liveness, Note, Notice, Verdict, Watches};
 use super::machine::{Action, EventKind, Exit, Input, Machine, Phase, Policy, Saved, Standing};
@@ -32,6 +33,7 @@ const NOTIFY_FLUSH_WAIT: Duration = Duration::from_millis(100);
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub policy: RestartPolicy,
+    pub contain: containment::Wanted,
 }
 
 /// The machine's policy for this bot: its restart policy and whether it waits for READY=1.
@@ -46,6 +48,7 @@ impl Settings {
     pub fn of(config: &BotConfig, global: &botctl_proto::config::GlobalConfig) -> Settings {
         Settings {
             policy: config.policy(global),
+            contain: containment::Wanted::of(config, global),
         }
     }
 }
@@ -205,7 +208,7 @@ pub enum Begin {
 struct Stopping {
     /// The main process, whose exit the machine waits for.
     pid: u32,
-    pgid: u32,
+    members: crate::contain::Members,
     kill_at: Instant,
     killed: bool,
     give_up_at: Option<Instant>,
@@ -247,6 +250,8 @@ pub struct BotTask {
     output: Arc<OutputSeen>,
     /// When `prepare` ran: the watches' deadlines wait for `run`.
     prepared_at: Instant,
+    /// What the configuration asks of the bot's cgroup, account and limits.
+    contain: containment::Wanted,
 }
 
 /// Where a bot stands as far as the next agent is concerned: the machine's part, why it is
@@ -304,6 +309,7 @@ impl BotTask {
             output,
             prepared_at: Instant::now(),
             schedule: planned(settings.policy.schedule.clone()),
+            contain: settings.contain.clone(),
             auth_blocked: None,
             actor: Actor::Agent,
             machine: Machine::new(),
@@ -686,6 +692,7 @@ impl BotTask {
                     }
                 }
                 self.policy = policy_of(&settings, self.watches);
+                self.contain = settings.contain;
                 if self.schedule.as_ref().map(|(s, _)| s) != settings.policy.schedule.as_ref() {
                     self.schedule = planned(settings.policy.schedule.clone());
                 }
@@ -855,12 +862,20 @@ impl BotTask {
                 .filter(|(k, _)| !botctl_proto::paths::SYSTEMD_AGENT_ENV.contains(&k.as_str())),
         );
         env.extend(notify_env(&paths.notify_socket, self.watches));
+        let contained = match containment::prepare(&self.ctx, &config, &self.contain, &cwd) {
+            Ok(c) => c,
+            Err(error) => return Input::SpawnFailed { error },
+        };
+        env.extend(contained.env);
         let spec = SpawnSpec {
             command: &config.command,
             cwd: &cwd,
             env,
             stdout,
             stderr,
+            cgroup: contained.cgroup,
+            account: contained.account,
+            hardening: contained.hardening,
         };
         // Written around the spawn, before anything else: an agent killed right after it
         // leaves the next one a record of the process (or of a spawn under way).
@@ -916,23 +931,21 @@ impl BotTask {
             started_at_ms: self.started_at_ms.unwrap_or_else(now_ms),
             restarts: self.machine.restarts,
             config_toml: self.config.to_toml(),
+            cgroup: p
+                .cgroup
+                .as_ref()
+                .map(|c| c.dir.display().to_string())
+                .unwrap_or_default(),
         });
     }
 
     fn terminate(&mut self, pid: u32, timeout: Duration) {
-        let pgid = match &self.process {
-            Some(p) => {
-                p.signal(Signal::SIGTERM);
-                p.pgid
-            }
-            None => {
-                process::signal_group(pid, Signal::SIGTERM);
-                pid
-            }
-        };
+        let members =
+            containment::members(&self.ctx, &self.config.name, pid, self.process.as_ref());
+        members.signal(Signal::SIGTERM);
         self.stopping = Some(Stopping {
             pid,
-            pgid,
+            members,
             kill_at: Instant::now() + timeout,
             killed: false,
             give_up_at: None,
@@ -944,18 +957,24 @@ impl BotTask {
         let Some(process) = self.process.take() else {
             return;
         };
-        let exit = process::reap(&process);
-        let (pid, pgid) = (process.pid, process.pgid);
+        let exit = containment::exit_of(
+            &process,
+            process::reap(&process),
+            self.contain.limits.memory_mb,
+        );
+        let pid = process.pid;
+        let members = containment::members(&self.ctx, &self.config.name, pid, Some(&process));
         drop(process);
         match &mut self.stopping {
-            Some(stopping) if process::group_alive(stopping.pgid) => {
+            Some(stopping) if stopping.members.alive() => {
                 stopping.leader_exit = Some(exit);
             }
             Some(_) => self.finish_stop(pid, exit),
             None => {
-                // A crashed leader can leave children behind in its group; they would hold
-                // ports and files the restarted bot needs, and would run twice.
-                process::signal_group(pgid, Signal::SIGKILL);
+                // A crashed main process can leave processes behind (its group, its cgroup,
+                // its orphans); they would hold ports and files the restarted bot needs, and
+                // would run twice.
+                members.kill();
                 self.feed(Input::Exited { pid, exit });
                 // A restarted bot's row was replaced as its new process started.
                 if self.process.is_none() {
@@ -981,16 +1000,13 @@ impl BotTask {
         };
         let now = Instant::now();
         if !s.killed && now >= s.kill_at {
-            match &self.process {
-                Some(p) => p.signal(Signal::SIGKILL),
-                None => process::signal_group(s.pgid, Signal::SIGKILL),
-            }
+            s.members.kill();
             s.killed = true;
             s.give_up_at = Some(now + KILL_GRACE);
         }
         if let Some(exit) = s.leader_exit {
-            let (pid, pgid) = (s.pid, s.pgid);
-            if !process::group_alive(pgid) {
+            let (pid, pgid) = (s.pid, s.members.pgid);
+            if !s.members.alive() {
                 self.finish_stop(pid, exit);
             } else if s.give_up_at.is_some_and(|t| now >= t) {
                 self.record(
@@ -1003,7 +1019,9 @@ impl BotTask {
     }
 
     fn finish_stop(&mut self, pid: u32, exit: Exit) {
-        self.stopping = None;
+        if let Some(s) = self.stopping.take() {
+            s.members.release();
+        }
         self.ctx.store.unregister(&self.config.name);
         self.feed(Input::Exited { pid, exit });
     }

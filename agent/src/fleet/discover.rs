@@ -149,6 +149,7 @@ pub fn reconcile(evidence: Evidence, is_live: impl Fn(&RegistryRow) -> bool) -> 
                 started_at_ms: *started_at_ms,
                 restarts: rec.map_or(0, |r| r.restarts),
                 config_toml: rec.map(|r| r.config_toml.clone()).unwrap_or_default(),
+                cgroup: rec.map(|r| r.cgroup.clone()).unwrap_or_default(),
             }),
             _ => None,
         };
@@ -210,6 +211,7 @@ pub fn reconcile(evidence: Evidence, is_live: impl Fn(&RegistryRow) -> bool) -> 
                         started_at_ms: now_ms() - age_ms,
                         restarts: old.map_or(0, |r| r.restarts),
                         config_toml: old.map(|r| r.config_toml.clone()).unwrap_or_default(),
+                        cgroup: old.map(|r| r.cgroup.clone()).unwrap_or_default(),
                     },
                 );
                 verdict.repaired.push((name.clone(), how));
@@ -262,6 +264,7 @@ mod tests {
             started_at_ms: 1,
             restarts: 4,
             config_toml: "user = \"alice\"\n".into(),
+            cgroup: String::new(),
         }
     }
 

@@ -112,6 +112,13 @@ impl Files {
             fleet: config::load_fleet(&paths.bots_dir),
         }
     }
+
+    /// `[agent] containment` as the file says (the default when it cannot be read).
+    pub fn containment(&self) -> config::ContainmentMode {
+        self.global
+            .as_ref()
+            .map_or(config::DEFAULT_CONTAINMENT, |g| g.config.agent.containment)
+    }
 }
 
 /// Registry rows of an earlier agent by bot name, each with its process if that still runs.
@@ -599,7 +606,7 @@ impl Fleet {
         let file = self.ctx.paths.bot_file(name);
         let bot = config::parse_bot(name, &file, &row.config_toml).ok()?;
         let (row, claim) = adoptable.remove(name)?;
-        let process = claim?.adopt(row.pgid)?;
+        let process = claim?.adopt(row.pgid)?.in_recorded_cgroup(&row.cgroup);
         let begin = Begin::Adopt {
             process,
             started_at_ms: row.started_at_ms,
@@ -615,7 +622,10 @@ impl Fleet {
         (row, claim): (RegistryRow, Option<process::Claim>),
         saved: Option<&Supervision>,
     ) -> Begin {
-        match claim.and_then(|c| c.adopt(row.pgid)) {
+        match claim
+            .and_then(|c| c.adopt(row.pgid))
+            .map(|p| p.in_recorded_cgroup(&row.cgroup))
+        {
             Some(process) => {
                 if row.pidfs_id != process.pidfs_id {
                     // Recorded before identities were (a discovered process, an older

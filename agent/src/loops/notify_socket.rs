@@ -28,8 +28,9 @@ const DATAGRAM_MAX: usize = 4096;
 const REBUILD_EVERY: Duration = Duration::from_millis(100);
 
 /// Binds the socket, replacing a stale one of an earlier agent (the agent's lock is held, so
-/// no live agent owns it). Owner-only, and with SO_PASSCRED: each datagram carries its
-/// sender's pid and uid, set by the kernel.
+/// no live agent owns it). Anyone may send (bots running as their owners' accounts must), but
+/// with SO_PASSCRED each datagram carries its sender's pid, set by the kernel: a message is
+/// taken only from a bot's own process.
 pub fn bind(path: &Path) -> io::Result<UnixDatagram> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
@@ -39,7 +40,7 @@ pub fn bind(path: &Path) -> io::Result<UnixDatagram> {
         _ => {}
     }
     let socket = UnixDatagram::bind(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))?;
     setsockopt(&socket, sockopt::PassCred, &true)?;
     Ok(socket)
 }
@@ -141,9 +142,8 @@ fn receive_now(socket: &UnixDatagram, buf: &mut [u8]) -> io::Result<(usize, Opti
     Ok((msg.bytes, pid))
 }
 
-/// Which bot a sender belongs to. By process tree: the sender is a bot's main process or
-/// runs under one. Where bots get a cgroup each, the cgroup (/proc/PID/cgroup) answers first
-/// and this walk stays the fallback: `find` is the one place to add it.
+/// Which bot a sender belongs to: by its cgroup (/proc/PID/cgroup) where bots get one each,
+/// else by process tree: the sender is a bot's main process or runs under one.
 #[derive(Default)]
 struct Owners {
     /// Bots by the pid of their main process, as last read from the fleet.
@@ -153,6 +153,11 @@ struct Owners {
 
 impl Owners {
     fn find(&mut self, fleet: &Fleet, pid: u32) -> Option<BotHandle> {
+        // A process in a bot's cgroup is the bot's, wherever it moved in the process tree.
+        if let Some(cgroup) = crate::contain::cgroup_of(pid) {
+            let name = cgroup.dir.file_name()?.to_str()?.to_string();
+            return fleet.read(|r| r.bots.get(&name).map(|e| e.handle.clone()));
+        }
         if let Some(bot) = self.by_process_tree(pid) {
             return Some(bot);
         }
@@ -216,14 +221,14 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_socket_is_owner_only_and_says_who_sent() {
+    async fn the_socket_takes_anyones_datagrams_and_says_who_sent() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("run").join("notify.sock");
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, "stale").unwrap();
         let socket = bind(&path).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(mode & 0o777, 0o666, "bots of other accounts can send");
         let client = std::os::unix::net::UnixDatagram::unbound().unwrap();
         client.send_to(b"READY=1\nSTATUS=hi", &path).unwrap();
         let mut buf = vec![0u8; DATAGRAM_MAX];

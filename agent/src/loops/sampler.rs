@@ -145,19 +145,33 @@ impl Sampler {
         let now = now_ms();
         let targets = self.targets();
         let mut trees: Vec<Vec<u32>> = Vec::with_capacity(targets.len());
-        for t in &targets {
-            trees.push(self.procs.tree(t.pid));
+        // With a cgroup each, a bot's processes are its cgroup's (helpers that left the
+        // tree included) and its memory is what the kernel charges it (`memory.current`).
+        let cgroups: Vec<_> = targets
+            .iter()
+            .map(|t| crate::contain::tree().map(|tree| tree.bot(t.name())))
+            .collect();
+        for (t, cgroup) in targets.iter().zip(&cgroups) {
+            let procs = cgroup.as_ref().map(|c| c.procs()).unwrap_or_default();
+            trees.push(if procs.is_empty() {
+                self.procs.tree(t.pid)
+            } else {
+                procs
+            });
         }
         let live: std::collections::HashSet<u32> = trees.iter().flatten().copied().collect();
         self.procs.forget_except(&live);
         let mut figures = Vec::with_capacity(targets.len());
-        for (t, members) in targets.iter().zip(&trees) {
+        for ((t, members), cgroup) in targets.iter().zip(&trees).zip(&cgroups) {
             let (mut cpu, mut memory) = (0f32, 0u64);
             for pid in members {
                 if let Some((c, m)) = self.procs.sample(*pid) {
                     cpu += c;
                     memory += m;
                 }
+            }
+            if let Some(charged) = cgroup.as_ref().and_then(|c| c.memory_current()) {
+                memory = charged;
             }
             // Only news wakes the bot's task: a fleet of idle bots shows the same figures tick
             // after tick, and 200 wake-ups (each publishing the bot's state) per tick tripled

@@ -40,6 +40,7 @@ pub async fn add(ops: &Ops, who: &Who, req: AddBot) -> Result<BotOutcome, RpcErr
         health: None,
         auth: None,
         update: None,
+        ..BotConfig::default()
     };
     fleet
         .read(|r| r.admit_one(&draft.user))

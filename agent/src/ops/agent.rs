@@ -35,6 +35,7 @@ pub fn info(agent: &Identity) -> AgentInfo {
         uptime_secs: ((now_ms() - agent.started_at_ms).max(0) / 1000) as u64,
         home: agent.home.display().to_string(),
         host: botctl_proto::hostname(),
+        containment: crate::contain::info(),
     }
 }
 

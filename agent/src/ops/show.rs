@@ -20,6 +20,19 @@ pub fn list(ops: &Ops, who: &Who, owner: Option<String>) -> Vec<BotInfo> {
     rows
 }
 
+/// A root agent: the owners of `bots` without `run_as`, whose bots therefore run as root.
+fn root_owners(bots: &[BotInfo], global: &botctl_proto::config::GlobalConfig) -> Vec<String> {
+    if !nix::unistd::Uid::effective().is_root() {
+        return Vec::new();
+    }
+    let owners: std::collections::BTreeSet<&str> = bots
+        .iter()
+        .map(|b| b.owner.as_str())
+        .filter(|o| global.run_as(o).is_none())
+        .collect();
+    owners.into_iter().map(str::to_string).collect()
+}
+
 pub fn status(ops: &Ops, who: &Who, agent: AgentInfo) -> StatusReport {
     let mut config_issues = match who.caller.owner() {
         // Files are the admin's; an owner hears of its own bots' problems only.
@@ -55,9 +68,14 @@ pub fn status(ops: &Ops, who: &Who, agent: AgentInfo) -> StatusReport {
     if who.caller.owner().is_none() {
         config_issues.extend(ops.ctx.sections_off.lock().unwrap().iter().cloned());
     }
+    let bots = list(ops, who, None);
+    let mut agent = agent;
+    if let Some(c) = agent.containment.as_mut() {
+        c.root_owners = root_owners(&bots, &ops.fleet.global());
+    }
     StatusReport {
         agent,
-        bots: list(ops, who, None),
+        bots,
         config_issues,
         host: ops.ctx.host.lock().unwrap().clone(),
         // Who sends stray messages is the admin's business, as the socket is.

@@ -1,5 +1,5 @@
-//! Descriptor-relative filesystem walking for cleanup and quota accounting: deletion confined to
-//! a managed root, usage counting, and finding dangling links and stale files under botctl's home.
+//! Descriptor-relative filesystem walking for cleanup, quota accounting and `run_as`: deletion
+//! confined to a root, usage, dangling links, stale files, and handing files to an owner.
 
 use std::collections::HashSet;
 use std::ffi::{CStr, CString, OsStr};
@@ -811,6 +811,93 @@ fn walk_dir(
     Ok(())
 }
 
+// ---------------------------------------------------------------------------------------------
+// Handing a bot's files to its owner's account
+
+/// Opens `root/rel`, a real directory: no link below `root` is followed, so a name a bot
+/// swapped for a link to elsewhere is refused, never changed.
+fn open_beneath(root: &Path, rel: &Path) -> io::Result<OwnedFd> {
+    let mut fd = open_dir_path(root).map_err(|e| with_path(root, e))?;
+    for component in rel.components() {
+        let Component::Normal(name) = component else {
+            return Err(with_path(
+                &root.join(rel),
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "not a plain path under its root",
+                ),
+            ));
+        };
+        let name = CString::new(name.as_bytes())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
+        fd = open_dir_at(fd.as_fd(), &name).map_err(|e| with_path(&root.join(rel), e))?;
+    }
+    Ok(fd)
+}
+
+fn give_fd(fd: BorrowedFd<'_>, uid: u32, gid: u32, mode: Option<u32>) -> io::Result<()> {
+    // SAFETY: fchown and fchmod on a descriptor we hold.
+    cvt_retry(|| unsafe { libc::fchown(fd.as_raw_fd(), uid, gid) })?;
+    if let Some(mode) = mode {
+        cvt_retry(|| unsafe { libc::fchmod(fd.as_raw_fd(), mode) })?;
+    }
+    Ok(())
+}
+
+/// Gives the directory `root/rel` to `uid:gid` with `mode`; with `all`, everything in it too
+/// (owner only: links as links, this filesystem only, modes as they are).
+pub fn give_dir(
+    root: &Path,
+    rel: &Path,
+    uid: u32,
+    gid: u32,
+    mode: u32,
+    all: bool,
+) -> io::Result<()> {
+    let top = root.join(rel);
+    let fd = open_beneath(root, rel)?;
+    give_fd(fd.as_fd(), uid, gid, Some(mode)).map_err(|e| with_path(&top, e))?;
+    if all {
+        let base = stat_fd(fd.as_fd()).map_err(|e| with_path(&top, e))?.fs();
+        walk_dir(&top, fd.as_fd(), base, Path::new(""), 0, &mut |entry| {
+            // SAFETY: `name` is NUL-terminated and names an entry of `parent`.
+            cvt_retry(|| unsafe {
+                libc::fchownat(
+                    entry.parent.as_raw_fd(),
+                    entry.name.as_ptr(),
+                    uid,
+                    gid,
+                    libc::AT_SYMLINK_NOFOLLOW,
+                )
+            })
+            .map(drop)
+            .map_err(|e| with_path(&top.join(entry.rel), e))
+        })?;
+    }
+    Ok(())
+}
+
+/// Gives the regular file `root/rel` to `uid:gid` with `mode`; a link, a FIFO or a device
+/// there is refused.
+pub fn give_file(root: &Path, rel: &Path, uid: u32, gid: u32, mode: u32) -> io::Result<()> {
+    let path = root.join(rel);
+    let (Some(dir), Some(name)) = (rel.parent(), rel.file_name()) else {
+        return Err(with_path(&path, io::ErrorKind::InvalidInput.into()));
+    };
+    let parent = open_beneath(root, dir)?;
+    let name = CString::new(name.as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
+    let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
+    let fd = open_raw(parent.as_raw_fd(), &name, flags).map_err(|e| with_path(&path, e))?;
+    if stat_fd(fd.as_fd()).map_err(|e| with_path(&path, e))?.kind() != Kind::Regular {
+        return Err(with_path(
+            &path,
+            io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"),
+        ));
+    }
+    give_fd(fd.as_fd(), uid, gid, Some(mode)).map_err(|e| with_path(&path, e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1377,5 +1464,66 @@ mod tests {
             assert!(e.to_string().contains("/srv/botctl/bots/x"), "{e}");
         }
         assert!(std::error::Error::source(&errors[3]).is_some());
+    }
+}
+
+#[cfg(test)]
+mod give_tests {
+    use super::*;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
+
+    #[test]
+    fn files_are_given_without_following_a_link_anywhere() {
+        // SAFETY: geteuid and getegid have no preconditions.
+        let (me, my_group) = unsafe { (libc::geteuid(), libc::getegid()) };
+        // Root hands files to nobody; anyone else can only give them to itself.
+        let (uid, gid) = if me == 0 {
+            (65534, 65534)
+        } else {
+            (me, my_group)
+        };
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let secret = outside.path().join("secret");
+        std::fs::write(&secret, "x").unwrap();
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let bot = root.path().join("alice/bot");
+        std::fs::create_dir_all(bot.join("data")).unwrap();
+        std::fs::write(bot.join("data/state"), "s").unwrap();
+        symlink(&secret, bot.join("cookies.txt")).unwrap();
+        symlink(outside.path(), root.path().join("alice/away")).unwrap();
+
+        give_dir(root.path(), Path::new("alice/bot"), uid, gid, 0o700, true).unwrap();
+        let meta = |p: &Path| std::fs::symlink_metadata(p).unwrap();
+        assert_eq!(meta(&bot).uid(), uid);
+        assert_eq!(meta(&bot).mode() & 0o777, 0o700);
+        assert_eq!(meta(&bot.join("data/state")).uid(), uid);
+        assert_eq!(meta(&bot.join("cookies.txt")).uid(), uid, "the link itself");
+        assert_eq!(meta(&secret).uid(), me, "never what a link points to");
+        assert_eq!(meta(&secret).mode() & 0o777, 0o644);
+
+        let e = give_file(
+            root.path(),
+            Path::new("alice/bot/cookies.txt"),
+            uid,
+            gid,
+            0o600,
+        );
+        assert!(e.is_err(), "a link in place of the cookie file is refused");
+        assert_eq!(meta(&secret).mode() & 0o777, 0o644);
+        let e = give_dir(root.path(), Path::new("alice/away"), uid, gid, 0o700, false);
+        assert!(e.is_err(), "a link in place of a directory is refused");
+        assert_eq!(meta(outside.path()).uid(), me);
+        std::fs::write(bot.join("real.txt"), "c").unwrap();
+        give_file(
+            root.path(),
+            Path::new("alice/bot/real.txt"),
+            uid,
+            gid,
+            0o600,
+        )
+        .unwrap();
+        assert_eq!(meta(&bot.join("real.txt")).mode() & 0o777, 0o600);
+        assert_eq!(meta(&bot.join("real.txt")).uid(), uid);
     }
 }

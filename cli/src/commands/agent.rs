@@ -167,6 +167,9 @@ async fn status(target: &Target, json: bool) -> Result<(), CliError> {
             st.bots.unwrap_or(0),
             a.home
         );
+        for line in a.containment.iter().flat_map(|c| render::containment(c)) {
+            println!("  {line}");
+        }
         for issue in &st.sections_off {
             println!("  {issue}");
         }

@@ -14,6 +14,9 @@ struct Check {
     files_checked: usize,
     bots: usize,
     issues: Vec<ConfigIssue>,
+    /// Run by root (as a root agent would run them): owners without `run_as`, whose bots
+    /// run as root. A note, not a problem.
+    root_owners: Vec<String>,
 }
 
 pub fn check(target: &Target, json: bool) -> Result<(), CliError> {
@@ -24,7 +27,17 @@ pub fn check(target: &Target, json: bool) -> Result<(), CliError> {
     let mut issues = Vec::new();
     let global_exists = paths.config_file.exists();
     // Every problem of every file, not only the first of each.
-    match config::read_global(&paths.config_file) {
+    let global = config::read_global(&paths.config_file);
+    let run_as: std::collections::BTreeMap<String, bool> = match &global {
+        Ok(file) => file
+            .config
+            .users
+            .iter()
+            .map(|(name, u)| (name.clone(), u.run_as.is_some()))
+            .collect(),
+        Err(_) => Default::default(),
+    };
+    match global {
         // Problems confined to sections that stand alone: the agent runs without those.
         Ok(file) => issues.extend(
             file.off
@@ -43,7 +56,16 @@ pub fn check(target: &Target, json: bool) -> Result<(), CliError> {
             .map(str::to_string);
         issues.push(issue(e, bot));
     }
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let root_owners: std::collections::BTreeSet<String> = fleet
+        .bots
+        .iter()
+        .filter(|b| root && !run_as.get(&b.user).copied().unwrap_or(false))
+        .map(|b| b.user.clone())
+        .collect();
     let report = Check {
+        root_owners: root_owners.into_iter().collect(),
         ok: issues.is_empty(),
         files_checked: usize::from(global_exists) + fleet.bots.len() + fleet.errors.len(),
         bots: fleet.bots.len(),
@@ -62,6 +84,13 @@ pub fn check(target: &Target, json: bool) -> Result<(), CliError> {
         for i in &report.issues {
             println!("{i}");
         }
+    }
+    if !json && !report.root_owners.is_empty() {
+        println!(
+            "note: run by root, the bots of {} run as root: set run_as in [users.NAME] to run \
+             them as their own accounts",
+            report.root_owners.join(", ")
+        );
     }
     if report.ok {
         Ok(())

@@ -253,6 +253,9 @@ fn print(report: &StatusReport, remote: bool) {
         render::uptime(Some(a.uptime_secs)),
         a.home
     );
+    for line in a.containment.iter().flat_map(|c| render::containment(c)) {
+        println!("{line}");
+    }
     if let Some(h) = &report.host {
         let load: Vec<String> = h.load.iter().map(|l| format!("{l:.2}")).collect();
         println!(

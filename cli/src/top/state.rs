@@ -410,6 +410,7 @@ pub(super) mod tests {
                     uptime_secs: 0,
                     home: "/h".into(),
                     host: "h".into(),
+                    containment: None,
                 },
                 bots,
                 notify_ignored: 0,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::global::check_url;
-use super::values::{Num, Plain, Time, de, de_opt, ser_opt};
+use super::values::{Num, OffOr, Plain, Time, de, de_opt, ser_opt};
 use super::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -116,6 +116,12 @@ layered! {
         forecast_min_samples: Num<u32, MIN_FORECAST_SAMPLES, MAX_SAMPLES> = DEFAULT_FORECAST_MIN_SAMPLES;
         /// Restart the bot when its forecast falls under the horizon, before the limit hits.
         restart_before_limit: Plain<bool> = DEFAULT_RESTART_BEFORE_LIMIT;
+        /// `pids.max` of the bot's cgroup, where the pids controller is enabled.
+        max_pids: Num<u32, 1, MAX_PIDS> = DEFAULT_MAX_PIDS;
+        /// `cpu.max` of the bot's cgroup in % of one core (opt-in; 0 is none).
+        cpu_quota_percent: OffOr<u32, 1, MAX_CPU_PERCENT> = DEFAULT_CPU_QUOTA_PERCENT;
+        /// `RLIMIT_NOFILE` of the bot (opt-in; 0 is the agent's own).
+        nofile: OffOr<u64, 1, MAX_NOFILE> = DEFAULT_NOFILE;
     }
 }
 
@@ -289,6 +295,12 @@ pub struct BotConfig {
     pub stop_timeout: Option<Duration>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub template: Option<String>,
+    /// `PR_SET_NO_NEW_PRIVS` for the bot: setuid programs gain nothing (opt-out).
+    #[serde(skip_serializing_if = "is_default_no_new_privs")]
+    pub no_new_privs: bool,
+    /// Whether the bot may write core dumps (`RLIMIT_CORE` is 0 unless set).
+    #[serde(skip_serializing_if = "is_default_core_dumps")]
+    pub core_dumps: bool,
     /// A dotenv file read at each start (see `EnvFile`); `env` wins over it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub env_file: Option<String>,
@@ -314,6 +326,14 @@ fn is_default_enabled(e: &bool) -> bool {
     *e == DEFAULT_ENABLED
 }
 
+fn is_default_no_new_privs(v: &bool) -> bool {
+    *v == DEFAULT_NO_NEW_PRIVS
+}
+
+fn is_default_core_dumps(v: &bool) -> bool {
+    *v == DEFAULT_CORE_DUMPS
+}
+
 impl Default for BotConfig {
     fn default() -> Self {
         Self {
@@ -325,6 +345,8 @@ impl Default for BotConfig {
             enabled: DEFAULT_ENABLED,
             stop_timeout: None,
             template: None,
+            no_new_privs: DEFAULT_NO_NEW_PRIVS,
+            core_dumps: DEFAULT_CORE_DUMPS,
             env_file: None,
             env: BTreeMap::new(),
             restart: RestartOverrides::default(),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::document::Document;
 use super::values::{Num, Percent, Plain, Time, de};
@@ -32,6 +32,42 @@ layered! {
         auth_interval: Time<1_000> = DEFAULT_AUTH_INTERVAL;
         /// A summary alert this often; zero turns it off.
         report_interval: Time<0> = DEFAULT_REPORT_INTERVAL;
+        /// How bots are kept from escaping a stop: a cgroup each, or the subreaper fallback.
+        containment: Plain<ContainmentMode> = DEFAULT_CONTAINMENT;
+    }
+}
+
+/// `[agent] containment`: what holds a bot's processes together so that a stop reaches all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContainmentMode {
+    /// A cgroup per bot where a cgroup v2 hierarchy is writable, else the subreaper.
+    Auto,
+    /// A cgroup per bot; an error where none can be made.
+    Cgroup,
+    /// The agent is a child subreaper and stop walks each bot's descendants.
+    Subreaper,
+}
+
+impl ContainmentMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Cgroup => "cgroup",
+            Self::Subreaper => "subreaper",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ContainmentMode> {
+        [Self::Auto, Self::Cgroup, Self::Subreaper]
+            .into_iter()
+            .find(|m| m.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for ContainmentMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -75,7 +111,10 @@ layered! {
     UserSettings;
     embed owner: OwnerOverrides;
     embed limits: LimitOverrides;
-    {}
+    {
+        /// The Unix account this owner's bots run as (a root agent only).
+        run_as: Plain<String>;
+    }
 }
 
 fn telegram_api() -> String {
@@ -265,6 +304,11 @@ impl GlobalConfig {
         self.owner_limits(owner).storage_quota_mb
     }
 
+    /// The Unix account `owner`'s bots run as, when one is set.
+    pub fn run_as(&self, owner: &str) -> Option<&str> {
+        self.users.get(owner)?.run_as.as_deref()
+    }
+
     pub fn max_bots_for(&self, owner: &str) -> u32 {
         self.owner_limits(owner).max_bots_per_user
     }
@@ -292,9 +336,19 @@ impl GlobalConfig {
     fn check(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
         let mut say = |field: &str, message: &str| out.push((field.to_string(), message.into()));
-        for name in self.users.keys() {
+        for (name, user) in &self.users {
             if !valid_owner_name(name) {
                 say(&format!("users.{name}"), "is not a valid owner name");
+            }
+            if user
+                .run_as
+                .as_deref()
+                .is_some_and(|a| !valid_account_name(a))
+            {
+                say(
+                    &format!("users.{name}.run_as"),
+                    "must be the name of an existing Unix account, e.g. run_as = \"alice\"",
+                );
             }
         }
         if let Some(t) = &self.notify.telegram {
@@ -330,6 +384,16 @@ impl GlobalConfig {
         }
         out
     }
+}
+
+/// What useradd accepts: no path separators, colons or spaces can sneak into a lookup.
+fn valid_account_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() <= 32
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '$'))
 }
 
 fn check_http(say: &mut impl FnMut(&str, &str), h: &HttpRemote) {

@@ -85,6 +85,17 @@ pub const DEFAULT_CLEANUP_INTERVAL: Duration = Duration::from_secs(3600);
 pub const DEFAULT_TEMP_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 pub const DEFAULT_ORPHAN_GRACE: Duration = Duration::from_secs(24 * 3600);
 pub const DEFAULT_ENABLED: bool = true;
+pub const DEFAULT_CONTAINMENT: ContainmentMode = ContainmentMode::Auto;
+/// Tasks (processes and threads) one bot may have, where the pids controller is enabled.
+pub const DEFAULT_MAX_PIDS: u32 = 512;
+/// `cpu.max` and `RLIMIT_NOFILE` are opt-in: none unless set.
+pub const DEFAULT_CPU_QUOTA_PERCENT: Option<u32> = None;
+pub const DEFAULT_NOFILE: Option<u64> = None;
+pub const DEFAULT_NO_NEW_PRIVS: bool = true;
+pub const DEFAULT_CORE_DUMPS: bool = false;
+/// `BOTCTL_CONTAINMENT` in the agent's environment wins over `[agent] containment` (tests,
+/// and a quick way to try the fallback).
+pub const CONTAINMENT_ENV: &str = "BOTCTL_CONTAINMENT";
 
 // The bounds: every number a user writes stays where arithmetic on it cannot overflow.
 /// Ten years: `Instant + MAX_DURATION` never overflows, and nobody waits longer.
@@ -102,6 +113,10 @@ pub const MIN_FORECAST_SAMPLES: u64 = 3;
 pub const MAX_BOTS: u64 = 100_000;
 pub const MAX_CHECK_FAILURES: u64 = 1_000;
 pub const MAX_RATE_PER_MINUTE: u64 = 100_000;
+/// The kernel's own ceiling for pids (`pid_max` on 64-bit).
+pub const MAX_PIDS: u64 = 4_194_304;
+/// The kernel's ceiling for open files (`nr_open`'s largest value).
+pub const MAX_NOFILE: u64 = 1_073_741_816;
 /// Variables botctl sets for every bot; a bot's `env` cannot override them.
 pub const RESERVED_ENV_PREFIX: &str = "BOTCTL_";
 

@@ -372,6 +372,8 @@ fn bot_every_field() {
             enabled: false,
             stop_timeout: Some(secs(20)),
             template: Some("python".into()),
+            no_new_privs: true,
+            core_dumps: false,
             restart: RestartOverrides {
                 policy: Some(RestartMode::Never),
                 stable_after: Some(secs(5)),
@@ -426,7 +428,7 @@ fn unknown_top_level_field() {
     assert_eq!(
         e.message,
         "unknown field; allowed here: user, command, cwd, platform, enabled, stop_timeout, \
-         template, env_file, env, restart, limits, health, auth, update"
+         template, no_new_privs, core_dumps, env_file, env, restart, limits, health, auth, update"
     );
     let e = global_err("restrt = 1\n");
     assert_eq!(e.field.as_deref(), Some("restrt"));
@@ -725,6 +727,8 @@ fn to_toml_round_trip() {
         enabled: false,
         stop_timeout: Some(Duration::from_millis(61_500)),
         template: Some("py".into()),
+        no_new_privs: false,
+        core_dumps: true,
         restart: RestartOverrides {
             policy: Some(RestartMode::OnFailure),
             max_restarts: Some(0),
@@ -895,7 +899,7 @@ fn every_section_reports_its_own_problem() {
         shown,
         [
             "botctl.toml:2:1: field `agent.health_intervl`: unknown field; allowed here: \
-             health_interval, sample_retention, cleanup_interval, auth_interval, report_interval",
+             health_interval, sample_retention, cleanup_interval, auth_interval, report_interval, containment",
             "botctl.toml:8:20: field `limits.storage_quota_mb`: 17592186044416 is too large: at \
              most 16777216",
             "botctl.toml:5:8: field `logs.keep`: 4294967295 is too large: at most 100",
@@ -1219,10 +1223,16 @@ mod proptests {
             || key.starts_with("max_")
             || key.ends_with("samples")
             || key.ends_with("percent")
-            || matches!(key, "port" | "failures" | "keep" | "rate_per_minute")
+            || matches!(
+                key,
+                "port" | "failures" | "keep" | "rate_per_minute" | "nofile"
+            )
         {
             "3"
-        } else if matches!(key, "enabled" | "restart_on_pressure") {
+        } else if matches!(
+            key,
+            "enabled" | "restart_on_pressure" | "no_new_privs" | "core_dumps"
+        ) {
             "true"
         } else if matches!(key, "expect" | "probe_expect" | "chat_ids" | "admins") {
             "[200]"
@@ -1235,6 +1245,8 @@ mod proptests {
             "\"on-failure\""
         } else if key == "platform" {
             "\"twitter\""
+        } else if key == "containment" {
+            "\"subreaper\""
         } else if key == "on_invalid" {
             "\"alert\""
         } else if key == "probe_method" {
@@ -1501,4 +1513,56 @@ fn a_schedule_is_inherited_turned_off_and_refused_with_its_place() {
         ),
         "{e}"
     );
+}
+
+#[test]
+fn containment_limits_hardening_and_run_as_are_read_layered_and_refused_with_their_place() {
+    let g = parse_global(Path::new("botctl.toml"), "").unwrap();
+    assert_eq!(g.agent.containment, ContainmentMode::Auto);
+    let b = bot(MINIMAL).unwrap();
+    let limits = b.limits(&g);
+    assert_eq!(limits.max_pids, 512);
+    assert_eq!(limits.cpu_quota_percent, None);
+    assert_eq!(limits.nofile, None);
+    assert!(b.no_new_privs);
+    assert!(!b.core_dumps);
+    assert_eq!(g.run_as("alice"), None);
+
+    let g = parse_global(
+        Path::new("botctl.toml"),
+        "[agent]\ncontainment = \"subreaper\"\n[limits]\nmax_pids = 100\ncpu_quota_percent = 50\n\
+         nofile = 4096\n[users.alice]\nrun_as = \"alice\"\nmax_pids = 64\n",
+    )
+    .unwrap();
+    assert_eq!(g.agent.containment, ContainmentMode::Subreaper);
+    assert_eq!(g.run_as("alice"), Some("alice"));
+    assert_eq!(g.run_as("bob"), None);
+    let b = bot(&format!(
+        "{MINIMAL}no_new_privs = false\ncore_dumps = true\n[limits]\ncpu_quota_percent = 0\n"
+    ))
+    .unwrap();
+    let limits = b.limits(&g);
+    assert_eq!(limits.max_pids, 64, "[users.alice] wins over [limits]");
+    assert_eq!(
+        limits.cpu_quota_percent, None,
+        "0 turns an inherited quota off"
+    );
+    assert_eq!(limits.nofile, Some(4096));
+    assert!(!b.no_new_privs && b.core_dumps);
+    assert_eq!(bot(&b.to_toml()).unwrap(), b, "written back as read");
+
+    let e = global_err("[agent]\ncontainment = \"jail\"\n");
+    assert_eq!(e.field.as_deref(), Some("agent.containment"));
+    assert_eq!(e.location.map(|l| l.0), Some(2));
+    assert!(e.message.contains("subreaper"), "{e}");
+    let e = global_err("[users.alice]\nrun_as = \"../root\"\n");
+    assert_eq!(e.field.as_deref(), Some("users.alice.run_as"));
+    assert_eq!(e.location.map(|l| l.0), Some(2));
+    let e = bot_err(&format!("{MINIMAL}[limits]\nmax_pids = 0\n"));
+    assert_eq!(e.field.as_deref(), Some("limits.max_pids"));
+    let e = bot_err(&format!("{MINIMAL}[limits]\nnofile = 2000000000\n"));
+    assert_eq!(e.field.as_deref(), Some("limits.nofile"));
+    assert!(e.message.contains("at most 1073741816"), "{e}");
+    let e = bot_err(&format!("{MINIMAL}no_new_privs = \"yes\"\n"));
+    assert_eq!(e.field.as_deref(), Some("no_new_privs"));
 }

@@ -243,6 +243,34 @@ where
 /// A percentage from 1 to 100.
 pub type Percent = Num<u32, 1, 100>;
 
+/// An opt-in whole number from `MIN` to `MAX`, or `0` for none (which also turns off a value
+/// inherited from a lower level).
+pub struct OffOr<T, const MIN: u64, const MAX: u64>(PhantomData<T>);
+
+impl<T, const MIN: u64, const MAX: u64> Kind for OffOr<T, MIN, MAX>
+where
+    T: TryFrom<u64> + Into<u64> + Copy,
+{
+    type Out = Option<T>;
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Option<T>, D::Error> {
+        let n = Num::<u64, 0, MAX>::read(d)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        if n < MIN {
+            return Err(de::Error::custom(format!(
+                "must be 0 (none) or a whole number from {MIN} to {MAX}"
+            )));
+        }
+        T::try_from(n)
+            .map(Some)
+            .map_err(|_| de::Error::custom(format!("{n} is too large: at most {MAX}")))
+    }
+    fn write<S: Serializer>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(v.map_or(0, Into::into))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

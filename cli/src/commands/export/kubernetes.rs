@@ -59,7 +59,29 @@ pub fn render(view: &BotView, image: &str) -> Result<Rendered, String> {
             "env_file {file:?} (read on the host at each start): put its variables in the Secret {name}-env"
         ));
     }
-    let cpu_millis = u64::from(limits.max_cpu_percent) * 10;
+    // The kernel's quota when the bot has one; botctl's restart threshold otherwise.
+    let cpu_millis = u64::from(limits.cpu_quota_percent.unwrap_or(limits.max_cpu_percent)) * 10;
+    container.insert(
+        "securityContext".into(),
+        json!({"allowPrivilegeEscalation": !bot.no_new_privs}),
+    );
+    if let Some(account) = view.global.run_as(&bot.user) {
+        not_kept.push(format!(
+            "run_as {account:?}: set securityContext.runAsUser to its uid in the image"
+        ));
+    }
+    not_kept.push(format!(
+        "max_pids {}: a pod's process limit is the node's (podPidsLimit)",
+        limits.max_pids
+    ));
+    if let Some(nofile) = limits.nofile {
+        not_kept.push(format!(
+            "nofile {nofile}: the container runtime sets RLIMIT_NOFILE"
+        ));
+    }
+    if bot.core_dumps {
+        not_kept.push("core_dumps: the node decides where cores go".to_string());
+    }
     container.insert(
         "resources".into(),
         json!({"limits": {

@@ -103,6 +103,12 @@ pub fn render(view: &BotView) -> Result<Rendered, String> {
         quote(&format!("BOTCTL_BOT={}", bot.name), false)?,
         quote(&format!("BOTCTL_OWNER={}", bot.user), false)?
     ));
+    if let Some(account) = view.global.run_as(&bot.user) {
+        unit.push_str(&format!("User={}\n", quote(account, false)?));
+        if let Some(group) = crate::systemd::primary_group(account) {
+            unit.push_str(&format!("Group={}\n", quote(&group, false)?));
+        }
+    }
     let mut files = Vec::new();
     if let Some(written) = &bot.env_file {
         let file = EnvFile::parse(written);
@@ -144,6 +150,18 @@ pub fn render(view: &BotView) -> Result<Rendered, String> {
         seconds(policy.stop_timeout)
     ));
     unit.push_str(&format!("MemoryMax={}M\n", limits.max_memory_mb));
+    unit.push_str(&format!("TasksMax={}\n", limits.max_pids));
+    if let Some(quota) = limits.cpu_quota_percent {
+        unit.push_str(&format!("CPUQuota={quota}%\n"));
+    }
+    if let Some(nofile) = limits.nofile {
+        unit.push_str(&format!("LimitNOFILE={nofile}\n"));
+    }
+    unit.push_str(if bot.core_dumps {
+        "LimitCORE=infinity\n"
+    } else {
+        "LimitCORE=0\n"
+    });
     if let Some(watchdog) = health.watchdog {
         unit.push_str(&format!("WatchdogSec={}\n", seconds(watchdog.0)));
     }
@@ -153,7 +171,12 @@ pub fn render(view: &BotView) -> Result<Rendered, String> {
             seconds(health.start_timeout.0)
         ));
     }
-    unit.push_str("NoNewPrivileges=yes\nPrivateTmp=yes\nProtectSystem=strict\n");
+    unit.push_str(if bot.no_new_privs {
+        "NoNewPrivileges=yes\n"
+    } else {
+        "NoNewPrivileges=no\n"
+    });
+    unit.push_str("PrivateTmp=yes\nProtectSystem=strict\n");
     unit.push_str(&format!(
         "ReadWritePaths={}\n",
         quote(&view.cwd.to_string_lossy(), false)?

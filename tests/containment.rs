@@ -1,0 +1,473 @@
+//! Containment on this host: helpers that leave their bot's group (setsid, a double-forked
+//! daemon) and a fork loop never outlive stop, restart, a crash or a replaced agent, with a
+//! cgroup per bot (the real hierarchy) and with the subreaper fallback; owners as Unix users.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::*;
+
+/// A bot whose child calls setsid() (Puppeteer's `detached: true`, Python's
+/// `start_new_session=True`): the child leaves the bot's session and process group.
+const SETSID: &str =
+    "user = \"alice\"\ncommand = [\"sh\", \"-c\", \"setsid sleep 1000 & exec sleep 1001\"]\n";
+/// A bot that double-forks a daemon: the middle process exits, so the daemon is nobody's
+/// child in the bot's tree and in a session of its own.
+const DAEMON: &str = "user = \"alice\"\ncommand = [\"sh\", \"-c\", \"sh -c 'setsid sleep 1002 &'; exec sleep 1003\"]\n";
+const BOTS: [&str; 2] = ["esc", "daemon"];
+
+fn escapers(containment: &str) -> Home {
+    let home = Home::new();
+    home.write_config(&format!(
+        "{FAST}\n[agent]\ncontainment = \"{containment}\"\n"
+    ));
+    home.write_bot("esc", SETSID);
+    home.write_bot("daemon", DAEMON);
+    home
+}
+
+/// Waits until `bot` runs as its main process and the helper that escaped it; returns all
+/// of its processes (by the variables they inherited: the test's own view, not the agent's).
+#[track_caller]
+fn both_running(home: &Home, bot: &str) -> BTreeSet<u32> {
+    let main = home.running_pid(bot);
+    wait_for(&format!("{bot} and its escaped helper"), WAIT, || {
+        let pids: BTreeSet<u32> = bot_pids(home, bot).into_iter().collect();
+        if pids.len() == 2 && pids.contains(&main) {
+            Ok(pids)
+        } else {
+            Err(pids)
+        }
+    })
+}
+
+#[track_caller]
+fn all_running(home: &Home) -> BTreeSet<u32> {
+    BOTS.iter().flat_map(|b| both_running(home, b)).collect()
+}
+
+/// Nothing of `old` lives on, and (once a stop has returned) nothing of the bots at all.
+#[track_caller]
+fn none_left(home: &Home, old: &BTreeSet<u32>, stopped: bool) {
+    let live: Vec<u32> = old.iter().copied().filter(|p| alive(*p)).collect();
+    assert!(live.is_empty(), "left running: {live:?}");
+    if stopped {
+        for bot in BOTS {
+            assert_eq!(
+                bot_pids(home, bot),
+                Vec::<u32>::new(),
+                "{bot} left processes"
+            );
+        }
+    }
+}
+
+/// Old processes are gone soon after a restart or crash: the agent kills them before the
+/// bot runs again, but their exit is the kernel's to finish.
+#[track_caller]
+fn gone_soon(old: &BTreeSet<u32>) {
+    wait_for("every old process gone", WAIT, || {
+        let live: Vec<u32> = old.iter().copied().filter(|p| alive(*p)).collect();
+        ensure(live.is_empty(), live)
+    });
+}
+
+fn containment_of(home: &Home) -> Value {
+    home.json(&["agent", "status", "--json"])["agent"]["containment"].clone()
+}
+
+/// The cgroup v2 directory of a process, from /proc/PID/cgroup.
+fn cgroup_of(pid: u32, mount: &Path) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let rel = text.lines().find_map(|l| l.strip_prefix("0::"))?;
+    Some(mount.join(rel.trim_start_matches('/')))
+}
+
+/// stop, start, restart, a crash, a killed and replaced agent: after each, nothing of the
+/// processes before is left; `check` looks at the running bots each time.
+fn no_escape(home: &Home, check: impl Fn(&Home, &BTreeSet<u32>)) {
+    let first = all_running(home);
+    check(home, &first);
+    home.botctl(&["stop", "esc", "daemon"]).ok();
+    none_left(home, &first, true);
+
+    home.botctl(&["start", "esc", "daemon"]).ok();
+    let started = all_running(home);
+    home.botctl(&["restart", "esc", "daemon"]).ok();
+    let restarted = all_running(home);
+    assert!(started.is_disjoint(&restarted), "{started:?} {restarted:?}");
+    gone_soon(&started);
+    check(home, &restarted);
+
+    // A crash of each main process: what it left behind goes before the restart.
+    for bot in BOTS {
+        let main = home.running_pid(bot);
+        let before: BTreeSet<u32> = bot_pids(home, bot).into_iter().collect();
+        kill(main, libc::SIGKILL);
+        home.new_pid(bot, main);
+        gone_soon(&before);
+        both_running(home, bot);
+    }
+
+    // The agent killed and replaced: the new one adopts the bots and stops all of them.
+    let running = all_running(home);
+    kill_agent(home);
+    for bot in BOTS {
+        let row = home.bot(bot);
+        assert_eq!(row["state"], "running", "{row:#}");
+    }
+    assert_eq!(all_running(home), running, "adopted, not restarted");
+    check(home, &running);
+    home.botctl(&["stop", "esc", "daemon"]).ok();
+    none_left(home, &running, true);
+}
+
+#[test]
+fn escaped_helpers_never_outlive_their_bot_in_its_cgroup() {
+    let home = escapers("cgroup");
+    home.botctl(&["start", "esc"]).ok();
+    let c = containment_of(&home);
+    if c["mode"] != "cgroup" {
+        eprintln!("[containment] skipped with cgroups: this host has none writable: {c}");
+        return;
+    }
+    assert!(
+        c["reason"]
+            .as_str()
+            .unwrap()
+            .contains("containment = \"cgroup\""),
+        "{c}"
+    );
+    let subtree = PathBuf::from(c["cgroup"].as_str().unwrap());
+    let mount = subtree.parent().unwrap().to_path_buf();
+    no_escape(&home, |_, pids| {
+        // Each process, escaped helpers too, sits in its bot's cgroup in the agent's subtree.
+        for pid in pids {
+            let dir = cgroup_of(*pid, &mount).expect("a cgroup");
+            assert_eq!(dir.parent(), Some(subtree.as_path()), "{pid} in {dir:?}");
+            let bot = dir.file_name().unwrap().to_str().unwrap();
+            assert!(
+                bot_pids(&home, bot).contains(pid),
+                "{pid} in {bot}'s cgroup"
+            );
+        }
+    });
+    for bot in BOTS {
+        assert!(
+            !subtree.join(bot).exists(),
+            "a stopped bot's cgroup is removed"
+        );
+    }
+    home.botctl(&["agent", "stop"]).ok();
+    assert!(
+        !subtree.exists(),
+        "the agent's empty subtree is removed at its exit"
+    );
+}
+
+#[test]
+fn escaped_helpers_never_outlive_their_bot_with_the_subreaper() {
+    let home = escapers("subreaper");
+    home.botctl(&["start", "esc"]).ok();
+    let c = containment_of(&home);
+    assert_eq!(c["mode"], "subreaper", "{c}");
+    assert_eq!(c["cgroup"], Value::Null, "{c}");
+    home.botctl(&["agent", "status"])
+        .ok()
+        .says(&["containment: subreaper", "containment = \"subreaper\""]);
+    let agent = home.agent_pid_file().unwrap();
+    no_escape(&home, |home, _| {
+        // No zombie is left among the agent's children: orphans that came back are reaped.
+        let agent = home.agent_pid_file().unwrap();
+        wait_for("no zombie child of the agent", WAIT, || {
+            let zombies: Vec<u32> = children_of(agent)
+                .into_iter()
+                .filter(|p| !alive(*p))
+                .collect();
+            ensure(zombies.is_empty(), zombies)
+        });
+    });
+    assert_ne!(home.agent_pid_file(), Some(agent), "the agent was replaced");
+}
+
+fn children_of(parent: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let after = stat.rfind(')').map(|i| &stat[i + 1..]).unwrap_or("");
+            after.split_whitespace().nth(1) == Some(&parent.to_string())
+        })
+        .collect()
+}
+
+/// Forks `setsid sleep` as fast as it can, up to a cap (the test's safety net: without a pids
+/// controller here, a bug must not be able to exhaust the machine).
+const FORK_LOOP: &str = "user = \"alice\"\ncommand = [\"sh\", \"-c\", \"i=0; while [ $i -lt 300 ]; do setsid sleep 1000 & i=$((i+1)); sleep 0.01; done; exec sleep 1001\"]\n";
+
+fn fork_loop_is_stopped(containment: &str) {
+    let home = Home::new();
+    home.write_config(&format!(
+        "{FAST}\n[agent]\ncontainment = \"{containment}\"\n"
+    ));
+    home.write_bot("bomb", FORK_LOOP);
+    home.running_pid("bomb");
+    let seen = wait_for("the loop forking", WAIT, || {
+        let n = bot_pids(&home, "bomb").len();
+        if n >= 20 { Ok(n) } else { Err(n) }
+    });
+    home.botctl(&["stop", "bomb"]).ok();
+    assert_eq!(bot_pids(&home, "bomb"), Vec::<u32>::new(), "after stop");
+    // Were any fork of the loop left, it would go on forking: nothing appears.
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(bot_pids(&home, "bomb"), Vec::<u32>::new(), "a moment later");
+    eprintln!("[containment] {containment}: stopped a fork loop at {seen}+ processes");
+}
+
+#[test]
+fn a_fork_loop_is_stopped_by_stop_with_cgroup_kill() {
+    fork_loop_is_stopped("auto");
+}
+
+#[test]
+fn a_fork_loop_is_stopped_by_stop_with_the_subreaper() {
+    fork_loop_is_stopped("subreaper");
+}
+
+#[test]
+fn the_environment_variable_wins_over_the_setting() {
+    let home = Home::new();
+    home.write_config("[agent]\ncontainment = \"cgroup\"\n");
+    let out = home
+        .command(&["agent", "start"])
+        .env("BOTCTL_CONTAINMENT", "subreaper")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let c = containment_of(&home);
+    assert_eq!(c["mode"], "subreaper", "{c}");
+    assert!(
+        c["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("BOTCTL_CONTAINMENT=subreaper"),
+        "{c}"
+    );
+}
+
+/// Unix accounts made for one test and removed after it, whatever happens.
+struct Accounts(Vec<String>);
+
+impl Accounts {
+    fn create(names: &[String]) -> Accounts {
+        let made = Accounts(Vec::new());
+        let mut made = made;
+        for name in names {
+            let out = std::process::Command::new("useradd")
+                .args([
+                    "--no-create-home",
+                    "--user-group",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                ])
+                .arg(name)
+                .output()
+                .expect("running useradd");
+            assert!(out.status.success(), "useradd {name}: {out:?}");
+            made.0.push(name.clone());
+        }
+        made
+    }
+
+    fn uid(&self, name: &str) -> String {
+        let out = std::process::Command::new("id")
+            .args(["-u", name])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for Accounts {
+    fn drop(&mut self) {
+        for name in &self.0 {
+            let _ = std::process::Command::new("userdel").arg(name).output();
+        }
+    }
+}
+
+#[test]
+fn owners_run_as_their_accounts_and_cannot_read_each_other() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    if !is_root() {
+        eprintln!(
+            "[containment] skipped run_as: making accounts and running bots as them needs root"
+        );
+        return;
+    }
+    let tag = std::process::id() % 100_000;
+    let (alice, bob) = (format!("btca{tag}"), format!("btcb{tag}"));
+    // Declared before the home: dropped after it, once the bots are gone.
+    let accounts = Accounts::create(&[alice.clone(), bob.clone()]);
+    let home = Home::new();
+    // The accounts must reach run/notify.sock through the home.
+    std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    home.write_config(&format!(
+        "{FAST}\n[users.alice]\nrun_as = \"{alice}\"\n[users.bob]\nrun_as = \"{bob}\"\n"
+    ));
+    let vault = home.file("bots/bob/vault");
+    std::fs::create_dir_all(&vault).unwrap();
+    std::fs::write(
+        vault.join("cookies.txt"),
+        netscape("SECRETbobtoken", "SECRETbobct0", FAR),
+    )
+    .unwrap();
+    let ready = if Path::new("/usr/bin/python3").exists() {
+        "exec /usr/bin/python3 -c 'import os, socket, time; s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.sendto(b\\\"READY=1\\\", os.environ[\\\"NOTIFY_SOCKET\\\"]); time.sleep(1000)'"
+    } else {
+        "exec sleep 1000"
+    };
+    home.write_bot(
+        "vault",
+        &format!(
+            "user = \"bob\"\nplatform = \"twitter\"\ncommand = [\"sh\", \"-c\", \"echo uid=$(id -u); {ready}\"]\n[auth]\ncookies = \"cookies.txt\"\n{}",
+            if ready.contains("python3") { "[health]\nready = \"notify\"\n" } else { "" }
+        ),
+    );
+    let vault_pid = home.running_pid("vault");
+    if ready.contains("python3") {
+        // Its READY=1 reached run/notify.sock from another uid, and was taken as the bot's.
+        wait_event_saying(&home, "vault", "ready", "READY=1");
+    }
+    let reader = format!(
+        "echo uid=$(id -u); cat {dir}/cookies.txt || echo READ-REFUSED; ls {dir} || echo LIST-REFUSED; exec sleep 1000",
+        dir = vault.display()
+    );
+    home.write_bot(
+        "reader",
+        &format!("user = \"alice\"\ncommand = [\"sh\", \"-c\", \"{reader}\"]\n"),
+    );
+    home.write_bot("plain", &sleeper("carol"));
+    home.botctl(&["reload"]).ok();
+    let reader_pid = home.running_pid("reader");
+    let log = |bot: &str| {
+        wait_for(&format!("{bot} printed its uid"), WAIT, || {
+            let out =
+                std::fs::read_to_string(home.file(&format!("logs/{bot}.out"))).unwrap_or_default();
+            if out.contains("uid=") {
+                Ok(out)
+            } else {
+                Err(out)
+            }
+        })
+    };
+    let said = wait_for("reader tried and was refused", WAIT, || {
+        let out = log("reader");
+        if out.contains("LIST-REFUSED") {
+            Ok(out)
+        } else {
+            Err(out)
+        }
+    });
+    assert!(
+        said.contains(&format!("uid={}", accounts.uid(&alice))),
+        "{said}"
+    );
+    assert!(said.contains("READ-REFUSED"), "{said}");
+    assert!(!said.contains("SECRET"), "alice read bob's cookies: {said}");
+    assert!(log("vault").contains(&format!("uid={}", accounts.uid(&bob))));
+    let err = std::fs::read_to_string(home.file("logs/reader.err")).unwrap();
+    assert!(err.contains("Permission denied"), "{err}");
+
+    // Bob's directory and cookie file are his, closed to others.
+    let meta = |p: &Path| std::fs::metadata(p).unwrap();
+    let bob_uid: u32 = accounts.uid(&bob).parse().unwrap();
+    assert_eq!(meta(&home.file("bots/bob")).uid(), bob_uid);
+    assert_eq!(meta(&home.file("bots/bob")).mode() & 0o777, 0o700);
+    assert_eq!(meta(&vault.join("cookies.txt")).mode() & 0o777, 0o600);
+    assert_eq!(meta(&vault.join("cookies.txt")).uid(), bob_uid);
+
+    // A root agent says whose bots still run as root.
+    home.botctl(&["status"])
+        .ok()
+        .says(&["the bots of carol run as root"]);
+    home.botctl(&["config", "check"])
+        .ok()
+        .says(&["the bots of carol run as root"]);
+
+    // Adopted after a SIGKILL, as they are: same processes, same accounts.
+    kill_agent(&home);
+    assert_eq!(home.running_pid("vault"), vault_pid);
+    assert_eq!(home.running_pid("reader"), reader_pid);
+    for (pid, account) in [(vault_pid, &bob), (reader_pid, &alice)] {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+        assert!(uid.contains(&accounts.uid(account)), "{uid}");
+    }
+    wait_for("adopted events", WAIT, || {
+        let events = home.events("reader");
+        ensure(
+            events.iter().any(|e| e["kind"] == "adopted"),
+            kinds(&events),
+        )
+    });
+    home.botctl(&["stop", "--all"]).ok();
+}
+
+#[test]
+fn every_bot_is_hardened_unless_its_file_says_otherwise() {
+    let home = Home::fast();
+    home.write_config(&format!("{FAST}\n[limits]\nnofile = 4096\n"));
+    let report = "echo nnp=$(grep NoNewPrivs /proc/self/status | tr -dc 0-9) umask=$(umask) \
+                  core=$(ulimit -H -c) nofile=$(ulimit -n) fds=$(ls /proc/self/fd | tr '\\n' ,); \
+                  exec sleep 1000";
+    let bot = |extra: &str| {
+        format!("user = \"alice\"\ncommand = [\"sh\", \"-c\", \"{report}\"]\n{extra}")
+    };
+    home.write_bot("hard", &bot(""));
+    home.write_bot(
+        "soft",
+        &bot("no_new_privs = false\ncore_dumps = true\n[limits]\nnofile = 0\n"),
+    );
+    let said = |name: &str| {
+        home.running_pid(name);
+        wait_for(&format!("{name} reported"), WAIT, || {
+            let out =
+                std::fs::read_to_string(home.file(&format!("logs/{name}.out"))).unwrap_or_default();
+            if out.contains("fds=") {
+                Ok(out)
+            } else {
+                Err(out)
+            }
+        })
+    };
+    let hard = said("hard");
+    for part in ["nnp=1 ", "umask=0077 ", "core=0 ", "nofile=4096 "] {
+        assert!(hard.contains(part), "{part:?} in {hard}");
+    }
+    // The shell's own (0, 1, 2 and the one ls reads /proc/self/fd with): nothing inherited.
+    let fds = hard.split("fds=").nth(1).unwrap().trim();
+    assert_eq!(
+        fds.split(',').filter(|f| !f.is_empty()).count(),
+        4,
+        "{hard}"
+    );
+    let soft = said("soft");
+    assert!(soft.contains("nnp=0 "), "{soft}");
+    // Core dumps allowed: the hard limit is the agent's own again, not 0.
+    let mut own = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit fills the struct we pass.
+    unsafe { libc::getrlimit(libc::RLIMIT_CORE, &mut own) };
+    if own.rlim_max != 0 {
+        assert!(!soft.contains("core=0 "), "{soft}");
+    }
+    assert!(!soft.contains("nofile=4096 "), "{soft}");
+}
