@@ -24,6 +24,9 @@ use crate::CliError;
 
 /// How long a started agent has to say it is ready.
 const START_DEADLINE: Duration = Duration::from_secs(5);
+/// How long an agent that reported ready may take to answer: it answers `hello` at once, but
+/// a large fleet (2,000 bots) keeps both of its runtime threads spawning bots for seconds.
+const STARTED_PATIENCE: Duration = Duration::from_secs(60);
 
 pub struct Session {
     pub client: AgentClient,
@@ -68,7 +71,7 @@ pub async fn connect(target: &Target) -> Result<Session, CliError> {
     if let Some(host) = &target.host {
         return crate::ssh::connect(host, false).await;
     }
-    let deadline = Instant::now() + START_DEADLINE;
+    let mut deadline = Instant::now() + START_DEADLINE;
     let mut started = None;
     let mut holder = None;
     loop {
@@ -92,7 +95,13 @@ pub async fn connect(target: &Target) -> Result<Session, CliError> {
                 target.paths.agent_log.display()
             )));
         }
-        if started.is_some() {
+        if let Some(pid) = started {
+            if !alive(pid) {
+                return Err(CliError::unreachable(format!(
+                    "the agent (pid {pid}) exited right after it started; see {}",
+                    target.paths.agent_log.display()
+                )));
+            }
             tokio::time::sleep(Duration::from_millis(5)).await;
             continue;
         }
@@ -108,7 +117,11 @@ pub async fn connect(target: &Target) -> Result<Session, CliError> {
         // Blocking this (single) runtime thread is fine: the CLI has nothing else to do
         // meanwhile, and a thread of its own to wait on cost a start 0.3 ms.
         match read_ready(ready, left) {
-            Ready::Up => started = Some(pid),
+            Ready::Up => {
+                started = Some(pid);
+                // It runs and said so: waiting on is not waiting for nothing.
+                deadline = deadline.max(Instant::now() + STARTED_PATIENCE);
+            }
             // Another agent holds the lock: it is starting (or stopping); wait for its socket.
             Ready::Busy => {
                 wait_for_socket(target, deadline).await;
