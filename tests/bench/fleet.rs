@@ -188,12 +188,18 @@ impl Bench {
         );
     }
 
-    fn running(&self) -> usize {
+    /// The bots of `status --json`.
+    fn bots(&self) -> Vec<serde_json::Value> {
         let out = self.botctl(&["status", "--json"]);
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        v["bots"]
-            .as_array()
-            .unwrap()
+        let mut v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        match v["bots"].take() {
+            serde_json::Value::Array(bots) => bots,
+            other => panic!("no bots array in status --json: {other}"),
+        }
+    }
+
+    fn running(&self) -> usize {
+        self.bots()
             .iter()
             .filter(|b| b["state"] == "running")
             .count()

@@ -29,11 +29,7 @@ struct Seen {
 
 impl Bench {
     fn fleet(&self) -> HashMap<String, Seen> {
-        let out = self.botctl(&["status", "--json"]);
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        v["bots"]
-            .as_array()
-            .unwrap()
+        self.bots()
             .iter()
             .map(|b| {
                 let seen = Seen {
