@@ -168,57 +168,14 @@ pub fn invoking_user() -> Option<String> {
 
 /// The name of the primary group of the account `user`, for a unit's `Group=`.
 pub fn primary_group(user: &str) -> Option<String> {
-    let name = std::ffi::CString::new(user).ok()?;
-    // SAFETY: passwd and group are plain data (integers and pointers); all zeroes is a valid
-    // value.
-    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut grp: libc::group = unsafe { std::mem::zeroed() };
-    let mut buf = vec![0 as libc::c_char; 4096];
-    let mut found: *mut libc::passwd = std::ptr::null_mut();
-    let mut found_group: *mut libc::group = std::ptr::null_mut();
-    // SAFETY: getpwnam_r and getgrgid_r write into our structs and buf (of the length we pass)
-    // and set the result pointer on success; the gid and the name are copied out before
-    // either goes away.
-    unsafe {
-        let rc = libc::getpwnam_r(
-            name.as_ptr(),
-            &mut pwd,
-            buf.as_mut_ptr(),
-            buf.len(),
-            &mut found,
-        );
-        if rc != 0 || found.is_null() {
-            return None;
-        }
-        let gid = pwd.pw_gid;
-        let rc = libc::getgrgid_r(gid, &mut grp, buf.as_mut_ptr(), buf.len(), &mut found_group);
-        if rc != 0 || found_group.is_null() {
-            return None;
-        }
-        std::ffi::CStr::from_ptr(grp.gr_name)
-            .to_str()
-            .ok()
-            .map(str::to_string)
-    }
+    let account = nix::unistd::User::from_name(user).ok()??;
+    Some(nix::unistd::Group::from_gid(account.gid).ok()??.name)
 }
 
 fn user_name(uid: libc::uid_t) -> Option<String> {
-    // SAFETY: passwd is plain data (integers and pointers); all zeroes is a valid value.
-    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut buf = vec![0 as libc::c_char; 4096];
-    let mut result: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: getpwuid_r writes into our pwd and buf (of the length we pass) and sets result to
-    // &pwd on success; the name is copied out before either goes away.
-    unsafe {
-        let rc = libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result);
-        if rc != 0 || result.is_null() {
-            return None;
-        }
-        std::ffi::CStr::from_ptr(pwd.pw_name)
-            .to_str()
-            .ok()
-            .map(str::to_string)
-    }
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()?
+        .map(|u| u.name)
 }
 
 #[cfg(test)]
