@@ -1,6 +1,6 @@
-//! Containment on this host: helpers that leave their bot's group (setsid, a double-forked
-//! daemon) and a fork loop never outlive stop, restart, a crash or a replaced agent, with a
-//! cgroup per bot (the real hierarchy) and with the subreaper fallback; owners as Unix users.
+//! Containment on this host: helpers that leave their bot's group, or a fork loop, never
+//! outlive stop, restart, a crash or a replaced agent, with a cgroup per bot or the subreaper;
+//! owners as Unix users; the refusals (no cgroup can be made, `run_as` to an agent not root).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -239,16 +239,119 @@ fn a_fork_loop_is_stopped_by_stop_with_the_subreaper() {
     fork_loop_is_stopped("subreaper");
 }
 
+/// A stand-in for the cgroup v2 root that is not one: it has `cgroup.controllers` but no
+/// `cgroup.procs` (root may write anywhere, so no mode bits could make it unusable).
+fn unusable_cgroup_root() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("cg")
+        .tempdir_in("/tmp")
+        .unwrap();
+    std::fs::write(dir.path().join("cgroup.controllers"), "memory pids\n").unwrap();
+    dir
+}
+
+/// `agent start` with one variable set for the agent it starts.
+fn agent_start_with(home: &Home, var: &str, value: impl AsRef<std::ffi::OsStr>) -> Output {
+    let mut cmd = home.command(&["agent", "start"]);
+    cmd.env(var, value);
+    Output::from_command(&["agent", "start"], cmd)
+}
+
+/// A home asking for `containment` with one bot `one`, and an unusable stand-in root; the
+/// agent is started over the stand-in.
+fn over_unusable_root(containment: &str) -> (tempfile::TempDir, Home, Output) {
+    let root = unusable_cgroup_root();
+    let home = Home::new();
+    home.write_config(&format!(
+        "{FAST}\n[agent]\ncontainment = \"{containment}\"\n"
+    ));
+    home.write_bot("one", &sleeper("alice"));
+    let start = agent_start_with(&home, "BOTCTL_CGROUP_ROOT", root.path()).ok();
+    (root, home, start)
+}
+
+#[test]
+fn cgroup_asked_where_none_can_be_made_starts_no_bot_and_says_why() {
+    let (root, home, start) = over_unusable_root("cgroup");
+    let file = std::fs::read_to_string(home.file("bots.d/one.toml")).unwrap();
+    let why = format!(
+        "BOTCTL_CGROUP_ROOT={0}: {0} is not a cgroup v2 hierarchy (no cgroup.procs)",
+        root.path().display()
+    );
+    let refused = format!("containment = \"cgroup\", but no cgroup can be made: {why}");
+
+    // The agent runs (status can say why), and its start says at once that no bot starts.
+    start.says(&["agent running", "the agent starts no bot", &refused]);
+    home.botctl(&["agent", "status"])
+        .ok()
+        .says(&["containment: none: no bot starts", &refused]);
+    let c = containment_of(&home);
+    assert_eq!(c["mode"], "refused", "{c}");
+    assert_eq!(c["reason"], refused.as_str(), "{c}");
+    assert_eq!(c["cgroup"], Value::Null, "{c}");
+
+    // Each start fails and says why; nothing of the bot ever runs.
+    wait_event_saying(&home, "one", "spawn-failed", &refused);
+    home.botctl(&["start", "one"])
+        .code(1)
+        .says(&["one: not running", &refused]);
+    home.botctl(&["status"]).code(1).says(&["one", &refused]);
+    let events = home.events("one");
+    assert!(
+        !kinds(&events).contains(&"started".to_string()),
+        "{events:#?}"
+    );
+    assert_eq!(bot_pids(&home, "one"), Vec::<u32>::new());
+
+    // Nothing stored is lost: the file is as written, and the next agent that can contain
+    // the bot runs it, with the refusals still in its history.
+    home.botctl(&["agent", "stop"]).ok();
+    assert_eq!(
+        std::fs::read_to_string(home.file("bots.d/one.toml")).unwrap(),
+        file
+    );
+    agent_start_with(&home, "BOTCTL_CONTAINMENT", "subreaper").ok();
+    home.running_pid("one");
+    let events = home.events("one");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["kind"] == "spawn-failed" && e["message"].as_str().unwrap().contains(&why)),
+        "{events:#?}"
+    );
+}
+
+#[test]
+fn auto_where_no_cgroup_can_be_made_falls_back_to_the_subreaper_and_says_why() {
+    let (root, home, start) = over_unusable_root("auto");
+    let fallback = format!(
+        "containment = \"auto\": no cgroup can be made (BOTCTL_CGROUP_ROOT={0}: {0} is not a \
+         cgroup v2 hierarchy (no cgroup.procs)); subreaper",
+        root.path().display()
+    );
+    assert!(!start.all().contains("starts no bot"), "{start:?}");
+    let c = containment_of(&home);
+    assert_eq!(c["mode"], "subreaper", "{c}");
+    assert_eq!(c["reason"], fallback.as_str(), "{c}");
+    home.botctl(&["agent", "status"])
+        .ok()
+        .says(&["containment: subreaper", &fallback]);
+    home.botctl(&["status"])
+        .says(&["containment: subreaper", &fallback]);
+
+    // The bot runs, in no cgroup of the agent's, and stop still reaches it.
+    let pid = home.running_pid("one");
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(!own.contains("botctl-"), "{own}");
+    home.botctl(&["stop", "one"]).ok();
+    assert_eq!(bot_pids(&home, "one"), Vec::<u32>::new());
+}
+
 #[test]
 fn the_environment_variable_wins_over_the_setting() {
     let home = Home::new();
     home.write_config("[agent]\ncontainment = \"cgroup\"\n");
-    let out = home
-        .command(&["agent", "start"])
-        .env("BOTCTL_CONTAINMENT", "subreaper")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
+    agent_start_with(&home, "BOTCTL_CONTAINMENT", "subreaper").ok();
     let c = containment_of(&home);
     assert_eq!(c["mode"], "subreaper", "{c}");
     assert!(
@@ -417,6 +520,101 @@ fn owners_run_as_their_accounts_and_cannot_read_each_other() {
         )
     });
     home.botctl(&["stop", "--all"]).ok();
+}
+
+#[test]
+fn an_agent_that_is_not_root_refuses_run_as_and_says_why() {
+    if !is_root() {
+        eprintln!(
+            "[containment] skipped the unprivileged agent's run_as refusal: running the agent \
+             as another account needs root"
+        );
+        return;
+    }
+    let tag = std::process::id() % 100_000;
+    let (user, target) = (format!("btcu{tag}"), format!("btcr{tag}"));
+    // Declared before the home: dropped after it, once its processes are gone.
+    let accounts = Accounts::create(&[user.clone(), target.clone()]);
+    let home = Home::new();
+    home.write_config(&format!("{FAST}\n[users.alice]\nrun_as = \"{target}\"\n"));
+    home.write_bot("mine", &sleeper("alice"));
+    home.write_bot("other", &sleeper("carol"));
+    let chown = std::process::Command::new("chown")
+        .args(["-R", &format!("{user}:{user}")])
+        .arg(home.path())
+        .output()
+        .unwrap();
+    assert!(chown.status.success(), "{chown:?}");
+    // Every command as the account: an agent a root CLI started would be root's.
+    let botctl = |args: &[&str]| Output::from_command(args, home.command_as(&user, args));
+    let refusal = format!(
+        "[users.alice] run_as = \"{target}\" needs an agent running as root (this one runs as \
+         uid {}), so the bots of alice do not start",
+        accounts.uid(&user)
+    );
+
+    botctl(&["config", "check"]).ok().says(&[
+        &format!("[users.alice] run_as = \"{target}\" needs an agent running as root"),
+        "does not start the bots of alice",
+    ]);
+    botctl(&["agent", "start"]).ok();
+    let agent = home.agent_pid_file().expect("the agent's pid");
+    let uid = accounts.uid(&user);
+    assert_eq!(
+        uids_of(agent),
+        [uid.as_str(); 4],
+        "the agent runs as {user}"
+    );
+    let c = botctl(&["agent", "status", "--json"]).ok().json()["agent"]["containment"].clone();
+    // Nothing is writable or delegated to this account: the subreaper, and why.
+    assert_eq!(c["mode"], "subreaper", "{c}");
+    eprintln!("[containment] an unprivileged agent here: {}", c["reason"]);
+
+    // The other owner's bot runs (as the agent's account, as it asked nothing else).
+    let other = wait_for("other running", WAIT, || {
+        let status = botctl(&["status", "--json"]).json();
+        let bot = row(&status, "other").unwrap();
+        match pid_of(&bot) {
+            Some(pid) if bot["state"] == "running" && alive(pid) => Ok(pid),
+            _ => Err(status),
+        }
+    });
+    assert_eq!(uids_of(other), [uid.as_str(); 4], "other runs as {user}");
+
+    // alice's bot does not start, and says why where she looks; it never ran as the
+    // agent's account instead.
+    wait_for("mine refused", WAIT, || {
+        let events = botctl(&["events", "--bot", "mine", "--json"]).ok().json();
+        let said = events.as_array().unwrap().iter().any(|e| {
+            e["kind"] == "spawn-failed" && e["message"].as_str().unwrap().contains(&refusal)
+        });
+        ensure(said, events)
+    });
+    botctl(&["start", "mine"])
+        .code(1)
+        .says(&["mine: not running", &refusal]);
+    botctl(&["status"]).code(1).says(&["mine", &refusal]);
+    let events = botctl(&["events", "--bot", "mine", "--json"]).ok().json();
+    let events = events.as_array().unwrap();
+    assert!(
+        !kinds(events).contains(&"started".to_string()),
+        "{events:#?}"
+    );
+    assert_eq!(bot_pids(&home, "mine"), Vec::<u32>::new());
+
+    botctl(&["agent", "stop"]).ok();
+    wait_agent_gone(&home, agent);
+    assert!(!alive(other), "other stopped with the agent");
+}
+
+/// The uids of a process (real, effective, saved, filesystem), from /proc/PID/status.
+fn uids_of(pid: u32) -> Vec<String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let line = status.lines().find_map(|l| l.strip_prefix("Uid:"));
+    line.unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
 }
 
 #[test]

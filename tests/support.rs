@@ -186,7 +186,18 @@ impl Home {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
+        self.prepared(Command::new(BIN), args)
+    }
+
+    /// `command` run as the Unix account `account` (uid, its group and its groups), by a
+    /// test running as root: an agent it starts runs as that account too.
+    pub fn command_as(&self, account: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid", account, "--regid", account, "--init-groups", BIN]);
+        self.prepared(cmd, args)
+    }
+
+    fn prepared(&self, mut cmd: Command, args: &[&str]) -> Command {
         cmd.args(args)
             .env("BOTCTL_HOME", self.path())
             .env("NO_COLOR", "1")

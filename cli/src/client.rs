@@ -81,6 +81,15 @@ pub async fn connect(target: &Target) -> Result<Session, CliError> {
                     "botctl: started the agent (pid {pid}, log {})",
                     target.paths.agent_log.display()
                 );
+                // Said at once: a started agent that can run no bot is not a working one.
+                if let Some(c) = s
+                    .agent
+                    .containment
+                    .as_ref()
+                    .filter(|c| c.mode == botctl_proto::ContainmentKind::Refused)
+                {
+                    eprintln!("botctl: warning: the agent starts no bot: {}", c.reason);
+                }
             }
             return Ok(s);
         }

@@ -61,7 +61,7 @@ pub fn prepare(
     }
     let account = match &wanted.run_as {
         Some(name) => {
-            let account = account::resolve(name)?;
+            let account = account::resolve(&config.user, name)?;
             let cookies = config.auth.as_ref().map(|a| cwd.join(&a.cookies));
             let root = &ctx.paths.bots_root;
             account::hand_over(&account, root, &config.user, cwd, cookies.as_deref())?;

@@ -17,23 +17,24 @@ pub struct Account {
     pub home: PathBuf,
 }
 
-/// Looks `name` up in the user database. Errors say what to do.
-pub fn resolve(name: &str) -> Result<Account, String> {
+/// Looks up `name`, the account `[users.OWNER] run_as` names, in the user database. Errors
+/// name the owner and the account, and say what to do.
+pub fn resolve(owner: &str, name: &str) -> Result<Account, String> {
+    let setting = format!("[users.{owner}] run_as = {name:?}");
     if !Uid::effective().is_root() {
         return Err(format!(
-            "run_as = {name:?} needs an agent running as root (this one runs as uid {}): \
-             remove run_as, or run the agent as root",
+            "{setting} needs an agent running as root (this one runs as uid {}), so the bots \
+             of {owner} do not start rather than run as the agent's own user: remove run_as, \
+             or run the agent as root",
             Uid::effective()
         ));
     }
     let user = User::from_name(name)
-        .map_err(|e| format!("run_as = {name:?}: cannot read the user database: {e}"))?
-        .ok_or_else(|| {
-            format!("run_as = {name:?}: no such Unix account (create it with useradd)")
-        })?;
-    let cname = CString::new(name).map_err(|_| format!("run_as = {name:?}: invalid name"))?;
+        .map_err(|e| format!("{setting}: cannot read the user database: {e}"))?
+        .ok_or_else(|| format!("{setting}: no such Unix account (create it with useradd)"))?;
+    let cname = CString::new(name).map_err(|_| format!("{setting}: invalid name"))?;
     let groups = getgrouplist(&cname, user.gid)
-        .map_err(|e| format!("run_as = {name:?}: cannot read its groups: {e}"))?;
+        .map_err(|e| format!("{setting}: cannot read its groups: {e}"))?;
     Ok(Account {
         name: name.to_string(),
         uid: user.uid.as_raw(),

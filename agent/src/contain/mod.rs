@@ -11,7 +11,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use botctl_proto::config::{CONTAINMENT_ENV, ContainmentMode};
+use botctl_proto::config::{CGROUP_ROOT_ENV, CONTAINMENT_ENV, ContainmentMode};
 use botctl_proto::{ContainmentInfo, ContainmentKind};
 use nix::sys::signal::Signal;
 
@@ -31,7 +31,7 @@ pub struct InForce {
 static IN_FORCE: OnceLock<InForce> = OnceLock::new();
 
 /// Decides containment once, at the agent's start: `BOTCTL_CONTAINMENT`, else `[agent]
-/// containment`, against what the host allows. Later calls return the first decision.
+/// containment`, against what the host allows (or the stand-in `BOTCTL_CGROUP_ROOT` names). Later calls return the first decision.
 pub fn decide(configured: ContainmentMode, home: &Path) -> &'static InForce {
     IN_FORCE.get_or_init(|| {
         let from_env = std::env::var(CONTAINMENT_ENV).ok();
@@ -60,13 +60,27 @@ fn choose(asked: ContainmentMode, by: &str, home: &Path) -> InForce {
             "{by}: the agent adopts orphans and stop walks /proc"
         ));
     }
-    let found = Hierarchy::of_this_process().and_then(|h| {
-        // SAFETY: geteuid has no preconditions.
-        let euid = unsafe { libc::geteuid() };
-        let choice = discover::choose(&h, euid)?;
-        let tree = Tree::open(&choice.base, &subtree_name(home)).map_err(|e| e.to_string())?;
-        Ok((h, choice, tree))
-    });
+    // A stand-in root (tests) is named in every reason, so it is never mistaken for the host's.
+    let stand_in = std::env::var_os(CGROUP_ROOT_ENV).map(PathBuf::from);
+    let hierarchy = match &stand_in {
+        Some(root) => Ok(Hierarchy {
+            mount: root.clone(),
+            own: PathBuf::from("/"),
+        }),
+        None => Hierarchy::of_this_process(),
+    };
+    let found = hierarchy
+        .and_then(|h| {
+            // SAFETY: geteuid has no preconditions.
+            let euid = unsafe { libc::geteuid() };
+            let choice = discover::choose(&h, euid)?;
+            let tree = Tree::open(&choice.base, &subtree_name(home)).map_err(|e| e.to_string())?;
+            Ok((h, choice, tree))
+        })
+        .map_err(|why| match &stand_in {
+            Some(root) => format!("{CGROUP_ROOT_ENV}={}: {why}", root.display()),
+            None => why,
+        });
     match found {
         Ok((h, choice, tree)) => InForce {
             kind: ContainmentKind::Cgroup,
@@ -75,7 +89,7 @@ fn choose(asked: ContainmentMode, by: &str, home: &Path) -> InForce {
         },
         Err(why) if asked == ContainmentMode::Cgroup => InForce {
             kind: ContainmentKind::Refused,
-            reason: format!("{by}, but no cgroup can be made: {why}; no bot starts"),
+            reason: format!("{by}, but no cgroup can be made: {why}"),
             cgroups: None,
         },
         Err(why) => subreaper(format!("{by}: no cgroup can be made ({why}); subreaper")),

@@ -17,6 +17,9 @@ struct Check {
     /// Run by root (as a root agent would run them): owners without `run_as`, whose bots
     /// run as root. A note, not a problem.
     root_owners: Vec<String>,
+    /// Run by another user (as an agent of that user would run them): owners with `run_as`,
+    /// whose bots such an agent does not start. A note, not a problem: the agent may be root's.
+    needs_root: Vec<String>,
 }
 
 pub fn check(target: &Target, json: bool) -> Result<(), CliError> {
@@ -28,12 +31,12 @@ pub fn check(target: &Target, json: bool) -> Result<(), CliError> {
     let global_exists = paths.config_file.exists();
     // Every problem of every file, not only the first of each.
     let global = config::read_global(&paths.config_file);
-    let run_as: std::collections::BTreeMap<String, bool> = match &global {
+    let run_as: std::collections::BTreeMap<String, String> = match &global {
         Ok(file) => file
             .config
             .users
             .iter()
-            .map(|(name, u)| (name.clone(), u.run_as.is_some()))
+            .filter_map(|(name, u)| Some((name.clone(), u.run_as.clone()?)))
             .collect(),
         Err(_) => Default::default(),
     };
@@ -57,15 +60,21 @@ pub fn check(target: &Target, json: bool) -> Result<(), CliError> {
         issues.push(issue(e, bot));
     }
     // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    let root_owners: std::collections::BTreeSet<String> = fleet
-        .bots
-        .iter()
-        .filter(|b| root && !run_as.get(&b.user).copied().unwrap_or(false))
-        .map(|b| b.user.clone())
-        .collect();
+    let euid = unsafe { libc::geteuid() };
+    let root = euid == 0;
+    let owners: std::collections::BTreeSet<String> =
+        fleet.bots.iter().map(|b| b.user.clone()).collect();
+    // Root runs the owners without run_as as root; anyone else cannot run those with it.
+    let (with_run_as, without): (Vec<String>, Vec<String>) =
+        owners.into_iter().partition(|o| run_as.contains_key(o));
+    let (root_owners, needs_root) = if root {
+        (without, Vec::new())
+    } else {
+        (Vec::new(), with_run_as)
+    };
     let report = Check {
-        root_owners: root_owners.into_iter().collect(),
+        root_owners,
+        needs_root,
         ok: issues.is_empty(),
         files_checked: usize::from(global_exists) + fleet.bots.len() + fleet.errors.len(),
         bots: fleet.bots.len(),
@@ -90,6 +99,20 @@ pub fn check(target: &Target, json: bool) -> Result<(), CliError> {
             "note: run by root, the bots of {} run as root: set run_as in [users.NAME] to run \
              them as their own accounts",
             report.root_owners.join(", ")
+        );
+    }
+    if !json && !report.needs_root.is_empty() {
+        let settings: Vec<String> = report
+            .needs_root
+            .iter()
+            .map(|o| format!("[users.{o}] run_as = {:?}", run_as[o]))
+            .collect();
+        println!(
+            "note: {} needs an agent running as root: an agent run by uid {} (as this check \
+             is) does not start the bots of {}",
+            settings.join(", "),
+            euid,
+            report.needs_root.join(", ")
         );
     }
     if report.ok {

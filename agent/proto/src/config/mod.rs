@@ -96,6 +96,10 @@ pub const DEFAULT_CORE_DUMPS: bool = false;
 /// `BOTCTL_CONTAINMENT` in the agent's environment wins over `[agent] containment` (tests,
 /// and a quick way to try the fallback).
 pub const CONTAINMENT_ENV: &str = "BOTCTL_CONTAINMENT";
+/// `BOTCTL_CGROUP_ROOT` in the agent's environment: the directory containment takes for the
+/// cgroup v2 mount (the agent in its root cgroup) instead of the one /proc names, so that
+/// tests can point discovery at a stand-in that is not usable.
+pub const CGROUP_ROOT_ENV: &str = "BOTCTL_CGROUP_ROOT";
 
 // The bounds: every number a user writes stays where arithmetic on it cannot overflow.
 /// Ten years: `Instant + MAX_DURATION` never overflows, and nobody waits longer.
