@@ -250,29 +250,36 @@ fn unusable_cgroup_root() -> tempfile::TempDir {
     dir
 }
 
-/// `agent start` with one variable set for the agent it starts.
-fn agent_start_with(home: &Home, var: &str, value: impl AsRef<std::ffi::OsStr>) -> Output {
-    let mut cmd = home.command(&["agent", "start"]);
+/// `botctl ARGS` with one variable set (for the agent it starts).
+fn with_var(home: &Home, args: &[&str], var: &str, value: impl AsRef<std::ffi::OsStr>) -> Output {
+    let mut cmd = home.command(args);
     cmd.env(var, value);
-    Output::from_command(&["agent", "start"], cmd)
+    Output::from_command(args, cmd)
 }
 
-/// A home asking for `containment` with one bot `one`, and an unusable stand-in root; the
-/// agent is started over the stand-in.
-fn over_unusable_root(containment: &str) -> (tempfile::TempDir, Home, Output) {
-    let root = unusable_cgroup_root();
+/// An unusable stand-in root, and a home asking for `containment`.
+fn unusable_root_and_home(containment: &str) -> (tempfile::TempDir, Home) {
     let home = Home::new();
     home.write_config(&format!(
         "{FAST}\n[agent]\ncontainment = \"{containment}\"\n"
     ));
-    home.write_bot("one", &sleeper("alice"));
-    let start = agent_start_with(&home, "BOTCTL_CGROUP_ROOT", root.path()).ok();
-    (root, home, start)
+    (unusable_cgroup_root(), home)
 }
 
 #[test]
 fn cgroup_asked_where_none_can_be_made_starts_no_bot_and_says_why() {
-    let (root, home, start) = over_unusable_root("cgroup");
+    let (root, home) = unusable_root_and_home("cgroup");
+    // A bot an earlier agent runs (without cgroups, so on any host), and one added after.
+    home.write_bot("kept", &sleeper("bob"));
+    with_var(
+        &home,
+        &["agent", "start"],
+        "BOTCTL_CONTAINMENT",
+        "subreaper",
+    )
+    .ok();
+    let kept = home.running_pid("kept");
+    home.write_bot("one", &sleeper("alice"));
     let file = std::fs::read_to_string(home.file("bots.d/one.toml")).unwrap();
     let why = format!(
         "BOTCTL_CGROUP_ROOT={0}: {0} is not a cgroup v2 hierarchy (no cgroup.procs)",
@@ -280,8 +287,16 @@ fn cgroup_asked_where_none_can_be_made_starts_no_bot_and_says_why() {
     );
     let refused = format!("containment = \"cgroup\", but no cgroup can be made: {why}");
 
-    // The agent runs (status can say why), and its start says at once that no bot starts.
-    start.says(&["agent running", "the agent starts no bot", &refused]);
+    // The agent that replaces it runs (status can say why), and its start says at once that
+    // no bot starts.
+    with_var(
+        &home,
+        &["agent", "restart"],
+        "BOTCTL_CGROUP_ROOT",
+        root.path(),
+    )
+    .ok()
+    .says(&["agent restarted", "the agent starts no bot", &refused]);
     home.botctl(&["agent", "status"])
         .ok()
         .says(&["containment: none: no bot starts", &refused]);
@@ -296,6 +311,17 @@ fn cgroup_asked_where_none_can_be_made_starts_no_bot_and_says_why() {
         .code(1)
         .says(&["one: not running", &refused]);
     home.botctl(&["status"]).code(1).says(&["one", &refused]);
+    // Given up on after its quick failures, it still says why.
+    let failed = wait_for("one failed", WAIT, || {
+        let bot = home.bot("one");
+        ensure(bot["state"] == "failed", bot.clone()).map(|_| bot)
+    });
+    let detail = failed["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("too many restarts (last: "),
+        "{failed:#}"
+    );
+    assert!(detail.contains(&refused), "{failed:#}");
     let events = home.events("one");
     assert!(
         !kinds(&events).contains(&"started".to_string()),
@@ -303,15 +329,26 @@ fn cgroup_asked_where_none_can_be_made_starts_no_bot_and_says_why() {
     );
     assert_eq!(bot_pids(&home, "one"), Vec::<u32>::new());
 
-    // Nothing stored is lost: the file is as written, and the next agent that can contain
-    // the bot runs it, with the refusals still in its history.
+    // Nothing is lost: the running bot was adopted as it was, not stopped; the file is as
+    // written; and the next agent that can contain the bot runs it, with the refusals still
+    // in its history.
+    assert_eq!(home.running_pid("kept"), kept);
+    wait_event_saying(&home, "kept", "adopted", &kept.to_string());
     home.botctl(&["agent", "stop"]).ok();
+    assert_eq!(bot_pids(&home, "kept"), Vec::<u32>::new());
     assert_eq!(
         std::fs::read_to_string(home.file("bots.d/one.toml")).unwrap(),
         file
     );
-    agent_start_with(&home, "BOTCTL_CONTAINMENT", "subreaper").ok();
+    with_var(
+        &home,
+        &["agent", "start"],
+        "BOTCTL_CONTAINMENT",
+        "subreaper",
+    )
+    .ok();
     home.running_pid("one");
+    home.running_pid("kept");
     let events = home.events("one");
     assert!(
         events
@@ -323,7 +360,15 @@ fn cgroup_asked_where_none_can_be_made_starts_no_bot_and_says_why() {
 
 #[test]
 fn auto_where_no_cgroup_can_be_made_falls_back_to_the_subreaper_and_says_why() {
-    let (root, home, start) = over_unusable_root("auto");
+    let (root, home) = unusable_root_and_home("auto");
+    home.write_bot("one", &sleeper("alice"));
+    let start = with_var(
+        &home,
+        &["agent", "start"],
+        "BOTCTL_CGROUP_ROOT",
+        root.path(),
+    )
+    .ok();
     let fallback = format!(
         "containment = \"auto\": no cgroup can be made (BOTCTL_CGROUP_ROOT={0}: {0} is not a \
          cgroup v2 hierarchy (no cgroup.procs)); subreaper",
@@ -351,7 +396,13 @@ fn auto_where_no_cgroup_can_be_made_falls_back_to_the_subreaper_and_says_why() {
 fn the_environment_variable_wins_over_the_setting() {
     let home = Home::new();
     home.write_config("[agent]\ncontainment = \"cgroup\"\n");
-    agent_start_with(&home, "BOTCTL_CONTAINMENT", "subreaper").ok();
+    with_var(
+        &home,
+        &["agent", "start"],
+        "BOTCTL_CONTAINMENT",
+        "subreaper",
+    )
+    .ok();
     let c = containment_of(&home);
     assert_eq!(c["mode"], "subreaper", "{c}");
     assert!(

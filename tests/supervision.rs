@@ -251,7 +251,10 @@ fn a_crash_loop_backs_off_then_fails_and_says_why() {
     assert_eq!(bot["last_exit"]["code"], 3, "{bot:#}");
     assert_eq!(bot["restarts"], 3, "{bot:#}");
     let detail = bot["detail"].as_str().unwrap_or_default();
-    assert!(detail.contains("too many restarts"), "{bot:#}");
+    assert!(
+        detail.contains("too many restarts (last: exited with code 3)"),
+        "{bot:#}"
+    );
     assert!(detail.contains("botctl recover crash"), "{bot:#}");
     let status = home.botctl(&["status"]).code(1);
     assert!(

@@ -105,15 +105,17 @@ pub fn info(
             Duration::from_secs(ms.div_ceil(1000))
         }
     };
+    // Why the last start or run ended: what a bot waiting to start again is waiting out.
+    let why = || {
+        view.last_error
+            .clone()
+            .or_else(|| view.last_exit.as_ref().map(|e| exited_with(&e.description)))
+    };
     let detail = match view.state {
         BotState::Backoff => view.next_attempt_ms.map(|t| {
-            let why = view
-                .last_error
-                .clone()
-                .or_else(|| view.last_exit.as_ref().map(|e| exited_with(&e.description)))
-                .unwrap_or_default();
             format!(
-                "{why}; restarting in {}",
+                "{}; restarting in {}",
+                why().unwrap_or_default(),
                 botctl_proto::human::duration(secs_until(t))
             )
         }),
@@ -124,8 +126,10 @@ pub fn info(
             )
         }),
         BotState::Failed => view.next_attempt_ms.map(|t| {
+            // A bot that never gets to run (a refused start) would otherwise hide why.
             format!(
-                "too many restarts; retrying in {} (or `botctl recover {}`)",
+                "too many restarts{}; retrying in {} (or `botctl recover {}`)",
+                why().map(|w| format!(" (last: {w})")).unwrap_or_default(),
                 botctl_proto::human::duration(secs_until(t)),
                 config.name
             )
