@@ -257,6 +257,11 @@ fn with_var(home: &Home, args: &[&str], var: &str, value: impl AsRef<std::ffi::O
     Output::from_command(args, cmd)
 }
 
+/// `agent start` of an agent that runs bots on any host: `BOTCTL_CONTAINMENT=subreaper`.
+fn start_with_subreaper(home: &Home) {
+    with_var(home, &["agent", "start"], "BOTCTL_CONTAINMENT", "subreaper").ok();
+}
+
 /// An unusable stand-in root, and a home asking for `containment`.
 fn unusable_root_and_home(containment: &str) -> (tempfile::TempDir, Home) {
     let home = Home::new();
@@ -271,13 +276,7 @@ fn cgroup_asked_where_none_can_be_made_starts_no_bot_and_says_why() {
     let (root, home) = unusable_root_and_home("cgroup");
     // A bot an earlier agent runs (without cgroups, so on any host), and one added after.
     home.write_bot("kept", &sleeper("bob"));
-    with_var(
-        &home,
-        &["agent", "start"],
-        "BOTCTL_CONTAINMENT",
-        "subreaper",
-    )
-    .ok();
+    start_with_subreaper(&home);
     let kept = home.running_pid("kept");
     home.write_bot("one", &sleeper("alice"));
     let file = std::fs::read_to_string(home.file("bots.d/one.toml")).unwrap();
@@ -340,13 +339,7 @@ fn cgroup_asked_where_none_can_be_made_starts_no_bot_and_says_why() {
         std::fs::read_to_string(home.file("bots.d/one.toml")).unwrap(),
         file
     );
-    with_var(
-        &home,
-        &["agent", "start"],
-        "BOTCTL_CONTAINMENT",
-        "subreaper",
-    )
-    .ok();
+    start_with_subreaper(&home);
     home.running_pid("one");
     home.running_pid("kept");
     let events = home.events("one");
@@ -396,13 +389,7 @@ fn auto_where_no_cgroup_can_be_made_falls_back_to_the_subreaper_and_says_why() {
 fn the_environment_variable_wins_over_the_setting() {
     let home = Home::new();
     home.write_config("[agent]\ncontainment = \"cgroup\"\n");
-    with_var(
-        &home,
-        &["agent", "start"],
-        "BOTCTL_CONTAINMENT",
-        "subreaper",
-    )
-    .ok();
+    start_with_subreaper(&home);
     let c = containment_of(&home);
     assert_eq!(c["mode"], "subreaper", "{c}");
     assert!(
