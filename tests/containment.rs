@@ -296,6 +296,11 @@ fn cgroup_asked_where_none_can_be_made_starts_no_bot_and_says_why() {
     )
     .ok()
     .says(&["agent restarted", "the agent starts no bot", &refused]);
+    home.botctl(&["agent", "start"]).ok().says(&[
+        "agent already running",
+        "the agent starts no bot",
+        &refused,
+    ]);
     home.botctl(&["agent", "status"])
         .ok()
         .says(&["containment: none: no bot starts", &refused]);
@@ -591,6 +596,13 @@ fn an_agent_that_is_not_root_refuses_run_as_and_says_why() {
         accounts.uid(&user)
     );
 
+    let check = botctl(&["config", "check", "--json"]).ok().json();
+    assert_eq!(
+        check["needs_root"],
+        serde_json::json!(["alice"]),
+        "{check:#}"
+    );
+    assert_eq!(check["root_owners"], serde_json::json!([]), "{check:#}");
     botctl(&["config", "check"]).ok().says(&[
         &format!("[users.alice] run_as = \"{target}\" needs an agent running as root"),
         "does not start the bots of alice",

@@ -67,6 +67,18 @@ pub async fn connect_existing(target: &Target) -> Result<Option<Session>, CliErr
 
 /// Connects, starting an agent when none answers. Racing CLIs each start one; the losers'
 /// agents find the lock taken and say `busy`, and those CLIs wait for the winner's socket.
+/// Said when an agent is started (or found by `agent start`): an agent whose containment
+/// was refused runs no bot, which is not a working agent.
+pub fn warn_if_refused(agent: &botctl_proto::AgentInfo) {
+    if let Some(c) = agent
+        .containment
+        .as_ref()
+        .filter(|c| c.mode == botctl_proto::ContainmentKind::Refused)
+    {
+        eprintln!("botctl: warning: the agent starts no bot: {}", c.reason);
+    }
+}
+
 pub async fn connect(target: &Target) -> Result<Session, CliError> {
     if let Some(host) = &target.host {
         return crate::ssh::connect(host, false).await;
@@ -81,15 +93,7 @@ pub async fn connect(target: &Target) -> Result<Session, CliError> {
                     "botctl: started the agent (pid {pid}, log {})",
                     target.paths.agent_log.display()
                 );
-                // Said at once: a started agent that can run no bot is not a working one.
-                if let Some(c) = s
-                    .agent
-                    .containment
-                    .as_ref()
-                    .filter(|c| c.mode == botctl_proto::ContainmentKind::Refused)
-                {
-                    eprintln!("botctl: warning: the agent starts no bot: {}", c.reason);
-                }
+                warn_if_refused(&s.agent);
             }
             return Ok(s);
         }

@@ -28,6 +28,7 @@ pub async fn run(target: &Target, command: AgentCommand) -> Result<(), CliError>
 async fn start(target: &Target) -> Result<(), CliError> {
     if let Some(s) = connect_existing(target).await? {
         println!("agent already running (pid {})", s.agent.pid);
+        crate::client::warn_if_refused(&s.agent);
         return Ok(());
     }
     let s = connect(target).await?;
