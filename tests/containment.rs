@@ -409,21 +409,24 @@ fn the_environment_variable_wins_over_the_setting() {
 /// Unix accounts made for one test and removed after it, whatever happens.
 struct Accounts(Vec<String>);
 
+/// One useradd or userdel at a time: two tests make accounts at once, and the tools lock
+/// /etc/passwd rather than wait for each other's lock for long.
+static USER_DATABASE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 impl Accounts {
     fn create(names: &[String]) -> Accounts {
-        let made = Accounts(Vec::new());
-        let mut made = made;
+        let mut made = Accounts(Vec::new());
         for name in names {
-            let out = std::process::Command::new("useradd")
+            let mut useradd = std::process::Command::new("useradd");
+            useradd
                 .args([
                     "--no-create-home",
                     "--user-group",
                     "--shell",
                     "/usr/sbin/nologin",
                 ])
-                .arg(name)
-                .output()
-                .expect("running useradd");
+                .arg(name);
+            let out = one_at_a_time(useradd).expect("running useradd");
             assert!(out.status.success(), "useradd {name}: {out:?}");
             made.0.push(name.clone());
         }
@@ -442,9 +445,16 @@ impl Accounts {
 impl Drop for Accounts {
     fn drop(&mut self) {
         for name in &self.0 {
-            let _ = std::process::Command::new("userdel").arg(name).output();
+            let mut userdel = std::process::Command::new("userdel");
+            userdel.arg(name);
+            let _ = one_at_a_time(userdel);
         }
     }
+}
+
+fn one_at_a_time(mut cmd: std::process::Command) -> std::io::Result<std::process::Output> {
+    let _one = USER_DATABASE.lock().unwrap_or_else(|e| e.into_inner());
+    cmd.output()
 }
 
 #[test]

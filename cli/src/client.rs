@@ -65,8 +65,6 @@ pub async fn connect_existing(target: &Target) -> Result<Option<Session>, CliErr
     }
 }
 
-/// Connects, starting an agent when none answers. Racing CLIs each start one; the losers'
-/// agents find the lock taken and say `busy`, and those CLIs wait for the winner's socket.
 /// Said when an agent is started (or found by `agent start`): an agent whose containment
 /// was refused runs no bot, which is not a working agent.
 pub fn warn_if_refused(agent: &botctl_proto::AgentInfo) {
@@ -79,6 +77,8 @@ pub fn warn_if_refused(agent: &botctl_proto::AgentInfo) {
     }
 }
 
+/// Connects, starting an agent when none answers. Racing CLIs each start one; the losers'
+/// agents find the lock taken and say `busy`, and those CLIs wait for the winner's socket.
 pub async fn connect(target: &Target) -> Result<Session, CliError> {
     if let Some(host) = &target.host {
         return crate::ssh::connect(host, false).await;

@@ -31,7 +31,8 @@ pub struct InForce {
 static IN_FORCE: OnceLock<InForce> = OnceLock::new();
 
 /// Decides containment once, at the agent's start: `BOTCTL_CONTAINMENT`, else `[agent]
-/// containment`, against what the host allows (or the stand-in `BOTCTL_CGROUP_ROOT` names). Later calls return the first decision.
+/// containment`, against what the host allows (or the stand-in `BOTCTL_CGROUP_ROOT` names).
+/// Later calls return the first decision.
 pub fn decide(configured: ContainmentMode, home: &Path) -> &'static InForce {
     IN_FORCE.get_or_init(|| {
         let from_env = std::env::var(CONTAINMENT_ENV).ok();
