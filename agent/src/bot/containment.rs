@@ -1,7 +1,6 @@
 //! What a bot's task asks of containment: its cgroup, account and hardening at each start,
 //! its members at stop and crash, and how an exit reads (an OOM kill from memory.events).
 
-use std::fs::File;
 use std::path::Path;
 
 use botctl_proto::ContainmentKind;
@@ -10,7 +9,7 @@ use botctl_proto::config::{BotConfig, GlobalConfig};
 use super::machine::Exit;
 use super::process::{BotProcess, Hardening};
 use crate::contain::account::{self, Account};
-use crate::contain::cgroup::{BotCgroup, Limits};
+use crate::contain::cgroup::{BotCgroup, Limits, Prepared};
 use crate::contain::{self, Members};
 use crate::context::Context;
 
@@ -39,7 +38,7 @@ impl Wanted {
 
 /// What a start gets: where the child puts itself, whom it runs as, what it may not do.
 pub struct Contained {
-    pub cgroup: Option<(BotCgroup, File)>,
+    pub cgroup: Option<Prepared>,
     pub account: Option<Account>,
     pub hardening: Hardening,
     /// `HOME`, `USER`, `LOGNAME` of the account.

@@ -7,6 +7,7 @@ pub mod liveness;
 pub mod machine;
 pub mod process;
 pub mod runner;
+pub mod spawn;
 
 use std::sync::{Arc, Mutex};
 

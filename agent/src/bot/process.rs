@@ -1,10 +1,10 @@
 //! Linux process plumbing for bots: spawning into a new session (and cgroup, account and
 //! hardening), pidfds for exit detection, reaping, signalling groups, identifying a pid.
 
-use std::fs::File;
+use std::ffi::OsString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
@@ -13,8 +13,10 @@ use nix::unistd::Pid;
 use tokio::io::unix::AsyncFd;
 
 use super::machine::Exit;
+pub use super::spawn::{Hardening, SpawnError};
+use super::spawn::{CgroupEntry, Launch, Started};
 use crate::contain::account::Account;
-use crate::contain::cgroup::BotCgroup;
+use crate::contain::cgroup::{BotCgroup, Prepared};
 pub use crate::contain::procfs::{
     Stat, all_pids, group_alive, leaders, pgid_of, read_stat, signal_group,
 };
@@ -24,23 +26,15 @@ pub struct SpawnSpec<'a> {
     pub command: &'a [String],
     pub cwd: &'a Path,
     pub env: Vec<(String, String)>,
-    pub stdout: File,
-    pub stderr: File,
-    /// The bot's cgroup and its `cgroup.procs` opened for writing: the child moves itself
-    /// in before it runs the bot, so that even the bot's first fork is inside.
-    pub cgroup: Option<(BotCgroup, File)>,
+    /// The bot's logs, opened (appending) by the child.
+    pub stdout: PathBuf,
+    pub stderr: PathBuf,
+    /// The bot's cgroup, made ready: the child enters it before it runs the bot, so that
+    /// even the bot's first fork is inside.
+    pub cgroup: Option<Prepared>,
     /// The Unix account the bot runs as (`run_as`); None: the agent's own.
     pub account: Option<Account>,
     pub hardening: Hardening,
-}
-
-/// What every bot gets, whoever runs it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Hardening {
-    pub no_new_privs: bool,
-    pub core_dumps: bool,
-    /// `RLIMIT_NOFILE`, soft and hard; None keeps the agent's.
-    pub nofile: Option<u64>,
 }
 
 /// A live bot process: the one botctl started, the leader of its own session and process
@@ -62,21 +56,13 @@ pub struct BotProcess {
     pub oom_kills: u64,
 }
 
-/// Starts a bot: a fork that moves itself into the bot's cgroup, makes a new session and
-/// process group, resets signal dispositions, sets umask 077 and the core and open-file
-/// limits, takes the bot's account (groups, gid, uid), sets no_new_privs and marks every
-/// descriptor but stdin from /dev/null and stdout and stderr to its logs close-on-exec,
-/// then runs the command. Returns once the command runs (or says why it could not).
-pub fn spawn(spec: SpawnSpec<'_>) -> io::Result<BotProcess> {
-    use std::os::unix::process::CommandExt;
-
-    let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidInput, what.to_string());
-    let Some(program) = spec.command.first() else {
-        return Err(invalid("empty command"));
-    };
+/// Starts a bot (see `spawn::launch`: born in its cgroup, in a new session and process
+/// group, with the bot's account, limits and hardening, and nothing of the agent's but its
+/// environment). Returns once the command runs, or says why it could not.
+pub fn spawn(spec: SpawnSpec<'_>) -> Result<BotProcess, SpawnError> {
     // The agent's environment, less the readiness fd and systemd's notify variables, with
     // the bot's own variables on top.
-    let mut env: Vec<(std::ffi::OsString, std::ffi::OsString)> = std::env::vars_os()
+    let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
         .filter(|(k, _)| k != botctl_proto::paths::READY_FD_ENV)
         .filter(|(k, _)| {
             !botctl_proto::paths::SYSTEMD_AGENT_ENV
@@ -86,137 +72,48 @@ pub fn spawn(spec: SpawnSpec<'_>) -> io::Result<BotProcess> {
         .filter(|(k, _)| !spec.env.iter().any(|(ek, _)| k == ek.as_str()))
         .collect();
     env.extend(spec.env.into_iter().map(|(k, v)| (k.into(), v.into())));
-    let mut cmd = std::process::Command::new(program);
-    cmd.args(&spec.command[1..])
-        .env_clear()
-        .envs(env)
-        .current_dir(spec.cwd)
-        .stdin(File::open("/dev/null")?)
-        .stdout(spec.stdout)
-        .stderr(spec.stderr);
-    let setup = ChildSetup {
-        procs: spec.cgroup.as_ref().map(|(_, f)| f.as_raw_fd()),
+    let launch = Launch {
+        command: spec.command,
+        cwd: spec.cwd,
+        env,
+        stdout: &spec.stdout,
+        stderr: &spec.stderr,
+        log_mode: crate::logs::MODE,
+        cgroup: spec.cgroup.as_ref().map(|p| CgroupEntry {
+            dir: p.dir.as_raw_fd(),
+            born_inside: p.born_inside,
+        }),
         ids: spec
             .account
             .as_ref()
             .map(|a| (a.uid, a.gid, a.groups.clone())),
         hardening: spec.hardening,
-        nofile_hard: rlimit_nofile_hard(),
     };
-    // SAFETY: `ChildSetup::run` makes only async-signal-safe system calls and allocates
-    // nothing (its groups were collected here, before the fork).
-    unsafe {
-        cmd.pre_exec(move || setup.run());
-    }
     let oom_kills = spec
         .cgroup
         .as_ref()
-        .and_then(|(cg, _)| cg.oom_kills())
+        .and_then(|p| p.cgroup.oom_kills())
         .unwrap_or(0);
     let mut leaders = leaders();
-    let child = cmd.spawn()?;
-    let pid = child.id();
+    let Started { pid, pidfd } = super::spawn::launch(launch)?;
     leaders.insert(pid);
     drop(leaders);
-    // Dropping a Child neither waits nor kills: the pidfd and `reap` take it from here.
-    drop(child);
-    // The child cannot be reaped by anyone else before we wait on it, so the pid is ours.
-    let pidfd = pidfd_open(pid)?;
     let start_ticks = start_ticks(pid).unwrap_or(0);
+    let run_error = |error| SpawnError::Run {
+        program: spec.command[0].clone(),
+        step: None,
+        error,
+    };
     Ok(BotProcess {
         pid,
         pgid: pid,
         start_ticks,
         pidfs_id: pidfs_id(&pidfd).unwrap_or(0),
-        pidfd: watch(pidfd)?,
+        pidfd: watch(pidfd).map_err(run_error)?,
         is_child: true,
-        cgroup: spec.cgroup.map(|(cg, _)| cg),
+        cgroup: spec.cgroup.map(|p| p.cgroup),
         oom_kills,
     })
-}
-
-fn rlimit_nofile_hard() -> u64 {
-    let mut current = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit fills the struct we pass.
-    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut current) };
-    current.rlim_max
-}
-
-/// What the forked child does before it runs the bot (see `spawn`).
-struct ChildSetup {
-    procs: Option<std::os::fd::RawFd>,
-    ids: Option<(u32, u32, Vec<u32>)>,
-    hardening: Hardening,
-    /// The agent's hard open-file limit: only root may raise it.
-    nofile_hard: u64,
-}
-
-impl ChildSetup {
-    fn run(&self) -> io::Result<()> {
-        let check = |rc: libc::c_long| {
-            if rc == -1 {
-                Err(io::Error::last_os_error())
-            } else {
-                Ok(())
-            }
-        };
-        // SAFETY: plain system calls on the child itself, with pointers into values that
-        // live for the call.
-        unsafe {
-            if let Some(fd) = self.procs {
-                // "0" moves the writer: the child, before it forks anything.
-                check(libc::write(fd, b"0".as_ptr().cast(), 1) as libc::c_long)?;
-            }
-            check(libc::setsid() as libc::c_long)?;
-            for sig in 1..32 {
-                if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                    libc::signal(sig, libc::SIG_DFL);
-                }
-            }
-            if !self.hardening.core_dumps {
-                let none = libc::rlimit {
-                    rlim_cur: 0,
-                    rlim_max: 0,
-                };
-                check(libc::setrlimit(libc::RLIMIT_CORE, &none) as libc::c_long)?;
-            }
-            if let Some(n) = self.hardening.nofile {
-                let n = if libc::geteuid() == 0 {
-                    n
-                } else {
-                    n.min(self.nofile_hard)
-                };
-                let limit = libc::rlimit {
-                    rlim_cur: n,
-                    rlim_max: n,
-                };
-                check(libc::setrlimit(libc::RLIMIT_NOFILE, &limit) as libc::c_long)?;
-            }
-            libc::umask(0o077);
-            if let Some((uid, gid, groups)) = &self.ids {
-                check(libc::setgroups(groups.len(), groups.as_ptr()) as libc::c_long)?;
-                check(libc::setresgid(*gid, *gid, *gid) as libc::c_long)?;
-                check(libc::setresuid(*uid, *uid, *uid) as libc::c_long)?;
-            }
-            if self.hardening.no_new_privs {
-                check(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) as libc::c_long)?;
-            }
-            // Only stdio: the agent's own descriptors are close-on-exec already, this also
-            // covers any a library opened without the flag. Close-on-exec rather than closed:
-            // the spawn's own error pipe must stay open until the exec.
-            const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
-            libc::syscall(
-                libc::SYS_close_range,
-                3 as libc::c_uint,
-                libc::c_uint::MAX,
-                CLOSE_RANGE_CLOEXEC,
-            );
-        }
-        Ok(())
-    }
 }
 
 /// Takes over a process started by an earlier agent, if `pid` is still that process.

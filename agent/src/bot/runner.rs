@@ -827,17 +827,18 @@ impl BotTask {
                 ),
             };
         }
-        let open = |path: std::path::PathBuf| {
-            crate::logs::open_for_bot(&path)
-                .map_err(|e| format!("cannot open log {}: {e}", path.display()))
-        };
-        let (stdout, stderr) = match (
-            open(paths.stdout_log(&config.name)),
-            open(paths.stderr_log(&config.name)),
-        ) {
-            (Ok(out), Ok(err)) => (out, err),
-            (Err(e), _) | (_, Err(e)) => return Input::SpawnFailed { error: e },
-        };
+        // The child opens the logs; their directory is made here, where an error says why.
+        let (stdout, stderr) = (
+            paths.stdout_log(&config.name),
+            paths.stderr_log(&config.name),
+        );
+        if let Some(dir) = stdout.parent()
+            && let Err(e) = std::fs::create_dir_all(dir)
+        {
+            return Input::SpawnFailed {
+                error: format!("cannot open log {}: {e}", stdout.display()),
+            };
+        }
         // Read at every start, so an edited file takes effect with a restart.
         let from_file = match config.env_file.as_deref().map(EnvFile::parse) {
             Some(file) => match envfile::read(&file, &cwd) {
@@ -898,7 +899,7 @@ impl BotTask {
             Err(e) => {
                 records.put(&config.name, Spawn::Failed);
                 Input::SpawnFailed {
-                    error: format!("cannot run `{}`: {e}", config.command[0]),
+                    error: e.to_string(),
                 }
             }
         }

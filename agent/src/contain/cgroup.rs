@@ -1,8 +1,10 @@
 //! The agent's cgroup subtree and each bot's cgroup in it: making them, kernel limits, the
 //! members, signals, `cgroup.kill`, "populated", OOM kills, memory figures and removal.
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::{self, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use nix::sys::signal::{Signal, kill};
@@ -70,21 +72,33 @@ impl Tree {
         }
     }
 
-    /// The bot's cgroup, made if needed, with `limits` written where the controllers are
-    /// enabled; anything already in it (what a crashed bot left) is killed first. Returns
-    /// its `cgroup.procs` opened for the child to write itself into before it runs the bot.
-    pub fn prepare(&self, name: &str, limits: &Limits) -> io::Result<(BotCgroup, File)> {
+    /// The bot's cgroup, made anew, with `limits` written where the controllers are enabled;
+    /// anything already in it (what a crashed bot left) is killed first. Returns it with its
+    /// directory opened, for the child to be born in (see `Entry`).
+    pub fn prepare(&self, name: &str, limits: &Limits) -> io::Result<Prepared> {
         let cg = self.bot(name);
-        make_dir(&cg.dir)?;
         if cg.populated() {
             cg.kill_all();
             cg.wait_empty(std::time::Duration::from_secs(5));
         }
+        // A cgroup that was ever killed through `cgroup.kill` kills every process later
+        // cloned into it (from Linux 6.14, 6.18 included, clone3 compares the target's count
+        // of kills with the one of the cloning process's cgroup), so the bot gets a new one;
+        // one that cannot go (a leftover that does not die) is entered by writing
+        // `cgroup.procs`.
+        cg.remove();
+        let born_inside = !cg.dir.exists();
+        make_dir(&cg.dir)?;
         cg.set_limits(limits, &self.controllers)?;
-        let procs = OpenOptions::new()
-            .write(true)
-            .open(cg.dir.join("cgroup.procs"))?;
-        Ok((cg, procs))
+        let dir = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY)
+            .open(&cg.dir)?;
+        Ok(Prepared {
+            cgroup: cg,
+            dir: dir.into(),
+            born_inside,
+        })
     }
 
     /// Removes the empty cgroups of bots `keep` does not want (left by removed bots or an
@@ -148,6 +162,16 @@ fn make_dir(dir: &Path) -> io::Result<()> {
         )),
         _ => Ok(()),
     }
+}
+
+/// A bot's cgroup made ready for its start.
+pub struct Prepared {
+    pub cgroup: BotCgroup,
+    /// Its directory, opened.
+    pub dir: OwnedFd,
+    /// Whether the child may be born in it (`CLONE_INTO_CGROUP`): made just now. Otherwise
+    /// the child writes itself into `cgroup.procs`.
+    pub born_inside: bool,
 }
 
 /// One write, as the kernel's interface files want (no truncation, no temp file).
