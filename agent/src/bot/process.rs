@@ -13,8 +13,8 @@ use nix::unistd::Pid;
 use tokio::io::unix::AsyncFd;
 
 use super::machine::Exit;
-pub use super::spawn::{Hardening, SpawnError};
 use super::spawn::{CgroupEntry, Launch, Started};
+pub use super::spawn::{Hardening, SpawnError};
 use crate::contain::account::Account;
 use crate::contain::cgroup::{BotCgroup, Prepared};
 pub use crate::contain::procfs::{

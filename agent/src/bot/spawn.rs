@@ -221,10 +221,7 @@ impl Plan {
 
     fn build(spec: &Launch<'_>, program: &str) -> io::Result<Plan> {
         if program.is_empty() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "empty command",
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty command"));
         }
         let path = spec
             .env
@@ -560,7 +557,9 @@ struct KernelSigaction {
 }
 
 fn errno() -> i32 {
-    io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+    io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
 }
 
 impl Child<'_> {
@@ -695,7 +694,10 @@ impl Child<'_> {
                 last = errno();
                 match last {
                     libc::EACCES => denied = true,
-                    libc::ENOENT | libc::ENOTDIR | libc::ESTALE | libc::ENODEV
+                    libc::ENOENT
+                    | libc::ENOTDIR
+                    | libc::ESTALE
+                    | libc::ENODEV
                     | libc::ETIMEDOUT => {}
                     _ => return (Step::Exec, last),
                 }
@@ -745,7 +747,10 @@ mod tests {
                 stdout: &out,
                 stderr: &err,
                 log_mode: 0o640,
-                cgroup,
+                cgroup: cgroup.map(|dir| CgroupEntry {
+                    dir,
+                    born_inside: method == Method::Clone3,
+                }),
                 ids: None,
                 hardening: Hardening {
                     no_new_privs: true,
@@ -871,14 +876,12 @@ mod tests {
         std::fs::write(cg.join("cgroup.procs"), "").unwrap();
         let dir = std::fs::File::open(&cg).unwrap();
         let started = run
-            .launch(
-                Method::Legacy,
-                &["true"],
-                &[PATH],
-                Some(dir.as_raw_fd()),
-            )
+            .launch(Method::Legacy, &["true"], &[PATH], Some(dir.as_raw_fd()))
             .unwrap();
         run.finish(started);
-        assert_eq!(std::fs::read_to_string(cg.join("cgroup.procs")).unwrap(), "0");
+        assert_eq!(
+            std::fs::read_to_string(cg.join("cgroup.procs")).unwrap(),
+            "0"
+        );
     }
 }

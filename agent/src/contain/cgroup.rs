@@ -354,7 +354,12 @@ mod tests {
             pids: 64,
             cpu_percent: Some(150),
         };
-        let (cg, _procs) = tree.prepare("echo", &limits).unwrap();
+        let prepared = tree.prepare("echo", &limits).unwrap();
+        assert!(
+            !prepared.born_inside,
+            "a cgroup that could not be made anew is entered by writing cgroup.procs"
+        );
+        let cg = prepared.cgroup;
         assert_eq!(read(bot.join("memory.max")), (512u64 << 20).to_string());
         assert_eq!(read(bot.join("memory.high")), "510027355");
         assert_eq!(read(bot.join("pids.max")), "64");

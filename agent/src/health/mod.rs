@@ -7,7 +7,7 @@ pub mod forecast;
 pub mod recent;
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// A process tree deeper than this is not followed (a fork bomb must not cost us).
@@ -20,6 +20,8 @@ const MAX_TREE: usize = 4096;
 #[derive(Default)]
 pub struct ProcTable {
     procs: HashMap<u32, Proc>,
+    /// The `cgroup.procs` of bots' cgroups, kept open the same way.
+    cgroups: HashMap<PathBuf, std::fs::File>,
 }
 
 struct Proc {
@@ -89,9 +91,38 @@ impl ProcTable {
         Some((cpu, rss_pages * page))
     }
 
-    /// Closes the descriptors of processes no longer sampled (a reused pid gets fresh ones).
-    pub fn forget_except(&mut self, live: &std::collections::HashSet<u32>) {
+    /// The processes in the cgroup `dir`, from its `cgroup.procs` kept open; None when it
+    /// cannot be read (there is no such cgroup).
+    pub fn cgroup_procs(&mut self, dir: &Path) -> Option<Vec<u32>> {
+        let parse = |text: String| {
+            text.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect()
+        };
+        if let Some(text) = self.cgroups.get(dir).and_then(pread_string) {
+            return Some(parse(text));
+        }
+        // Not open yet, or removed since (a restarted bot gets a new cgroup): the old
+        // descriptor reads ENODEV.
+        let file = std::fs::File::open(dir.join("cgroup.procs")).ok();
+        let text = file.as_ref().and_then(pread_string);
+        match file {
+            Some(f) if text.is_some() => self.cgroups.insert(dir.to_path_buf(), f),
+            _ => self.cgroups.remove(dir),
+        };
+        text.map(parse)
+    }
+
+    /// Closes the descriptors of processes no longer sampled (a reused pid gets fresh ones)
+    /// and of cgroups other than `cgroups`.
+    pub fn forget_except(
+        &mut self,
+        live: &std::collections::HashSet<u32>,
+        cgroups: &std::collections::HashSet<&Path>,
+    ) {
         self.procs.retain(|pid, _| live.contains(pid));
+        self.cgroups
+            .retain(|dir, _| cgroups.contains(dir.as_path()));
     }
 }
 

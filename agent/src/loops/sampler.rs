@@ -11,6 +11,7 @@ use botctl_proto::{AgentUsage, HostInfo, now_ms};
 use sysinfo::System;
 
 use crate::bot::{BotHandle, Command};
+use crate::contain::cgroup::Controller;
 use crate::context::Context;
 use crate::events::{Event, EventKind};
 use crate::fleet::Fleet;
@@ -147,12 +148,16 @@ impl Sampler {
         let mut trees: Vec<Vec<u32>> = Vec::with_capacity(targets.len());
         // With a cgroup each, a bot's processes are its cgroup's (helpers that left the
         // tree included) and its memory is what the kernel charges it (`memory.current`).
+        let tree = crate::contain::tree();
         let cgroups: Vec<_> = targets
             .iter()
-            .map(|t| crate::contain::tree().map(|tree| tree.bot(t.name())))
+            .map(|t| tree.map(|tree| tree.bot(t.name())))
             .collect();
         for (t, cgroup) in targets.iter().zip(&cgroups) {
-            let procs = cgroup.as_ref().map(|c| c.procs()).unwrap_or_default();
+            let procs = cgroup
+                .as_ref()
+                .and_then(|c| self.procs.cgroup_procs(&c.dir))
+                .unwrap_or_default();
             trees.push(if procs.is_empty() {
                 self.procs.tree(t.pid)
             } else {
@@ -160,7 +165,10 @@ impl Sampler {
             });
         }
         let live: std::collections::HashSet<u32> = trees.iter().flatten().copied().collect();
-        self.procs.forget_except(&live);
+        let dirs = cgroups.iter().flatten().map(|c| c.dir.as_path()).collect();
+        self.procs.forget_except(&live, &dirs);
+        // Where the memory controller is off (a hybrid host), there is no `memory.current`.
+        let charged = tree.is_some_and(|t| t.controllers.contains(&Controller::Memory));
         let mut figures = Vec::with_capacity(targets.len());
         for ((t, members), cgroup) in targets.iter().zip(&trees).zip(&cgroups) {
             let (mut cpu, mut memory) = (0f32, 0u64);
@@ -170,8 +178,12 @@ impl Sampler {
                     memory += m;
                 }
             }
-            if let Some(charged) = cgroup.as_ref().and_then(|c| c.memory_current()) {
-                memory = charged;
+            if let Some(current) = cgroup
+                .as_ref()
+                .filter(|_| charged)
+                .and_then(|c| c.memory_current())
+            {
+                memory = current;
             }
             // Only news wakes the bot's task: a fleet of idle bots shows the same figures tick
             // after tick, and 200 wake-ups (each publishing the bot's state) per tick tripled
