@@ -108,7 +108,11 @@ pub fn members(ctx: &Context, bot: &str, pid: u32, process: Option<&BotProcess>)
 /// How the exit of `process` reads: a SIGKILL while its cgroup's OOM kills went up is the
 /// kernel's, at `memory.max`.
 pub fn exit_of(process: &BotProcess, exit: Exit, limit_mb: u64) -> Exit {
-    let now = process.cgroup.as_ref().and_then(BotCgroup::oom_kills);
+    let now = process
+        .cgroup
+        .as_ref()
+        .filter(|_| contain::charges_memory())
+        .and_then(BotCgroup::oom_kills);
     oom_or(exit, process.oom_kills, now, limit_mb)
 }
 

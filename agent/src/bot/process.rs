@@ -92,6 +92,7 @@ pub fn spawn(spec: SpawnSpec<'_>) -> Result<BotProcess, SpawnError> {
     let oom_kills = spec
         .cgroup
         .as_ref()
+        .filter(|_| crate::contain::charges_memory())
         .and_then(|p| p.cgroup.oom_kills())
         .unwrap_or(0);
     let mut leaders = leaders();
@@ -212,7 +213,12 @@ impl Claim {
             cgroup: crate::contain::cgroup_of(self.pid),
         })
         .map(|mut p| {
-            p.oom_kills = p.cgroup.as_ref().and_then(|c| c.oom_kills()).unwrap_or(0);
+            p.oom_kills = p
+                .cgroup
+                .as_ref()
+                .filter(|_| crate::contain::charges_memory())
+                .and_then(|c| c.oom_kills())
+                .unwrap_or(0);
             p
         })
     }

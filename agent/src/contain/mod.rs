@@ -145,6 +145,12 @@ pub fn release() {
     }
 }
 
+/// Whether bots' cgroups have the memory controller, so `memory.events` and
+/// `memory.current` exist (not on a hybrid host, whose memory controller is v1's).
+pub fn charges_memory() -> bool {
+    tree().is_some_and(|t| t.controllers.contains(&cgroup::Controller::Memory))
+}
+
 /// The cgroup an adopted process lives in, when it is one of this agent's bot cgroups.
 pub fn cgroup_of(pid: u32) -> Option<BotCgroup> {
     let (mount, tree) = in_force()?.cgroups.as_ref()?;

@@ -11,7 +11,6 @@ use botctl_proto::{AgentUsage, HostInfo, now_ms};
 use sysinfo::System;
 
 use crate::bot::{BotHandle, Command};
-use crate::contain::cgroup::Controller;
 use crate::context::Context;
 use crate::events::{Event, EventKind};
 use crate::fleet::Fleet;
@@ -168,7 +167,7 @@ impl Sampler {
         let dirs = cgroups.iter().flatten().map(|c| c.dir.as_path()).collect();
         self.procs.forget_except(&live, &dirs);
         // Where the memory controller is off (a hybrid host), there is no `memory.current`.
-        let charged = tree.is_some_and(|t| t.controllers.contains(&Controller::Memory));
+        let charged = crate::contain::charges_memory();
         let mut figures = Vec::with_capacity(targets.len());
         for ((t, members), cgroup) in targets.iter().zip(&trees).zip(&cgroups) {
             let (mut cpu, mut memory) = (0f32, 0u64);
