@@ -95,10 +95,14 @@ pub fn spawn(spec: SpawnSpec<'_>) -> Result<BotProcess, SpawnError> {
         .filter(|_| crate::contain::charges_memory())
         .and_then(|p| p.cgroup.oom_kills())
         .unwrap_or(0);
-    let mut leaders = leaders();
+    // The subreaper's orphan reaper must not take a bot that exits at once before it is
+    // known as a leader, so there the spawn holds the lock; elsewhere nobody else reaps, and
+    // the two runtime workers spawn side by side (each waits for its child's exec).
+    let reaper = crate::contain::in_force()
+        .is_some_and(|f| f.kind == botctl_proto::ContainmentKind::Subreaper);
+    let held = reaper.then(leaders);
     let Started { pid, pidfd } = super::spawn::launch(launch)?;
-    leaders.insert(pid);
-    drop(leaders);
+    held.unwrap_or_else(leaders).insert(pid);
     let start_ticks = start_ticks(pid).unwrap_or(0);
     let run_error = |error| SpawnError::Run {
         program: spec.command[0].clone(),
