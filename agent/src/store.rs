@@ -1362,18 +1362,29 @@ fn read_registry(conn: &Connection) -> rusqlite::Result<Vec<RegistryRow>> {
     rows.collect()
 }
 
+/// The events query, with the bot named (`bot = ?1`, which the `events_bot` index serves) or
+/// not: written `(?1 IS NULL OR bot = ?1)`, SQLite scanned the whole table for one bot.
+fn events_sql(one_bot: bool) -> &'static str {
+    if one_bot {
+        "SELECT id, ts_ms, bot, owner, kind, message, actor FROM events
+         WHERE bot = ?1 AND (?2 IS NULL OR ts_ms >= ?2) AND (?3 IS NULL OR id > ?3)
+            AND (?5 IS NULL OR owner = ?5)
+         ORDER BY id DESC LIMIT ?4"
+    } else {
+        "SELECT id, ts_ms, bot, owner, kind, message, actor FROM events
+         WHERE ?1 IS NULL AND (?2 IS NULL OR ts_ms >= ?2) AND (?3 IS NULL OR id > ?3)
+            AND (?5 IS NULL OR owner = ?5)
+         ORDER BY id DESC LIMIT ?4"
+    }
+}
+
 fn read_events(conn: &Connection, q: &EventQuery) -> rusqlite::Result<Vec<EventRecord>> {
     let limit = if q.limit == 0 {
         100
     } else {
         q.limit.min(10_000)
     };
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, ts_ms, bot, owner, kind, message, actor FROM events
-         WHERE (?1 IS NULL OR bot = ?1) AND (?2 IS NULL OR ts_ms >= ?2) AND (?3 IS NULL OR id > ?3)
-            AND (?5 IS NULL OR owner = ?5)
-         ORDER BY id DESC LIMIT ?4",
-    )?;
+    let mut stmt = conn.prepare_cached(events_sql(q.bot.is_some()))?;
     let rows = stmt.query_map(
         params![q.bot, q.since_ms, q.after_id, limit, q.owner],
         |r| {
@@ -1612,6 +1623,25 @@ mod tests {
             last_error: Some("cannot run `nope`".into()),
             reason: None,
         }
+    }
+
+    #[test]
+    fn one_bots_events_are_found_through_its_index_not_by_scanning_the_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open_file(&dir.path().join("botctl.db")).unwrap();
+        let plan = |sql: &str| -> String {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let rows = stmt
+                .query_map(
+                    params!["b1", None::<i64>, None::<i64>, 100, None::<String>],
+                    |r| r.get::<_, String>(3),
+                )
+                .unwrap();
+            rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+        };
+        let one = plan(events_sql(true));
+        assert!(one.contains("USING INDEX events_bot"), "{one}");
+        assert!(!one.contains("SCAN events"), "{one}");
     }
 
     #[tokio::test]
