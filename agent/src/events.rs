@@ -362,14 +362,31 @@ impl Counts {
     }
 }
 
-/// "exited with code 1": how an exit reads everywhere (events, `status`, a control's answer).
+/// How the description of an exit the kernel caused by an OOM kill begins: a phrase of its
+/// own, which "exited with" would garble.
+pub const KILLED_BY_THE_KERNEL: &str = "killed by the kernel: ";
+
+/// "exited with code 1": how an exit reads everywhere (events, `status`, a control's answer);
+/// an OOM kill reads "killed by the kernel: out of memory (limit 512 MiB)".
 pub fn exited_with(description: &str) -> String {
+    if description.starts_with(KILLED_BY_THE_KERNEL) {
+        return description.to_string();
+    }
     format!("exited with {description}")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_exit_reads_exited_with_unless_the_kernel_killed_it() {
+        assert_eq!(exited_with("code 3"), "exited with code 3");
+        assert_eq!(
+            exited_with("killed by the kernel: out of memory (limit 512 MiB)"),
+            "killed by the kernel: out of memory (limit 512 MiB)"
+        );
+    }
 
     #[test]
     fn every_kind_has_one_stored_name_that_parses_back() {

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 pub use crate::events::EventKind;
-use crate::events::exited_with;
+use crate::events::{KILLED_BY_THE_KERNEL, exited_with};
 
 /// The configuration's restart mode, used as it is.
 pub use botctl_proto::config::RestartMode as Mode;
@@ -95,7 +95,7 @@ impl Exit {
             },
             Exit::Unknown => "unknown status".to_string(),
             Exit::OutOfMemory { limit_mb } => {
-                format!("killed by the kernel: out of memory (limit {limit_mb} MiB)")
+                format!("{KILLED_BY_THE_KERNEL}out of memory (limit {limit_mb} MiB)")
             }
         }
     }
