@@ -94,6 +94,17 @@ pub struct Started {
     pub pidfd: OwnedFd,
 }
 
+impl Started {
+    /// The child a successful clone with `CLONE_PIDFD` returned: its pid and that pidfd.
+    fn cloned(pid: c_long, pidfd: c_int) -> Started {
+        Started {
+            pid: pid as u32,
+            // SAFETY: CLONE_PIDFD gave us this descriptor, and nothing else owns it.
+            pidfd: unsafe { OwnedFd::from_raw_fd(pidfd) },
+        }
+    }
+}
+
 /// Starts the process (see the module comment); returns once it runs the program, or with
 /// why it could not (the failed child is reaped).
 pub fn launch(spec: Launch<'_>) -> Result<Started, SpawnError> {
@@ -469,12 +480,7 @@ fn clone3(child: &mut Child<'_>, cgroup: Option<RawFd>) -> io::Result<Started> {
     if ret < 0 {
         return Err(io::Error::from_raw_os_error(-ret as i32));
     }
-    // SAFETY: CLONE_PIDFD gave us this descriptor.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
-    Ok(Started {
-        pid: ret as u32,
-        pidfd,
-    })
+    Ok(Started::cloned(ret, pidfd))
 }
 
 #[cfg(not(target_arch = "x86_64"))]
@@ -519,12 +525,7 @@ fn legacy(child: &mut Child<'_>, cgroup: Option<RawFd>) -> io::Result<Started> {
     if ret < 0 {
         return Err(error);
     }
-    // SAFETY: CLONE_PIDFD gave us this descriptor.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
-    Ok(Started {
-        pid: ret as u32,
-        pidfd,
-    })
+    Ok(Started::cloned(ret as c_long, pidfd))
 }
 
 extern "C" fn trampoline(arg: *mut libc::c_void) -> c_int {
