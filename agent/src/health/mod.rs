@@ -20,8 +20,10 @@ const MAX_TREE: usize = 4096;
 #[derive(Default)]
 pub struct ProcTable {
     procs: HashMap<u32, Proc>,
-    /// The `cgroup.procs` of bots' cgroups, kept open the same way.
-    cgroups: HashMap<PathBuf, std::fs::File>,
+    /// The `cgroup.procs` of bots' cgroups, by bot name, kept open the same way.
+    cgroups: HashMap<String, std::fs::File>,
+    /// One buffer for every read (a tick reads a few files per bot).
+    buf: Vec<u8>,
 }
 
 struct Proc {
@@ -31,22 +33,27 @@ struct Proc {
     last: Option<(u64, Instant)>,
 }
 
-impl ProcTable {
-    fn open(&mut self, pid: u32) -> Option<&mut Proc> {
-        match self.procs.entry(pid) {
-            std::collections::hash_map::Entry::Occupied(e) => Some(e.into_mut()),
-            std::collections::hash_map::Entry::Vacant(v) => {
-                let stat = std::fs::File::open(format!("/proc/{pid}/stat")).ok()?;
-                let children = std::fs::File::open(format!("/proc/{pid}/task/{pid}/children")).ok();
-                Some(v.insert(Proc {
-                    stat,
-                    children,
-                    last: None,
-                }))
-            }
+fn open_proc(procs: &mut HashMap<u32, Proc>, pid: u32) -> Option<&mut Proc> {
+    match procs.entry(pid) {
+        std::collections::hash_map::Entry::Occupied(e) => Some(e.into_mut()),
+        std::collections::hash_map::Entry::Vacant(v) => {
+            let stat = std::fs::File::open(format!("/proc/{pid}/stat")).ok()?;
+            let children = std::fs::File::open(format!("/proc/{pid}/task/{pid}/children")).ok();
+            Some(v.insert(Proc {
+                stat,
+                children,
+                last: None,
+            }))
         }
     }
+}
 
+/// The pids in a list such as `children` or `cgroup.procs`.
+fn pids(text: &str) -> impl Iterator<Item = u32> + '_ {
+    text.split_ascii_whitespace().filter_map(|p| p.parse().ok())
+}
+
+impl ProcTable {
     /// A bot's process and its descendants (children of the main thread, recursively): a
     /// bot's figure is that of its whole tree, found without scanning all of /proc.
     pub fn tree(&mut self, root: u32) -> Vec<u32> {
@@ -54,15 +61,11 @@ impl ProcTable {
         let mut i = 0;
         while i < out.len() && out.len() < MAX_TREE {
             let pid = out[i];
-            if let Some(text) = self
-                .open(pid)
+            if let Some(text) = open_proc(&mut self.procs, pid)
                 .and_then(|p| p.children.as_ref())
-                .and_then(pread_string)
+                .and_then(|f| pread(f, &mut self.buf))
             {
-                out.extend(
-                    text.split_whitespace()
-                        .filter_map(|p| p.parse::<u32>().ok()),
-                );
+                out.extend(pids(text));
             }
             i += 1;
         }
@@ -74,9 +77,9 @@ impl ProcTable {
     pub fn sample(&mut self, pid: u32) -> Option<(f32, u64)> {
         let page = page_size();
         let hz = clock_ticks();
-        let p = self.open(pid)?;
-        let text = pread_string(&p.stat)?;
-        let fields = stat_fields(&text)?;
+        let p = open_proc(&mut self.procs, pid)?;
+        let text = pread(&p.stat, &mut self.buf)?;
+        let fields = stat_fields(text)?;
         let ticks = stat_sum(&fields, 14..=15)?;
         let rss_pages: u64 = fields.get(21)?.parse().ok()?;
         let now = Instant::now();
@@ -91,38 +94,35 @@ impl ProcTable {
         Some((cpu, rss_pages * page))
     }
 
-    /// The processes in the cgroup `dir`, from its `cgroup.procs` kept open; None when it
-    /// cannot be read (there is no such cgroup).
-    pub fn cgroup_procs(&mut self, dir: &Path) -> Option<Vec<u32>> {
-        let parse = |text: String| {
-            text.split_whitespace()
-                .filter_map(|p| p.parse().ok())
-                .collect()
-        };
-        if let Some(text) = self.cgroups.get(dir).and_then(pread_string) {
-            return Some(parse(text));
+    /// The processes in bot `name`'s cgroup (`dir`, asked only when it is not open yet), from
+    /// its `cgroup.procs` kept open; None when it cannot be read (there is no such cgroup).
+    pub fn cgroup_procs(&mut self, name: &str, dir: impl FnOnce() -> PathBuf) -> Option<Vec<u32>> {
+        if let Some(text) = self.cgroups.get(name).and_then(|f| pread(f, &mut self.buf)) {
+            return Some(pids(text).collect());
         }
         // Not open yet, or removed since (a restarted bot gets a new cgroup): the old
         // descriptor reads ENODEV.
-        let file = std::fs::File::open(dir.join("cgroup.procs")).ok();
-        let text = file.as_ref().and_then(pread_string);
+        let file = std::fs::File::open(dir().join("cgroup.procs")).ok();
+        let found = file
+            .as_ref()
+            .and_then(|f| pread(f, &mut self.buf))
+            .map(|text| pids(text).collect());
         match file {
-            Some(f) if text.is_some() => self.cgroups.insert(dir.to_path_buf(), f),
-            _ => self.cgroups.remove(dir),
+            Some(f) if found.is_some() => self.cgroups.insert(name.to_string(), f),
+            _ => self.cgroups.remove(name),
         };
-        text.map(parse)
+        found
     }
 
     /// Closes the descriptors of processes no longer sampled (a reused pid gets fresh ones)
-    /// and of cgroups other than `cgroups`.
+    /// and of the cgroups of bots other than `bots`.
     pub fn forget_except(
         &mut self,
         live: &std::collections::HashSet<u32>,
-        cgroups: &std::collections::HashSet<&Path>,
+        bots: &std::collections::HashSet<&str>,
     ) {
         self.procs.retain(|pid, _| live.contains(pid));
-        self.cgroups
-            .retain(|dir, _| cgroups.contains(dir.as_path()));
+        self.cgroups.retain(|name, _| bots.contains(name.as_str()));
     }
 }
 
@@ -148,22 +148,26 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
     Some(ticks as f64 / clock_ticks())
 }
 
-fn pread_string(f: &std::fs::File) -> Option<String> {
+/// The whole of a /proc or cgroup file kept open, read into `buf`. These files are
+/// seq_files: a read returns all that is left unless the kernel's own page-sized buffer
+/// filled first, so a read well short of a page is the whole file and needs no second read
+/// to see the end (that second read was a third of a tick's system calls).
+fn pread<'a>(f: &std::fs::File, buf: &'a mut Vec<u8>) -> Option<&'a str> {
     use std::os::unix::fs::FileExt;
-    let mut buf = vec![0u8; 1024];
+    const WHOLE_BELOW: usize = 2048;
+    buf.resize(buf.len().max(4096), 0);
     let mut len = 0;
     loop {
         let n = f.read_at(&mut buf[len..], len as u64).ok()?;
-        if n == 0 {
+        len += n;
+        if n == 0 || (len == n && n < WHOLE_BELOW) {
             break;
         }
-        len += n;
         if len == buf.len() {
             buf.resize(buf.len() * 2, 0);
         }
     }
-    buf.truncate(len);
-    String::from_utf8(buf).ok()
+    std::str::from_utf8(&buf[..len]).ok()
 }
 
 fn page_size() -> u64 {

@@ -148,14 +148,9 @@ impl Sampler {
         // With a cgroup each, a bot's processes are its cgroup's (helpers that left the
         // tree included) and its memory is what the kernel charges it (`memory.current`).
         let tree = crate::contain::tree();
-        let cgroups: Vec<_> = targets
-            .iter()
-            .map(|t| tree.map(|tree| tree.bot(t.name())))
-            .collect();
-        for (t, cgroup) in targets.iter().zip(&cgroups) {
-            let procs = cgroup
-                .as_ref()
-                .and_then(|c| self.procs.cgroup_procs(&c.dir))
+        for t in &targets {
+            let procs = tree
+                .and_then(|tree| self.procs.cgroup_procs(t.name(), || tree.bot(t.name()).dir))
                 .unwrap_or_default();
             trees.push(if procs.is_empty() {
                 self.procs.tree(t.pid)
@@ -164,12 +159,12 @@ impl Sampler {
             });
         }
         let live: std::collections::HashSet<u32> = trees.iter().flatten().copied().collect();
-        let dirs = cgroups.iter().flatten().map(|c| c.dir.as_path()).collect();
-        self.procs.forget_except(&live, &dirs);
+        let names: std::collections::HashSet<&str> = targets.iter().map(|t| t.name()).collect();
+        self.procs.forget_except(&live, &names);
         // Where the memory controller is off (a hybrid host), there is no `memory.current`.
-        let charged = crate::contain::charges_memory();
+        let charged = tree.filter(|_| crate::contain::charges_memory());
         let mut figures = Vec::with_capacity(targets.len());
-        for ((t, members), cgroup) in targets.iter().zip(&trees).zip(&cgroups) {
+        for (t, members) in targets.iter().zip(&trees) {
             let (mut cpu, mut memory) = (0f32, 0u64);
             for pid in members {
                 if let Some((c, m)) = self.procs.sample(*pid) {
@@ -177,11 +172,7 @@ impl Sampler {
                     memory += m;
                 }
             }
-            if let Some(current) = cgroup
-                .as_ref()
-                .filter(|_| charged)
-                .and_then(|c| c.memory_current())
-            {
+            if let Some(current) = charged.and_then(|tree| tree.bot(t.name()).memory_current()) {
                 memory = current;
             }
             // Only news wakes the bot's task: a fleet of idle bots shows the same figures tick
@@ -222,7 +213,6 @@ impl Sampler {
         let recent: Vec<(&str, f32, u64)> =
             figures.iter().map(|(t, c, m)| (t.name(), *c, *m)).collect();
         self.ctx.recent.lock().unwrap().tick(&recent, usage);
-        let names: std::collections::HashSet<&str> = targets.iter().map(|t| t.name()).collect();
         self.over.retain(|name, _| names.contains(name.as_str()));
         let news = self.forecaster.keep_bots(|name| names.contains(name));
         self.tell(news, &targets);
