@@ -25,6 +25,9 @@ use crate::store::Store;
 use crate::util::log_line;
 use supervise::{supervise, supervise_thread};
 
+/// How long after start-up the agent drops the clean pages of its code (see `trim`).
+const TRIM_AFTER: Duration = Duration::from_secs(1);
+
 /// Runs the agent on its bound socket until it is asked to stop; `ready` is told once the
 /// socket answers `hello`.
 pub async fn serve(
@@ -96,18 +99,27 @@ pub async fn serve(
         loops::notify_socket::bind(&paths.notify_socket).ok(),
     ));
     let fleet = Fleet::new(ctx.clone());
-    let files = match files.map(|t| t.join()) {
-        Ok(Ok(files)) => files,
-        _ => Files::read(paths),
+    // Once the configuration is read, before any bot is adopted or started: containment is
+    // decided, and empty cgroups an earlier agent left for bots it did not record (removed
+    // bots) are removed, before any bot can be in one. The cgroups of recorded bots hold
+    // their processes (a failed rmdir each, worth skipping) or are made anew at their start.
+    // The fleet asks for this after checking the recorded processes, while the
+    // configuration may still be being read.
+    let recorded: std::collections::HashSet<String> =
+        opened.registry.iter().map(|r| r.name.clone()).collect();
+    let files = || {
+        let files = match files.map(|t| t.join()) {
+            Ok(Ok(files)) => files,
+            _ => Files::read(paths),
+        };
+        let contained = crate::contain::decide(files.containment(), &paths.home);
+        if let Some((_, tree)) = &contained.cgroups {
+            tree.sweep(|name| recorded.contains(name));
+        }
+        phase("containment decided");
+        files
     };
-    // Before any bot is adopted or started: adoption reads each bot's cgroup, a start makes
-    // one. Empty cgroups an earlier agent left are removed now, before any bot can be in one.
-    let contained = crate::contain::decide(files.containment(), &paths.home);
-    if let Some((_, tree)) = &contained.cgroups {
-        tree.sweep(|_| false);
-    }
-    phase("containment decided");
-    let report = fleet.load(|| files, opened, registry_complete).await;
+    let report = fleet.load(files, opened, registry_complete).await;
     phase("fleet loaded");
     let rows = fleet.read(|r| r.list(None, botctl_proto::now_ms()));
     let bots = rows.len();
@@ -147,9 +159,14 @@ pub async fn serve(
     );
 
     let _ = loaded.send(Some(ops.clone()));
-    // Start-up is over: its code need not stay resident.
-    trim::drop_clean_file_pages();
     phase("serving");
+    // Start-up is over: its code need not stay resident. Dropped a moment later, not on the
+    // way to the first answers (reading smaps and faulting back in cost those a millisecond
+    // or two).
+    tokio::spawn(async {
+        tokio::time::sleep(TRIM_AFTER).await;
+        let _ = tokio::task::spawn_blocking(trim::drop_clean_file_pages).await;
+    });
     early.abort();
     let rpc = Rpc {
         sockets,

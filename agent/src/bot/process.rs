@@ -123,13 +123,13 @@ pub fn spawn(spec: SpawnSpec<'_>) -> Result<BotProcess, SpawnError> {
 
 /// Takes over a process started by an earlier agent, if `pid` is still that process.
 pub fn adopt(pid: u32, expected_ticks: u64) -> Option<BotProcess> {
-    Claim::check(pid, expected_ticks, 0)?.adopt(pid)
+    Claim::check(pid, expected_ticks, 0)?.adopt(pid, "")
 }
 
 /// Follows `pid`, a process of the bot's group `pgid` (sd_notify `MAINPID=`): pinned by a
 /// pidfd from now, its exit is the bot's. Not our child, so its exit status is unknown.
 pub fn follow(pid: u32, pgid: u32) -> Option<BotProcess> {
-    Claim::check(pid, start_ticks(pid)?, 0)?.adopt(pgid)
+    Claim::check(pid, start_ticks(pid)?, 0)?.adopt(pgid, "")
 }
 
 /// The identity of a process on kernels with pidfs (Linux 6.9 and later): the inode number
@@ -203,9 +203,10 @@ impl Claim {
         self.pid
     }
 
-    /// Takes the process over, with `pgid` the group its stops signal (recorded with it):
-    /// from here its exit is noticed. If it ended since the check, that is noticed at once.
-    pub fn adopt(self, pgid: u32) -> Option<BotProcess> {
+    /// Takes the process over, with `pgid` the group its stops signal and `recorded` the
+    /// cgroup directory recorded with it ('' when none was): from here its exit is noticed.
+    /// If it ended since the check, that is noticed at once.
+    pub fn adopt(self, pgid: u32, recorded: &str) -> Option<BotProcess> {
         Some(BotProcess {
             pid: self.pid,
             pgid,
@@ -214,7 +215,7 @@ impl Claim {
             pidfd: watch(self.pidfd).ok()?,
             is_child: false,
             oom_kills: 0,
-            cgroup: crate::contain::cgroup_of(self.pid),
+            cgroup: crate::contain::cgroup_of_adopted(self.pid, recorded),
         })
         .map(|mut p| {
             p.oom_kills = p
@@ -229,18 +230,6 @@ impl Claim {
 }
 
 impl BotProcess {
-    /// An adopted process whose cgroup is not one of this agent's subtree (an agent of
-    /// another containment mode recorded it) keeps the cgroup recorded with it, if it still is.
-    pub fn in_recorded_cgroup(mut self, recorded: &str) -> BotProcess {
-        let cgroup = BotCgroup {
-            dir: recorded.into(),
-        };
-        if self.cgroup.is_none() && !recorded.is_empty() && cgroup.procs().contains(&self.pid) {
-            self.cgroup = Some(cgroup);
-        }
-        self
-    }
-
     /// Whether the process has exited (its pidfd is readable), without waiting.
     pub fn has_exited(&self) -> bool {
         has_exited(self.pidfd.get_ref())

@@ -151,10 +151,32 @@ pub fn charges_memory() -> bool {
     tree().is_some_and(|t| t.controllers.contains(&cgroup::Controller::Memory))
 }
 
-/// The cgroup an adopted process lives in, when it is one of this agent's bot cgroups.
+/// The cgroup a process lives in, when it is one of this agent's bot cgroups.
 pub fn cgroup_of(pid: u32) -> Option<BotCgroup> {
     let (mount, tree) = in_force()?.cgroups.as_ref()?;
     tree.of_pid(mount, pid)
+}
+
+/// The cgroup of a process an earlier agent recorded in cgroup `recorded` ('' for none):
+/// - one of this agent's bot cgroups is taken as recorded: a process leaves its cgroup only
+///   when something allowed to write `cgroup.procs` moves it, and reading /proc/PID/cgroup
+///   (every v1 hierarchy listed too) was half of adopting a bot;
+/// - otherwise the one /proc names, when it is this agent's;
+/// - otherwise the recorded one (an agent of another containment mode), if it still holds
+///   the process.
+pub fn cgroup_of_adopted(pid: u32, recorded: &str) -> Option<BotCgroup> {
+    let ours = tree().is_some_and(|t| Path::new(recorded).parent() == Some(t.dir.as_path()));
+    if ours {
+        return Some(BotCgroup {
+            dir: recorded.into(),
+        });
+    }
+    cgroup_of(pid).or_else(|| {
+        let cgroup = BotCgroup {
+            dir: recorded.into(),
+        };
+        (!recorded.is_empty() && cgroup.procs().contains(&pid)).then_some(cgroup)
+    })
 }
 
 /// One bot's processes as stop, restart and crash handling reach them.

@@ -606,7 +606,7 @@ impl Fleet {
         let file = self.ctx.paths.bot_file(name);
         let bot = config::parse_bot(name, &file, &row.config_toml).ok()?;
         let (row, claim) = adoptable.remove(name)?;
-        let process = claim?.adopt(row.pgid)?.in_recorded_cgroup(&row.cgroup);
+        let process = claim?.adopt(row.pgid, &row.cgroup)?;
         let begin = Begin::Adopt {
             process,
             started_at_ms: row.started_at_ms,
@@ -622,10 +622,7 @@ impl Fleet {
         (row, claim): (RegistryRow, Option<process::Claim>),
         saved: Option<&Supervision>,
     ) -> Begin {
-        match claim
-            .and_then(|c| c.adopt(row.pgid))
-            .map(|p| p.in_recorded_cgroup(&row.cgroup))
-        {
+        match claim.and_then(|c| c.adopt(row.pgid, &row.cgroup)) {
             Some(process) => {
                 if row.pidfs_id != process.pidfs_id {
                     // Recorded before identities were (a discovered process, an older
