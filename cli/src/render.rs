@@ -399,19 +399,83 @@ pub fn sparkline(values: &[Option<f64>]) -> String {
 /// `value` as pretty JSON, with [`with_times`].
 pub fn print_json<T: Serialize>(value: &T) {
     use std::io::Write;
-    let mut v = match serde_json::to_value(value) {
-        Ok(v) => v,
-        Err(e) => return eprintln!("botctl: cannot encode JSON: {e}"),
-    };
-    add_times(&mut v);
+    // Serialized straight from the value, never through a `serde_json::Value` tree: at 2,000
+    // bots building that tree and adding the twins to it was most of `status --json`.
+    let mut pretty = Vec::with_capacity(64 * 1024);
+    if let Err(e) = serde_json::to_writer_pretty(&mut pretty, value) {
+        return eprintln!("botctl: cannot encode JSON: {e}");
+    }
     // Straight into one buffered stdout: `status --json` of 2,000 bots is about 800 KB.
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
-    let written = serde_json::to_writer_pretty(&mut out, &v)
-        .map_err(std::io::Error::from)
+    let written = write_with_times(&pretty, &mut out)
         .and_then(|()| out.write_all(b"\n"))
         .and_then(|()| out.flush());
     if let Err(e) = written {
         eprintln!("botctl: cannot write JSON: {e}");
+    }
+}
+
+/// Pretty JSON with [`with_times`]'s twins added as it is copied. In pretty JSON every
+/// member of an object starts a line of its own, and a line that is exactly `"KEY": INTEGER`
+/// (and its comma) is such a member: a string in an array would have its quotes escaped. So
+/// a timestamp's twin is the line after it, at the same indent. Lines without one are copied
+/// in bulk.
+fn write_with_times(pretty: &[u8], out: &mut impl std::io::Write) -> std::io::Result<()> {
+    let mut copied = 0;
+    let mut start = 0;
+    while start < pretty.len() {
+        let end = pretty[start..]
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(pretty.len(), |n| start + n);
+        if let Some((indent, name, ms, comma)) = timestamp_member(&pretty[start..end]) {
+            out.write_all(&pretty[copied..end])?;
+            let twin = format!(
+                "{}\n{}\"{name}\": \"{}\"{}",
+                if comma { "" } else { "," },
+                " ".repeat(indent),
+                human::rfc3339(ms),
+                if comma { "," } else { "" }
+            );
+            out.write_all(twin.as_bytes())?;
+            copied = end;
+        }
+        start = end + 1;
+    }
+    out.write_all(&pretty[copied..])
+}
+
+/// A line of pretty JSON that is a timestamp member (see [`with_times`]): its indent, the
+/// twin's name, the milliseconds and whether a comma follows.
+fn timestamp_member(line: &[u8]) -> Option<(usize, &str, i64, bool)> {
+    let (line, comma) = match line.strip_suffix(b",") {
+        Some(l) => (l, true),
+        None => (line, false),
+    };
+    // Most lines are not: cheap tests first.
+    if !line.last()?.is_ascii_digit() {
+        return None;
+    }
+    let indent = line.iter().take_while(|b| **b == b' ').count();
+    let member = line[indent..].strip_prefix(b"\"")?;
+    let close = member.iter().position(|b| *b == b'"')?;
+    let (key, value) = (&member[..close], member[close + 1..].strip_prefix(b": ")?);
+    if !key.ends_with(b"_ms") || key.contains(&b'\\') {
+        return None;
+    }
+    let name = twin_name(std::str::from_utf8(key).ok()?)?;
+    let ms = std::str::from_utf8(value).ok()?.parse().ok()?;
+    Some((indent, name, ms, comma))
+}
+
+/// The name of a timestamp's RFC 3339 twin: `ts_ms` → `time`, `X_at_ms` → `X_at`.
+fn twin_name(key: &str) -> Option<&str> {
+    if key == "ts_ms" {
+        Some("time")
+    } else if key == "at_ms" || key.ends_with("_at_ms") {
+        key.strip_suffix("_ms")
+    } else {
+        None
     }
 }
 
@@ -439,14 +503,7 @@ fn add_times(value: &mut serde_json::Value) {
             let mut times = Vec::new();
             for (key, v) in map.iter_mut() {
                 add_times(v);
-                let name = if key == "ts_ms" {
-                    Some("time")
-                } else if key == "at_ms" || key.ends_with("_at_ms") {
-                    key.strip_suffix("_ms")
-                } else {
-                    None
-                };
-                if let (Some(name), Some(ms)) = (name, v.as_i64()) {
+                if let (Some(name), Some(ms)) = (twin_name(key), v.as_i64()) {
                     times.push((name.to_string(), ms));
                 }
             }
@@ -574,6 +631,23 @@ mod tests {
         assert_eq!(v["last_exit"]["at"], "1970-01-01T00:00:00.000Z");
         assert_eq!(v["agent"][0]["started_at"], "2026-12-02T08:30:00.123Z");
         assert!(v.get("window").is_none(), "{v:#}");
+    }
+
+    #[test]
+    fn printed_json_has_the_same_twins_as_with_times() {
+        let v = serde_json::json!({
+            "a_at_ms": 1_796_200_200_123i64,
+            "list": [{"at_ms": 0, "code": 1}, "\"x_at_ms\": 5", {"ts_ms": -1}],
+            "window_ms": 60_000,
+            "z": {"started_at_ms": null, "stopped_at_ms": 7}
+        });
+        let mut pretty = Vec::new();
+        serde_json::to_writer_pretty(&mut pretty, &v).unwrap();
+        let mut out = Vec::new();
+        write_with_times(&pretty, &mut out).unwrap();
+        let printed: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(printed, with_times(v));
+        assert_eq!(printed["list"][1], "\"x_at_ms\": 5");
     }
 
     fn sample() -> Table {
