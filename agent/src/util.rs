@@ -68,3 +68,16 @@ pub(crate) async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Se
         Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
 }
+
+/// `map`'s value for `key`, made (the default) when missing: the key is copied only then,
+/// where `entry(key.to_string())` allocates on every call, a few times per bot per health
+/// tick.
+pub fn slot<'a, V: Default>(
+    map: &'a mut std::collections::HashMap<String, V>,
+    key: &str,
+) -> &'a mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), V::default());
+    }
+    map.get_mut(key).expect("present or just inserted")
+}

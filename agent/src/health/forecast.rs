@@ -213,7 +213,11 @@ impl<K> Default for Episodes<K> {
 
 impl<K: Eq + Hash + Clone> Episodes<K> {
     /// This tick's verdict for `key` in its run `run`: whether a forecast is due now.
-    pub fn turn(&mut self, key: &K, run: u32, due: bool) -> Turn {
+    pub fn turn<Q>(&mut self, key: &Q, run: u32, due: bool) -> Turn
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
         match (self.open.get(key).copied(), due) {
             (Some(open), _) if open != run => {
                 self.open.remove(key);
@@ -225,7 +229,7 @@ impl<K: Eq + Hash + Clone> Episodes<K> {
                 Turn::Closed
             }
             (None, true) => {
-                self.open.insert(key.clone(), run);
+                self.open.insert(key.to_owned(), run);
                 Turn::Opened
             }
             (None, false) => Turn::Same,

@@ -72,7 +72,7 @@ impl Forecaster {
     /// One sample of a running bot's memory.
     pub fn bot(&mut self, at: Instant, now_ms: i64, b: &BotSample) -> Vec<News> {
         let rules = rules(b.limits);
-        let tracked = self.bots.entry(b.name.to_string()).or_default();
+        let tracked = crate::util::slot(&mut self.bots, b.name);
         let restarted = tracked.pid != b.pid;
         if restarted || tracked.owner != b.owner {
             *tracked = Tracked {
@@ -85,8 +85,7 @@ impl Forecaster {
         series.push(at, b.memory_bytes as f64, rules.window);
         let limit = b.limits.max_memory_mb.saturating_mul(MIB);
         let projection = due(series, limit, &rules);
-        let key = b.name.to_string();
-        let turn = self.bot_episodes.turn(&key, b.pid, projection.is_some());
+        let turn = self.bot_episodes.turn(b.name, b.pid, projection.is_some());
         let mut news = Vec::new();
         match (turn, projection) {
             (Turn::Closed, _) => {

@@ -87,7 +87,8 @@ struct Sampler {
     me: ProcTable,
     host: System,
     over: HashMap<String, Over>,
-    minute: HashMap<Option<String>, Minute>,
+    minute: HashMap<String, Minute>,
+    host_minute: Minute,
     minute_started: Instant,
     memory_alarm: bool,
     disk_alarm: bool,
@@ -105,6 +106,7 @@ impl Sampler {
             host: System::new()?,
             over: HashMap::new(),
             minute: HashMap::new(),
+            host_minute: Minute::default(),
             minute_started: Instant::now(),
             memory_alarm: false,
             disk_alarm: false,
@@ -200,7 +202,7 @@ impl Sampler {
                 },
             );
             self.tell(news, &targets);
-            self.remember(Some(t.name().to_string()), cpu, memory);
+            self.remember(Some(t.name()), cpu, memory);
             figures.push((t, cpu, memory));
         }
         let usage = self
@@ -231,7 +233,7 @@ impl Sampler {
     }
 
     fn enforce(&mut self, t: &Target, cpu: f32, memory: u64) {
-        let over = self.over.entry(t.name().to_string()).or_default();
+        let over = crate::util::slot(&mut self.over, t.name());
         if over.pid != t.pid {
             *over = Over {
                 pid: t.pid,
@@ -358,8 +360,11 @@ impl Sampler {
         }
     }
 
-    fn remember(&mut self, bot: Option<String>, cpu: f32, memory: u64) {
-        let m = self.minute.entry(bot).or_default();
+    fn remember(&mut self, bot: Option<&str>, cpu: f32, memory: u64) {
+        let m = match bot {
+            Some(name) => crate::util::slot(&mut self.minute, name),
+            None => &mut self.host_minute,
+        };
         m.cpu_sum += cpu as f64;
         m.memory_max = m.memory_max.max(memory);
         m.n += 1;
@@ -367,9 +372,12 @@ impl Sampler {
 
     fn flush_history(&mut self) {
         let ts_ms = now_ms();
+        let host = std::mem::take(&mut self.host_minute);
         let rows = self
             .minute
             .drain()
+            .map(|(bot, m)| (Some(bot), m))
+            .chain([(None, host)])
             .filter(|(_, m)| m.n > 0)
             .map(|(bot, m)| SampleRow {
                 bot,
