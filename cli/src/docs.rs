@@ -593,6 +593,22 @@ fn environment(roff: &mut Roff) {
                 "Also where agent install puts a user unit: $XDG_CONFIG_HOME/systemd/user.",
             ),
             (
+                "BOTCTL_HOST",
+                "Run commands against this host's agent over ssh, as --host (which wins over \
+                 it): an ssh://user@host[:port] address or a name in hosts.toml; empty means \
+                 this machine.",
+            ),
+            (
+                "BOTCTL_CONTAINMENT",
+                "auto, cgroup or subreaper: wins over [agent] containment for an agent started \
+                 with it (e.g. BOTCTL_CONTAINMENT=subreaper botctl agent restart).",
+            ),
+            (
+                "BOTCTL_TRACE_STARTUP",
+                "When set in the agent's environment, the agent logs the wall and CPU time of \
+                 each phase of its start to its log.",
+            ),
+            (
                 "BOTCTL_SYSTEMD_DIR",
                 "Where agent install writes the unit and agent uninstall removes it, instead of \
                  the systemd directory (for tests and packaging).",
