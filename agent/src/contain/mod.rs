@@ -160,7 +160,7 @@ pub fn cgroup_of(pid: u32) -> Option<BotCgroup> {
 /// The cgroup of a process an earlier agent recorded in cgroup `recorded` ('' for none):
 /// - one of this agent's bot cgroups is taken as recorded: a process leaves its cgroup only
 ///   when something allowed to write `cgroup.procs` moves it, and reading /proc/PID/cgroup
-///   (every v1 hierarchy listed too) was half of adopting a bot;
+///   (every v1 hierarchy listed too on a hybrid host) cost 10 µs a bot;
 /// - otherwise the one /proc names, when it is this agent's;
 /// - otherwise the recorded one (an agent of another containment mode), if it still holds
 ///   the process.
