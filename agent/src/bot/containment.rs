@@ -9,7 +9,7 @@ use botctl_proto::config::{BotConfig, GlobalConfig};
 use super::machine::Exit;
 use super::process::{BotProcess, Hardening};
 use crate::contain::account::{self, Account};
-use crate::contain::cgroup::{BotCgroup, Limits, Prepared};
+use crate::contain::cgroup::{Limits, Prepared};
 use crate::contain::{self, Members};
 use crate::context::Context;
 
@@ -108,11 +108,7 @@ pub fn members(ctx: &Context, bot: &str, pid: u32, process: Option<&BotProcess>)
 /// How the exit of `process` reads: a SIGKILL while its cgroup's OOM kills went up is the
 /// kernel's, at `memory.max`.
 pub fn exit_of(process: &BotProcess, exit: Exit, limit_mb: u64) -> Exit {
-    let now = process
-        .cgroup
-        .as_ref()
-        .filter(|_| contain::charges_memory())
-        .and_then(BotCgroup::oom_kills);
+    let now = contain::oom_kills(process.cgroup.as_ref());
     oom_or(exit, process.oom_kills, now, limit_mb)
 }
 
@@ -127,6 +123,7 @@ fn oom_or(exit: Exit, before: u64, now: Option<u64>, limit_mb: u64) -> Exit {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contain::cgroup::BotCgroup;
 
     #[test]
     fn a_sigkill_with_a_new_oom_kill_in_memory_events_is_the_kernels() {

@@ -89,12 +89,7 @@ pub fn spawn(spec: SpawnSpec<'_>) -> Result<BotProcess, SpawnError> {
             .map(|a| (a.uid, a.gid, a.groups.clone())),
         hardening: spec.hardening,
     };
-    let oom_kills = spec
-        .cgroup
-        .as_ref()
-        .filter(|_| crate::contain::charges_memory())
-        .and_then(|p| p.cgroup.oom_kills())
-        .unwrap_or(0);
+    let oom_kills = crate::contain::oom_kills(spec.cgroup.as_ref().map(|p| &p.cgroup)).unwrap_or(0);
     // The subreaper's orphan reaper must not take a bot that exits at once before it is
     // known as a leader, so there the spawn holds the lock; elsewhere nobody else reaps, and
     // the two runtime workers spawn side by side (each waits for its child's exec).
@@ -207,6 +202,7 @@ impl Claim {
     /// cgroup directory recorded with it ('' when none was): from here its exit is noticed.
     /// If it ended since the check, that is noticed at once.
     pub fn adopt(self, pgid: u32, recorded: &str) -> Option<BotProcess> {
+        let cgroup = crate::contain::cgroup_of_adopted(self.pid, recorded);
         Some(BotProcess {
             pid: self.pid,
             pgid,
@@ -214,17 +210,8 @@ impl Claim {
             pidfs_id: self.pidfs_id,
             pidfd: watch(self.pidfd).ok()?,
             is_child: false,
-            oom_kills: 0,
-            cgroup: crate::contain::cgroup_of_adopted(self.pid, recorded),
-        })
-        .map(|mut p| {
-            p.oom_kills = p
-                .cgroup
-                .as_ref()
-                .filter(|_| crate::contain::charges_memory())
-                .and_then(|c| c.oom_kills())
-                .unwrap_or(0);
-            p
+            oom_kills: crate::contain::oom_kills(cgroup.as_ref()).unwrap_or(0),
+            cgroup,
         })
     }
 }

@@ -151,6 +151,14 @@ pub fn charges_memory() -> bool {
     tree().is_some_and(|t| t.controllers.contains(&cgroup::Controller::Memory))
 }
 
+/// The OOM kills counted so far in `cgroup` (`memory.events`), where bots' cgroups have the
+/// memory controller; elsewhere there is no such file, and none is read.
+pub fn oom_kills(cgroup: Option<&BotCgroup>) -> Option<u64> {
+    cgroup
+        .filter(|_| charges_memory())
+        .and_then(BotCgroup::oom_kills)
+}
+
 /// The cgroup a process lives in, when it is one of this agent's bot cgroups.
 pub fn cgroup_of(pid: u32) -> Option<BotCgroup> {
     let (mount, tree) = in_force()?.cgroups.as_ref()?;
