@@ -69,11 +69,17 @@ pub(crate) async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Se
     }
 }
 
+/// A map for the health tick's lookups, a few per bot per tick: foldhash (already built as
+/// hashbrown's hasher) is several times faster than std's SipHash on short keys such as pids
+/// and bot names, and still seeded per process.
+pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+pub type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
+
 /// `map`'s value for `key`, made (the default) when missing: the key is copied only then,
 /// where `entry(key.to_string())` allocates on every call, a few times per bot per health
 /// tick.
-pub fn slot<'a, V: Default>(
-    map: &'a mut std::collections::HashMap<String, V>,
+pub fn slot<'a, V: Default, S: std::hash::BuildHasher>(
+    map: &'a mut std::collections::HashMap<String, V, S>,
     key: &str,
 ) -> &'a mut V {
     if !map.contains_key(key) {

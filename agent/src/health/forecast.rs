@@ -200,13 +200,13 @@ pub enum Turn {
 /// restart ends it.
 #[derive(Debug)]
 pub struct Episodes<K> {
-    open: HashMap<K, u32>,
+    open: crate::util::FastMap<K, u32>,
 }
 
 impl<K> Default for Episodes<K> {
     fn default() -> Self {
         Episodes {
-            open: HashMap::new(),
+            open: Default::default(),
         }
     }
 }

@@ -6,9 +6,11 @@ pub mod checks;
 pub mod forecast;
 pub mod recent;
 
-use std::collections::HashMap;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+use crate::util::FastMap;
 
 /// A process tree deeper than this is not followed (a fork bomb must not cost us).
 const MAX_TREE: usize = 4096;
@@ -17,35 +19,52 @@ const MAX_TREE: usize = 4096;
 /// one pread of `stat` (CPU time and resident pages) and one of `children` per process, where
 /// a general-purpose sampler opens, stats and lists several files each time. At 200 bots
 /// that is the difference between most of the agent's idle CPU and almost none of it.
+///
+/// A bot with a cgroup of its own is read as a cgroup: its processes from `cgroup.procs`, its
+/// CPU from `cpu.stat` (every process that ran in it, helpers that already ended included,
+/// in microseconds) and its memory from `memory.current` where the memory controller is on,
+/// else from each process's `statm`. `stat` formats some fifty fields and walks the
+/// process's threads: `cpu.stat` and `statm` together cost less than it alone.
 #[derive(Default)]
 pub struct ProcTable {
-    procs: HashMap<u32, Proc>,
-    /// The `cgroup.procs` of bots' cgroups, by bot name, kept open the same way.
-    cgroups: HashMap<String, std::fs::File>,
+    procs: FastMap<u32, Proc>,
+    /// Bots' cgroups, by bot name, kept open the same way.
+    cgroups: FastMap<String, Cgroup>,
     /// One buffer for every read (a tick reads a few files per bot).
     buf: Vec<u8>,
+    /// A cgroup's pids, reused from bot to bot.
+    members: Vec<u32>,
+    /// Counts `sweep`s: what a tick did not read is closed at its end.
+    tick: u64,
 }
 
+/// A process's files, each opened when first needed (a bot read as a cgroup needs only
+/// `statm`, one read as a tree `stat` and `children`).
+#[derive(Default)]
 struct Proc {
-    stat: std::fs::File,
-    children: Option<std::fs::File>,
+    stat: Option<File>,
+    statm: Option<File>,
+    children: Option<File>,
     /// utime + stime in clock ticks, and when it was read.
     last: Option<(u64, Instant)>,
+    seen: u64,
 }
 
-fn open_proc(procs: &mut HashMap<u32, Proc>, pid: u32) -> Option<&mut Proc> {
-    match procs.entry(pid) {
-        std::collections::hash_map::Entry::Occupied(e) => Some(e.into_mut()),
-        std::collections::hash_map::Entry::Vacant(v) => {
-            let stat = std::fs::File::open(format!("/proc/{pid}/stat")).ok()?;
-            let children = std::fs::File::open(format!("/proc/{pid}/task/{pid}/children")).ok();
-            Some(v.insert(Proc {
-                stat,
-                children,
-                last: None,
-            }))
-        }
+struct Cgroup {
+    procs: File,
+    cpu: Option<File>,
+    memory: Option<File>,
+    /// `usage_usec`, and when it was read.
+    last: Option<(u64, Instant)>,
+    seen: u64,
+}
+
+/// `slot`'s file, opened (at `path`) the first time; None while it cannot be.
+fn opened(slot: &mut Option<File>, path: impl FnOnce() -> String) -> Option<&File> {
+    if slot.is_none() {
+        *slot = File::open(path()).ok();
     }
+    slot.as_ref()
 }
 
 /// The pids in a list such as `children` or `cgroup.procs`.
@@ -53,7 +72,31 @@ fn pids(text: &str) -> impl Iterator<Item = u32> + '_ {
     text.split_ascii_whitespace().filter_map(|p| p.parse().ok())
 }
 
+/// CPU % of one core from a counter that went from `last` to `now_units` (units a second).
+fn percent(last: Option<(u64, Instant)>, units: u64, per_sec: f64, now: Instant) -> f32 {
+    match last {
+        Some((before, at)) if now > at => {
+            let secs = now.duration_since(at).as_secs_f64();
+            (units.saturating_sub(before) as f64 / per_sec / secs * 100.0) as f32
+        }
+        _ => 0.0,
+    }
+}
+
 impl ProcTable {
+    /// One of process `pid`'s files (`file`, opened at `path` the first time), read whole.
+    fn read(
+        &mut self,
+        pid: u32,
+        file: fn(&mut Proc) -> &mut Option<File>,
+        path: impl FnOnce() -> String,
+    ) -> Option<(&mut Proc, &str)> {
+        let p = self.procs.entry(pid).or_default();
+        p.seen = self.tick;
+        let text = pread(opened(file(p), path)?, &mut self.buf)?;
+        Some((p, text))
+    }
+
     /// A bot's process and its descendants (children of the main thread, recursively): a
     /// bot's figure is that of its whole tree, found without scanning all of /proc.
     pub fn tree(&mut self, root: u32) -> Vec<u32> {
@@ -61,10 +104,11 @@ impl ProcTable {
         let mut i = 0;
         while i < out.len() && out.len() < MAX_TREE {
             let pid = out[i];
-            if let Some(text) = open_proc(&mut self.procs, pid)
-                .and_then(|p| p.children.as_ref())
-                .and_then(|f| pread(f, &mut self.buf))
-            {
+            if let Some((_, text)) = self.read(
+                pid,
+                |p| &mut p.children,
+                || format!("/proc/{pid}/task/{pid}/children"),
+            ) {
                 out.extend(pids(text));
             }
             i += 1;
@@ -75,54 +119,146 @@ impl ProcTable {
 
     /// CPU % of one core since the last sample (0 the first time) and resident bytes.
     pub fn sample(&mut self, pid: u32) -> Option<(f32, u64)> {
-        let page = page_size();
-        let hz = clock_ticks();
-        let p = open_proc(&mut self.procs, pid)?;
-        let text = pread(&p.stat, &mut self.buf)?;
+        let (p, text) = self.read(pid, |p| &mut p.stat, || format!("/proc/{pid}/stat"))?;
         let fields = stat_fields(text)?;
         let ticks = stat_sum(&fields, 14..=15)?;
         let rss_pages: u64 = fields.get(21)?.parse().ok()?;
         let now = Instant::now();
-        let cpu = match p.last {
-            Some((before, at)) if now > at => {
-                let secs = now.duration_since(at).as_secs_f64();
-                (ticks.saturating_sub(before) as f64 / hz / secs * 100.0) as f32
-            }
-            _ => 0.0,
-        };
+        let cpu = percent(p.last, ticks, clock_ticks(), now);
         p.last = Some((ticks, now));
-        Some((cpu, rss_pages * page))
+        Some((cpu, rss_pages * page_size()))
     }
 
-    /// The processes in bot `name`'s cgroup (`dir`, asked only when it is not open yet), from
-    /// its `cgroup.procs` kept open; None when it cannot be read (there is no such cgroup).
-    pub fn cgroup_procs(&mut self, name: &str, dir: impl FnOnce() -> PathBuf) -> Option<Vec<u32>> {
-        if let Some(text) = self.cgroups.get(name).and_then(|f| pread(f, &mut self.buf)) {
-            return Some(pids(text).collect());
-        }
-        // Not open yet, or removed since (a restarted bot gets a new cgroup): the old
-        // descriptor reads ENODEV.
-        let file = std::fs::File::open(dir().join("cgroup.procs")).ok();
-        let found = file
-            .as_ref()
-            .and_then(|f| pread(f, &mut self.buf))
-            .map(|text| pids(text).collect());
-        match file {
-            Some(f) if found.is_some() => self.cgroups.insert(name.to_string(), f),
-            _ => self.cgroups.remove(name),
-        };
-        found
+    /// Resident bytes of one process (`statm`).
+    fn resident(&mut self, pid: u32) -> Option<u64> {
+        let (_, text) = self.read(pid, |p| &mut p.statm, || format!("/proc/{pid}/statm"))?;
+        let pages: u64 = text.split_ascii_whitespace().nth(1)?.parse().ok()?;
+        Some(pages * page_size())
     }
 
-    /// Closes the descriptors of processes no longer sampled (a reused pid gets fresh ones)
-    /// and of the cgroups of bots other than `bots`.
-    pub fn forget_except(
+    /// CPU % of one core and memory of a bot: of its cgroup when it has one that holds a
+    /// process (`dir` and `charged`, whether it has the memory controller, are asked only
+    /// when it is not open yet), else of the tree of processes under `root`.
+    pub fn bot(
         &mut self,
-        live: &std::collections::HashSet<u32>,
-        bots: &std::collections::HashSet<&str>,
-    ) {
-        self.procs.retain(|pid, _| live.contains(pid));
-        self.cgroups.retain(|name, _| bots.contains(name.as_str()));
+        name: &str,
+        root: u32,
+        cgroup: Option<(&dyn Fn() -> PathBuf, bool)>,
+    ) -> (f32, u64) {
+        if let Some((dir, charged)) = cgroup
+            && let Some(figures) = self.cgroup(name, dir, charged)
+        {
+            return figures;
+        }
+        let (mut cpu, mut memory) = (0f32, 0u64);
+        for pid in self.tree(root) {
+            if let Some((c, m)) = self.sample(pid) {
+                cpu += c;
+                memory += m;
+            }
+        }
+        (cpu, memory)
+    }
+
+    /// A bot's figures from its cgroup; None when there is no such cgroup or it holds no
+    /// process (a bot without one, or one whose cgroup cannot be read as such).
+    fn cgroup(
+        &mut self,
+        name: &str,
+        dir: &dyn Fn() -> PathBuf,
+        charged: bool,
+    ) -> Option<(f32, u64)> {
+        let mut members = std::mem::take(&mut self.members);
+        members.clear();
+        let read = |f: &File, buf: &mut Vec<u8>, members: &mut Vec<u32>| match pread(f, buf) {
+            Some(text) => {
+                members.extend(pids(text));
+                true
+            }
+            None => false,
+        };
+        let open = self
+            .cgroups
+            .get(name)
+            .is_some_and(|c| read(&c.procs, &mut self.buf, &mut members));
+        // Not open yet, or removed since (a restarted bot gets a new cgroup: the old
+        // descriptor reads ENODEV): opened anew.
+        if !open {
+            let dir = dir();
+            match File::open(dir.join("cgroup.procs"))
+                .ok()
+                .filter(|f| read(f, &mut self.buf, &mut members))
+            {
+                Some(procs) => {
+                    let cgroup = Cgroup {
+                        procs,
+                        cpu: File::open(dir.join("cpu.stat")).ok(),
+                        memory: charged
+                            .then(|| File::open(dir.join("memory.current")).ok())
+                            .flatten(),
+                        last: None,
+                        seen: self.tick,
+                    };
+                    self.cgroups.insert(name.to_string(), cgroup);
+                }
+                None => {
+                    self.cgroups.remove(name);
+                    self.members = members;
+                    return None;
+                }
+            }
+        }
+        let figures = self.cgroup_figures(name, &members);
+        self.members = members;
+        figures
+    }
+
+    fn cgroup_figures(&mut self, name: &str, members: &[u32]) -> Option<(f32, u64)> {
+        if members.is_empty() {
+            return None;
+        }
+        let c = self.cgroups.get_mut(name)?;
+        c.seen = self.tick;
+        let memory = c
+            .memory
+            .as_ref()
+            .and_then(|f| pread(f, &mut self.buf)?.trim().parse().ok());
+        let usage = c.cpu.as_ref().and_then(|f| {
+            let text = pread(f, &mut self.buf)?;
+            text.strip_prefix("usage_usec ")?
+                .split_ascii_whitespace()
+                .next()?
+                .parse::<u64>()
+                .ok()
+        });
+        let Some(usage) = usage else {
+            // No `cpu.stat`: each process's `stat`, as for a tree.
+            let (mut cpu, mut resident) = (0f32, 0u64);
+            for pid in members {
+                if let Some((c, m)) = self.sample(*pid) {
+                    cpu += c;
+                    resident += m;
+                }
+            }
+            return Some((cpu, memory.unwrap_or(resident)));
+        };
+        let now = Instant::now();
+        let cpu = percent(c.last, usage, 1e6, now);
+        c.last = Some((usage, now));
+        let memory = match memory {
+            Some(m) => m,
+            None => members.iter().filter_map(|p| self.resident(*p)).sum(),
+        };
+        Some((cpu, memory))
+    }
+
+    /// Ends a tick: closes the descriptors of processes and cgroups it did not read (a
+    /// reused pid gets fresh ones).
+    pub fn sweep(&mut self) {
+        let tick = self.tick;
+        self.procs.retain(|_, p| p.seen == tick);
+        self.cgroups.retain(|_, c| c.seen == tick);
+        self.tick += 1;
     }
 }
 
@@ -152,7 +288,7 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
 /// seq_files: a read returns all that is left unless the kernel's own page-sized buffer
 /// filled first, so a read well short of a page is the whole file and needs no second read
 /// to see the end (that second read was a third of a tick's system calls).
-fn pread<'a>(f: &std::fs::File, buf: &'a mut Vec<u8>) -> Option<&'a str> {
+fn pread<'a>(f: &File, buf: &'a mut Vec<u8>) -> Option<&'a str> {
     use std::os::unix::fs::FileExt;
     const WHOLE_BELOW: usize = 2048;
     buf.resize(buf.len().max(4096), 0);
@@ -221,6 +357,64 @@ mod tests {
         let _ = child.kill();
         let _ = child.wait();
         assert_eq!(found.len(), 3, "{found:?}");
+    }
+
+    /// A bot read as a cgroup (a stand-in directory with the files a cgroup has): its
+    /// processes are those `cgroup.procs` lists, its CPU comes from `cpu.stat`, its memory from
+    /// `memory.current` when charged, else from each process's `statm`; an empty cgroup is read
+    /// as the tree under the bot's pid.
+    #[test]
+    fn a_cgroup_is_read_from_its_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let (me, pid) = (std::process::id(), child.id());
+        let write = |file: &str, text: String| std::fs::write(dir.path().join(file), text).unwrap();
+        write("cgroup.procs", format!("{pid}\n{me}\n"));
+        write(
+            "cpu.stat",
+            "usage_usec 1000\nuser_usec 1000\nsystem_usec 0\n".into(),
+        );
+        write("memory.current", "12345\n".into());
+        let path = dir.path().to_path_buf();
+        let at = move || path.clone();
+        let mut table = ProcTable::default();
+        let resident = |pid: u32| {
+            let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).unwrap();
+            statm.split(' ').nth(1).unwrap().parse::<u64>().unwrap() * page_size()
+        };
+        let (cpu, memory) = table.bot("a", pid, Some((&at, false)));
+        assert_eq!(cpu, 0.0, "no baseline yet");
+        // The test process's own resident size moves a little between two reads.
+        let both = resident(pid) + resident(me);
+        assert!(memory.abs_diff(both) < both / 10, "{memory} against {both}");
+        assert!(memory > resident(pid), "both processes count");
+        table.sweep();
+        std::thread::sleep(Duration::from_millis(100));
+        write(
+            "cpu.stat",
+            "usage_usec 501000\nuser_usec 1000\nsystem_usec 0\n".into(),
+        );
+        let (cpu, _) = table.bot("a", pid, Some((&at, false)));
+        assert!(
+            cpu > 100.0 && cpu <= 500.0,
+            "0.5 s of CPU in 0.1 s or more: {cpu}"
+        );
+        table.sweep();
+        assert_eq!(table.bot("b", pid, Some((&at, true))).1, 12345, "charged");
+        table.sweep();
+        write("cgroup.procs", String::new());
+        let (_, memory) = table.bot("a", pid, Some((&at, false)));
+        // `stat` (read for a tree) sums the per-CPU counters roughly, `statm` exactly.
+        let alone = resident(pid);
+        assert!(
+            memory.abs_diff(alone) < alone / 5,
+            "an empty cgroup: the tree under the pid, {memory} against {alone}"
+        );
+        let _ = child.kill();
+        let _ = child.wait();
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The last few health samples of each running bot and the agent's own cost, kept in memory
 //! by the sampler so that `botctl top` is answered without touching /proc or the store.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use botctl_proto::{AgentUsage, RecentFigures};
 
@@ -11,7 +11,7 @@ pub const POINTS: usize = 20;
 #[derive(Default)]
 pub struct Recent {
     /// Each bot's points, with the tick that last had the bot.
-    bots: HashMap<String, (u64, VecDeque<(f32, u64)>)>,
+    bots: crate::util::FastMap<String, (u64, VecDeque<(f32, u64)>)>,
     ticks: u64,
     pub agent: Option<AgentUsage>,
 }

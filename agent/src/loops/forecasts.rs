@@ -44,7 +44,7 @@ struct Tracked {
 pub struct Forecaster {
     /// Each bot's memory, with the pid it belongs to (a restarted bot starts afresh) and its
     /// owner (what the event that ends an episode names).
-    bots: HashMap<String, Tracked>,
+    bots: crate::util::FastMap<String, Tracked>,
     host: HashMap<ForecastKind, Series>,
     bot_episodes: Episodes<String>,
     host_episodes: Episodes<ForecastKind>,

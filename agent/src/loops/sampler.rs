@@ -1,7 +1,6 @@
 //! The health sampler: a thread of its own that samples the fleet's process trees and the
 //! host every `health_interval`, enforces memory/CPU limits and host thresholds, keeps history.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,6 +16,7 @@ use crate::fleet::Fleet;
 use crate::health::{ProcTable, disk_use};
 use crate::loops::forecasts::{BotSample, Forecaster, News};
 use crate::store::SampleRow;
+use crate::util::{FastMap, FastSet};
 
 /// How long after the agent's start the sampler takes its baseline.
 const PRIME_AFTER: Duration = Duration::from_millis(500);
@@ -86,8 +86,8 @@ struct Sampler {
     /// The agent's own process, kept apart from the bots' table that forgets what is not a bot.
     me: ProcTable,
     host: System,
-    over: HashMap<String, Over>,
-    minute: HashMap<String, Minute>,
+    over: FastMap<String, Over>,
+    minute: FastMap<String, Minute>,
     host_minute: Minute,
     minute_started: Instant,
     memory_alarm: bool,
@@ -104,8 +104,8 @@ impl Sampler {
             procs: ProcTable::default(),
             me: ProcTable::default(),
             host: System::new()?,
-            over: HashMap::new(),
-            minute: HashMap::new(),
+            over: FastMap::default(),
+            minute: FastMap::default(),
             host_minute: Minute::default(),
             minute_started: Instant::now(),
             memory_alarm: false,
@@ -119,10 +119,22 @@ impl Sampler {
         self.host.refresh_cpu_usage();
         self.me.sample(std::process::id());
         for t in self.targets() {
-            for pid in self.procs.tree(t.pid) {
-                self.procs.sample(pid);
-            }
+            self.sample_bot(&t);
         }
+    }
+
+    /// A running bot's CPU % and memory. With a cgroup each, a bot's processes are its
+    /// cgroup's (helpers that left the tree included) and its memory is what the kernel
+    /// charges it (`memory.current`) where the memory controller is on (not on a hybrid host).
+    fn sample_bot(&mut self, t: &Target) -> (f32, u64) {
+        let dir = crate::contain::tree().map(|tree| move || tree.bot(t.name()).dir);
+        let cgroup = dir.as_ref().map(|d| {
+            (
+                d as &dyn Fn() -> std::path::PathBuf,
+                crate::contain::charges_memory(),
+            )
+        });
+        self.procs.bot(t.name(), t.pid, cgroup)
     }
 
     /// The running bots.
@@ -146,37 +158,9 @@ impl Sampler {
         let at = Instant::now();
         let now = now_ms();
         let targets = self.targets();
-        let mut trees: Vec<Vec<u32>> = Vec::with_capacity(targets.len());
-        // With a cgroup each, a bot's processes are its cgroup's (helpers that left the
-        // tree included) and its memory is what the kernel charges it (`memory.current`).
-        let tree = crate::contain::tree();
-        for t in &targets {
-            let procs = tree
-                .and_then(|tree| self.procs.cgroup_procs(t.name(), || tree.bot(t.name()).dir))
-                .unwrap_or_default();
-            trees.push(if procs.is_empty() {
-                self.procs.tree(t.pid)
-            } else {
-                procs
-            });
-        }
-        let live: std::collections::HashSet<u32> = trees.iter().flatten().copied().collect();
-        let names: std::collections::HashSet<&str> = targets.iter().map(|t| t.name()).collect();
-        self.procs.forget_except(&live, &names);
-        // Where the memory controller is off (a hybrid host), there is no `memory.current`.
-        let charged = tree.filter(|_| crate::contain::charges_memory());
         let mut figures = Vec::with_capacity(targets.len());
-        for (t, members) in targets.iter().zip(&trees) {
-            let (mut cpu, mut memory) = (0f32, 0u64);
-            for pid in members {
-                if let Some((c, m)) = self.procs.sample(*pid) {
-                    cpu += c;
-                    memory += m;
-                }
-            }
-            if let Some(current) = charged.and_then(|tree| tree.bot(t.name()).memory_current()) {
-                memory = current;
-            }
+        for t in &targets {
+            let (cpu, memory) = self.sample_bot(t);
             // Only news wakes the bot's task: a fleet of idle bots shows the same figures tick
             // after tick, and 200 wake-ups (each publishing the bot's state) per tick tripled
             // the cost of a tick at 200 bots.
@@ -212,9 +196,11 @@ impl Sampler {
                 cpu_percent,
                 memory_bytes,
             });
+        self.procs.sweep();
         let recent: Vec<(&str, f32, u64)> =
             figures.iter().map(|(t, c, m)| (t.name(), *c, *m)).collect();
         self.ctx.recent.lock().unwrap().tick(&recent, usage);
+        let names: FastSet<&str> = targets.iter().map(|t| t.name()).collect();
         self.over.retain(|name, _| names.contains(name.as_str()));
         let news = self.forecaster.keep_bots(|name| names.contains(name));
         self.tell(news, &targets);
