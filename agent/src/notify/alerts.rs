@@ -126,11 +126,22 @@ pub struct Alerts {
 
 struct Shared {
     notifier: Mutex<Option<Notifier>>,
+    /// Alerts and clears of events recorded before there was a notifier (a bot that crashes
+    /// while the fleet loads), in order, for the first one set.
+    early: Mutex<Vec<Early>>,
     stable_after: Mutex<Duration>,
     bots: Mutex<HashMap<String, Watch>>,
 }
 
 /// One bot as far as recoveries go.
+/// At most this many alerts and clears wait for the first notifier (the latest are kept).
+const EARLY: usize = 1000;
+
+enum Early {
+    Alert(Alert),
+    Clear(Option<String>, Option<String>, &'static [EventKind]),
+}
+
 #[derive(Default)]
 struct Watch {
     /// Crashed (or kept crashing, or was given up on) and not yet run stably since.
@@ -144,6 +155,7 @@ impl Default for Alerts {
         Alerts {
             shared: Arc::new(Shared {
                 notifier: Mutex::new(None),
+                early: Mutex::new(Vec::new()),
                 stable_after: Mutex::new(DEFAULT_STABLE_AFTER),
                 bots: Mutex::new(HashMap::new()),
             }),
@@ -153,13 +165,38 @@ impl Default for Alerts {
 
 impl Alerts {
     pub fn on_event(&self, e: &Event) {
-        let notifier = self.notifier();
         let (alert, clears) = alert_for(e);
-        if !clears.is_empty() {
-            notifier.clear(e.bot.as_deref(), e.owner.as_deref(), clears);
-        }
-        if let Some(alert) = alert {
-            notifier.notify(alert);
+        {
+            let notifier = self
+                .shared
+                .notifier
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            match notifier.as_ref() {
+                Some(notifier) => {
+                    if !clears.is_empty() {
+                        notifier.clear(e.bot.as_deref(), e.owner.as_deref(), clears);
+                    }
+                    if let Some(alert) = alert {
+                        notifier.notify(alert);
+                    }
+                }
+                None => {
+                    let mut early = self
+                        .shared
+                        .early
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner);
+                    if !clears.is_empty() {
+                        early.push(Early::Clear(e.bot.clone(), e.owner.clone(), clears));
+                    }
+                    if let Some(alert) = alert {
+                        early.push(Early::Alert(alert));
+                    }
+                    let over = early.len().saturating_sub(EARLY);
+                    early.drain(..over);
+                }
+            }
         }
         if let Some(bot) = &e.bot {
             self.watch(bot, e);
@@ -222,12 +259,27 @@ impl Alerts {
         self.shared.notifier()
     }
 
+    /// The notifier from now on; what happened before the first one was set is handed to it.
     pub fn set(&self, n: Notifier) {
-        *self
+        let mut notifier = self
             .shared
             .notifier
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(n);
+            .unwrap_or_else(PoisonError::into_inner);
+        let early = std::mem::take(
+            &mut *self
+                .shared
+                .early
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        for item in early {
+            match item {
+                Early::Alert(alert) => n.notify(alert),
+                Early::Clear(bot, owner, kinds) => n.clear(bot.as_deref(), owner.as_deref(), kinds),
+            }
+        }
+        *notifier = Some(n);
     }
 
     /// An owner's storage is back under its quota: the next time over it is a new incident.

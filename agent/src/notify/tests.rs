@@ -750,18 +750,52 @@ impl Channel for Recorder {
 /// Alerts wired to a notifier whose only channel is a `Recorder`; long `repeat_after`, so
 /// anything sent twice was let through on purpose.
 fn recorded_alerts(stable_after: Duration) -> (Alerts, UnboundedReceiver<String>) {
+    let alerts = Alerts::default();
+    let sent = record(&alerts);
+    alerts.set_stable_after(stable_after);
+    (alerts, sent)
+}
+
+/// Sets `alerts`' notifier: one `Recorder` channel.
+fn record(alerts: &Alerts) -> UnboundedReceiver<String> {
     let (tx, sent) = mpsc::unbounded_channel();
     let mut config = fast();
     config.repeat_after = Duration::from_secs(3600);
     let channel: Arc<dyn Channel> = Arc::new(Recorder { sent: tx });
-    let alerts = Alerts::default();
     alerts.set(Notifier::start(
         vec![channel],
         config,
         mpsc::unbounded_channel().0,
     ));
-    alerts.set_stable_after(stable_after);
-    (alerts, sent)
+    sent
+}
+
+/// A bot that fails while the fleet loads, before the agent has its notifier: its alert, and
+/// whatever else happened meanwhile, is sent in order once there is one.
+#[tokio::test]
+async fn what_happened_before_the_notifier_existed_is_sent_once_it_does() {
+    let alerts = Alerts::default();
+    alerts.on_event(&event("a", EventKind::Failed, "too many restarts"));
+    alerts.on_event(&event(
+        "b",
+        EventKind::AuthInvalid,
+        "session invalid: expired",
+    ));
+    alerts.on_event(&event(
+        "b",
+        EventKind::AuthValid,
+        "session valid again: valid",
+    ));
+    let mut sent = record(&alerts);
+    let first = next_text(&mut sent).await;
+    assert!(first.contains("a: too many restarts"), "{first}");
+    assert!(first.contains("b: session invalid: expired"), "{first}");
+    let mut all = first;
+    if let Ok(Some(more)) = timeout(Duration::from_millis(300), sent.recv()).await {
+        all.push_str(&more);
+    }
+    assert!(all.contains("b: session valid again"), "{all}");
+    assert_nothing_sent(&mut sent, Duration::from_millis(200)).await;
 }
 
 fn event(bot: &str, kind: EventKind, message: &str) -> Event {
