@@ -15,21 +15,23 @@ impl Registry {
     /// Every bot (of `owner`, when given), plus a `config-error` row for each bot file that
     /// never loaded (to an admin only: such a file has no owner yet), by name.
     pub fn list(&self, owner: Option<&str>, now: i64) -> Vec<BotInfo> {
-        let mut out: Vec<BotInfo> = self
-            .bots
-            .values()
-            .filter(|e| owner.is_none_or(|o| e.handle.owner() == o))
-            .map(|e| {
-                e.handle
-                    .read(|v| info(&e.handle.config, v, &self.issues, now))
-            })
-            .collect();
+        // Sized first: grown from empty, 2,000 rows were copied over a dozen times.
+        let mut out = Vec::with_capacity(self.bots.len() + self.over_limit.len());
+        out.extend(
+            self.bots
+                .values()
+                .filter(|e| owner.is_none_or(|o| e.handle.owner() == o))
+                .map(|e| {
+                    e.handle
+                        .read(|v| info(&e.handle.config, v, &self.issues, now))
+                }),
+        );
         for (config, reason) in self.over_limit.values() {
             if owner.is_none_or(|o| config.user == o) {
                 out.push(not_running(
                     config.name.clone(),
                     config.user.clone(),
-                    config.platform.to_string(),
+                    config.platform.as_str().to_owned(),
                     BotState::OverLimit,
                     config.enabled,
                     format!(
@@ -146,7 +148,8 @@ pub fn info(
     BotInfo {
         name: config.name.clone(),
         owner: config.user.clone(),
-        platform: config.platform.to_string(),
+        // Not `to_string()`: through the formatter, that was a tenth of `status` at 2,000 bots.
+        platform: config.platform.as_str().to_owned(),
         state: view.state,
         enabled: config.enabled,
         pid: view.pid,
