@@ -72,7 +72,7 @@ fn pids(text: &str) -> impl Iterator<Item = u32> + '_ {
     text.split_ascii_whitespace().filter_map(|p| p.parse().ok())
 }
 
-/// CPU % of one core from a counter that went from `last` to `now_units` (units a second).
+/// CPU % of one core from a counter that went from `last` to `units` (`per_sec` a second).
 fn percent(last: Option<(u64, Instant)>, units: u64, per_sec: f64, now: Instant) -> f32 {
     match last {
         Some((before, at)) if now > at => {

@@ -133,15 +133,17 @@ struct Shared {
     bots: Mutex<HashMap<String, Watch>>,
 }
 
-/// One bot as far as recoveries go.
 /// At most this many alerts and clears wait for the first notifier (the latest are kept).
 const EARLY: usize = 1000;
 
+/// An alert, or the news that a condition ended (bot, owner, the kinds it ends), recorded
+/// before there was a notifier.
 enum Early {
     Alert(Alert),
     Clear(Option<String>, Option<String>, &'static [EventKind]),
 }
 
+/// One bot as far as recoveries go.
 #[derive(Default)]
 struct Watch {
     /// Crashed (or kept crashing, or was given up on) and not yet run stably since.
