@@ -607,14 +607,21 @@ fn rss_kib(pid: u32) -> u64 {
 /// CPU time of every thread of a process, in nanoseconds (schedstat is exact where
 /// /proc/PID/stat counts 10 ms ticks).
 fn cpu_ns(pid: u32) -> u64 {
+    each_thread(pid, "schedstat")
+        .iter()
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// File `name` of every thread of a process (`/proc/PID/task/TID/NAME`), as read.
+fn each_thread(pid: u32, name: &str) -> Vec<String> {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return 0;
+        return Vec::new();
     };
     tasks
         .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum()
+        .filter_map(|t| std::fs::read_to_string(t.path().join(name)).ok())
+        .collect()
 }
 
 /// The kernel's process events (the proc connector, a netlink socket): when a process forked

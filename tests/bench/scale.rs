@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{Bench, cpu_ns, median, ms, rss_kib};
+use super::{Bench, cpu_ns, each_thread, median, ms, rss_kib};
 
 /// Storms per size; the median is reported.
 const STORMS: usize = 3;
@@ -300,17 +300,9 @@ impl Bench {
 
 /// The pids of a process's children (each of its threads has its own list).
 fn children(pid: u32) -> HashSet<u64> {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return HashSet::new();
-    };
-    tasks
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
-        .flat_map(|s| {
-            s.split_whitespace()
-                .filter_map(|p| p.parse().ok())
-                .collect::<Vec<u64>>()
-        })
+    each_thread(pid, "children")
+        .iter()
+        .flat_map(|s| s.split_whitespace().filter_map(|p| p.parse().ok()))
         .collect()
 }
 

@@ -278,16 +278,6 @@ impl BotCgroup {
             .find_map(|l| l.strip_prefix("oom_kill "))
             .and_then(|n| n.trim().parse().ok())
     }
-
-    /// Memory charged to it, `memory.current` (bytes): page cache and kernel memory
-    /// included, as the limit counts it.
-    pub fn memory_current(&self) -> Option<u64> {
-        std::fs::read_to_string(self.dir.join("memory.current"))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
-    }
 }
 
 #[cfg(test)]
@@ -408,22 +398,19 @@ mod tests {
     }
 
     #[test]
-    fn oom_kills_and_memory_come_from_the_recorded_files() {
+    fn oom_kills_come_from_memory_events() {
         let dir = tempfile::tempdir().unwrap();
         let cg = BotCgroup {
             dir: dir.path().to_path_buf(),
         };
         assert_eq!(cg.oom_kills(), None, "no memory controller");
-        assert_eq!(cg.memory_current(), None);
         // As a kernel with the memory controller writes it after one OOM kill.
         std::fs::write(
             dir.path().join("memory.events"),
             "low 0\nhigh 12\nmax 40\noom 1\noom_kill 1\noom_group_kill 0\n",
         )
         .unwrap();
-        std::fs::write(dir.path().join("memory.current"), "536870912\n").unwrap();
         assert_eq!(cg.oom_kills(), Some(1));
-        assert_eq!(cg.memory_current(), Some(512 << 20));
     }
 
     #[test]

@@ -150,9 +150,15 @@ impl ProcTable {
         {
             return figures;
         }
+        let tree = self.tree(root);
+        self.sample_all(&tree)
+    }
+
+    /// The sum of `pids`' samples (`stat` each).
+    fn sample_all(&mut self, pids: &[u32]) -> (f32, u64) {
         let (mut cpu, mut memory) = (0f32, 0u64);
-        for pid in self.tree(root) {
-            if let Some((c, m)) = self.sample(pid) {
+        for pid in pids {
+            if let Some((c, m)) = self.sample(*pid) {
                 cpu += c;
                 memory += m;
             }
@@ -233,13 +239,7 @@ impl ProcTable {
         });
         let Some(usage) = usage else {
             // No `cpu.stat`: each process's `stat`, as for a tree.
-            let (mut cpu, mut resident) = (0f32, 0u64);
-            for pid in members {
-                if let Some((c, m)) = self.sample(*pid) {
-                    cpu += c;
-                    resident += m;
-                }
-            }
+            let (cpu, resident) = self.sample_all(members);
             return Some((cpu, memory.unwrap_or(resident)));
         };
         let now = Instant::now();
