@@ -396,18 +396,18 @@ pub fn sparkline(values: &[Option<f64>]) -> String {
         .collect()
 }
 
-/// `value` as pretty JSON, with [`with_times`].
+/// `value` as pretty JSON on stdout, every timestamp with its RFC 3339 twin (see [`Twins`]).
 pub fn print_json<T: Serialize>(value: &T) {
     use std::io::Write;
-    // Serialized straight from the value, never through a `serde_json::Value` tree: at 2,000
-    // bots building that tree and adding the twins to it was most of `status --json`.
-    let mut pretty = Vec::with_capacity(64 * 1024);
-    if let Err(e) = serde_json::to_writer_pretty(&mut pretty, value) {
-        return eprintln!("botctl: cannot encode JSON: {e}");
-    }
-    // Straight into one buffered stdout: `status --json` of 2,000 bots is about 800 KB.
+    // Serialized straight into one buffered stdout, the twins written as it goes: at 2,000
+    // bots (about 800 KB) a buffer of the whole text and a second pass over it to add the
+    // twins were a third of `status --json`'s own time.
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
-    let written = write_with_times(&pretty, &mut out)
+    let formatter = Twins::new(serde_json::ser::PrettyFormatter::new());
+    let mut json = serde_json::Serializer::with_formatter(&mut out, formatter);
+    let written = value
+        .serialize(&mut json)
+        .map_err(std::io::Error::other)
         .and_then(|()| out.write_all(b"\n"))
         .and_then(|()| out.flush());
     if let Err(e) = written {
@@ -415,57 +415,49 @@ pub fn print_json<T: Serialize>(value: &T) {
     }
 }
 
-/// Pretty JSON with [`with_times`]'s twins added as it is copied. In pretty JSON every
-/// member of an object starts a line of its own, and a line that is exactly `"KEY": INTEGER`
-/// (and its comma) is such a member: a string in an array would have its quotes escaped. So
-/// a timestamp's twin is the line after it, at the same indent. Lines without one are copied
-/// in bulk.
-fn write_with_times(pretty: &[u8], out: &mut impl std::io::Write) -> std::io::Result<()> {
-    let mut copied = 0;
-    let mut start = 0;
-    while start < pretty.len() {
-        let end = pretty[start..]
-            .iter()
-            .position(|b| *b == b'\n')
-            .map_or(pretty.len(), |n| start + n);
-        if let Some((indent, name, ms, comma)) = timestamp_member(&pretty[start..end]) {
-            out.write_all(&pretty[copied..end])?;
-            let twin = format!(
-                "{}\n{}\"{name}\": \"{}\"{}",
-                if comma { "" } else { "," },
-                " ".repeat(indent),
-                human::rfc3339(ms),
-                if comma { "," } else { "" }
-            );
-            out.write_all(twin.as_bytes())?;
-            copied = end;
-        }
-        start = end + 1;
-    }
-    out.write_all(&pretty[copied..])
+/// `value` as one line of JSON (for streams: a line parses on its own), with [`Twins`].
+pub fn json_line<T: Serialize>(value: &T) -> Option<String> {
+    let mut line = Vec::new();
+    let formatter = Twins::new(serde_json::ser::CompactFormatter);
+    value
+        .serialize(&mut serde_json::Serializer::with_formatter(
+            &mut line, formatter,
+        ))
+        .ok()?;
+    String::from_utf8(line).ok()
 }
 
-/// A line of pretty JSON that is a timestamp member (see [`with_times`]): its indent, the
-/// twin's name, the milliseconds and whether a comma follows.
-fn timestamp_member(line: &[u8]) -> Option<(usize, &str, i64, bool)> {
-    let (line, comma) = match line.strip_suffix(b",") {
-        Some(l) => (l, true),
-        None => (line, false),
-    };
-    // Most lines are not: cheap tests first.
-    if !line.last()?.is_ascii_digit() {
-        return None;
+/// A JSON formatter that gives every timestamp an RFC 3339 twin right after it: a member
+/// `ts_ms` gains `time`, `X_at_ms` gains `X_at` (`at_ms` gains `at`). Durations
+/// (`window_ms`, `stable_after_ms`, ...) never end in `at_ms` and stay as they are; a
+/// timestamp that is null has no twin. Everything else is `F`'s.
+struct Twins<F> {
+    inner: F,
+    /// The key being written, then the key whose value is being written.
+    key: String,
+    in_key: bool,
+    /// The key had an escape: no twin's key has one, and its name could not be written as is.
+    escaped: bool,
+    /// The integer just written as a member's whole value.
+    int: Option<i64>,
+}
+
+impl<F> Twins<F> {
+    fn new(inner: F) -> Self {
+        Twins {
+            inner,
+            key: String::new(),
+            in_key: false,
+            escaped: false,
+            int: None,
+        }
     }
-    let indent = line.iter().take_while(|b| **b == b' ').count();
-    let member = line[indent..].strip_prefix(b"\"")?;
-    let close = member.iter().position(|b| *b == b'"')?;
-    let (key, value) = (&member[..close], member[close + 1..].strip_prefix(b": ")?);
-    if !key.ends_with(b"_ms") || key.contains(&b'\\') {
-        return None;
+
+    fn wrote_int(&mut self, v: impl TryInto<i64>) {
+        if !self.in_key {
+            self.int = v.try_into().ok();
+        }
     }
-    let name = twin_name(std::str::from_utf8(key).ok()?)?;
-    let ms = std::str::from_utf8(value).ok()?.parse().ok()?;
-    Some((indent, name, ms, comma))
 }
 
 /// The name of a timestamp's RFC 3339 twin: `ts_ms` → `time`, `X_at_ms` → `X_at`.
@@ -479,39 +471,111 @@ fn twin_name(key: &str) -> Option<&str> {
     }
 }
 
-/// `value` as one line of JSON (for streams: a line parses on its own), with [`with_times`].
-pub fn json_line<T: Serialize>(value: &T) -> Option<String> {
-    serde_json::to_value(value)
-        .and_then(|v| serde_json::to_string(&with_times(v)))
-        .ok()
-}
-
-/// Every timestamp of a JSON value also as an RFC 3339 string beside its millisecond field:
-/// `ts_ms` gains `time`, `X_at_ms` gains `X_at` (`at_ms` gains `at`). Durations (`window_ms`,
-/// `stable_after_ms`, ...) never end in `at_ms` and stay as they are.
-pub fn with_times(mut value: serde_json::Value) -> serde_json::Value {
-    add_times(&mut value);
-    value
-}
-
-/// [`with_times`] in place: maps gain entries, none is rebuilt.
-fn add_times(value: &mut serde_json::Value) {
-    use serde_json::Value;
-    match value {
-        Value::Array(items) => items.iter_mut().for_each(add_times),
-        Value::Object(map) => {
-            let mut times = Vec::new();
-            for (key, v) in map.iter_mut() {
-                add_times(v);
-                if let (Some(name), Some(ms)) = (twin_name(key), v.as_i64()) {
-                    times.push((name.to_string(), ms));
-                }
-            }
-            for (name, ms) in times {
-                map.insert(name, Value::String(human::rfc3339(ms)));
-            }
+/// One `write_*` of an integer type: the inner formatter's, noting the value.
+macro_rules! noting_int {
+    ($($name:ident: $ty:ty),*) => {$(
+        fn $name<W: ?Sized + std::io::Write>(&mut self, w: &mut W, v: $ty) -> std::io::Result<()> {
+            self.wrote_int(v);
+            self.inner.$name(w, v)
         }
-        _ => {}
+    )*};
+}
+
+impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for Twins<F> {
+    noting_int!(write_i8: i8, write_i16: i16, write_i32: i32, write_i64: i64, write_u8: u8,
+        write_u16: u16, write_u32: u32, write_u64: u64);
+
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        if self.in_key {
+            self.key.push_str(fragment);
+        }
+        self.inner.write_string_fragment(w, fragment)
+    }
+
+    fn write_char_escape<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        escape: serde_json::ser::CharEscape,
+    ) -> std::io::Result<()> {
+        self.escaped |= self.in_key;
+        self.inner.write_char_escape(w, escape)
+    }
+
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.inner.begin_array(w)
+    }
+
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.int = None;
+        self.inner.end_array(w)
+    }
+
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.inner.begin_array_value(w, first)
+    }
+
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.inner.end_array_value(w)
+    }
+
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.inner.begin_object(w)
+    }
+
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.int = None;
+        self.inner.end_object(w)
+    }
+
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.key.clear();
+        self.in_key = true;
+        self.escaped = false;
+        self.inner.begin_object_key(w, first)
+    }
+
+    fn end_object_key<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.in_key = false;
+        self.inner.end_object_key(w)
+    }
+
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.int = None;
+        self.inner.begin_object_value(w)
+    }
+
+    /// The member ends; a timestamp's twin follows as a member of its own. An object or
+    /// array value ends with `int` cleared, so only a bare integer has one.
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.inner.end_object_value(w)?;
+        let Some(ms) = self.int.take() else {
+            return Ok(());
+        };
+        let Some(name) = twin_name(&self.key).filter(|_| !self.escaped) else {
+            return Ok(());
+        };
+        self.inner.begin_object_key(w, false)?;
+        self.inner.begin_string(w)?;
+        self.inner.write_string_fragment(w, name)?;
+        self.inner.end_string(w)?;
+        self.inner.end_object_key(w)?;
+        self.inner.begin_object_value(w)?;
+        self.inner.begin_string(w)?;
+        self.inner.write_string_fragment(w, &human::rfc3339(ms))?;
+        self.inner.end_string(w)?;
+        self.inner.end_object_value(w)
     }
 }
 
@@ -617,6 +681,17 @@ mod tests {
         }
     }
 
+    /// What `print_json` writes for `v`, parsed back.
+    fn printed(v: &impl Serialize) -> serde_json::Value {
+        let mut out = Vec::new();
+        let formatter = Twins::new(serde_json::ser::PrettyFormatter::new());
+        v.serialize(&mut serde_json::Serializer::with_formatter(
+            &mut out, formatter,
+        ))
+        .unwrap();
+        serde_json::from_slice(&out).unwrap()
+    }
+
     #[test]
     fn json_timestamps_gain_rfc3339_strings() {
         let v = serde_json::json!({
@@ -624,30 +699,58 @@ mod tests {
             "window_ms": 60_000,
             "last_exit": {"at_ms": 0, "code": 1},
             "agent": [{"started_at_ms": 1_796_200_200_123i64}],
+            "list": [{"at_ms": 0, "code": 1}, "\"x_at_ms\": 5", {"ts_ms": -1}],
+            "z": {"started_at_ms": null, "stopped_at_ms": 7, "n_at_ms": {"a": 1}, "l_at_ms": [5]},
+            "esc\"_at_ms": 5,
+            "by_id": {"5": 1}
         });
-        let v = with_times(v);
-        assert_eq!(v["time"], "2026-12-02T08:30:00.123Z");
-        assert_eq!(v["ts_ms"], 1_796_200_200_123i64);
-        assert_eq!(v["last_exit"]["at"], "1970-01-01T00:00:00.000Z");
-        assert_eq!(v["agent"][0]["started_at"], "2026-12-02T08:30:00.123Z");
-        assert!(v.get("window").is_none(), "{v:#}");
+        let want = serde_json::json!({
+            "ts_ms": 1_796_200_200_123i64,
+            "time": "2026-12-02T08:30:00.123Z",
+            "window_ms": 60_000,
+            "last_exit": {"at_ms": 0, "at": "1970-01-01T00:00:00.000Z", "code": 1},
+            "agent": [{"started_at_ms": 1_796_200_200_123i64, "started_at": "2026-12-02T08:30:00.123Z"}],
+            "list": [
+                {"at_ms": 0, "at": "1970-01-01T00:00:00.000Z", "code": 1},
+                "\"x_at_ms\": 5",
+                {"ts_ms": -1, "time": "1969-12-31T23:59:59.999Z"}
+            ],
+            "z": {"started_at_ms": null, "stopped_at_ms": 7, "stopped_at": "1970-01-01T00:00:00.007Z", "n_at_ms": {"a": 1}, "l_at_ms": [5]},
+            "esc\"_at_ms": 5,
+            "by_id": {"5": 1}
+        });
+        assert_eq!(printed(&v), want);
+        let line = json_line(&v).unwrap();
+        assert!(!line.contains('\n'), "{line}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&line).unwrap(),
+            want
+        );
     }
 
     #[test]
-    fn printed_json_has_the_same_twins_as_with_times() {
-        let v = serde_json::json!({
-            "a_at_ms": 1_796_200_200_123i64,
-            "list": [{"at_ms": 0, "code": 1}, "\"x_at_ms\": 5", {"ts_ms": -1}],
-            "window_ms": 60_000,
-            "z": {"started_at_ms": null, "stopped_at_ms": 7}
-        });
-        let mut pretty = Vec::new();
-        serde_json::to_writer_pretty(&mut pretty, &v).unwrap();
+    fn a_twin_comes_right_after_its_timestamp() {
+        #[derive(Serialize)]
+        struct Row {
+            started_at_ms: i64,
+            pid: u32,
+            last: Option<u64>,
+        }
         let mut out = Vec::new();
-        write_with_times(&pretty, &mut out).unwrap();
-        let printed: serde_json::Value = serde_json::from_slice(&out).unwrap();
-        assert_eq!(printed, with_times(v));
-        assert_eq!(printed["list"][1], "\"x_at_ms\": 5");
+        let formatter = Twins::new(serde_json::ser::PrettyFormatter::new());
+        let row = Row {
+            started_at_ms: 7,
+            pid: 1,
+            last: Some(9),
+        };
+        row.serialize(&mut serde_json::Serializer::with_formatter(
+            &mut out, formatter,
+        ))
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\n  \"started_at_ms\": 7,\n  \"started_at\": \"1970-01-01T00:00:00.007Z\",\n  \"pid\": 1,\n  \"last\": 9\n}"
+        );
     }
 
     fn sample() -> Table {
