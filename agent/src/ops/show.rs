@@ -1,7 +1,6 @@
 //! `status`, `bots list` and `bots show`: answered from the bots' snapshots in memory, in one
 //! pass under the registry's lock; `show` adds the history the store keeps.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use botctl_proto::{
@@ -109,11 +108,8 @@ pub async fn show(ops: &Ops, who: &Who, name: &str) -> Result<BotDetail, RpcErro
         }
     })?;
     let config = bot.config.clone();
-    let mut issues = BTreeMap::new();
-    if let Some(i) = &issue {
-        issues.insert(i.file.clone(), i.clone());
-    }
-    let mut info = bot.read(|v| info(&config, v, &issues, now_ms()));
+    let issue = issue.filter(|i| i.bot.as_deref() == Some(name));
+    let mut info = bot.read(|v| info(&config, v, issue.as_ref(), now_ms()));
     super::forecast::attach(ops, std::slice::from_mut(&mut info));
     let policy = config.policy(&global);
     let limits = config.limits(&global);
