@@ -32,8 +32,6 @@ pub struct ProcTable {
     cgroups: FastMap<String, Cgroup>,
     /// One buffer for every read (a tick reads a few files per bot).
     buf: Vec<u8>,
-    /// A cgroup's pids, reused from bot to bot.
-    members: Vec<u32>,
     /// Counts `sweep`s: what a tick did not read is closed at its end.
     tick: u64,
 }
@@ -56,7 +54,22 @@ struct Cgroup {
     memory: Option<File>,
     /// `usage_usec`, and when it was read.
     last: Option<(u64, Instant)>,
+    /// Its processes, and the tick that listed them.
+    members: Vec<u32>,
+    listed: Option<u64>,
     seen: u64,
+}
+
+/// The most ticks a cgroup's process list is kept without reading it again.
+const RELIST: u64 = 4;
+
+/// `usage_usec` of a cgroup's `cpu.stat`.
+fn usage_usec(text: &str) -> Option<u64> {
+    text.strip_prefix("usage_usec ")?
+        .split_ascii_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// `slot`'s file, opened (at `path`) the first time; None while it cannot be.
@@ -168,88 +181,92 @@ impl ProcTable {
 
     /// A bot's figures from its cgroup; None when there is no such cgroup or it holds no
     /// process (a bot without one, or one whose cgroup cannot be read as such).
+    ///
+    /// Its CPU is read first; its processes are listed again only when it used CPU since
+    /// they last were (no process forks or exits without running), and every [`RELIST`]
+    /// ticks in any case (a process moved in or out from outside). A fleet of idle bots thus
+    /// reads two files a bot a tick instead of three; `cgroup.procs`, under the kernel's
+    /// `css_set_lock`, was a quarter of a tick.
     fn cgroup(
         &mut self,
         name: &str,
         dir: &dyn Fn() -> PathBuf,
         charged: bool,
     ) -> Option<(f32, u64)> {
-        let mut members = std::mem::take(&mut self.members);
-        members.clear();
-        let read = |f: &File, buf: &mut Vec<u8>, members: &mut Vec<u32>| match pread(f, buf) {
-            Some(text) => {
-                members.extend(pids(text));
-                true
-            }
-            None => false,
-        };
-        let open = self
+        let tick = self.tick;
+        let buf = &mut self.buf;
+        let mut usage = self
             .cgroups
             .get(name)
-            .is_some_and(|c| read(&c.procs, &mut self.buf, &mut members));
+            .and_then(|c| usage_usec(pread(c.cpu.as_ref()?, buf)?));
         // Not open yet, or removed since (a restarted bot gets a new cgroup: the old
-        // descriptor reads ENODEV): opened anew.
-        if !open {
+        // descriptors read ENODEV): opened anew. Without `cpu.stat`, `cgroup.procs` tells.
+        let reopen = match self.cgroups.get(name) {
+            Some(c) => c.cpu.is_some() && usage.is_none(),
+            None => true,
+        };
+        if reopen {
             let dir = dir();
-            match File::open(dir.join("cgroup.procs"))
-                .ok()
-                .filter(|f| read(f, &mut self.buf, &mut members))
-            {
-                Some(procs) => {
-                    let cgroup = Cgroup {
-                        procs,
-                        cpu: File::open(dir.join("cpu.stat")).ok(),
-                        memory: charged
-                            .then(|| File::open(dir.join("memory.current")).ok())
-                            .flatten(),
-                        last: None,
-                        seen: self.tick,
-                    };
-                    self.cgroups.insert(name.to_string(), cgroup);
-                }
-                None => {
-                    self.cgroups.remove(name);
-                    self.members = members;
-                    return None;
-                }
-            }
-        }
-        let figures = self.cgroup_figures(name, &members);
-        self.members = members;
-        figures
-    }
-
-    fn cgroup_figures(&mut self, name: &str, members: &[u32]) -> Option<(f32, u64)> {
-        if members.is_empty() {
-            return None;
+            let Ok(procs) = File::open(dir.join("cgroup.procs")) else {
+                self.cgroups.remove(name);
+                return None;
+            };
+            let cpu = File::open(dir.join("cpu.stat")).ok();
+            usage = cpu.as_ref().and_then(|f| usage_usec(pread(f, buf)?));
+            let cgroup = Cgroup {
+                procs,
+                cpu,
+                memory: charged
+                    .then(|| File::open(dir.join("memory.current")).ok())
+                    .flatten(),
+                last: None,
+                members: Vec::new(),
+                listed: None,
+                seen: tick,
+            };
+            self.cgroups.insert(name.to_string(), cgroup);
         }
         let c = self.cgroups.get_mut(name)?;
-        c.seen = self.tick;
+        c.seen = tick;
+        let ran = usage.is_none() || c.last.map(|(u, _)| u) != usage;
+        if ran || c.listed.is_none_or(|at| tick - at >= RELIST) {
+            let Some(text) = pread(&c.procs, buf) else {
+                self.cgroups.remove(name);
+                return None;
+            };
+            c.members.clear();
+            c.members.extend(pids(text));
+            c.listed = Some(tick);
+        }
+        if c.members.is_empty() {
+            return None;
+        }
         let memory = c
             .memory
             .as_ref()
-            .and_then(|f| pread(f, &mut self.buf)?.trim().parse().ok());
-        let usage = c.cpu.as_ref().and_then(|f| {
-            let text = pread(f, &mut self.buf)?;
-            text.strip_prefix("usage_usec ")?
-                .split_ascii_whitespace()
-                .next()?
-                .parse::<u64>()
-                .ok()
-        });
-        let Some(usage) = usage else {
+            .and_then(|f| pread(f, buf)?.trim().parse().ok());
+        let members = std::mem::take(&mut c.members);
+        let figures = match usage {
+            Some(usage) => {
+                let now = Instant::now();
+                let cpu = percent(c.last, usage, 1e6, now);
+                c.last = Some((usage, now));
+                let memory = match memory {
+                    Some(m) => m,
+                    None => members.iter().filter_map(|p| self.resident(*p)).sum(),
+                };
+                (cpu, memory)
+            }
             // No `cpu.stat`: each process's `stat`, as for a tree.
-            let (cpu, resident) = self.sample_all(members);
-            return Some((cpu, memory.unwrap_or(resident)));
+            None => {
+                let (cpu, resident) = self.sample_all(&members);
+                (cpu, memory.unwrap_or(resident))
+            }
         };
-        let now = Instant::now();
-        let cpu = percent(c.last, usage, 1e6, now);
-        c.last = Some((usage, now));
-        let memory = match memory {
-            Some(m) => m,
-            None => members.iter().filter_map(|p| self.resident(*p)).sum(),
-        };
-        Some((cpu, memory))
+        if let Some(c) = self.cgroups.get_mut(name) {
+            c.members = members;
+        }
+        Some(figures)
     }
 
     /// Ends a tick: closes the descriptors of processes and cgroups it did not read (a
@@ -405,10 +422,34 @@ mod tests {
         table.sweep();
         assert_eq!(table.bot("b", pid, Some((&at, true))).1, 12345, "charged");
         table.sweep();
+        let tick = |table: &mut ProcTable| {
+            let (_, memory) = table.bot("a", pid, Some((&at, false)));
+            table.sweep();
+            memory
+        };
+        let (alone, both) = (resident(pid), resident(pid) + resident(me));
+        let near = |memory: u64, want: u64| memory.abs_diff(want) < want / 10;
+        assert!(near(tick(&mut table), both), "opened anew: both listed");
+        // A cgroup that used no CPU since is not listed again...
+        write("cgroup.procs", format!("{pid}\n"));
+        assert!(near(tick(&mut table), both), "idle: the list is kept");
+        // ...until it runs...
+        let usage = |usec: u64| write("cpu.stat", format!("usage_usec {usec}\n"));
+        usage(502_000);
+        assert!(near(tick(&mut table), alone), "it ran: listed again");
+        // ...or RELIST ticks go by.
+        write("cgroup.procs", format!("{pid}\n{me}\n"));
+        for _ in 1..RELIST {
+            assert!(near(tick(&mut table), alone), "within RELIST ticks");
+        }
+        assert!(
+            near(tick(&mut table), both),
+            "RELIST ticks later: listed again"
+        );
         write("cgroup.procs", String::new());
-        let (_, memory) = table.bot("a", pid, Some((&at, false)));
+        usage(503_000);
+        let memory = tick(&mut table);
         // `stat` (read for a tree) sums the per-CPU counters roughly, `statm` exactly.
-        let alone = resident(pid);
         assert!(
             memory.abs_diff(alone) < alone / 5,
             "an empty cgroup: the tree under the pid, {memory} against {alone}"
