@@ -195,14 +195,15 @@ impl ProcTable {
     ) -> Option<(f32, u64)> {
         let tick = self.tick;
         let buf = &mut self.buf;
-        let mut usage = self
-            .cgroups
-            .get(name)
-            .and_then(|c| usage_usec(pread(c.cpu.as_ref()?, buf)?));
         // Not open yet, or removed since (a restarted bot gets a new cgroup: the old
         // descriptors read ENODEV): opened anew. Without `cpu.stat`, `cgroup.procs` tells.
-        let reopen = match self.cgroups.get(name) {
-            Some(c) => c.cpu.is_some() && usage.is_none(),
+        let mut usage = None;
+        let reopen = match self.cgroups.get(name).map(|c| c.cpu.as_ref()) {
+            Some(Some(cpu)) => {
+                usage = pread(cpu, buf).and_then(usage_usec);
+                usage.is_none()
+            }
+            Some(None) => false,
             None => true,
         };
         if reopen {
