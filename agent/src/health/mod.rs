@@ -34,6 +34,14 @@ pub struct ProcTable {
     buf: Vec<u8>,
     /// Counts `sweep`s: what a tick did not read is closed at its end.
     tick: u64,
+    /// The `cpu.stat` of the cgroup that holds every bot's, and its `usage_usec` at the
+    /// last tick (see [`ProcTable::begin`]).
+    fleet: Option<(PathBuf, File)>,
+    fleet_usage: Option<u64>,
+    /// No process of any bot's cgroup ran since the last tick.
+    quiet: bool,
+    /// Cgroups opened so far.
+    opened: u64,
 }
 
 /// A process's files, each opened when first needed (a bot read as a cgroup needs only
@@ -54,14 +62,18 @@ struct Cgroup {
     memory: Option<File>,
     /// `usage_usec`, and when it was read.
     last: Option<(u64, Instant)>,
-    /// Its processes, and the tick that listed them.
+    /// Its processes, and the tick by which they and its memory are read again at the latest.
     members: Vec<u32>,
-    listed: Option<u64>,
+    due: u64,
+    /// Its memory as last read.
+    memory_bytes: u64,
     seen: u64,
 }
 
-/// The most ticks a cgroup's process list is kept without reading it again.
-const RELIST: u64 = 4;
+/// The most ticks a cgroup's process list and memory are kept without reading them again
+/// (two minutes at the default interval). Cgroups opened together are spread over as many
+/// ticks, so that a fleet started at once is not read all in one tick thereafter.
+const RELIST: u64 = 8;
 
 /// `usage_usec` of a cgroup's `cpu.stat`.
 fn usage_usec(text: &str) -> Option<u64> {
@@ -97,16 +109,47 @@ fn percent(last: Option<(u64, Instant)>, units: u64, per_sec: f64, now: Instant)
 }
 
 impl ProcTable {
+    /// Starts a tick. `parent` is the cgroup that holds every bot's cgroup and nothing else:
+    /// while its `usage_usec` stays where it was at the last tick, no bot's process ran, so
+    /// no bot's CPU, processes or memory grew, and bots read as cgroups keep the figures they
+    /// had, without a read of their own (still every [`RELIST`] ticks). A fleet at rest
+    /// then costs one read a tick, not one or two a bot: at 2,000 bots those reads were
+    /// two thirds of a tick.
+    pub fn begin(&mut self, parent: Option<&Path>) {
+        let usage = parent.and_then(|dir| {
+            if self.fleet.as_ref().is_none_or(|(at, _)| at != dir) {
+                let file = File::open(dir.join("cpu.stat")).ok()?;
+                self.fleet = Some((dir.to_path_buf(), file));
+                self.fleet_usage = None;
+            }
+            let (_, file) = self.fleet.as_ref()?;
+            usage_usec(pread(file, &mut self.buf)?)
+        });
+        self.quiet = usage.is_some() && usage == self.fleet_usage;
+        self.fleet_usage = usage;
+    }
+
     /// One of process `pid`'s files (`file`, opened at `path` the first time), read whole.
+    ///
+    /// A descriptor kept from an earlier tick that no longer reads is of a process that
+    /// ended (descriptors of /proc files hold the process, not its number): the file is
+    /// opened anew, for the pid may be another process's now.
     fn read(
         &mut self,
         pid: u32,
         file: fn(&mut Proc) -> &mut Option<File>,
-        path: impl FnOnce() -> String,
+        path: impl Fn() -> String,
     ) -> Option<(&mut Proc, &str)> {
         let p = self.procs.entry(pid).or_default();
         p.seen = self.tick;
-        let text = pread(opened(file(p), path)?, &mut self.buf)?;
+        let slot = file(p);
+        let kept = slot.is_some();
+        let mut len = fill(opened(slot, &path)?, &mut self.buf);
+        if len.is_none() && kept {
+            *slot = None;
+            len = fill(opened(slot, &path)?, &mut self.buf);
+        }
+        let text = std::str::from_utf8(&self.buf[..len?]).ok()?;
         Some((p, text))
     }
 
@@ -182,11 +225,12 @@ impl ProcTable {
     /// A bot's figures from its cgroup; None when there is no such cgroup or it holds no
     /// process (a bot without one, or one whose cgroup cannot be read as such).
     ///
-    /// Its CPU is read first; its processes are listed again only when it used CPU since
-    /// they last were (no process forks or exits without running), and every [`RELIST`]
-    /// ticks in any case (a process moved in or out from outside). A fleet of idle bots thus
-    /// reads two files a bot a tick instead of three; `cgroup.procs`, under the kernel's
-    /// `css_set_lock`, was a quarter of a tick.
+    /// Its CPU is read first (not at all in a quiet tick: see [`ProcTable::begin`]); its
+    /// processes are listed and its memory read again only when it used CPU since they last
+    /// were (no process forks, exits or faults pages in without running), and every
+    /// [`RELIST`] ticks in any case (a process moved in or out from outside, pages
+    /// reclaimed). An idle bot thus costs one read a tick; `cgroup.procs`, under the
+    /// kernel's `css_set_lock`, was a quarter of a tick, each process's `statm` a fifth.
     fn cgroup(
         &mut self,
         name: &str,
@@ -198,12 +242,15 @@ impl ProcTable {
         // Not open yet, or removed since (a restarted bot gets a new cgroup: the old
         // descriptors read ENODEV): opened anew. Without `cpu.stat`, `cgroup.procs` tells.
         let mut usage = None;
-        let reopen = match self.cgroups.get(name).map(|c| c.cpu.as_ref()) {
-            Some(Some(cpu)) => {
-                usage = pread(cpu, buf).and_then(usage_usec);
+        let reopen = match self.cgroups.get(name) {
+            Some(c @ Cgroup { cpu: Some(cpu), .. }) => {
+                usage = match c.last {
+                    Some((before, _)) if self.quiet && tick < c.due => Some(before),
+                    _ => pread(cpu, buf).and_then(usage_usec),
+                };
                 usage.is_none()
             }
-            Some(None) => false,
+            Some(_) => false,
             None => true,
         };
         if reopen {
@@ -222,7 +269,8 @@ impl ProcTable {
                     .flatten(),
                 last: None,
                 members: Vec::new(),
-                listed: None,
+                due: tick,
+                memory_bytes: 0,
                 seen: tick,
             };
             self.cgroups.insert(name.to_string(), cgroup);
@@ -230,54 +278,64 @@ impl ProcTable {
         let c = self.cgroups.get_mut(name)?;
         c.seen = tick;
         let ran = usage.is_none() || c.last.map(|(u, _)| u) != usage;
-        if ran || c.listed.is_none_or(|at| tick - at >= RELIST) {
+        let fresh = ran || tick >= c.due;
+        if fresh {
             let Some(text) = pread(&c.procs, buf) else {
                 self.cgroups.remove(name);
                 return None;
             };
             c.members.clear();
             c.members.extend(pids(text));
-            c.listed = Some(tick);
+            c.due = tick + RELIST;
+            if reopen {
+                // The first cgroup opened waits RELIST ticks, the next one tick less...
+                c.due -= self.opened % RELIST;
+                self.opened += 1;
+            }
         }
         if c.members.is_empty() {
             return None;
         }
-        let memory = c
-            .memory
-            .as_ref()
-            .and_then(|f| pread(f, buf)?.trim().parse().ok());
-        let members = std::mem::take(&mut c.members);
-        let figures = match usage {
-            Some(usage) => {
-                let now = Instant::now();
-                let cpu = percent(c.last, usage, 1e6, now);
-                c.last = Some((usage, now));
-                let memory = match memory {
-                    Some(m) => m,
-                    None => members.iter().filter_map(|p| self.resident(*p)).sum(),
-                };
-                (cpu, memory)
-            }
+        let memory =
+            |c: &Cgroup, buf: &mut Vec<u8>| c.memory.as_ref().and_then(|f| read_number(f, buf));
+        let Some(usage) = usage else {
             // No `cpu.stat`: each process's `stat`, as for a tree.
-            None => {
-                let (cpu, resident) = self.sample_all(&members);
-                (cpu, memory.unwrap_or(resident))
-            }
+            let memory = memory(c, buf);
+            let members = std::mem::take(&mut c.members);
+            let (cpu, resident) = self.sample_all(&members);
+            self.cgroups.get_mut(name)?.members = members;
+            return Some((cpu, memory.unwrap_or(resident)));
         };
-        if let Some(c) = self.cgroups.get_mut(name) {
-            c.members = members;
+        let now = Instant::now();
+        let cpu = percent(c.last, usage, 1e6, now);
+        c.last = Some((usage, now));
+        if !fresh {
+            return Some((cpu, c.memory_bytes));
         }
-        Some(figures)
+        let members = std::mem::take(&mut c.members);
+        let memory = match memory(c, buf) {
+            Some(m) => m,
+            None => members.iter().filter_map(|p| self.resident(*p)).sum(),
+        };
+        let c = self.cgroups.get_mut(name)?;
+        c.members = members;
+        c.memory_bytes = memory;
+        Some((cpu, memory))
     }
 
-    /// Ends a tick: closes the descriptors of processes and cgroups it did not read (a
-    /// reused pid gets fresh ones).
+    /// Ends a tick: closes the descriptors of cgroups it did not read, and of processes not
+    /// read for [`RELIST`] ticks (those of an idle cgroup are read every [`RELIST`] ticks).
     pub fn sweep(&mut self) {
         let tick = self.tick;
-        self.procs.retain(|_, p| p.seen == tick);
+        self.procs.retain(|_, p| tick - p.seen < RELIST);
         self.cgroups.retain(|_, c| c.seen == tick);
         self.tick += 1;
     }
+}
+
+/// A file that holds one number, such as `memory.current`.
+fn read_number(f: &File, buf: &mut Vec<u8>) -> Option<u64> {
+    pread(f, buf)?.trim().parse().ok()
 }
 
 /// The fields of /proc/PID/stat after the command name (which may hold spaces and parens):
@@ -307,6 +365,12 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
 /// filled first, so a read well short of a page is the whole file and needs no second read
 /// to see the end (that second read was a third of a tick's system calls).
 fn pread<'a>(f: &File, buf: &'a mut Vec<u8>) -> Option<&'a str> {
+    let len = fill(f, buf)?;
+    std::str::from_utf8(&buf[..len]).ok()
+}
+
+/// [`pread`]'s read: how many bytes of `buf` it filled.
+fn fill(f: &File, buf: &mut Vec<u8>) -> Option<usize> {
     use std::os::unix::fs::FileExt;
     const WHOLE_BELOW: usize = 2048;
     buf.resize(buf.len().max(4096), 0);
@@ -321,7 +385,7 @@ fn pread<'a>(f: &File, buf: &'a mut Vec<u8>) -> Option<&'a str> {
             buf.resize(buf.len() * 2, 0);
         }
     }
-    std::str::from_utf8(&buf[..len]).ok()
+    Some(len)
 }
 
 fn page_size() -> u64 {
@@ -455,6 +519,77 @@ mod tests {
             memory.abs_diff(alone) < alone / 5,
             "an empty cgroup: the tree under the pid, {memory} against {alone}"
         );
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// An idle bot's memory is read again only when it ran, or every RELIST ticks; while the
+    /// cgroup holding every bot's used no CPU since the last tick, no bot's files are read
+    /// (stand-in directories: what they say is what a read would have seen).
+    #[test]
+    fn idle_cgroups_are_not_read_again() {
+        let (parent, dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let write =
+            |at: &Path, file: &str, text: String| std::fs::write(at.join(file), text).unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        write(dir.path(), "cgroup.procs", format!("{}\n", child.id()));
+        let usage = |at: &Path, usec: u64| write(at, "cpu.stat", format!("usage_usec {usec}\n"));
+        let memory = |bytes: u64| write(dir.path(), "memory.current", format!("{bytes}\n"));
+        let (fleet, bot) = (parent.path(), dir.path());
+        usage(fleet, 1000);
+        usage(bot, 1000);
+        memory(111);
+        let path = bot.to_path_buf();
+        let at = move || path.clone();
+        let mut table = ProcTable::default();
+        let tick = |table: &mut ProcTable| {
+            table.begin(Some(fleet));
+            let figures = table.bot("a", child.id(), Some((&at, true)));
+            table.sweep();
+            figures
+        };
+        assert_eq!(tick(&mut table), (0.0, 111), "first read");
+        // The fleet's CPU moved, the bot's did not: its memory is not read again...
+        usage(fleet, 2000);
+        memory(222);
+        assert_eq!(tick(&mut table).1, 111, "idle: memory kept");
+        // ...until it runs.
+        usage(fleet, 3000);
+        usage(bot, 2000);
+        assert_eq!(tick(&mut table).1, 222, "it ran: memory read");
+        // The fleet's CPU did not move: the bot's own files are not read at all.
+        usage(bot, 502_000);
+        memory(333);
+        for _ in 1..RELIST {
+            assert_eq!(tick(&mut table), (0.0, 222), "a quiet tick reads nothing");
+        }
+        // Every RELIST ticks all is read anyway.
+        let (cpu, bytes) = tick(&mut table);
+        assert!(
+            cpu > 0.0 && bytes == 333,
+            "RELIST ticks later: {cpu} {bytes}"
+        );
+        // Without a parent (no cgroup tree) every tick reads.
+        usage(bot, 1_002_000);
+        table.begin(None);
+        assert!(table.bot("a", child.id(), Some((&at, true))).0 > 0.0);
+        // Cgroups opened in one tick are read again in different ones.
+        let mut table = ProcTable::default();
+        let ticks = |table: &mut ProcTable| {
+            table.begin(Some(fleet));
+            let memory = ["a", "b"].map(|n| table.bot(n, child.id(), Some((&at, true))).1);
+            table.sweep();
+            memory
+        };
+        assert_eq!(ticks(&mut table), [333, 333]);
+        memory(444);
+        let seen: Vec<[u64; 2]> = (1..=RELIST).map(|_| ticks(&mut table)).collect();
+        let last = RELIST as usize - 1;
+        assert_eq!(seen[last - 1], [333, 444], "the second one a tick earlier");
+        assert_eq!(seen[last], [444, 444], "the first one RELIST ticks after");
         let _ = child.kill();
         let _ = child.wait();
     }

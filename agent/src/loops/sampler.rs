@@ -158,6 +158,8 @@ impl Sampler {
         let at = Instant::now();
         let now = now_ms();
         let targets = self.targets();
+        self.procs
+            .begin(crate::contain::tree().map(|t| t.dir.as_path()));
         let mut figures = Vec::with_capacity(targets.len());
         for t in &targets {
             let (cpu, memory) = self.sample_bot(t);
