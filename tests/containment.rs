@@ -677,6 +677,48 @@ fn uids_of(pid: u32) -> Vec<String> {
         .collect()
 }
 
+/// The soft and hard open-file limits of a process, from /proc/PID/limits.
+fn open_files_of(pid: u32) -> (String, String) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits
+        .lines()
+        .find_map(|l| l.strip_prefix("Max open files"))
+        .unwrap();
+    let mut words = line.split_whitespace().map(str::to_string);
+    (words.next().unwrap(), words.next().unwrap())
+}
+
+/// Started with the usual soft limit of open files, the agent raises its own to the hard
+/// limit (each bot costs it several descriptors: 2,000 bots need thousands), and its bots
+/// get the limit it was started with.
+#[test]
+fn the_agent_raises_its_open_file_limit_and_bots_keep_the_one_it_was_given() {
+    use std::os::unix::process::CommandExt;
+    let home = Home::fast();
+    home.write_bot("a", &sleeper("alice"));
+    let mut start = home.command(&["start", "a"]);
+    // SAFETY: only getrlimit and setrlimit between fork and exec.
+    unsafe {
+        start.pre_exec(|| {
+            let mut limit = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+            limit.rlim_cur = 256;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            Ok(())
+        })
+    };
+    Output::from_command(&["start", "a"], start).ok();
+    let agent = home.agent_pid_file().expect("the agent started");
+    let bot = home.running_pid("a");
+    let (soft, hard) = open_files_of(agent);
+    assert_ne!(soft, "256", "the agent's own limit is raised");
+    assert_eq!(soft, hard, "to the hard limit");
+    assert_eq!(open_files_of(bot), ("256".to_string(), hard), "the bot's");
+}
+
 #[test]
 fn every_bot_is_hardened_unless_its_file_says_otherwise() {
     let home = Home::fast();

@@ -59,6 +59,7 @@ fn one_malloc_arena() {
 /// CLI passed one.
 pub fn run(paths: Paths) -> anyhow::Result<()> {
     one_malloc_arena();
+    bot::spawn::raise_open_files();
     let mut ready = ReadyPipe::from_env();
     // Started by hand or by an older CLI, the agent may hold descriptors of its caller's.
     botctl_proto::fds::close_inherited();

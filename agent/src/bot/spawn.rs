@@ -199,6 +199,8 @@ struct Plan {
     nofile_hard: u64,
     /// The agent's soft limit: the highest descriptor to close where close_range is missing.
     nofile_soft: u64,
+    /// The soft limit to give back, where the agent raised its own (see [`raise_open_files`]).
+    nofile_started: Option<libc::rlimit>,
 }
 
 fn cstring(what: &str, bytes: &[u8]) -> io::Result<CString> {
@@ -279,6 +281,10 @@ impl Plan {
             hardening: spec.hardening,
             nofile_hard,
             nofile_soft,
+            nofile_started: STARTED_WITH
+                .get()
+                .copied()
+                .filter(|l| l.rlim_cur != nofile_soft),
         })
     }
 
@@ -353,6 +359,32 @@ fn search(program: &str, path: &OsStr) -> Vec<PathBuf> {
             }
         })
         .collect()
+}
+
+/// The open-file limit the agent was started with, before [`raise_open_files`]: what bots
+/// get unless `nofile` says otherwise.
+static STARTED_WITH: std::sync::OnceLock<libc::rlimit> = std::sync::OnceLock::new();
+
+/// Raises the agent's soft open-file limit to its hard one. A bot costs the agent several
+/// descriptors (its pidfd, its cgroup's directory and files, its processes' `/proc` files),
+/// so 2,000 bots need several thousand where most hosts start a program with a soft limit of
+/// 1024 (systemd's default, and a login shell's): past it, starts and health reads would
+/// fail. Bots keep the limit the agent was started with (programs that still use `select`
+/// break with descriptors above 1024), as systemd does for its services.
+pub fn raise_open_files() {
+    let (soft, hard) = rlimit_nofile();
+    let _ = STARTED_WITH.set(libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    });
+    if soft < hard {
+        let raised = libc::rlimit {
+            rlim_cur: hard,
+            rlim_max: hard,
+        };
+        // SAFETY: setrlimit reads the struct we pass.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) };
+    }
 }
 
 fn rlimit_nofile() -> (u64, u64) {
@@ -655,6 +687,8 @@ impl Child<'_> {
                     rlim_max: n,
                 };
                 sys!(Step::Limits, libc::setrlimit(libc::RLIMIT_NOFILE, &limit));
+            } else if let Some(limit) = &plan.nofile_started {
+                sys!(Step::Limits, libc::setrlimit(libc::RLIMIT_NOFILE, limit));
             }
             libc::umask(0o077);
             sys!(Step::Directory, libc::chdir(plan.cwd.as_ptr()));
