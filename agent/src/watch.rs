@@ -50,7 +50,7 @@ impl DirWatcher {
             .swap(false, std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// The next batch of events with a file name (empty when events were lost: see
+    /// The next batch of events with a file name (possibly none when events were lost: see
     /// [`DirWatcher::overflowed`]). The kernel merges repeats of the same event that are not
     /// read yet, so a file written in a tight loop costs one event per wake-up, not one per
     /// write.
