@@ -681,15 +681,20 @@ mod tests {
         }
     }
 
-    /// What `print_json` writes for `v`, parsed back.
-    fn printed(v: &impl Serialize) -> serde_json::Value {
+    /// What `print_json` writes for `v`.
+    fn pretty(v: &impl Serialize) -> String {
         let mut out = Vec::new();
         let formatter = Twins::new(serde_json::ser::PrettyFormatter::new());
         v.serialize(&mut serde_json::Serializer::with_formatter(
             &mut out, formatter,
         ))
         .unwrap();
-        serde_json::from_slice(&out).unwrap()
+        String::from_utf8(out).unwrap()
+    }
+
+    /// [`pretty`], parsed back.
+    fn printed(v: &impl Serialize) -> serde_json::Value {
+        serde_json::from_str(&pretty(v)).unwrap()
     }
 
     #[test]
@@ -736,19 +741,13 @@ mod tests {
             pid: u32,
             last: Option<u64>,
         }
-        let mut out = Vec::new();
-        let formatter = Twins::new(serde_json::ser::PrettyFormatter::new());
         let row = Row {
             started_at_ms: 7,
             pid: 1,
             last: Some(9),
         };
-        row.serialize(&mut serde_json::Serializer::with_formatter(
-            &mut out, formatter,
-        ))
-        .unwrap();
         assert_eq!(
-            String::from_utf8(out).unwrap(),
+            pretty(&row),
             "{\n  \"started_at_ms\": 7,\n  \"started_at\": \"1970-01-01T00:00:00.007Z\",\n  \"pid\": 1,\n  \"last\": 9\n}"
         );
     }

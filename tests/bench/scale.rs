@@ -61,14 +61,10 @@ impl Bench {
         let deadline = t0 + Duration::from_secs(120);
         let old: HashSet<u64> = before.values().filter_map(|s| s.pid).collect();
         loop {
-            let new = each_thread(agent, "children")
-                .iter()
-                .flat_map(|s| s.split_ascii_whitespace())
-                .filter(|p| p.parse().is_ok_and(|p: u64| !old.contains(&p)))
-                .count();
+            let new = children(agent).iter().filter(|p| !old.contains(p)).count();
             let seen = t0.elapsed();
             if new >= before.len() {
-                let kids = children(agent);
+                let kids: HashSet<u64> = children(agent).into_iter().collect();
                 let now = self.fleet();
                 let back = before.iter().all(|(name, old)| {
                     now.get(name).is_some_and(|s| {
@@ -162,11 +158,7 @@ impl Bench {
         let deadline = Instant::now() + Duration::from_secs(120);
         let agent = self.agent_pid();
         loop {
-            let kids: usize = each_thread(agent, "children")
-                .iter()
-                .map(|s| s.split_ascii_whitespace().count())
-                .sum();
-            if kids >= self.n && self.running() == self.n {
+            if children(agent).len() >= self.n && self.running() == self.n {
                 return;
             }
             assert!(
@@ -365,10 +357,10 @@ fn own_cpu() -> Duration {
 }
 
 /// The pids of a process's children (each of its threads has its own list).
-fn children(pid: u32) -> HashSet<u64> {
+fn children(pid: u32) -> Vec<u64> {
     each_thread(pid, "children")
         .iter()
-        .flat_map(|s| s.split_whitespace().filter_map(|p| p.parse().ok()))
+        .flat_map(|s| s.split_ascii_whitespace().filter_map(|p| p.parse().ok()))
         .collect()
 }
 
