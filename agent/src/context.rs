@@ -39,6 +39,10 @@ pub struct Context {
     http: std::sync::OnceLock<reqwest::Client>,
     /// sd_notify messages from processes that are no bot's (`status` shows the count).
     pub notify_ignored: std::sync::atomic::AtomicU64,
+    /// Changes of what a row of `status` shows: each write of a bot's view and each change
+    /// of the fleet's registry counts one. Rows built after reading the count are current
+    /// until it moves (`ops::show` shares them).
+    rows_changes: std::sync::atomic::AtomicU64,
     /// The HTTP API's tokens.
     pub tokens: crate::tokens::Tokens,
     /// Events recorded since the agent started, by kind (`/metrics`).
@@ -55,6 +59,16 @@ pub type NotifyFlushed = tokio::sync::oneshot::Sender<()>;
 const NOTIFY_IGNORED_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Context {
+    /// Something a row of `status` shows changed (see `rows_changes`).
+    pub fn rows_changed(&self) {
+        self.rows_changes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn rows_generation(&self) -> u64 {
+        self.rows_changes.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Asks for the notify socket's backlog to be handed to the bots: `None` when no loop
     /// runs to do it; otherwise resolves once it is done.
     pub fn flush_notify(&self) -> Option<tokio::sync::oneshot::Receiver<()>> {
@@ -96,6 +110,7 @@ impl Context {
             sections_off: Mutex::new(Vec::new()),
             http: std::sync::OnceLock::new(),
             notify_ignored: std::sync::atomic::AtomicU64::new(0),
+            rows_changes: std::sync::atomic::AtomicU64::new(0),
             tokens: crate::tokens::Tokens::new(store.clone(), store.take_tokens()),
             event_counts: crate::events::Counts::default(),
             notify_flush: Mutex::new(None),

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use botctl_proto::{
-    Action, ActionReport, AddBot, Agent, AgentInfo, AuthReport, BotDetail, BotInfo, BotOutcome,
-    CleanupItem, CleanupReport, ClientHello, CreateBot, EventQuery, EventRecord, Forecast,
-    MAX_FRAME_BYTES, ReloadReport, RpcError, ShutdownReport, StatusReport, StorageReport, Target,
+    Action, ActionReport, AddBot, Agent, AgentInfo, AuthReport, BotDetail, BotOutcome, CleanupItem,
+    CleanupReport, ClientHello, CreateBot, EventQuery, EventRecord, Forecast, MAX_FRAME_BYTES,
+    ReloadReport, Rows, RpcError, ShutdownReport, StatusReport, StorageReport, Target,
     TemplateInfo, TopReport,
 };
 use botctl_proto::{AgentRequest, AgentResponse};
@@ -154,8 +154,8 @@ impl Agent for Handler {
         ops::show::status(&self.ops, &self.who, agent)
     }
 
-    async fn list_bots(self, _: RpcContext, owner: Option<String>) -> Vec<BotInfo> {
-        ops::show::list(&self.ops, &self.who, owner)
+    async fn list_bots(self, _: RpcContext, owner: Option<String>) -> Rows {
+        ops::show::rows(&self.ops, &self.who, owner)
     }
 
     async fn control(

@@ -238,6 +238,67 @@ pub struct BotInfo {
     pub waiting_ready: bool,
 }
 
+/// The rows of `status` and `bots list`, by name. On the wire exactly a `Vec<BotInfo>` (a
+/// sequence of rows): the agent shares one list between answers while nothing in it changed,
+/// so an answer copies no row; a decoded list is the receiver's own (`to_mut`, `into_vec`).
+#[derive(Debug, Clone, Default)]
+pub struct Rows(std::sync::Arc<Vec<BotInfo>>);
+
+impl Rows {
+    pub fn new(rows: Vec<BotInfo>) -> Rows {
+        Rows(std::sync::Arc::new(rows))
+    }
+
+    /// The rows to change; copied first only while the list is shared.
+    pub fn to_mut(&mut self) -> &mut Vec<BotInfo> {
+        std::sync::Arc::make_mut(&mut self.0)
+    }
+
+    pub fn into_vec(self) -> Vec<BotInfo> {
+        std::sync::Arc::unwrap_or_clone(self.0)
+    }
+
+    /// The same shared list, not a copy.
+    pub fn same(&self, other: &Rows) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl From<Vec<BotInfo>> for Rows {
+    fn from(rows: Vec<BotInfo>) -> Rows {
+        Rows::new(rows)
+    }
+}
+
+impl std::ops::Deref for Rows {
+    type Target = [BotInfo];
+
+    fn deref(&self) -> &[BotInfo] {
+        &self.0
+    }
+}
+
+impl<'a> IntoIterator for &'a Rows {
+    type Item = &'a BotInfo;
+    type IntoIter = std::slice::Iter<'a, BotInfo>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl Serialize for Rows {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.as_slice().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Rows {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Rows, D::Error> {
+        Vec::deserialize(d).map(Rows::new)
+    }
+}
+
 /// What a forecast is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -435,7 +496,7 @@ impl std::fmt::Display for ConfigIssue {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StatusReport {
     pub agent: AgentInfo,
-    pub bots: Vec<BotInfo>,
+    pub bots: Rows,
     pub config_issues: Vec<ConfigIssue>,
     /// None until the first sample is taken.
     pub host: Option<HostInfo>,
@@ -798,7 +859,7 @@ pub trait Agent {
     /// First call of every session: the agent refuses a client of another protocol version.
     async fn hello(client: ClientHello) -> Result<AgentInfo, RpcError>;
     async fn status() -> StatusReport;
-    async fn list_bots(owner: Option<String>) -> Vec<BotInfo>;
+    async fn list_bots(owner: Option<String>) -> Rows;
     async fn control(action: Action, target: Target) -> Result<ActionReport, RpcError>;
     async fn add_bot(bot: AddBot) -> Result<BotOutcome, RpcError>;
     async fn remove_bot(name: String, purge: bool) -> Result<BotOutcome, RpcError>;

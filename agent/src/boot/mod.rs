@@ -142,6 +142,7 @@ pub async fn serve(
                 s.apply(global);
             }
         }),
+        rows: Default::default(),
     });
     let services = services::Services::new(ctx.clone(), Arc::new(AgentControl::new(ops.clone())));
     let _ = services_slot.set(services.clone());

@@ -167,7 +167,39 @@ pub struct View {
     pub note: Option<Note>,
 }
 
+impl View {
+    /// The last sample's CPU and memory.
+    fn figures(&self) -> (Option<f32>, Option<u64>) {
+        (self.cpu_percent, self.memory_bytes)
+    }
+}
+
 type SharedView = Arc<Mutex<View>>;
+
+/// The bot's view, being written. When it goes, the rows `status` shares are stale
+/// ([`Context::rows_changed`]): counted while the view is still locked, so rows built
+/// after the count read the new view.
+struct ViewWrite<'a>(std::sync::MutexGuard<'a, View>, &'a Context);
+
+impl Drop for ViewWrite<'_> {
+    fn drop(&mut self) {
+        self.1.rows_changed();
+    }
+}
+
+impl std::ops::Deref for ViewWrite<'_> {
+    type Target = View;
+
+    fn deref(&self) -> &View {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ViewWrite<'_> {
+    fn deref_mut(&mut self) -> &mut View {
+        &mut self.0
+    }
+}
 
 fn new_view() -> SharedView {
     Arc::new(Mutex::new(View {
@@ -596,7 +628,7 @@ impl BotTask {
 
     /// Copies what the process said into the view (`status`, `bots show`, `top`).
     fn show_liveness(&mut self) {
-        let mut view = self.view.lock().unwrap();
+        let mut view = self.write_view();
         view.notify_status = self.liveness.status.clone();
         view.waiting_ready = self.machine.awaiting_ready() && self.liveness.waiting_ready();
         view.note = self.liveness.note;
@@ -643,7 +675,7 @@ impl BotTask {
             Command::Notify { from, notices } => self.notified(from, &notices),
             Command::Auth(seen) => {
                 let AuthSeen { label, verdict } = *seen;
-                self.view.lock().unwrap().auth = Some(label);
+                self.write_view().auth = Some(label);
                 match verdict {
                     AuthVerdict::Park(why) => {
                         self.auth_blocked = Some(why.clone());
@@ -660,10 +692,13 @@ impl BotTask {
                 memory_bytes,
             } => {
                 // Figures of a process that has ended since the sample would outlive it.
-                if self.process.is_some() {
-                    let mut view = self.view.lock().unwrap();
-                    view.cpu_percent = Some(cpu_percent);
-                    view.memory_bytes = Some(memory_bytes);
+                // Unchanged figures (an idle fleet's) leave the shared rows as they are.
+                let now = (Some(cpu_percent), Some(memory_bytes));
+                let shown = self.view.lock().unwrap().figures();
+                if self.process.is_some() && shown != now {
+                    let mut view = self.write_view();
+                    view.cpu_percent = now.0;
+                    view.memory_bytes = now.1;
                 }
             }
             Command::Reconfigure(config, settings) => {
@@ -702,7 +737,7 @@ impl BotTask {
                     match self.config.auth {
                         Some(_) => self.ctx.request_auth_check(&self.config.name),
                         None => {
-                            self.view.lock().unwrap().auth = None;
+                            self.write_view().auth = None;
                             self.release_auth();
                         }
                     }
@@ -1045,6 +1080,11 @@ impl BotTask {
         );
     }
 
+    /// The view to write; only this task writes it.
+    fn write_view(&self) -> ViewWrite<'_> {
+        ViewWrite(self.view.lock().unwrap(), &self.ctx)
+    }
+
     fn publish(&mut self) {
         let now = Instant::now();
         let to_ms = |t: Instant| now_ms() + t.saturating_duration_since(now).as_millis() as i64;
@@ -1062,7 +1102,7 @@ impl BotTask {
             self.machine.phase,
             Phase::Running { .. } | Phase::Stopping { .. }
         );
-        let mut view = self.view.lock().unwrap();
+        let mut view = self.write_view();
         view.state = state;
         view.pid = self.machine.pid();
         view.started_at_ms = if running { self.started_at_ms } else { None };

@@ -15,6 +15,15 @@ impl Registry {
     /// Every bot (of `owner`, when given), plus a `config-error` row for each bot file that
     /// never loaded (to an admin only: such a file has no owner yet), by name.
     pub fn list(&self, owner: Option<&str>, now: i64) -> Vec<BotInfo> {
+        self.rows(owner, now).0
+    }
+
+    /// [`Registry::list`], and until when the rows read as built at `now` while nothing
+    /// changes: the next whole second (an uptime may then lag by up to a second, as the
+    /// whole seconds of a longer countdown do), or the next tenth while a bot's restart is
+    /// under 10 s away (shown in tenths).
+    pub fn rows(&self, owner: Option<&str>, now: i64) -> (Vec<BotInfo>, i64) {
+        let mut until = (now / 1000 + 1) * 1000;
         // Sized first: grown from empty, 2,000 rows were copied over a dozen times.
         let mut out = Vec::with_capacity(self.bots.len() + self.over_limit.len());
         // Each bot's broken file, looked up once: a scan of every issue for every bot was
@@ -31,7 +40,14 @@ impl Registry {
                 .filter(|e| owner.is_none_or(|o| e.handle.owner() == o))
                 .map(|e| {
                     let issue = by_bot.get(e.handle.config.name.as_str()).copied();
-                    e.handle.read(|v| info(&e.handle.config, v, issue, now))
+                    e.handle.read(|v| {
+                        if matches!(v.state, BotState::Backoff | BotState::Failed)
+                            && v.next_attempt_ms.is_some_and(|t| t - now < 10_000)
+                        {
+                            until = until.min((now / 100 + 1) * 100);
+                        }
+                        info(&e.handle.config, v, issue, now)
+                    })
                 }),
         );
         for (config, reason) in self.over_limit.values() {
@@ -65,7 +81,7 @@ impl Registry {
             }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
-        out
+        (out, until)
     }
 }
 

@@ -190,7 +190,7 @@ impl Fleet {
             self.sort_out(discover::reconcile(evidence, discover::is_live), true)
         };
         let mut registry = adoptable(rows);
-        self.state.lock().unwrap().saved = saved;
+        self.write().saved = saved;
         let report = self.apply_files(files(), &mut registry);
         let unreadable = report.listing == Listing::Unreadable;
         // Recorded bots that no longer have a file: stop whatever is left of them.
@@ -241,7 +241,7 @@ impl Fleet {
         }
         // Where a bot whose file is gone was left goes with it (not when bots.d cannot be
         // read: its files may all be there).
-        let mut state = self.state.lock().unwrap();
+        let mut state = self.write();
         let gone: Vec<String> = state
             .saved
             .keys()
@@ -356,7 +356,7 @@ impl Fleet {
     fn apply_files(&self, files: Files, adoptable: &mut Adoptable) -> ReloadReport {
         let mut report = ReloadReport::default();
         let mut issues = BTreeMap::new();
-        let mut state = self.state.lock().unwrap();
+        let mut state = self.write();
 
         match files.global {
             Ok(file) => {
@@ -688,6 +688,14 @@ impl Fleet {
         f(&self.state.lock().unwrap())
     }
 
+    /// The registry to change: the rows `status` shares are built again after this.
+    fn write(&self) -> std::sync::MutexGuard<'_, Registry> {
+        let state = self.state.lock().unwrap();
+        // Counted under the lock: a list built from this registry later sees the change.
+        self.ctx.rows_changed();
+        state
+    }
+
     pub fn paths(&self) -> &botctl_proto::Paths {
         &self.ctx.paths
     }
@@ -737,11 +745,7 @@ impl Fleet {
         let (entry, prepared) = self.prepare(bot, settings, begin, None, &global);
         prepared.start();
         let handle = entry.handle.clone();
-        self.state
-            .lock()
-            .unwrap()
-            .bots
-            .insert(handle.name().to_string(), entry);
+        self.write().bots.insert(handle.name().to_string(), entry);
         handle
     }
 
@@ -749,7 +753,7 @@ impl Fleet {
     /// problems of its file. The caller stops the task.
     pub fn take(&self, name: &str) -> (Option<BotHandle>, Option<Arc<BotConfig>>) {
         let file = self.ctx.paths.display(&self.ctx.paths.bot_file(name));
-        let mut state = self.state.lock().unwrap();
+        let mut state = self.write();
         state.issues.remove(&file);
         (
             state.bots.remove(name).map(|e| e.handle),
@@ -761,7 +765,7 @@ impl Fleet {
     pub async fn shutdown(&self, keep: bool, by: &Actor) -> ShutdownReport {
         let _guard = self.changes.lock().await;
         self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
-        let entries: Vec<Entry> = std::mem::take(&mut self.state.lock().unwrap().bots)
+        let entries: Vec<Entry> = std::mem::take(&mut self.write().bots)
             .into_values()
             .collect();
         let waits = entries.iter().map(|e| async move {

@@ -25,7 +25,7 @@ pub const MAX_POINTS: usize = 240;
 
 /// The forecasts in force now, as `status`, `bots show` and `botctl forecast` show them
 /// (made by `loops::forecasts`, kept in the context).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Published {
     pub bots: HashMap<String, botctl_proto::Forecast>,
     pub host: Vec<botctl_proto::Forecast>,

@@ -214,7 +214,13 @@ impl Sampler {
             self.tell(news, &targets);
             *self.ctx.host.lock().unwrap() = Some(host);
         }
-        *self.ctx.forecasts.lock().unwrap() = self.forecaster.published().clone();
+        let mut published = self.ctx.forecasts.lock().unwrap();
+        if *published != *self.forecaster.published() {
+            *published = self.forecaster.published().clone();
+            // A bot's forecast is on its row of `status`.
+            self.ctx.rows_changed();
+        }
+        drop(published);
         if self.minute_started.elapsed() >= HISTORY_STEP {
             self.flush_history();
         }

@@ -109,6 +109,8 @@ pub struct Ops {
     /// Re-applies the services (notifier, summary, remote) after the configuration changed;
     /// they live above the ops, so they are reached through this.
     pub reconfigure: Box<dyn Fn(&GlobalConfig) + Send + Sync>,
+    /// The rows of `status` and `bots list`, shared between answers.
+    pub rows: show::SharedRows,
 }
 
 impl Ops {

@@ -4,19 +4,67 @@
 use std::time::Duration;
 
 use botctl_proto::{
-    AgentInfo, BotDetail, BotInfo, ConfigIssue, EventQuery, PolicyInfo, RpcError, StatusReport,
-    now_ms,
+    AgentInfo, BotDetail, BotInfo, ConfigIssue, EventQuery, PolicyInfo, Rows, RpcError,
+    StatusReport, now_ms,
 };
 
 use super::{Ops, Who, no_such_bot};
 use crate::fleet::list::info;
 
-pub fn list(ops: &Ops, who: &Who, owner: Option<String>) -> Vec<BotInfo> {
+/// The whole fleet's rows as last built, shared by the answers that follow while they read
+/// the same: until anything a row shows changes (`Context::rows_generation` moves) or their
+/// time-derived figures are due (`Registry::rows`). At 2,000 bots, building the rows was
+/// most of the agent's part of `status`: a pass over every bot's scattered state.
+#[derive(Default)]
+pub struct SharedRows(std::sync::Mutex<Option<Built>>);
+
+struct Built {
+    /// The count of changes read before the rows were built.
+    generation: u64,
+    /// When they are due again (Unix ms).
+    until_ms: i64,
+    rows: Rows,
+}
+
+/// Every bot's row (an owner's bots only, for an owner or when `owner` is given), with its
+/// forecast.
+pub fn rows(ops: &Ops, who: &Who, owner: Option<String>) -> Rows {
+    rows_at(ops, who, owner, now_ms())
+}
+
+/// [`rows`] as of `now` (Unix ms).
+pub(crate) fn rows_at(ops: &Ops, who: &Who, owner: Option<String>, now: i64) -> Rows {
     let owner = who.caller.narrow(owner);
-    let now = now_ms();
-    let mut rows = ops.fleet.read(|r| r.list(owner.as_deref(), now));
-    super::forecast::attach(ops, &mut rows);
+    if owner.is_some() {
+        return build(ops, owner.as_deref(), now).0;
+    }
+    let generation = ops.ctx.rows_generation();
+    // Held while building: a second caller waits for these rows instead of building its own.
+    let mut shared = ops.rows.0.lock().unwrap();
+    if let Some(built) = shared.as_ref()
+        && built.generation == generation
+        && now < built.until_ms
+    {
+        return built.rows.clone();
+    }
+    let (rows, until_ms) = build(ops, None, now);
+    *shared = Some(Built {
+        generation,
+        until_ms,
+        rows: rows.clone(),
+    });
     rows
+}
+
+fn build(ops: &Ops, owner: Option<&str>, now: i64) -> (Rows, i64) {
+    let (mut rows, until) = ops.fleet.read(|r| r.rows(owner, now));
+    super::forecast::attach(ops, &mut rows);
+    (Rows::new(rows), until)
+}
+
+/// [`rows`], as a list of the caller's own.
+pub fn list(ops: &Ops, who: &Who, owner: Option<String>) -> Vec<BotInfo> {
+    rows(ops, who, owner).into_vec()
 }
 
 /// A root agent: the owners of `bots` without `run_as`, whose bots therefore run as root.
@@ -24,12 +72,16 @@ fn root_owners(bots: &[BotInfo], global: &botctl_proto::config::GlobalConfig) ->
     if !nix::unistd::Uid::effective().is_root() {
         return Vec::new();
     }
-    let owners: std::collections::BTreeSet<&str> = bots
-        .iter()
-        .map(|b| b.owner.as_str())
+    // A set of the few owners first: sorting 2,000 rows' owners was most of `status`'s own
+    // work once the rows were shared.
+    let owners: crate::util::FastSet<&str> = bots.iter().map(|b| b.owner.as_str()).collect();
+    let mut owners: Vec<String> = owners
+        .into_iter()
         .filter(|o| global.run_as(o).is_none())
+        .map(str::to_string)
         .collect();
-    owners.into_iter().map(str::to_string).collect()
+    owners.sort_unstable();
+    owners
 }
 
 pub fn status(ops: &Ops, who: &Who, agent: AgentInfo) -> StatusReport {
@@ -67,7 +119,7 @@ pub fn status(ops: &Ops, who: &Who, agent: AgentInfo) -> StatusReport {
     if who.caller.owner().is_none() {
         config_issues.extend(ops.ctx.sections_off.lock().unwrap().iter().cloned());
     }
-    let bots = list(ops, who, None);
+    let bots = rows(ops, who, None);
     let mut agent = agent;
     if let Some(c) = agent.containment.as_mut() {
         c.root_owners = root_owners(&bots, &ops.fleet.global());

@@ -42,6 +42,7 @@ pub(crate) async fn agent() -> Agent {
         auth,
         shutdown: Arc::default(),
         reconfigure: Box::new(|_| {}),
+        rows: Default::default(),
     });
     Agent { _home: home, ops }
 }
@@ -89,6 +90,50 @@ async fn list_and_status_show_an_owner_its_own_bots_only() {
     );
     let status = show::status(&a.ops, &alice(), agent::info(&agent::Identity::of(&a.ops)));
     assert_eq!(names(&status.bots), ["a1", "a2"]);
+}
+
+#[tokio::test]
+async fn status_shares_its_rows_until_a_bot_or_the_fleet_changes() {
+    use crate::bot::runner::AuthVerdict;
+    use crate::bot::{AuthSeen, Command};
+    let a = agent().await;
+    // Early in a second: the rows are due again at the next one.
+    let now = botctl_proto::now_ms() / 1000 * 1000 + 1;
+    let rows = |now| show::rows_at(&a.ops, &admin(), None, now);
+    let auth = |rows: &botctl_proto::Rows| rows[0].auth.clone();
+    let first = rows(now);
+    assert!(rows(now + 998).same(&first), "nothing changed: no new rows");
+    assert!(
+        !rows(now + 999).same(&first),
+        "a second on, uptimes are due"
+    );
+    // A bot's own state changes: its task writes its view.
+    let first = rows(now);
+    let a1 = a.ops.fleet.handle("a1").unwrap();
+    a1.send(Command::Auth(Box::new(AuthSeen {
+        label: "valid".into(),
+        verdict: AuthVerdict::Keep,
+    })));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while auth(&rows(now)).is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the change never showed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert_eq!(auth(&first), None);
+    assert_eq!(auth(&rows(now)).as_deref(), Some("valid"));
+    // The fleet changes: a bot is removed.
+    let before = rows(now);
+    remove::remove(&a.ops, &admin(), "b1", false).await.unwrap();
+    assert_eq!(names(&rows(now)), ["a1", "a2"]);
+    assert_eq!(names(&before), ["a1", "a2", "b1"]);
+    // An owner's rows are its own, built for it.
+    assert_eq!(
+        names(&show::rows_at(&a.ops, &alice(), None, now)),
+        ["a1", "a2"]
+    );
 }
 
 #[tokio::test]

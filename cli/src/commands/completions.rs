@@ -51,6 +51,7 @@ async fn from_agent(target: &Target, kind: NameKind) -> Option<BTreeSet<String>>
             .list_bots(ctx(ASK_AGENT), None)
             .await
             .ok()?
+            .into_vec()
             .into_iter()
             .map(|b| {
                 if kind == NameKind::Bots {

@@ -102,10 +102,10 @@ async fn execute(
     Ok(client.control(ctx(ACTION_TIMEOUT), action, which).await??)
 }
 
-fn names_of(bots: Vec<botctl_proto::BotInfo>, keep: impl Fn(BotState) -> bool) -> Vec<String> {
-    bots.into_iter()
+fn names_of(bots: botctl_proto::Rows, keep: impl Fn(BotState) -> bool) -> Vec<String> {
+    bots.iter()
         .filter(|b| b.state != BotState::ConfigError && keep(b.state))
-        .map(|b| b.name)
+        .map(|b| b.name.clone())
         .collect()
 }
 

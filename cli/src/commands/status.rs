@@ -217,7 +217,7 @@ fn print_hosts(answers: &[Answer]) {
 /// Keeps the bots asked for (by name, or by owner); a name that is no bot is an error.
 fn select(report: &mut StatusReport, args: &StatusArgs) -> Result<(), CliError> {
     if let Some(owner) = &args.user {
-        report.bots.retain(|b| &b.owner == owner);
+        report.bots.to_mut().retain(|b| &b.owner == owner);
     }
     if args.bots.is_empty() {
         return Ok(());
@@ -234,7 +234,7 @@ fn select(report: &mut StatusReport, args: &StatusArgs) -> Result<(), CliError> 
             unknown.join(", ")
         )));
     }
-    report.bots.retain(|b| args.bots.contains(&b.name));
+    report.bots.to_mut().retain(|b| args.bots.contains(&b.name));
     Ok(())
 }
 

@@ -149,6 +149,7 @@ impl Model {
             .map(|r| (r.bot, (r.cpu_percent, r.memory_bytes)))
             .collect();
         self.rows = std::mem::take(&mut report.status.bots)
+            .into_vec()
             .into_iter()
             .map(|info| {
                 let (cpu, memory) = recent.remove(&info.name).unwrap_or_default();
@@ -412,7 +413,7 @@ pub(super) mod tests {
                     host: "h".into(),
                     containment: None,
                 },
-                bots,
+                bots: bots.into(),
                 notify_ignored: 0,
                 config_issues: vec![],
                 host: None,
