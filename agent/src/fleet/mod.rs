@@ -10,7 +10,7 @@ use botctl_proto::{ConfigIssue, ReloadReport, RpcError, ShutdownReport};
 use futures::future::join_all;
 
 use crate::bot::process;
-use crate::bot::runner::BotTask;
+use crate::bot::runner::{Begun, BotTask};
 use crate::bot::{Begin, BotHandle, Command, Left, Prepared, Settings};
 use crate::context::Context;
 use crate::events::{Actor, Event, EventKind};
@@ -191,7 +191,7 @@ impl Fleet {
         };
         let mut registry = adoptable(rows);
         self.write().saved = saved;
-        let report = self.apply_files(files(), &mut registry);
+        let report = self.apply_files(files(), &mut registry).await;
         let unreadable = report.listing == Listing::Unreadable;
         // Recorded bots that no longer have a file: stop whatever is left of them.
         for (row, claim) in registry.into_values() {
@@ -326,7 +326,7 @@ impl Fleet {
         // Reading many files is blocking work: off the runtime, so RPCs keep being answered.
         let paths = self.ctx.paths.clone();
         let files = crate::util::off_runtime(move || Files::read(&paths)).await;
-        self.apply_files(files, &mut adoptable(rows))
+        self.apply_files(files, &mut adoptable(rows)).await
     }
 
     /// An older process of a bot that the agent recorded starting, while the copy it started
@@ -352,8 +352,25 @@ impl Fleet {
     }
 
     /// Makes the running fleet match botctl.toml and bots.d as `files` read them. `adoptable`
-    /// holds registry rows of an earlier agent; the ones used are removed from it.
-    fn apply_files(&self, files: Files, adoptable: &mut Adoptable) -> ReloadReport {
+    /// holds registry rows of an earlier agent; the ones used are removed from it. Answers
+    /// once every new bot's first start was made.
+    async fn apply_files(&self, files: Files, adoptable: &mut Adoptable) -> ReloadReport {
+        let mut begun = Vec::new();
+        let report = self.apply(files, adoptable, &mut begun);
+        for first_start in begun {
+            let _ = first_start.await;
+        }
+        report
+    }
+
+    /// What `apply_files` does under the registry's lock; the tasks' first starts are on
+    /// their way when it returns (`begun`).
+    fn apply(
+        &self,
+        files: Files,
+        adoptable: &mut Adoptable,
+        begun: &mut Vec<Begun>,
+    ) -> ReloadReport {
         let mut report = ReloadReport::default();
         let mut issues = BTreeMap::new();
         let mut state = self.write();
@@ -383,7 +400,7 @@ impl Fleet {
             .set_sample_retention(global.agent.sample_retention);
         let fleet = files.fleet;
         if fleet.listing == Listing::Unreadable {
-            return self.keep_all(&mut state, fleet.errors, issues, adoptable, &global);
+            return self.keep_all(&mut state, fleet.errors, issues, adoptable, &global, begun);
         }
         let previously_over: BTreeSet<String> = state.over_limit.keys().cloned().collect();
         state.over_limit.clear();
@@ -488,7 +505,7 @@ impl Fleet {
             state.bots.insert(entry.handle.name().to_string(), entry);
             prepared.push(task);
         }
-        prepared.into_iter().for_each(Prepared::start);
+        begun.extend(prepared.into_iter().filter_map(Prepared::start));
         let gone: Vec<String> = state
             .bots
             .keys()
@@ -536,6 +553,7 @@ impl Fleet {
         mut issues: BTreeMap<String, ConfigIssue>,
         adoptable: &mut Adoptable,
         global: &GlobalConfig,
+        begun: &mut Vec<Begun>,
     ) -> ReloadReport {
         let live: Vec<String> = adoptable
             .iter()
@@ -551,7 +569,7 @@ impl Fleet {
                 prepared.push(task);
             }
         }
-        prepared.into_iter().for_each(Prepared::start);
+        begun.extend(prepared.into_iter().filter_map(Prepared::start));
         for entry in state.bots.values_mut() {
             let settings = Settings::of(&entry.handle.config, global);
             entry.handle.send(Command::Reconfigure(
@@ -743,7 +761,7 @@ impl Fleet {
         let settings = Settings::of(&bot, &global);
         let begin = if start { Begin::Start } else { Begin::Idle };
         let (entry, prepared) = self.prepare(bot, settings, begin, None, &global);
-        prepared.start();
+        prepared.start_here();
         let handle = entry.handle.clone();
         self.write().bots.insert(handle.name().to_string(), entry);
         handle
