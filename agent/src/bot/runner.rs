@@ -453,13 +453,15 @@ impl BotTask {
         mut rx: mpsc::UnboundedReceiver<Command>,
         begun: Option<oneshot::Sender<()>>,
     ) {
-        if let Some(begun) = begun {
-            self.feed(Input::Start);
-            let _ = begun.send(());
+        match begun {
+            Some(begun) => {
+                self.feed(Input::Start);
+                let _ = begun.send(());
+            }
+            // Prepared during a fleet load (a process adopted), the task may have waited for
+            // the rest of the fleet: the bot could not be heard meanwhile.
+            None => self.liveness.postpone(self.prepared_at.elapsed()),
         }
-        // Prepared during a fleet load, the task may have waited for the rest of the fleet
-        // (200 bots starting on two cores): the bot could not be heard meanwhile.
-        self.liveness.postpone(self.prepared_at.elapsed());
         loop {
             if self.machine.phase == Phase::Removed {
                 return;
