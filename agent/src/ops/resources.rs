@@ -58,7 +58,7 @@ pub struct System {
 
 /// Every owner the caller sees (an owner: itself), with its use and statistics.
 pub async fn resources(ops: &Arc<Ops>, who: &Who) -> Vec<OwnerResources> {
-    let bots = super::show::list(ops, who, None);
+    let bots = super::show::rows(ops, who, None);
     owners(ops, who, &bots).await
 }
 

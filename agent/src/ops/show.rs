@@ -62,7 +62,8 @@ fn build(ops: &Ops, owner: Option<&str>, now: i64) -> (Rows, i64) {
     (Rows::new(rows), until)
 }
 
-/// [`rows`], as a list of the caller's own.
+/// [`rows`], as a list of the caller's own (a copy of shared rows: for a caller that takes
+/// the rows apart).
 pub fn list(ops: &Ops, who: &Who, owner: Option<String>) -> Vec<BotInfo> {
     rows(ops, who, owner).into_vec()
 }

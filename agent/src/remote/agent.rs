@@ -52,8 +52,8 @@ impl AgentControl {
     }
 
     /// The whole fleet, as an admin sees it (the health endpoint and the summary).
-    fn fleet_rows(&self) -> Vec<botctl_proto::BotInfo> {
-        ops::show::list(&self.ops, &Who::admin(Actor::Agent), None)
+    fn fleet_rows(&self) -> botctl_proto::Rows {
+        ops::show::rows(&self.ops, &Who::admin(Actor::Agent), None)
     }
 
     /// The owner of a bot, for events that name it.
@@ -98,7 +98,7 @@ impl Control for AgentControl {
     }
 
     fn list_text(&self, owner: Option<String>) -> String {
-        let bots = ops::show::list(&self.ops, &Who::admin(Actor::Agent), owner);
+        let bots = ops::show::rows(&self.ops, &Who::admin(Actor::Agent), owner);
         if bots.is_empty() {
             return "no bots".into();
         }

@@ -45,7 +45,7 @@ pub fn render(ops: &Ops) -> String {
     let who = Who::admin(Actor::Agent);
     let mut registry = Registry::with_prefix("botctl");
 
-    let bots = ops::show::list(ops, &who, None);
+    let bots = ops::show::rows(ops, &who, None);
     let health: std::collections::HashMap<String, &'static str> = ops.fleet.read(|r| {
         r.bots
             .iter()
