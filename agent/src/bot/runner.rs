@@ -310,13 +310,7 @@ impl Prepared {
     /// a worker wakes the other, idle worker; started together once the fleet is prepared,
     /// the other worker wakes once and finds them all.
     pub fn start(self) -> Option<Begun> {
-        let (begun, answer) = match self.first_start {
-            true => {
-                let (tx, rx) = oneshot::channel();
-                (Some(tx), Some(rx))
-            }
-            false => (None, None),
-        };
+        let (begun, answer) = self.first_start.then(oneshot::channel).unzip();
         tokio::spawn(self.task.run(self.rx, begun));
         answer
     }
@@ -735,8 +729,7 @@ impl BotTask {
                 // Figures of a process that has ended since the sample would outlive it.
                 // Unchanged figures (an idle fleet's) leave the shared rows as they are.
                 let now = (Some(cpu_percent), Some(memory_bytes));
-                let shown = self.view.lock().unwrap().figures();
-                if self.process.is_some() && shown != now {
+                if self.process.is_some() && self.view.lock().unwrap().figures() != now {
                     let mut view = self.write_view();
                     view.cpu_percent = now.0;
                     view.memory_bytes = now.1;
