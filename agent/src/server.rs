@@ -6,7 +6,7 @@ use std::sync::Arc;
 use botctl_proto::{
     Action, ActionReport, AddBot, Agent, AgentInfo, AuthReport, BotDetail, BotOutcome, CleanupItem,
     CleanupReport, ClientHello, CreateBot, EventQuery, EventRecord, Forecast, MAX_FRAME_BYTES,
-    ReloadReport, Rows, RpcError, ShutdownReport, StatusReport, StorageReport, Target,
+    ReloadReport, Rows, RpcError, ShutdownReport, StatusReport, StatusText, StorageReport, Target,
     TemplateInfo, TopReport,
 };
 use botctl_proto::{AgentRequest, AgentResponse};
@@ -152,6 +152,11 @@ impl Agent for Handler {
     async fn status(self, _: RpcContext) -> StatusReport {
         let agent = ops::agent::info(&ops::agent::Identity::of(&self.ops));
         ops::show::status(&self.ops, &self.who, agent)
+    }
+
+    async fn status_text(self, _: RpcContext) -> Option<StatusText> {
+        let agent = ops::agent::info(&ops::agent::Identity::of(&self.ops));
+        ops::show::status_text(&self.ops, &self.who, agent)
     }
 
     async fn list_bots(self, _: RpcContext, owner: Option<String>) -> Rows {

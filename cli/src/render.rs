@@ -4,8 +4,9 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use botctl_proto::human;
-use botctl_proto::{BotInfo, BotState, ConfigIssue, ExitInfo};
+pub use botctl_proto::Summary;
+use botctl_proto::{BotInfo, BotState, ExitInfo};
+use botctl_proto::{human, json};
 use serde::Serialize;
 
 use unicode_width::UnicodeWidthStr;
@@ -284,61 +285,6 @@ pub fn local_time(ms: i64) -> String {
     )
 }
 
-/// The fleet in numbers: the last line of `status` and the `summary` of `status --json`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Summary {
-    pub bots: usize,
-    pub running: usize,
-    pub failed: usize,
-    /// Bots with `[auth]` whose last check found the session valid (expiring included).
-    pub auth_valid: usize,
-    /// Parked for an invalid session, or whose last check found it expired, missing,
-    /// malformed, rejected or without a file.
-    pub auth_invalid: usize,
-    /// Valid but expiring within `warn_before`.
-    pub auth_expiring: usize,
-    pub over_limit: usize,
-    pub stopped: usize,
-    /// Some bot is failed, backing off, auth-invalid, config-error or over its limit, or a
-    /// configuration file has a problem: what `status` exits 1 for.
-    pub needs_attention: bool,
-}
-
-impl Summary {
-    pub fn of(bots: &[BotInfo], config_issues: &[ConfigIssue]) -> Summary {
-        let count = |s: BotState| bots.iter().filter(|b| b.state == s).count();
-        let auth = |outcomes: &[&str]| {
-            bots.iter()
-                .filter(|b| b.auth.as_deref().is_some_and(|a| outcomes.contains(&a)))
-                .count()
-        };
-        let auth_invalid = bots
-            .iter()
-            .filter(|b| {
-                b.state == BotState::AuthInvalid
-                    || b.auth.as_deref().is_some_and(|a| {
-                        matches!(
-                            a,
-                            "expired" | "missing" | "malformed" | "rejected" | "no-file"
-                        )
-                    })
-            })
-            .count();
-        Summary {
-            bots: bots.len(),
-            running: count(BotState::Running),
-            failed: count(BotState::Failed),
-            auth_valid: auth(&["valid", "expiring"]),
-            auth_invalid,
-            auth_expiring: auth(&["expiring"]),
-            over_limit: count(BotState::OverLimit),
-            stopped: count(BotState::Stopped),
-            needs_attention: bots.iter().any(|b| b.state.is_problem())
-                || config_issues.iter().any(|i| i.bot.is_none()),
-        }
-    }
-}
-
 /// A summary line for a set of bots: "3 bots: 2 running, 1 failed, 0 over limit".
 pub fn summary(bots: &[BotInfo]) -> String {
     if bots.is_empty() {
@@ -396,18 +342,15 @@ pub fn sparkline(values: &[Option<f64>]) -> String {
         .collect()
 }
 
-/// `value` as pretty JSON on stdout, every timestamp with its RFC 3339 twin (see [`Twins`]).
+/// `value` as pretty JSON on stdout, every timestamp with its RFC 3339 twin (see
+/// [`botctl_proto::json`]).
 pub fn print_json<T: Serialize>(value: &T) {
     use std::io::Write;
     // Serialized straight into one buffered stdout, the twins written as it goes: at 2,000
     // bots (about 800 KB) a buffer of the whole text and a second pass over it to add the
     // twins were a third of `status --json`'s own time.
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
-    let formatter = Twins::new(Pretty::default());
-    let mut json = serde_json::Serializer::with_formatter(&mut out, formatter);
-    let written = value
-        .serialize(&mut json)
-        .map_err(std::io::Error::other)
+    let written = json::write_pretty(&mut out, value)
         .and_then(|()| out.write_all(b"\n"))
         .and_then(|()| out.flush());
     if let Err(e) = written {
@@ -415,265 +358,9 @@ pub fn print_json<T: Serialize>(value: &T) {
     }
 }
 
-/// `value` as one line of JSON (for streams: a line parses on its own), with [`Twins`].
+/// `value` as one line of JSON (for streams: a line parses on its own), with the twins.
 pub fn json_line<T: Serialize>(value: &T) -> Option<String> {
-    let mut line = Vec::new();
-    let formatter = Twins::new(serde_json::ser::CompactFormatter);
-    value
-        .serialize(&mut serde_json::Serializer::with_formatter(
-            &mut line, formatter,
-        ))
-        .ok()?;
-    String::from_utf8(line).ok()
-}
-
-/// serde_json's `PrettyFormatter` with its two-space indent, each line break and its indent
-/// written at once (serde_json writes the indent two spaces at a time: at 2,000 bots, a
-/// hundred thousand writes, the largest part of `status --json`'s formatting).
-#[derive(Default)]
-struct Pretty {
-    depth: usize,
-    has_value: bool,
-}
-
-impl Pretty {
-    /// `,` unless `first`, a line break and the indent of the current depth.
-    fn line<W: ?Sized + std::io::Write>(&self, w: &mut W, first: bool) -> std::io::Result<()> {
-        const LINE: &[u8] = b",\n                                                                ";
-        let mut indent = 2 * self.depth;
-        let start = usize::from(first);
-        let now = indent.min(LINE.len() - 2);
-        w.write_all(&LINE[start..2 + now])?;
-        indent -= now;
-        while indent > 0 {
-            let now = indent.min(LINE.len() - 2);
-            w.write_all(&LINE[2..2 + now])?;
-            indent -= now;
-        }
-        Ok(())
-    }
-
-    fn open<W: ?Sized + std::io::Write>(
-        &mut self,
-        w: &mut W,
-        bracket: &[u8],
-    ) -> std::io::Result<()> {
-        self.depth += 1;
-        self.has_value = false;
-        w.write_all(bracket)
-    }
-
-    fn close<W: ?Sized + std::io::Write>(
-        &mut self,
-        w: &mut W,
-        bracket: &[u8],
-    ) -> std::io::Result<()> {
-        self.depth -= 1;
-        if self.has_value {
-            self.line(w, true)?;
-        }
-        w.write_all(bracket)
-    }
-}
-
-impl serde_json::ser::Formatter for Pretty {
-    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.open(w, b"[")
-    }
-
-    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.close(w, b"]")
-    }
-
-    fn begin_array_value<W: ?Sized + std::io::Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> std::io::Result<()> {
-        self.line(w, first)
-    }
-
-    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, _: &mut W) -> std::io::Result<()> {
-        self.has_value = true;
-        Ok(())
-    }
-
-    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.open(w, b"{")
-    }
-
-    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.close(w, b"}")
-    }
-
-    fn begin_object_key<W: ?Sized + std::io::Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> std::io::Result<()> {
-        self.line(w, first)
-    }
-
-    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        w.write_all(b": ")
-    }
-
-    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, _: &mut W) -> std::io::Result<()> {
-        self.has_value = true;
-        Ok(())
-    }
-}
-
-/// A JSON formatter that gives every timestamp an RFC 3339 twin right after it: a member
-/// `ts_ms` gains `time`, `X_at_ms` gains `X_at` (`at_ms` gains `at`). Durations
-/// (`window_ms`, `stable_after_ms`, ...) never end in `at_ms` and stay as they are; a
-/// timestamp that is null has no twin. Everything else is `F`'s.
-struct Twins<F> {
-    inner: F,
-    /// The key being written, then the key whose value is being written.
-    key: String,
-    in_key: bool,
-    /// The key had an escape: no twin's key has one, and its name could not be written as is.
-    escaped: bool,
-    /// The integer just written as a member's whole value.
-    int: Option<i64>,
-}
-
-impl<F> Twins<F> {
-    fn new(inner: F) -> Self {
-        Twins {
-            inner,
-            key: String::new(),
-            in_key: false,
-            escaped: false,
-            int: None,
-        }
-    }
-
-    fn wrote_int(&mut self, v: impl TryInto<i64>) {
-        if !self.in_key {
-            self.int = v.try_into().ok();
-        }
-    }
-}
-
-/// The name of a timestamp's RFC 3339 twin: `ts_ms` → `time`, `X_at_ms` → `X_at`.
-fn twin_name(key: &str) -> Option<&str> {
-    if key == "ts_ms" {
-        Some("time")
-    } else if key == "at_ms" || key.ends_with("_at_ms") {
-        key.strip_suffix("_ms")
-    } else {
-        None
-    }
-}
-
-/// One `write_*` of an integer type: the inner formatter's, noting the value.
-macro_rules! noting_int {
-    ($($name:ident: $ty:ty),*) => {$(
-        fn $name<W: ?Sized + std::io::Write>(&mut self, w: &mut W, v: $ty) -> std::io::Result<()> {
-            self.wrote_int(v);
-            self.inner.$name(w, v)
-        }
-    )*};
-}
-
-impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for Twins<F> {
-    noting_int!(write_i8: i8, write_i16: i16, write_i32: i32, write_i64: i64, write_u8: u8,
-        write_u16: u16, write_u32: u32, write_u64: u64);
-
-    fn write_string_fragment<W: ?Sized + std::io::Write>(
-        &mut self,
-        w: &mut W,
-        fragment: &str,
-    ) -> std::io::Result<()> {
-        if self.in_key {
-            self.key.push_str(fragment);
-        }
-        self.inner.write_string_fragment(w, fragment)
-    }
-
-    fn write_char_escape<W: ?Sized + std::io::Write>(
-        &mut self,
-        w: &mut W,
-        escape: serde_json::ser::CharEscape,
-    ) -> std::io::Result<()> {
-        self.escaped |= self.in_key;
-        self.inner.write_char_escape(w, escape)
-    }
-
-    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.inner.begin_array(w)
-    }
-
-    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.int = None;
-        self.inner.end_array(w)
-    }
-
-    fn begin_array_value<W: ?Sized + std::io::Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> std::io::Result<()> {
-        self.inner.begin_array_value(w, first)
-    }
-
-    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.inner.end_array_value(w)
-    }
-
-    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.inner.begin_object(w)
-    }
-
-    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.int = None;
-        self.inner.end_object(w)
-    }
-
-    fn begin_object_key<W: ?Sized + std::io::Write>(
-        &mut self,
-        w: &mut W,
-        first: bool,
-    ) -> std::io::Result<()> {
-        self.key.clear();
-        self.in_key = true;
-        self.escaped = false;
-        self.inner.begin_object_key(w, first)
-    }
-
-    fn end_object_key<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.in_key = false;
-        self.inner.end_object_key(w)
-    }
-
-    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.int = None;
-        self.inner.begin_object_value(w)
-    }
-
-    /// The member ends; a timestamp's twin follows as a member of its own. An object or
-    /// array value ends with `int` cleared, so only a bare integer has one.
-    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.inner.end_object_value(w)?;
-        let Some(ms) = self.int.take() else {
-            return Ok(());
-        };
-        let Some(name) = twin_name(&self.key).filter(|_| !self.escaped) else {
-            return Ok(());
-        };
-        self.inner.begin_object_key(w, false)?;
-        self.inner.begin_string(w)?;
-        self.inner.write_string_fragment(w, name)?;
-        self.inner.end_string(w)?;
-        self.inner.end_object_key(w)?;
-        self.inner.begin_object_value(w)?;
-        self.inner.begin_string(w)?;
-        self.inner.write_string_fragment(w, &human::rfc3339(ms))?;
-        self.inner.end_string(w)?;
-        self.inner.end_object_value(w)
-    }
+    json::line(value)
 }
 
 /// A progress bar on stderr, only when stderr is a terminal and there is more than one item.
@@ -776,103 +463,6 @@ mod tests {
                 "{vars:?} on a terminal: {terminal}"
             );
         }
-    }
-
-    /// What `print_json` writes for `v`.
-    fn pretty(v: &impl Serialize) -> String {
-        let mut out = Vec::new();
-        let formatter = Twins::new(Pretty::default());
-        v.serialize(&mut serde_json::Serializer::with_formatter(
-            &mut out, formatter,
-        ))
-        .unwrap();
-        String::from_utf8(out).unwrap()
-    }
-
-    /// [`pretty`], parsed back.
-    fn printed(v: &impl Serialize) -> serde_json::Value {
-        serde_json::from_str(&pretty(v)).unwrap()
-    }
-
-    #[test]
-    fn pretty_writes_what_serde_jsons_pretty_formatter_writes() {
-        // Forty levels: deeper than one write of the indent (32 levels).
-        let mut deep = serde_json::json!({"a": [1, {"b": []}, {}], "c": "x"});
-        for i in 0..40 {
-            deep = serde_json::json!({ "n": i, "v": [deep, [], {}, null] });
-        }
-        for v in [
-            serde_json::json!([]),
-            serde_json::json!({}),
-            serde_json::json!(1),
-            deep,
-        ] {
-            let mut ours = Vec::new();
-            v.serialize(&mut serde_json::Serializer::with_formatter(
-                &mut ours,
-                Pretty::default(),
-            ))
-            .unwrap();
-            assert_eq!(
-                String::from_utf8(ours).unwrap(),
-                serde_json::to_string_pretty(&v).unwrap()
-            );
-        }
-    }
-
-    #[test]
-    fn json_timestamps_gain_rfc3339_strings() {
-        let v = serde_json::json!({
-            "ts_ms": 1_796_200_200_123i64,
-            "window_ms": 60_000,
-            "last_exit": {"at_ms": 0, "code": 1},
-            "agent": [{"started_at_ms": 1_796_200_200_123i64}],
-            "list": [{"at_ms": 0, "code": 1}, "\"x_at_ms\": 5", {"ts_ms": -1}],
-            "z": {"started_at_ms": null, "stopped_at_ms": 7, "n_at_ms": {"a": 1}, "l_at_ms": [5]},
-            "esc\"_at_ms": 5,
-            "by_id": {"5": 1}
-        });
-        let want = serde_json::json!({
-            "ts_ms": 1_796_200_200_123i64,
-            "time": "2026-12-02T08:30:00.123Z",
-            "window_ms": 60_000,
-            "last_exit": {"at_ms": 0, "at": "1970-01-01T00:00:00.000Z", "code": 1},
-            "agent": [{"started_at_ms": 1_796_200_200_123i64, "started_at": "2026-12-02T08:30:00.123Z"}],
-            "list": [
-                {"at_ms": 0, "at": "1970-01-01T00:00:00.000Z", "code": 1},
-                "\"x_at_ms\": 5",
-                {"ts_ms": -1, "time": "1969-12-31T23:59:59.999Z"}
-            ],
-            "z": {"started_at_ms": null, "stopped_at_ms": 7, "stopped_at": "1970-01-01T00:00:00.007Z", "n_at_ms": {"a": 1}, "l_at_ms": [5]},
-            "esc\"_at_ms": 5,
-            "by_id": {"5": 1}
-        });
-        assert_eq!(printed(&v), want);
-        let line = json_line(&v).unwrap();
-        assert!(!line.contains('\n'), "{line}");
-        assert_eq!(
-            serde_json::from_str::<serde_json::Value>(&line).unwrap(),
-            want
-        );
-    }
-
-    #[test]
-    fn a_twin_comes_right_after_its_timestamp() {
-        #[derive(Serialize)]
-        struct Row {
-            started_at_ms: i64,
-            pid: u32,
-            last: Option<u64>,
-        }
-        let row = Row {
-            started_at_ms: 7,
-            pid: 1,
-            last: Some(9),
-        };
-        assert_eq!(
-            pretty(&row),
-            "{\n  \"started_at_ms\": 7,\n  \"started_at\": \"1970-01-01T00:00:00.007Z\",\n  \"pid\": 1,\n  \"last\": 9\n}"
-        );
     }
 
     fn sample() -> Table {

@@ -9,6 +9,7 @@ pub mod config;
 pub mod fds;
 pub mod fsread;
 pub mod human;
+pub mod json;
 pub mod paths;
 pub mod tail;
 
@@ -17,7 +18,7 @@ use serde::{Deserialize, Serialize};
 pub use paths::Paths;
 
 /// Bumped whenever a wire type or the service changes shape.
-pub const PROTOCOL_VERSION: u32 = 13;
+pub const PROTOCOL_VERSION: u32 = 14;
 
 /// The version of this build, the same for the CLI and the agent of one binary.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -504,6 +505,69 @@ pub struct StatusReport {
     pub notify_ignored: u64,
 }
 
+/// The fleet in numbers: the last line of `status` and the `summary` of `status --json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub bots: usize,
+    pub running: usize,
+    pub failed: usize,
+    /// Bots with `[auth]` whose last check found the session valid (expiring included).
+    pub auth_valid: usize,
+    /// Parked for an invalid session, or whose last check found it expired, missing,
+    /// malformed, rejected or without a file.
+    pub auth_invalid: usize,
+    /// Valid but expiring within `warn_before`.
+    pub auth_expiring: usize,
+    pub over_limit: usize,
+    pub stopped: usize,
+    /// Some bot is failed, backing off, auth-invalid, config-error or over its limit, or a
+    /// configuration file has a problem: what `status` exits 1 for.
+    pub needs_attention: bool,
+}
+
+impl Summary {
+    pub fn of(bots: &[BotInfo], config_issues: &[ConfigIssue]) -> Summary {
+        let count = |s: BotState| bots.iter().filter(|b| b.state == s).count();
+        let auth = |outcomes: &[&str]| {
+            bots.iter()
+                .filter(|b| b.auth.as_deref().is_some_and(|a| outcomes.contains(&a)))
+                .count()
+        };
+        let auth_invalid = bots
+            .iter()
+            .filter(|b| {
+                b.state == BotState::AuthInvalid
+                    || b.auth.as_deref().is_some_and(|a| {
+                        matches!(
+                            a,
+                            "expired" | "missing" | "malformed" | "rejected" | "no-file"
+                        )
+                    })
+            })
+            .count();
+        Summary {
+            bots: bots.len(),
+            running: count(BotState::Running),
+            failed: count(BotState::Failed),
+            auth_valid: auth(&["valid", "expiring"]),
+            auth_invalid,
+            auth_expiring: auth(&["expiring"]),
+            over_limit: count(BotState::OverLimit),
+            stopped: count(BotState::Stopped),
+            needs_attention: bots.iter().any(|b| b.state.is_problem())
+                || config_issues.iter().any(|i| i.bot.is_none()),
+        }
+    }
+}
+
+/// `status --json`'s whole text as the agent writes it (see [`json::status_text`]), and
+/// whether anything needs attention (the exit code of `status`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatusText {
+    pub json: String,
+    pub needs_attention: bool,
+}
+
 /// A bot's last few health samples, oldest first: the sparklines of `botctl top`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RecentFigures {
@@ -854,6 +918,9 @@ impl std::fmt::Debug for CreatedToken {
 /// Wire invariant for every protocol version: `hello` is request 0 and `status` request 1,
 /// without arguments. `botctl status` sends both at once, before it knows the agent's
 /// protocol, so an agent of any version must read that second request as `status`.
+/// (`status --json` sends `status_text` instead: an agent of an older protocol cannot read
+/// it and drops the connection, and the CLI then says `hello` alone, which names the
+/// mismatch.)
 #[tarpc::service]
 pub trait Agent {
     /// First call of every session: the agent refuses a client of another protocol version.
@@ -893,6 +960,9 @@ pub trait Agent {
     async fn tokens_list() -> Result<Vec<TokenInfo>, RpcError>;
     /// Revokes a token by id: refused from then on, like a wrong one.
     async fn tokens_revoke(id: String) -> Result<TokenInfo, RpcError>;
+    /// `status --json` of the whole fleet, written by the agent; `None` when the text would
+    /// not fit in a frame (the CLI then asks `status` and writes it itself).
+    async fn status_text() -> Option<StatusText>;
 }
 
 /// This machine's host name (the kernel's), or `unknown`.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use botctl_proto::{
     AgentInfo, BotDetail, BotInfo, ConfigIssue, EventQuery, PolicyInfo, Rows, RpcError,
-    StatusReport, now_ms,
+    StatusReport, StatusText, Summary, json, now_ms,
 };
 
 use super::{Ops, Who, no_such_bot};
@@ -24,6 +24,8 @@ struct Built {
     /// When they are due again (Unix ms).
     until_ms: i64,
     rows: Rows,
+    /// Their text in `status --json`, once asked for.
+    text: Option<std::sync::Arc<str>>,
 }
 
 /// Every bot's row (an owner's bots only, for an owner or when `owner` is given), with its
@@ -38,22 +40,42 @@ pub(crate) fn rows_at(ops: &Ops, who: &Who, owner: Option<String>, now: i64) -> 
     if owner.is_some() {
         return build(ops, owner.as_deref(), now).0;
     }
+    shared(ops, now, |built| built.rows.clone())
+}
+
+/// The caller's rows as of `now` and their text in `status --json` ([`json::rows_text`]),
+/// written once for shared rows.
+pub(crate) fn rows_text_at(ops: &Ops, who: &Who, now: i64) -> (Rows, std::sync::Arc<str>) {
+    if let Some(owner) = who.caller.owner() {
+        let rows = build(ops, Some(owner), now).0;
+        let text = json::rows_text(&rows).into();
+        return (rows, text);
+    }
+    shared(ops, now, |built| {
+        let text = built
+            .text
+            .get_or_insert_with(|| json::rows_text(&built.rows).into());
+        (built.rows.clone(), text.clone())
+    })
+}
+
+/// `f` of the whole fleet's rows as of `now`, built again first when they are not current.
+fn shared<T>(ops: &Ops, now: i64, f: impl FnOnce(&mut Built) -> T) -> T {
     let generation = ops.ctx.rows_generation();
     // Held while building: a second caller waits for these rows instead of building its own.
     let mut shared = ops.rows.0.lock().unwrap();
-    if let Some(built) = shared.as_ref()
-        && built.generation == generation
-        && now < built.until_ms
-    {
-        return built.rows.clone();
+    match shared.as_mut() {
+        Some(built) if built.generation == generation && now < built.until_ms => f(built),
+        _ => {
+            let (rows, until_ms) = build(ops, None, now);
+            f(shared.insert(Built {
+                generation,
+                until_ms,
+                rows,
+                text: None,
+            }))
+        }
     }
-    let (rows, until_ms) = build(ops, None, now);
-    *shared = Some(Built {
-        generation,
-        until_ms,
-        rows: rows.clone(),
-    });
-    rows
 }
 
 fn build(ops: &Ops, owner: Option<&str>, now: i64) -> (Rows, i64) {
@@ -86,6 +108,26 @@ fn root_owners(bots: &[BotInfo], global: &botctl_proto::config::GlobalConfig) ->
 }
 
 pub fn status(ops: &Ops, who: &Who, agent: AgentInfo) -> StatusReport {
+    report(ops, who, agent, rows(ops, who, None))
+}
+
+/// `status --json`'s text of the caller's fleet, as the CLI would write it from [`status`]
+/// (see [`json::status_text`]); `None` when it would not fit in a frame.
+pub fn status_text(ops: &Ops, who: &Who, agent: AgentInfo) -> Option<StatusText> {
+    let (rows, text) = rows_text_at(ops, who, now_ms());
+    let mut report = report(ops, who, agent, rows);
+    let summary = Summary::of(&report.bots, &report.config_issues);
+    report.bots = Rows::default();
+    let json = json::status_text(&report, &summary, &text);
+    // Room for the frame's own few bytes.
+    (json.len() + 1024 <= botctl_proto::MAX_FRAME_BYTES).then_some(StatusText {
+        json,
+        needs_attention: summary.needs_attention,
+    })
+}
+
+/// The report of `status` with `bots`, the caller's.
+fn report(ops: &Ops, who: &Who, agent: AgentInfo, bots: Rows) -> StatusReport {
     let mut config_issues = match who.caller.owner() {
         // Files are the admin's; an owner hears of its own bots' problems only.
         Some(me) => ops.fleet.read(|r| {
@@ -120,7 +162,6 @@ pub fn status(ops: &Ops, who: &Who, agent: AgentInfo) -> StatusReport {
     if who.caller.owner().is_none() {
         config_issues.extend(ops.ctx.sections_off.lock().unwrap().iter().cloned());
     }
-    let bots = rows(ops, who, None);
     let mut agent = agent;
     if let Some(c) = agent.containment.as_mut() {
         c.root_owners = root_owners(&bots, &ops.fleet.global());

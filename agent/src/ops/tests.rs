@@ -136,6 +136,48 @@ async fn status_shares_its_rows_until_a_bot_or_the_fleet_changes() {
     );
 }
 
+/// What the CLI writes for `status --json` from a `status` answer.
+fn cli_text(report: &botctl_proto::StatusReport) -> String {
+    let summary = botctl_proto::Summary::of(&report.bots, &report.config_issues);
+    let mut out = Vec::new();
+    botctl_proto::json::write_pretty(
+        &mut out,
+        &botctl_proto::json::StatusJson {
+            report,
+            summary: &summary,
+        },
+    )
+    .unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[tokio::test]
+async fn status_text_is_what_the_cli_writes_and_is_kept_with_the_rows() {
+    let a = agent().await;
+    let info = agent::info(&agent::Identity::of(&a.ops));
+    for who in [admin(), alice()] {
+        let text = show::status_text(&a.ops, &who, info.clone()).unwrap();
+        let report = show::status(&a.ops, &who, info.clone());
+        assert_eq!(text.json, cli_text(&report));
+        assert!(!text.needs_attention);
+    }
+    let alices = show::status_text(&a.ops, &alice(), info).unwrap().json;
+    assert!(
+        alices.contains("\"a2\"") && !alices.contains("\"b1\""),
+        "{alices}"
+    );
+    // The rows' text is written once while they stay the same.
+    let now = botctl_proto::now_ms() / 1000 * 1000 + 1;
+    let text = |now| show::rows_text_at(&a.ops, &admin(), now).1;
+    let first = text(now);
+    assert!(Arc::ptr_eq(&first, &text(now + 998)), "nothing changed");
+    assert!(!Arc::ptr_eq(&first, &text(now + 999)), "uptimes are due");
+    let first = text(now);
+    remove::remove(&a.ops, &admin(), "b1", false).await.unwrap();
+    assert!(first.contains("\"b1\""));
+    assert!(!text(now).contains("\"b1\""), "a bot removed");
+}
+
 #[tokio::test]
 async fn top_shows_an_owner_the_figures_of_its_own_bots_only() {
     let a = agent().await;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::render::{Cell, Summary};
 use botctl_proto::config::Host;
+use botctl_proto::json::StatusJson;
 use botctl_proto::{BotInfo, BotState, StatusReport, now_ms};
 use serde::Serialize;
 
@@ -14,12 +15,17 @@ use crate::client::{Target, connect_and, ctx};
 use crate::render::{self, opt};
 use crate::ssh;
 
-/// `status --json`: the report and the numbers of the table's last line.
-#[derive(Serialize)]
-struct StatusJson<'a> {
-    #[serde(flatten)]
-    report: &'a StatusReport,
-    summary: Summary,
+/// `status --json` as the agent wrote it, and the line break after it.
+fn print_text(json: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let written = out
+        .write_all(json.as_bytes())
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    if let Err(e) = written {
+        eprintln!("botctl: cannot write JSON: {e}");
+    }
 }
 
 /// One host of `status --hosts --json`: `status` is what `status --json` prints for it alone
@@ -37,11 +43,27 @@ pub async fn run(target: &Target, args: StatusArgs) -> Result<(), CliError> {
     if !args.hosts.is_empty() || args.all_hosts {
         return several(target, &args).await;
     }
+    // The whole fleet's `--json` is written by the agent. Not over ssh: the far side may
+    // be another version, and `status` is the request every version reads alike.
+    if args.json && whole_fleet(&args) && target.host.is_none() {
+        let (_, text) = connect_and(target, |client| async move {
+            client.status_text(ctx(Duration::from_secs(10))).await
+        })
+        .await?;
+        if let Some(text) = text {
+            print_text(&text.json);
+            return if text.needs_attention {
+                Err(CliError::quiet())
+            } else {
+                Ok(())
+            };
+        }
+    }
     let (report, summary) = fetch(target, &args).await?;
     if args.json {
         render::print_json(&StatusJson {
             report: &report,
-            summary: summary.clone(),
+            summary: &summary,
         });
     } else {
         print(&report, target.host.is_some());
@@ -54,6 +76,11 @@ pub async fn run(target: &Target, args: StatusArgs) -> Result<(), CliError> {
     }
 }
 
+/// No bot or owner asked for.
+fn whole_fleet(args: &StatusArgs) -> bool {
+    args.bots.is_empty() && args.user.is_none()
+}
+
 /// The report of the bots asked for, and its summary.
 async fn fetch(target: &Target, args: &StatusArgs) -> Result<(StatusReport, Summary), CliError> {
     let (_, mut report) = connect_and(target, |client| async move {
@@ -62,8 +89,7 @@ async fn fetch(target: &Target, args: &StatusArgs) -> Result<(StatusReport, Summ
     .await?;
     select(&mut report, args)?;
     // A problem of botctl.toml is the whole fleet's; `status BOT` asks about BOT only.
-    let whole_fleet = args.bots.is_empty() && args.user.is_none();
-    let issues = if whole_fleet {
+    let issues = if whole_fleet(args) {
         &report.config_issues[..]
     } else {
         &[]
@@ -122,10 +148,11 @@ async fn several(target: &Target, args: &StatusArgs) -> Result<(), CliError> {
             .map(|a| HostJson {
                 host: &a.name,
                 code: a.code(),
-                status: a.got.as_ref().ok().map(|(report, summary)| StatusJson {
-                    report,
-                    summary: summary.clone(),
-                }),
+                status: a
+                    .got
+                    .as_ref()
+                    .ok()
+                    .map(|(report, summary)| StatusJson { report, summary }),
                 error: a.got.as_ref().err().map(|e| e.message.as_str()),
             })
             .collect();
