@@ -169,6 +169,63 @@ fn escaped_helpers_never_outlive_their_bot_in_its_cgroup() {
 }
 
 #[test]
+fn a_crash_that_leaves_nothing_restarts_in_the_same_cgroup_and_one_that_does_in_a_new_one() {
+    use std::os::unix::fs::MetadataExt;
+    let home = Home::new();
+    // Never stable: a restart after the first waits its backoff.
+    home.write_config(
+        &FAST
+            .replace("\"300ms\"", "\"1h\"")
+            .replace("[restart]", "[agent]\ncontainment = \"cgroup\"\n[restart]"),
+    );
+    home.write_bot(
+        "lone",
+        "user = \"alice\"\ncommand = [\"sleep\", \"1000\"]\n",
+    );
+    home.write_bot("esc", SETSID);
+    home.botctl(&["start", "lone", "esc"]).ok();
+    let c = containment_of(&home);
+    if c["mode"] != "cgroup" {
+        eprintln!("[containment] skipped with cgroups: this host has none writable: {c}");
+        return;
+    }
+    let subtree = PathBuf::from(c["cgroup"].as_str().unwrap());
+    let mount = subtree.parent().unwrap().to_path_buf();
+    // The cgroup of `bot`'s running process, and the identity of its directory.
+    let cgroup = |pid: u32| {
+        let dir = cgroup_of(pid, &mount).expect("a cgroup");
+        let ino = std::fs::metadata(&dir).unwrap().ino();
+        (dir, ino)
+    };
+    let mut main = home.running_pid("lone");
+    let first = cgroup(main);
+    assert_eq!(first.0, subtree.join("lone"));
+    for _ in 0..3 {
+        kill(main, libc::SIGKILL);
+        main = home.new_pid("lone", main);
+        assert_eq!(cgroup(main), first, "the same cgroup, not one made anew");
+    }
+    // A helper left behind is killed through `cgroup.kill`, after which the kernel would kill
+    // any process born in that cgroup: the bot restarts in a new one, and runs.
+    // The second crash's restart waits its backoff: the old cgroup is empty by then.
+    for _ in 0..2 {
+        let before = both_running(&home, "esc");
+        let main = home.running_pid("esc");
+        let old = cgroup(main);
+        kill(main, libc::SIGKILL);
+        home.new_pid("esc", main);
+        gone_soon(&before);
+        let after = both_running(&home, "esc");
+        let main = home.running_pid("esc");
+        assert!(after.contains(&main), "{after:?}");
+        let new = cgroup(main);
+        assert_eq!(new.0, old.0);
+        assert_ne!(new.1, old.1, "a new cgroup after a kill");
+    }
+    home.botctl(&["stop", "lone", "esc"]).ok();
+}
+
+#[test]
 fn escaped_helpers_never_outlive_their_bot_with_the_subreaper() {
     let home = escapers("subreaper");
     home.botctl(&["start", "esc"]).ok();

@@ -1044,7 +1044,7 @@ impl BotTask {
                 // A crashed main process can leave processes behind (its group, its cgroup,
                 // its orphans); they would hold ports and files the restarted bot needs, and
                 // would run twice.
-                members.kill();
+                members.kill_leftovers();
                 self.feed(Input::Exited { pid, exit });
                 // A restarted bot's row was replaced as its new process started.
                 if self.process.is_none() {

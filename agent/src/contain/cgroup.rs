@@ -6,9 +6,12 @@ use std::io::{self, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+
+use crate::util::FastSet;
 
 /// The controllers botctl sets limits with, as the kernel names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -43,11 +46,14 @@ const CPU_PERIOD_US: u64 = 100_000;
 
 /// The agent's own subtree, `<base>/botctl-<hash of the home>`: every bot's cgroup is a
 /// child of it, and nothing outside it is ever written.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Tree {
     pub dir: PathBuf,
     /// Enabled for the bots' cgroups: the limits that hold.
     pub controllers: Vec<Controller>,
+    /// The bots whose cgroup this agent made and never killed through `cgroup.kill`: once
+    /// empty again (its process exited and left nothing), their next start uses it as it is.
+    clean: Mutex<FastSet<String>>,
 }
 
 impl Tree {
@@ -63,7 +69,11 @@ impl Tree {
             Ok(()) => wanted,
             Err(_) => enabled(&dir),
         };
-        Ok(Tree { dir, controllers })
+        Ok(Tree {
+            dir,
+            controllers,
+            clean: Mutex::default(),
+        })
     }
 
     pub fn bot(&self, name: &str) -> BotCgroup {
@@ -72,11 +82,29 @@ impl Tree {
         }
     }
 
-    /// The bot's cgroup, made anew, with `limits` written where the controllers are enabled;
-    /// anything already in it (what a crashed bot left) is killed first. Returns it with its
-    /// directory opened, for the child to be born in (see `Entry`).
+    /// The bot's cgroup, with `limits` written where the controllers are enabled, ready for
+    /// a start: the one its last process left when this agent made it, never killed it and
+    /// nothing is left in it; otherwise made anew, anything already in it (what a crashed
+    /// bot left) killed first. Returns it with its directory opened, for the child to be born
+    /// in (see `Entry`).
+    ///
+    /// Using the cgroup again spares a restart the cgroup's `rmdir` and `mkdir`, and the
+    /// first opening of its files (the kernel makes each file's inode on first use): about
+    /// 0.2 ms of the agent's CPU a restart on the 2-core VM.
     pub fn prepare(&self, name: &str, limits: &Limits) -> io::Result<Prepared> {
         let cg = self.bot(name);
+        if self.clean.lock().unwrap().contains(name)
+            && !cg.populated()
+            && let Ok(dir) = open_dir(&cg.dir)
+        {
+            cg.set_limits(limits, &self.controllers)?;
+            return Ok(Prepared {
+                cgroup: cg,
+                dir,
+                born_inside: true,
+            });
+        }
+        self.forget(name);
         if cg.populated() {
             cg.kill_all();
             cg.wait_empty(std::time::Duration::from_secs(5));
@@ -90,15 +118,20 @@ impl Tree {
         let born_inside = !cg.dir.exists();
         make_dir(&cg.dir)?;
         cg.set_limits(limits, &self.controllers)?;
-        let dir = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_DIRECTORY)
-            .open(&cg.dir)?;
+        let dir = open_dir(&cg.dir)?;
+        if born_inside {
+            self.clean.lock().unwrap().insert(name.to_string());
+        }
         Ok(Prepared {
             cgroup: cg,
-            dir: dir.into(),
+            dir,
             born_inside,
         })
+    }
+
+    /// The bot's cgroup is about to be killed or removed: its next start makes a new one.
+    pub fn forget(&self, name: &str) {
+        self.clean.lock().unwrap().remove(name);
     }
 
     /// Removes the empty cgroups of bots `keep` does not want (left by removed bots or an
@@ -152,6 +185,14 @@ fn enable(dir: &Path, controllers: &[Controller]) -> io::Result<()> {
         .map(|c| format!("+{}", c.as_str()))
         .collect();
     write_file(&dir.join("cgroup.subtree_control"), &line.join(" "))
+}
+
+fn open_dir(dir: &Path) -> io::Result<OwnedFd> {
+    let dir = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY)
+        .open(dir)?;
+    Ok(dir.into())
 }
 
 fn make_dir(dir: &Path) -> io::Result<()> {
@@ -424,6 +465,7 @@ mod tests {
         let tree = Tree {
             dir: dir.path().to_path_buf(),
             controllers: Vec::new(),
+            clean: Mutex::default(),
         };
         assert_eq!(tree.sweep(|n| n == "kept"), 1);
         assert!(dir.path().join("kept").exists());

@@ -231,8 +231,23 @@ impl Members {
     pub fn kill(&self) {
         process::signal_group(self.pgid, Signal::SIGKILL);
         match &self.cgroup {
-            Some(cg) => cg.kill_all(),
+            Some(cg) => {
+                if let Some(tree) = tree() {
+                    tree.forget(&self.bot);
+                }
+                cg.kill_all()
+            }
             None => self.signal(Signal::SIGKILL),
+        }
+    }
+
+    /// After the main process exited: SIGKILL to what it left behind. A cgroup with nothing
+    /// left in it is not killed, so that the bot's next start can use it again (see
+    /// `Tree::prepare`).
+    pub fn kill_leftovers(&self) {
+        match &self.cgroup {
+            Some(cg) if !cg.populated() => process::signal_group(self.pgid, Signal::SIGKILL),
+            _ => self.kill(),
         }
     }
 
@@ -248,6 +263,9 @@ impl Members {
     /// Removes the bot's cgroup once it is empty.
     pub fn release(&self) {
         if let Some(cg) = &self.cgroup {
+            if let Some(tree) = tree() {
+                tree.forget(&self.bot);
+            }
             cg.remove();
         }
     }
