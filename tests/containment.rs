@@ -156,6 +156,7 @@ fn escaped_helpers_never_outlive_their_bot_in_its_cgroup() {
         }
     });
     for bot in BOTS {
+        // Made by the agent before the one that stopped it: removed, not kept.
         assert!(
             !subtree.join(bot).exists(),
             "a stopped bot's cgroup is removed"
@@ -169,7 +170,7 @@ fn escaped_helpers_never_outlive_their_bot_in_its_cgroup() {
 }
 
 #[test]
-fn a_crash_that_leaves_nothing_restarts_in_the_same_cgroup_and_one_that_does_in_a_new_one() {
+fn a_bots_cgroup_serves_its_next_start_unless_it_was_killed_and_goes_with_the_bot() {
     use std::os::unix::fs::MetadataExt;
     let home = Home::new();
     // Never stable: a restart after the first waits its backoff.
@@ -222,7 +223,14 @@ fn a_crash_that_leaves_nothing_restarts_in_the_same_cgroup_and_one_that_does_in_
         assert_eq!(new.0, old.0);
         assert_ne!(new.1, old.1, "a new cgroup after a kill");
     }
-    home.botctl(&["stop", "lone", "esc"]).ok();
+    // Stopped and started again: the same cgroup. Removed: its cgroup goes.
+    home.botctl(&["stop", "lone"]).ok();
+    assert!(first.0.exists(), "kept for the next start");
+    home.botctl(&["start", "lone"]).ok();
+    assert_eq!(cgroup(home.running_pid("lone")), first);
+    home.botctl(&["bots", "remove", "lone"]).ok();
+    assert!(!first.0.exists(), "a removed bot's cgroup is removed");
+    home.botctl(&["stop", "esc"]).ok();
 }
 
 #[test]

@@ -444,6 +444,19 @@ impl BotTask {
 
     async fn run(
         mut self,
+        rx: mpsc::UnboundedReceiver<Command>,
+        begun: Option<oneshot::Sender<()>>,
+    ) {
+        self.serve(rx, begun).await;
+        if self.machine.phase == Phase::Removed {
+            crate::contain::discard(&self.config.name);
+        }
+    }
+
+    /// The bot's life: its commands, its process's exit and its timers, until it is removed
+    /// or the agent lets it go.
+    async fn serve(
+        &mut self,
         mut rx: mpsc::UnboundedReceiver<Command>,
         begun: Option<oneshot::Sender<()>>,
     ) {

@@ -134,6 +134,11 @@ impl Tree {
         self.clean.lock().unwrap().remove(name);
     }
 
+    /// Whether the bot's next start would use its cgroup as it is: kept after a stop.
+    pub fn keeps(&self, name: &str) -> bool {
+        self.clean.lock().unwrap().contains(name) && !self.bot(name).populated()
+    }
+
     /// Removes the empty cgroups of bots `keep` does not want (left by removed bots or an
     /// earlier agent); a populated one is left, its processes being somebody's bot.
     pub fn sweep(&self, keep: impl Fn(&str) -> bool) -> usize {

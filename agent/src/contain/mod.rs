@@ -136,6 +136,14 @@ pub fn info() -> Option<Box<ContainmentInfo>> {
     }))
 }
 
+/// The bot `name` is gone from the fleet: its cgroup goes too, once empty.
+pub fn discard(name: &str) {
+    if let Some(tree) = tree() {
+        tree.forget(name);
+        tree.bot(name).remove();
+    }
+}
+
 /// Removes the agent's subtree at its exit, when no bot's cgroup is left in it (bots left
 /// running for the next agent keep theirs, and so the subtree).
 pub fn release() {
@@ -260,12 +268,13 @@ impl Members {
         }
     }
 
-    /// Removes the bot's cgroup once it is empty.
+    /// After a stop: removes the bot's cgroup once it is empty, unless the bot's next start
+    /// can use it as it is (see `Tree::prepare`): then it stays until that start, the bot's
+    /// removal ([`discard`]) or the agent's exit ([`release`]).
     pub fn release(&self) {
-        if let Some(cg) = &self.cgroup {
-            if let Some(tree) = tree() {
-                tree.forget(&self.bot);
-            }
+        if let Some(cg) = &self.cgroup
+            && !tree().is_some_and(|t| t.keeps(&self.bot))
+        {
             cg.remove();
         }
     }
