@@ -89,8 +89,8 @@ impl Tree {
     /// in (see `Entry`).
     ///
     /// Using the cgroup again spares a restart the cgroup's `rmdir` and `mkdir`, and the
-    /// first opening of its files (the kernel makes each file's inode on first use): about
-    /// 0.2 ms of the agent's CPU a restart on the 2-core VM.
+    /// first opening of its files (the kernel makes each file's inode on first use): 0.1 to
+    /// 0.3 ms of the agent's CPU a restart on the 2-core VM.
     pub fn prepare(&self, name: &str, limits: &Limits) -> io::Result<Prepared> {
         let cg = self.bot(name);
         if self.clean.lock().unwrap().contains(name)
