@@ -93,8 +93,7 @@ impl Tree {
     /// 0.3 ms of the agent's CPU a restart on the 2-core VM.
     pub fn prepare(&self, name: &str, limits: &Limits) -> io::Result<Prepared> {
         let cg = self.bot(name);
-        if self.clean.lock().unwrap().contains(name)
-            && !cg.populated()
+        if self.keeps(name)
             && let Ok(dir) = open_dir(&cg.dir)
         {
             cg.set_limits(limits, &self.controllers)?;
