@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod floor;
 mod scale;
 
 const BIN: &str = env!("CARGO_BIN_EXE_botctl");

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{Bench, cpu_ns, each_thread, median, ms, rss_kib};
+use super::{Bench, cpu_ns, each_thread, floor, median, ms, rss_kib};
 
 /// Storms per size; the median is reported.
 const STORMS: usize = 3;
@@ -19,6 +19,20 @@ struct Column {
     rss_kib: u64,
     /// Agent CPU of one health tick.
     tick: Duration,
+}
+
+/// What one crash storm measured.
+struct Storm {
+    /// From the first SIGKILL until every bot runs again with a new pid.
+    took: Duration,
+    /// The agent's CPU meanwhile.
+    cpu: Duration,
+    /// This harness's CPU meanwhile (its watch and the one `status --json`).
+    own: Duration,
+    /// The CPU the bots' new processes used by the end: their exec and their start.
+    bots_cpu: Duration,
+    /// Bots restarted other than exactly once.
+    wrong: usize,
 }
 
 /// One bot as `status --json` shows it.
@@ -83,10 +97,8 @@ impl Bench {
         }
     }
 
-    /// SIGKILL to every bot at once: time until all are back with new pids, the agent's CPU
-    /// meanwhile, and how many bots were restarted other than exactly once.
-    /// Also returns the CPU this harness used meanwhile (its watch and the one `status --json`).
-    fn storm(&self, agent: u32) -> (Duration, Duration, Duration, usize) {
+    /// SIGKILL to every bot at once: what [`Storm`] holds.
+    fn storm(&self, agent: u32) -> Storm {
         // Past stable_after (1 s in the bench's botctl.toml): every restart is immediate.
         std::thread::sleep(Duration::from_millis(1100));
         let before = self.fleet();
@@ -106,6 +118,12 @@ impl Bench {
         let (took, after) = self.all_back(agent, &before, t0);
         let cpu = Duration::from_nanos(cpu_ns(agent) - cpu0);
         let own = own_cpu() - own0;
+        let new: Vec<u32> = after
+            .values()
+            .filter_map(|s| s.pid)
+            .map(|p| p as u32)
+            .collect();
+        let bots_cpu = floor::started_cpu(&new);
         // A doubled restart would show as a second new pid or a count up by two; give it
         // the time a restart takes, several times over, to show.
         std::thread::sleep(Duration::from_millis(300));
@@ -117,7 +135,13 @@ impl Bench {
                 s.restarts != old.restarts + 1 || s.pid != a.pid
             })
             .count();
-        (took, cpu, own, wrong)
+        Storm {
+            took,
+            cpu,
+            own,
+            bots_cpu,
+            wrong,
+        }
     }
 
     /// `agent start`, and the agent's answer: the CLI gives a starting agent 5 s to answer,
@@ -215,21 +239,30 @@ impl Bench {
         self.start_agent(&mut late);
         self.all_running();
         figures.push(("agent start until all bots alive", ms(t.elapsed())));
-        let mut starts: Vec<Duration> = (0..3)
-            .map(|_| {
-                self.botctl(&["stop", "--all"]);
-                let t = Instant::now();
-                self.botctl(&["start", "--all"]);
-                self.all_running();
-                t.elapsed()
-            })
-            .collect();
+        // Each start of all is followed, on the fleet at rest, by the floor's start of as
+        // many sleeps (ended before the next round), so both see the machine alike.
+        let (mut starts, mut floor_starts) = (Vec::new(), Vec::new());
+        for _ in 0..3 {
+            self.botctl(&["stop", "--all"]);
+            let t = Instant::now();
+            self.botctl(&["start", "--all"]);
+            self.all_running();
+            starts.push(t.elapsed());
+            self.settle();
+            floor_starts.push(floor::start(n).0);
+        }
         starts.sort();
+        floor_starts.sort();
+        let (start_all, floor_start) = (median(&starts), median(&floor_starts));
+        figures.push(("start --all until all alive (median of 3)", ms(start_all)));
         figures.push((
-            "start --all until all alive (median of 3)",
-            ms(median(&starts)),
+            "  floor: the bench starts as many `sleep`s itself, two threads (x botctl)",
+            format!(
+                "{} (x{:.1})",
+                ms(floor_start),
+                start_all.as_secs_f64() / floor_start.as_secs_f64()
+            ),
         ));
-        self.settle();
 
         let version = self.median_of(10, &["--version"]);
         let status = self.median_of(10, &["status", "--json"]);
@@ -273,30 +306,55 @@ impl Bench {
             format!("{rest_pct:.3} %"),
         ));
 
-        let (mut storms, mut cpus, mut watch) = (Vec::new(), Vec::new(), Vec::new());
-        let mut wrong = 0;
+        // Each storm of the fleet follows one of the floor's sleeps, on the machine as it is
+        // then; the floor's sleeps wait, asleep, through the fleet's storms.
+        let (_, mut sleeps) = floor::start(n);
+        let (mut storms, mut floor_storms) = (Vec::new(), Vec::new());
         for _ in 0..STORMS {
-            let (took, cpu, own, w) = self.storm(agent);
-            storms.push(took);
-            cpus.push(cpu);
-            watch.push(own);
-            wrong += w;
+            std::thread::sleep(Duration::from_millis(1100));
+            floor_storms.push(floor::storm(&mut sleeps));
+            storms.push(self.storm(agent));
         }
-        storms.sort();
-        cpus.sort();
-        watch.sort();
+        floor_storms.sort();
+        let floor_cpu = sleeps.cpu();
+        drop(sleeps);
+        let sorted = |f: fn(&Storm) -> Duration| {
+            let mut v: Vec<Duration> = storms.iter().map(f).collect();
+            v.sort();
+            v
+        };
+        let took = sorted(|s| s.took);
         figures.push((
             "crash storm (SIGKILL all): all back with new pids, median of 3 (fastest)",
-            format!("{} ({})", ms(median(&storms)), ms(storms[0])),
+            format!("{} ({})", ms(median(&took)), ms(took[0])),
         ));
-        figures.push(("  agent CPU during the storm (median)", ms(median(&cpus))));
+        figures.push((
+            "  floor: the bench kills, reaps and restarts as many `sleep`s itself (x botctl)",
+            format!(
+                "{} (x{:.1})",
+                ms(median(&floor_storms)),
+                median(&took).as_secs_f64() / median(&floor_storms).as_secs_f64()
+            ),
+        ));
+        figures.push((
+            "  agent CPU during the storm (median)",
+            ms(median(&sorted(|s| s.cpu))),
+        ));
+        figures.push((
+            "  the bots' new processes' own CPU, exec and start (median; floor's)",
+            format!(
+                "{} ({})",
+                ms(median(&sorted(|s| s.bots_cpu))),
+                ms(floor_cpu)
+            ),
+        ));
         figures.push((
             "  this bench's CPU while it watched (median)",
-            ms(median(&watch)),
+            ms(median(&sorted(|s| s.own))),
         ));
         figures.push((
             "  bots restarted other than exactly once (all storms)",
-            wrong.to_string(),
+            storms.iter().map(|s| s.wrong).sum::<usize>().to_string(),
         ));
 
         std::thread::sleep(Duration::from_millis(1100));
