@@ -138,6 +138,9 @@ fn fit(points: &[(f64, f64)]) -> Option<(f64, f64, f64)> {
 pub struct Series {
     points: VecDeque<(f64, f32)>,
     origin: Option<Instant>,
+    /// Neighbouring points whose values differ: none when the series is flat, as an idle
+    /// bot's memory is tick after tick, which no trend can come from.
+    changes: usize,
 }
 
 impl Series {
@@ -148,20 +151,39 @@ impl Series {
         let step = (window.as_secs_f64() / MAX_POINTS as f64).max(0.001);
         let slot = |t: f64| (t / step) as u64;
         let value = value as f32;
-        match self.points.back_mut() {
-            Some(last) if slot(last.0) == slot(t) => {
-                if value >= last.1 {
-                    *last = (t, value);
+        let n = self.points.len();
+        let differs = |a: f32, b: f32| usize::from(a != b);
+        match self.points.back() {
+            Some(&(last_t, last)) if slot(last_t) == slot(t) => {
+                if value >= last {
+                    self.points[n - 1] = (t, value);
+                    if let Some(&(_, before)) = n.checked_sub(2).and_then(|i| self.points.get(i)) {
+                        self.changes =
+                            self.changes + differs(before, value) - differs(before, last);
+                    }
                 }
             }
-            _ => self.points.push_back((t, value)),
+            Some(&(_, last)) => {
+                self.changes += differs(last, value);
+                self.points.push_back((t, value));
+            }
+            None => self.points.push_back((t, value)),
         }
         let window = window.as_secs_f64();
         while self.points.front().is_some_and(|p| t - p.0 > window)
             || self.points.len() > MAX_POINTS
         {
-            self.points.pop_front();
+            if let Some((_, gone)) = self.points.pop_front()
+                && let Some(&(_, next)) = self.points.front()
+            {
+                self.changes -= differs(gone, next);
+            }
         }
+    }
+
+    /// Whether every point has the same value: [`project`] finds no trend in it.
+    pub fn is_flat(&self) -> bool {
+        self.changes == 0
     }
 
     /// The points as seconds since the first, for [`project`].
@@ -385,6 +407,37 @@ mod tests {
         assert!(e.is_open(&k));
         assert_eq!(e.keep_only(|_| false), vec![k.clone()], "stopped");
         assert!(!e.is_open(&k));
+    }
+
+    #[test]
+    fn a_series_knows_whether_it_is_flat_as_points_come_merge_and_leave() {
+        let t0 = Instant::now();
+        let window = Duration::from_secs(60);
+        let mut s = Series::default();
+        // Runs of equal values, some within one slot (merged), some changing, for longer than
+        // the window so that points leave at the front too.
+        let mut x: u64 = 7;
+        for i in 0..2000u64 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let value = if (x >> 40) % 5 == 0 { (x >> 50) % 3 } else { 1 };
+            s.push(t0 + Duration::from_millis(i * 150), value as f64, window);
+            let points = s.points();
+            let flat = points.windows(2).all(|w| w[0].1 == w[1].1);
+            assert_eq!(s.is_flat(), flat, "after sample {i}: {points:?}");
+        }
+        let mut idle = Series::default();
+        for i in 0..100u64 {
+            idle.push(t0 + Duration::from_secs(i * 15), 5e6, window);
+        }
+        assert!(idle.is_flat() && idle.len() > 1, "an idle bot's memory");
+        idle.push(t0 + Duration::from_secs(1500), 6e6, window);
+        assert!(!idle.is_flat(), "it grew");
+        for i in 101..110u64 {
+            idle.push(t0 + Duration::from_secs(i * 15), 6e6, window);
+        }
+        assert!(idle.is_flat(), "the growth left the window");
     }
 
     #[test]

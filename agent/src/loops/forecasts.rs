@@ -240,7 +240,8 @@ impl Forecaster {
 
 /// The projection of `series` towards `limit` when it is a forecast now.
 fn due(series: &Series, limit: u64, rules: &Rules) -> Option<Projection> {
-    if series.len() < rules.min_samples {
+    // A flat series (an idle bot's) is the common case: no trend, and no need to copy it.
+    if series.len() < rules.min_samples || series.is_flat() {
         return None;
     }
     project(&series.points(), limit as f64, rules).filter(|p| p.within(rules))
