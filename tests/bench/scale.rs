@@ -368,6 +368,14 @@ impl Bench {
             format!("{} / {}", ms(wall), ms(back)),
         ));
 
+        // What the bad minutes left resident, once the next health tick (at most the default
+        // 15 s later) had a chance to hand freed memory back.
+        std::thread::sleep(Duration::from_secs(16));
+        figures.push((
+            "agent RSS after the storms and restart --all (16 s later)",
+            format!("{:.1} MiB", rss_kib(agent) as f64 / 1024.0),
+        ));
+
         // A new agent adopting the running fleet.
         self.settle();
         self.botctl(&["agent", "stop", "--keep-bots"]);

@@ -893,14 +893,15 @@ impl BotTask {
         let config = self.config.clone();
         let paths = &self.ctx.paths;
         let cwd = crate::storage::bot_cwd(paths, &config);
-        if config.cwd.is_none()
-            && let Err(e) = std::fs::create_dir_all(&cwd)
-        {
-            return Input::SpawnFailed {
-                error: format!("cannot create working directory {}: {e}", cwd.display()),
-            };
-        }
-        if !cwd.is_dir() {
+        // The default directory is made (create_dir_all checks that what is there is a
+        // directory); a configured one must be there.
+        if config.cwd.is_none() {
+            if let Err(e) = std::fs::create_dir_all(&cwd) {
+                return Input::SpawnFailed {
+                    error: format!("cannot create working directory {}: {e}", cwd.display()),
+                };
+            }
+        } else if !cwd.is_dir() {
             return Input::SpawnFailed {
                 error: format!(
                     "working directory {} does not exist: create it or fix `cwd` in {}",

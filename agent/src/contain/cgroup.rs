@@ -236,7 +236,7 @@ pub struct BotCgroup {
 
 impl BotCgroup {
     pub fn procs(&self) -> Vec<u32> {
-        std::fs::read_to_string(self.dir.join("cgroup.procs"))
+        crate::health::read_pseudo(self.dir.join("cgroup.procs"))
             .unwrap_or_default()
             .lines()
             .filter_map(|l| l.trim().parse().ok())
@@ -245,10 +245,8 @@ impl BotCgroup {
 
     /// Whether any process is in it, from `cgroup.events` (gone: not populated).
     pub fn populated(&self) -> bool {
-        match std::fs::read_to_string(self.dir.join("cgroup.events")) {
-            Ok(text) => text.lines().any(|l| l.trim() == "populated 1"),
-            Err(_) => false,
-        }
+        crate::health::read_pseudo(self.dir.join("cgroup.events"))
+            .is_some_and(|text| text.lines().any(|l| l.trim() == "populated 1"))
     }
 
     /// `signal` to every process in it.
@@ -318,7 +316,7 @@ impl BotCgroup {
     /// How many times the kernel's OOM killer killed in it (`memory.events` `oom_kill`);
     /// None without the memory controller.
     pub fn oom_kills(&self) -> Option<u64> {
-        let text = std::fs::read_to_string(self.dir.join("memory.events")).ok()?;
+        let text = crate::health::read_pseudo(self.dir.join("memory.events"))?;
         text.lines()
             .find_map(|l| l.strip_prefix("oom_kill "))
             .and_then(|n| n.trim().parse().ok())

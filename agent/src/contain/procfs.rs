@@ -82,7 +82,7 @@ impl Stat {
 }
 
 pub fn read_stat(pid: u32) -> Option<Stat> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let text = crate::health::read_pseudo(format!("/proc/{pid}/stat"))?;
     // The command name (field 2) may hold spaces and parentheses: parse after the last ')'.
     let rest = &text[text.rfind(')')? + 1..];
     let fields: Vec<&str> = rest.split_whitespace().collect();

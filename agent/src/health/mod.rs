@@ -369,6 +369,16 @@ fn pread<'a>(f: &File, buf: &'a mut Vec<u8>) -> Option<&'a str> {
     std::str::from_utf8(&buf[..len]).ok()
 }
 
+/// A small file of /proc or a cgroup read whole: an open and, as a rule, a single read.
+/// `std::fs::read_to_string` also asks such a file its size, which it does not know, and
+/// then reads from 32 bytes up, doubling: six reads and a `statx` for a `/proc/PID/stat`,
+/// which each restart of a bot reads.
+pub fn read_pseudo(path: impl AsRef<Path>) -> Option<String> {
+    let file = File::open(path).ok()?;
+    let mut buf = Vec::new();
+    pread(&file, &mut buf).map(str::to_owned)
+}
+
 /// [`pread`]'s read: how many bytes of `buf` it filled.
 fn fill(f: &File, buf: &mut Vec<u8>) -> Option<usize> {
     use std::os::unix::fs::FileExt;
