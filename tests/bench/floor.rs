@@ -73,6 +73,16 @@ pub fn storm(sleeps: &mut Sleeps) -> Duration {
     t0.elapsed()
 }
 
+/// CPU used so far by this process (`RUSAGE_SELF`, every thread's) or by the children it
+/// waited for (`RUSAGE_CHILDREN`).
+pub fn rusage(who: i32) -> Duration {
+    // SAFETY: getrusage fills the struct it is given.
+    let mut r: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(who, &mut r) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(r.ru_utime) + tv(r.ru_stime)
+}
+
 /// The CPU processes have used so far, summed.
 pub fn started_cpu(pids: &[u32]) -> Duration {
     Duration::from_nanos(pids.iter().map(|p| cpu_ns(*p)).sum())

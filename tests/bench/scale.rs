@@ -309,13 +309,16 @@ impl Bench {
         // Each storm of the fleet follows one of the floor's sleeps, on the machine as it is
         // then; the floor's sleeps wait, asleep, through the fleet's storms.
         let (_, mut sleeps) = floor::start(n);
-        let (mut storms, mut floor_storms) = (Vec::new(), Vec::new());
+        let (mut storms, mut floor_storms, mut floor_own) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..STORMS {
             std::thread::sleep(Duration::from_millis(1100));
+            let own0 = floor::rusage(libc::RUSAGE_SELF);
             floor_storms.push(floor::storm(&mut sleeps));
+            floor_own.push(floor::rusage(libc::RUSAGE_SELF) - own0);
             storms.push(self.storm(agent));
         }
         floor_storms.sort();
+        floor_own.sort();
         let floor_cpu = sleeps.cpu();
         drop(sleeps);
         let sorted = |f: fn(&Storm) -> Duration| {
@@ -337,8 +340,12 @@ impl Bench {
             ),
         ));
         figures.push((
-            "  agent CPU during the storm (median)",
-            ms(median(&sorted(|s| s.cpu))),
+            "  agent CPU during the storm (median; the floor's, spawning and reaping)",
+            format!(
+                "{} ({})",
+                ms(median(&sorted(|s| s.cpu))),
+                ms(median(&floor_own))
+            ),
         ));
         figures.push((
             "  the bots' new processes' own CPU, exec and start (median; floor's)",
@@ -412,14 +419,7 @@ impl Bench {
 
 /// CPU this process and the commands it waited for used so far.
 fn own_cpu() -> Duration {
-    let used = |who| {
-        // SAFETY: getrusage fills the struct it is given.
-        let mut r: libc::rusage = unsafe { std::mem::zeroed() };
-        unsafe { libc::getrusage(who, &mut r) };
-        let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-        tv(r.ru_utime) + tv(r.ru_stime)
-    };
-    used(libc::RUSAGE_SELF) + used(libc::RUSAGE_CHILDREN)
+    floor::rusage(libc::RUSAGE_SELF) + floor::rusage(libc::RUSAGE_CHILDREN)
 }
 
 /// The pids of a process's children (each of its threads has its own list).
