@@ -440,7 +440,11 @@ mod tests {
             x = x
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
-            let value = if (x >> 40) % 5 == 0 { (x >> 50) % 3 } else { 1 };
+            let value = if (x >> 40).is_multiple_of(5) {
+                (x >> 50) % 3
+            } else {
+                1
+            };
             s.push(t0 + Duration::from_millis(i * 150), value as f64, window);
             let points = s.points();
             let flat = points.windows(2).all(|w| w[0].1 == w[1].1);
