@@ -133,8 +133,8 @@ fn fit(points: &[(f64, f64)]) -> Option<(f64, f64, f64)> {
 /// One figure over time, as the sampler keeps it: at most [`MAX_POINTS`] points over the
 /// window, neighbours merged into their peak when samples come faster than that. A point is
 /// 8 bytes, two f32s, whose 24-bit precision is far finer than any trend: the value, and the
-/// seconds since `origin`, which moves up past [`REBASE`] seconds so that they stay fine (a
-/// millisecond or better). 2,000 bots at the defaults (121 points, room for 128) keep 2 MB,
+/// seconds since `origin`, which moves up past [`REBASE`] seconds so that they stay fine (to
+/// 8 ms at worst). 2,000 bots at the defaults (121 points, room for 128) keep 2 MB,
 /// which was 4 MB at 16 bytes a point, a quarter of the agent's RSS at that size.
 #[derive(Debug, Default)]
 pub struct Series {
