@@ -154,7 +154,7 @@ impl Tree {
 
     /// The bot's cgroup `pid` is in, when it is one of this tree's (from /proc/PID/cgroup).
     pub fn of_pid(&self, mount: &Path, pid: u32) -> Option<BotCgroup> {
-        let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+        let text = crate::health::read_pseudo(format!("/proc/{pid}/cgroup"))?;
         let rel = text.lines().find_map(|l| l.strip_prefix("0::"))?;
         let dir = mount.join(rel.trim_start_matches('/'));
         (dir.parent() == Some(self.dir.as_path())).then_some(BotCgroup { dir })
