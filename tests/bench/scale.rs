@@ -9,8 +9,59 @@ use super::{Bench, cpu_ns, each_thread, floor, median, ms, rss_kib};
 
 /// Storms per size; the median is reported.
 const STORMS: usize = 3;
-/// How often the end of a storm or a restart of all is looked for.
+/// How often the end of a storm or a start of all is looked for, once enough pids were
+/// handed out for it ([`GATE`] before that).
 const POLL: Duration = Duration::from_millis(10);
+/// The shortest wait between two readings of the kernel's last pid until then. A reading costs
+/// 17 µs of CPU, but a wake-up 60-250 µs on this VM: read every 2 ms, it took 0.1-0.2 s of CPU
+/// from a storm of 2,000, so the waits follow the rate at which pids are handed out.
+const GATE: Duration = Duration::from_millis(2);
+
+/// The last pid the kernel handed out in this pid namespace, at a moment.
+#[derive(Clone, Copy)]
+struct Pids {
+    last: u64,
+    max: u64,
+}
+
+impl Pids {
+    fn now() -> Pids {
+        Pids {
+            last: read_number("/proc/sys/kernel/ns_last_pid"),
+            max: read_number("/proc/sys/kernel/pid_max"),
+        }
+    }
+
+    /// None once `want` pids were handed out since then (at `t0`); else how long to wait
+    /// before looking again: half the time the rest should take at the rate so far.
+    fn wait_for(self, want: usize, t0: Instant) -> Option<Duration> {
+        let done = self.handed_out();
+        if done >= want {
+            return None;
+        }
+        if done == 0 {
+            return Some(GATE);
+        }
+        let rest = (want - done) as f64 / done as f64;
+        Some(t0.elapsed().mul_f64(rest / 2.0).clamp(GATE, 50 * GATE))
+    }
+
+    /// Pids handed out since then (to processes and threads of the whole machine), as an
+    /// upper bound: they are handed out in increasing order up to `pid_max`, then again from
+    /// 300 and skipping pids in use, so counting across a wrap only overcounts. The fleet's
+    /// new processes cannot all be there before this reaches their number.
+    fn handed_out(self) -> usize {
+        let last = read_number("/proc/sys/kernel/ns_last_pid");
+        ((last + self.max - self.last) % self.max) as usize
+    }
+}
+
+fn read_number(path: &str) -> u64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| panic!("reading {path}"))
+}
 
 /// What one fleet size measured, in the order of the table's rows.
 struct Column {
@@ -59,25 +110,27 @@ impl Bench {
     }
 
     /// Polls until every bot runs with a pid other than the one it had in `before`: the
-    /// time from `t0`, and the fleet as then seen. The end is watched in the kernel's lists
-    /// of the agent's children, then confirmed by `status --json`. Asking the agent for the
-    /// whole fleet every few milliseconds instead took about a core of the two at 2,000 bots
-    /// (the agent's answer, the CLI, this harness's parse of 810 KB), from the storm it timed.
-    /// The watch itself is light too: the new pids are only counted, every [`POLL`]. A set
-    /// of the children built every 2 ms took 0.6-0.9 s of CPU during a 2.4 s storm of
-    /// 2,000, a third of a core taken from the agent and the bots.
+    /// time from `t0`, and the fleet as then seen. The end is watched in three steps, each
+    /// dearer and rarer than the one before: the pids handed out since `pids0` (one small
+    /// file, read as [`Pids::wait_for`] says) must be as many as the bots; then the agent's
+    /// children are counted (every [`POLL`]); then `status --json` confirms. Asking the
+    /// agent for the whole fleet every few milliseconds took about a core of the two at
+    /// 2,000 bots; counting the agent's children every 10 ms (1.3 ms of CPU each at 2,000)
+    /// still took 0.3 s of CPU from a 2.4 s storm it timed.
     fn all_back(
         &self,
         agent: u32,
         before: &HashMap<String, Seen>,
-        t0: Instant,
+        (t0, pids0): (Instant, Pids),
     ) -> (Duration, HashMap<String, Seen>) {
         let deadline = t0 + Duration::from_secs(120);
         let old: HashSet<u64> = before.values().filter_map(|s| s.pid).collect();
         loop {
-            let new = children(agent).iter().filter(|p| !old.contains(p)).count();
+            let gate = pids0.wait_for(before.len(), t0);
             let seen = t0.elapsed();
-            if new >= before.len() {
+            if gate.is_none()
+                && children(agent).iter().filter(|p| !old.contains(p)).count() >= before.len()
+            {
                 let kids: HashSet<u64> = children(agent).into_iter().collect();
                 let now = self.fleet();
                 let back = before.iter().all(|(name, old)| {
@@ -93,7 +146,7 @@ impl Bench {
                 Instant::now() < deadline,
                 "timed out waiting for all bots back"
             );
-            std::thread::sleep(POLL);
+            std::thread::sleep(gate.unwrap_or(POLL));
         }
     }
 
@@ -110,12 +163,13 @@ impl Bench {
         assert_eq!(pids.len(), self.n, "every bot running before the storm");
         let cpu0 = cpu_ns(agent);
         let own0 = own_cpu();
+        let pids0 = Pids::now();
         let t0 = Instant::now();
         for pid in pids {
             // SAFETY: a pid the agent reports for one of this benchmark's bots.
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
-        let (took, after) = self.all_back(agent, &before, t0);
+        let (took, after) = self.all_back(agent, &before, (t0, pids0));
         let cpu = Duration::from_nanos(cpu_ns(agent) - cpu0);
         let own = own_cpu() - own0;
         let new: Vec<u32> = after
@@ -174,22 +228,21 @@ impl Bench {
         }
     }
 
-    /// Waits until every bot runs: the agent's children are counted every [`POLL`], and
-    /// once there are enough, `status --json` must show every bot running. Asking the agent
-    /// for the whole fleet every 2 ms instead (as `all_back` once did) took a share of the
-    /// two cores from the starts it timed.
-    fn all_running(&self) {
-        let deadline = Instant::now() + Duration::from_secs(120);
+    /// Waits until every bot runs, watched as [`Bench::all_back`] watches: enough pids handed
+    /// out since `pids0`, then enough children of the agent, then `status --json`.
+    fn all_running(&self, (t0, pids0): (Instant, Pids)) {
+        let deadline = t0 + Duration::from_secs(120);
         let agent = self.agent_pid();
         loop {
-            if children(agent).len() >= self.n && self.running() == self.n {
+            let gate = pids0.wait_for(self.n, t0);
+            if gate.is_none() && children(agent).len() >= self.n && self.running() == self.n {
                 return;
             }
             assert!(
                 Instant::now() < deadline,
                 "timed out waiting for all bots running"
             );
-            std::thread::sleep(POLL);
+            std::thread::sleep(gate.unwrap_or(POLL));
         }
     }
 
@@ -235,18 +288,18 @@ impl Bench {
         eprintln!("curve: {n} bots in {}", self.home.display());
 
         let mut late = 0;
-        let t = Instant::now();
+        let (t, pids0) = (Instant::now(), Pids::now());
         self.start_agent(&mut late);
-        self.all_running();
+        self.all_running((t, pids0));
         figures.push(("agent start until all bots alive", ms(t.elapsed())));
         // Each start of all is followed, on the fleet at rest, by the floor's start of as
         // many sleeps (ended before the next round), so both see the machine alike.
         let (mut starts, mut floor_starts) = (Vec::new(), Vec::new());
         for _ in 0..3 {
             self.botctl(&["stop", "--all"]);
-            let t = Instant::now();
+            let (t, pids0) = (Instant::now(), Pids::now());
             self.botctl(&["start", "--all"]);
-            self.all_running();
+            self.all_running((t, pids0));
             starts.push(t.elapsed());
             self.settle();
             floor_starts.push(floor::start(n).0);
@@ -366,10 +419,11 @@ impl Bench {
 
         std::thread::sleep(Duration::from_millis(1100));
         let before = self.fleet();
+        let pids0 = Pids::now();
         let t0 = Instant::now();
         self.botctl(&["restart", "--all"]);
         let wall = t0.elapsed();
-        let (back, _) = self.all_back(agent, &before, t0);
+        let (back, _) = self.all_back(agent, &before, (t0, pids0));
         figures.push((
             "restart --all: command / all back with new pids",
             format!("{} / {}", ms(wall), ms(back)),
