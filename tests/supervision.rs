@@ -176,6 +176,35 @@ fn a_killed_bot_is_restarted() {
 }
 
 #[test]
+fn a_bot_whose_directories_were_removed_restarts_and_has_them_again() {
+    // The agent looks its directories up only where the last start did not find them: a
+    // restart after they went makes them again and starts the bot.
+    let home = Home::fast();
+    home.write_bot("hello", &sleeper("alice"));
+    let old = home.running_pid("hello");
+    wait_age(old, STABLE);
+    let cwd = std::fs::read_link(format!("/proc/{old}/cwd")).unwrap();
+    let log = std::fs::read_link(format!("/proc/{old}/fd/1")).unwrap();
+    std::fs::remove_dir_all(&cwd).unwrap();
+    std::fs::remove_dir_all(log.parent().unwrap()).unwrap();
+
+    kill(old, libc::SIGKILL);
+    let new = home.new_pid("hello", old);
+    assert_eq!(home.bot("hello")["state"], "running");
+    assert_eq!(std::fs::read_link(format!("/proc/{new}/cwd")).unwrap(), cwd);
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{new}/fd/1")).unwrap(),
+        log
+    );
+    assert!(cwd.is_dir() && log.is_file());
+    let events = home.events("hello");
+    assert!(
+        !kinds(&events).contains(&"spawn-failed".to_string()),
+        "{events:#?}"
+    );
+}
+
+#[test]
 fn the_first_quick_failure_restarts_at_once_and_the_second_waits() {
     let home = Home::new();
     home.write_config("[restart]\nstable_after = \"10s\"\nbackoff_initial = \"5s\"\n");

@@ -46,13 +46,14 @@ pub struct Contained {
 }
 
 /// Everything a start needs of containment, made ready: the bot's cgroup (leftovers in it
-/// killed), its account resolved and its directories handed over. `Err` is why the bot
-/// cannot start, as `spawn-failed` says it.
+/// killed; `seen_empty` as `Tree::prepare` takes it), its account resolved and its
+/// directories handed over. `Err` is why the bot cannot start, as `spawn-failed` says it.
 pub fn prepare(
     ctx: &Context,
     config: &BotConfig,
     wanted: &Wanted,
     cwd: &Path,
+    seen_empty: bool,
 ) -> Result<Contained, String> {
     let in_force = contain::in_force();
     if let Some(f) = in_force.filter(|f| f.kind == ContainmentKind::Refused) {
@@ -70,7 +71,7 @@ pub fn prepare(
     };
     let cgroup = match contain::tree() {
         Some(tree) => Some(
-            tree.prepare(&config.name, &wanted.limits)
+            tree.prepare(&config.name, &wanted.limits, seen_empty)
                 .map_err(|e| format!("cannot prepare the cgroup of {}: {e}", config.name))?,
         ),
         None => None,

@@ -1,7 +1,6 @@
 //! Linux process plumbing for bots: spawning into a new session (and cgroup, account and
 //! hardening), pidfds for exit detection, reaping, signalling groups, identifying a pid.
 
-use std::ffi::OsString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -13,7 +12,7 @@ use nix::unistd::Pid;
 use tokio::io::unix::AsyncFd;
 
 use super::machine::Exit;
-use super::spawn::{CgroupEntry, Launch, Started};
+use super::spawn::{CgroupEntry, Inherited, Launch, Started};
 pub use super::spawn::{Hardening, SpawnError};
 use crate::contain::account::Account;
 use crate::contain::cgroup::{BotCgroup, Prepared};
@@ -60,21 +59,15 @@ pub struct BotProcess {
 /// group, with the bot's account, limits and hardening, and nothing of the agent's but its
 /// environment). Returns once the command runs, or says why it could not.
 pub fn spawn(spec: SpawnSpec<'_>) -> Result<BotProcess, SpawnError> {
-    // The agent's environment, less the readiness fd and systemd's notify variables, with
-    // the bot's own variables on top.
-    let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
-        .filter(|(k, _)| k != botctl_proto::paths::READY_FD_ENV)
-        .filter(|(k, _)| {
-            !botctl_proto::paths::SYSTEMD_AGENT_ENV
-                .iter()
-                .any(|a| k == a)
-        })
-        .filter(|(k, _)| !spec.env.iter().any(|(ek, _)| k == ek.as_str()))
+    let env = spec
+        .env
+        .into_iter()
+        .map(|(k, v)| (k.into(), v.into()))
         .collect();
-    env.extend(spec.env.into_iter().map(|(k, v)| (k.into(), v.into())));
     let launch = Launch {
         command: spec.command,
         cwd: spec.cwd,
+        inherited: inherited(),
         env,
         stdout: &spec.stdout,
         stderr: &spec.stderr,
@@ -96,9 +89,19 @@ pub fn spawn(spec: SpawnSpec<'_>) -> Result<BotProcess, SpawnError> {
     let reaper = crate::contain::in_force()
         .is_some_and(|f| f.kind == botctl_proto::ContainmentKind::Subreaper);
     let held = reaper.then(leaders);
+    let before = crate::spawn_record::boot_ticks();
     let Started { pid, pidfd } = super::spawn::launch(launch)?;
+    let after = crate::spawn_record::boot_ticks();
     held.unwrap_or_else(leaders).insert(pid);
-    let start_ticks = start_ticks(pid).unwrap_or(0);
+    // The kernel stamps a process's start time as it makes it, between these two readings
+    // of the same clock: when both fall in one clock tick, that tick is the start time. Read
+    // from /proc/PID/stat otherwise (the kernel has to make that file, and its exit then has
+    // to drop it): that read was 7 % of the agent's CPU in a crash storm.
+    let start_ticks = if before == after {
+        before
+    } else {
+        start_ticks(pid).unwrap_or(0)
+    };
     let run_error = |error| SpawnError::Run {
         program: spec.command[0].clone(),
         step: None,
@@ -113,6 +116,24 @@ pub fn spawn(spec: SpawnSpec<'_>) -> Result<BotProcess, SpawnError> {
         is_child: true,
         cgroup: spec.cgroup.map(|p| p.cgroup),
         oom_kills,
+    })
+}
+
+/// The agent's environment as every bot inherits it, less the readiness fd and systemd's
+/// notify variables; made once (the agent never changes its own environment), where
+/// building it at each start cost three allocations a variable.
+fn inherited() -> &'static [Inherited] {
+    static ENV: std::sync::OnceLock<Vec<Inherited>> = std::sync::OnceLock::new();
+    ENV.get_or_init(|| {
+        std::env::vars_os()
+            .filter(|(k, _)| k != botctl_proto::paths::READY_FD_ENV)
+            .filter(|(k, _)| {
+                !botctl_proto::paths::SYSTEMD_AGENT_ENV
+                    .iter()
+                    .any(|a| k == a)
+            })
+            .filter_map(|(k, v)| Inherited::new(k, &v))
+            .collect()
     })
 }
 
@@ -309,6 +330,36 @@ pub fn age_secs(start_ticks: u64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_started_process_knows_the_start_time_the_kernel_shows() {
+        // Taken from the clock around the clone, or read where a tick fell in between:
+        // either way what /proc/PID/stat says, which adoption compares it with.
+        let dir = tempfile::tempdir().unwrap();
+        let command = ["sleep".to_string(), "30".to_string()];
+        for _ in 0..300 {
+            let p = spawn(SpawnSpec {
+                command: &command,
+                cwd: dir.path(),
+                env: vec![("BOTCTL_TEST".into(), "1".into())],
+                stdout: dir.path().join("out"),
+                stderr: dir.path().join("err"),
+                cgroup: None,
+                account: None,
+                hardening: Hardening {
+                    no_new_privs: true,
+                    core_dumps: false,
+                    nofile: None,
+                },
+            })
+            .unwrap();
+            let shown = read_stat(p.pid).unwrap().start_ticks;
+            let _ = kill(Pid::from_raw(p.pid as i32), Signal::SIGKILL);
+            let _ = waitpid(Pid::from_raw(p.pid as i32), None);
+            leaders().remove(&p.pid);
+            assert_eq!(p.start_ticks, shown, "start time of pid {}", p.pid);
+        }
+    }
 
     #[test]
     fn a_pidfs_identity_tells_processes_apart_and_the_start_time_backs_it_up() {

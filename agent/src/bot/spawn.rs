@@ -33,7 +33,9 @@ pub struct Hardening {
 pub struct Launch<'a> {
     pub command: &'a [String],
     pub cwd: &'a Path,
-    /// The whole environment of the bot.
+    /// The agent's variables the bot gets, but for those `env` sets.
+    pub inherited: &'a [Inherited],
+    /// The bot's own variables.
     pub env: Vec<(OsString, OsString)>,
     /// Opened by the child, appending (created with `mode`): stdout and stderr.
     pub stdout: &'a Path,
@@ -44,6 +46,31 @@ pub struct Launch<'a> {
     /// uid, gid and supplementary groups to take (`run_as`).
     pub ids: Option<(u32, u32, Vec<u32>)>,
     pub hardening: Hardening,
+}
+
+/// A variable of the agent's environment, as bots inherit it: its name, and `NAME=value`
+/// ready for the exec.
+pub struct Inherited {
+    name: OsString,
+    entry: CString,
+}
+
+impl Inherited {
+    /// None for a variable the exec cannot pass (a NUL byte).
+    pub fn new(name: OsString, value: &OsStr) -> Option<Inherited> {
+        let mut entry = name.clone().into_vec();
+        entry.push(b'=');
+        entry.extend_from_slice(value.as_bytes());
+        Some(Inherited {
+            name,
+            entry: CString::new(entry).ok()?,
+        })
+    }
+
+    fn value(&self) -> &OsStr {
+        let entry = self.entry.as_bytes();
+        OsStr::from_bytes(&entry[self.name.len() + 1..])
+    }
 }
 
 /// How the child enters its cgroup.
@@ -66,6 +93,21 @@ pub enum SpawnError {
         step: Option<&'static str>,
         error: io::Error,
     },
+}
+
+impl SpawnError {
+    /// The bot's working directory or its logs' directory is not there.
+    pub fn lacks_a_directory(&self) -> bool {
+        match self {
+            SpawnError::Log { error, .. } => error.kind() == io::ErrorKind::NotFound,
+            SpawnError::Run {
+                step: Some(step),
+                error,
+                ..
+            } => Some(*step) == Step::Directory.says() && error.kind() == io::ErrorKind::NotFound,
+            SpawnError::Run { .. } => false,
+        }
+    }
 }
 
 impl std::fmt::Display for SpawnError {
@@ -188,6 +230,9 @@ struct Plan {
     /// Where the program may be, in order (PATH searched here, as execvp would).
     candidates: Vec<CString>,
     argv: Vec<CString>,
+    /// The inherited variables the bot gets, as pointers into the launch's `inherited`
+    /// (which outlives the plan); then the bot's own.
+    inherited: Vec<*const c_char>,
     envp: Vec<CString>,
     cwd: CString,
     stdout: (PathBuf, CString),
@@ -236,11 +281,19 @@ impl Plan {
         if program.is_empty() {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty command"));
         }
+        let own = |name: &OsStr| spec.env.iter().any(|(k, _)| k == name);
+        let inherited: Vec<&Inherited> = spec.inherited.iter().filter(|i| !own(&i.name)).collect();
         let path = spec
             .env
             .iter()
             .find(|(k, _)| k == "PATH")
             .map(|(_, v)| v.as_os_str())
+            .or_else(|| {
+                inherited
+                    .iter()
+                    .find(|i| i.name == "PATH")
+                    .map(|i| i.value())
+            })
             .unwrap_or(OsStr::new("/bin:/usr/bin"));
         let candidates = search(program, path)
             .into_iter()
@@ -272,6 +325,7 @@ impl Plan {
             program: program.to_string(),
             candidates,
             argv,
+            inherited: inherited.iter().map(|i| i.entry.as_ptr()).collect(),
             envp,
             cwd: cstring("the working directory", spec.cwd.as_os_str().as_bytes())?,
             stdout: log(spec.stdout)?,
@@ -291,7 +345,13 @@ impl Plan {
     fn run(&self, method: Method, cgroup: Option<RawFd>) -> Result<Started, SpawnError> {
         let candidates = pointers(&self.candidates);
         let argv = pointers(&self.argv);
-        let envp = pointers(&self.envp);
+        let envp: Vec<*const c_char> = self
+            .inherited
+            .iter()
+            .copied()
+            .chain(self.envp.iter().map(|s| s.as_ptr()))
+            .chain(std::iter::once(std::ptr::null()))
+            .collect();
         let mut child = Child {
             plan: self,
             candidates: &candidates,
@@ -778,6 +838,7 @@ mod tests {
             let spec = Launch {
                 command: &command,
                 cwd: self.dir.path(),
+                inherited: &[],
                 env: env.iter().map(|(k, v)| (k.into(), v.into())).collect(),
                 stdout: &out,
                 stderr: &err,

@@ -91,11 +91,17 @@ impl Tree {
     /// Using the cgroup again spares a restart the cgroup's `rmdir` and `mkdir`, and the
     /// first opening of its files (the kernel makes each file's inode on first use): 0.1 to
     /// 0.3 ms of the agent's CPU a restart on the 2-core VM.
-    pub fn prepare(&self, name: &str, limits: &Limits) -> io::Result<Prepared> {
+    ///
+    /// `seen_empty`: the exit of the bot's last process just found it empty (a restart), so
+    /// it is not read again: nothing but a process in it can put another in it.
+    pub fn prepare(&self, name: &str, limits: &Limits, seen_empty: bool) -> io::Result<Prepared> {
         let cg = self.bot(name);
-        if self.keeps(name)
-            && let Ok(dir) = open_dir(&cg.dir)
-        {
+        let keeps = if seen_empty {
+            self.clean.lock().unwrap().contains(name)
+        } else {
+            self.keeps(name)
+        };
+        if keeps && let Ok(dir) = open_dir(&cg.dir) {
             cg.set_limits(limits, &self.controllers)?;
             return Ok(Prepared {
                 cgroup: cg,
@@ -387,7 +393,7 @@ mod tests {
             pids: 64,
             cpu_percent: Some(150),
         };
-        let prepared = tree.prepare("echo", &limits).unwrap();
+        let prepared = tree.prepare("echo", &limits, false).unwrap();
         assert!(
             !prepared.born_inside,
             "a cgroup that could not be made anew is entered by writing cgroup.procs"
@@ -435,7 +441,7 @@ mod tests {
         assert_eq!(read(bot.join("cgroup.kill")), "1");
         assert!(!cg.wait_empty(std::time::Duration::from_millis(20)));
         std::fs::write(bot.join("cgroup.events"), "populated 0\n").unwrap();
-        tree.prepare("echo", &limits).unwrap();
+        tree.prepare("echo", &limits, false).unwrap();
         assert_eq!(read(bot.join("memory.max")), "");
         assert_eq!(read(bot.join("pids.max")), "");
     }

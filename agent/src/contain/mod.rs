@@ -251,11 +251,17 @@ impl Members {
 
     /// After the main process exited: SIGKILL to what it left behind. A cgroup with nothing
     /// left in it is not killed, so that the bot's next start can use it again (see
-    /// `Tree::prepare`).
-    pub fn kill_leftovers(&self) {
+    /// `Tree::prepare`); true when that is what was found.
+    pub fn kill_leftovers(&self) -> bool {
         match &self.cgroup {
-            Some(cg) if !cg.populated() => process::signal_group(self.pgid, Signal::SIGKILL),
-            _ => self.kill(),
+            Some(cg) if !cg.populated() => {
+                process::signal_group(self.pgid, Signal::SIGKILL);
+                true
+            }
+            _ => {
+                self.kill();
+                false
+            }
         }
     }
 
