@@ -97,7 +97,16 @@ impl Browser {
             .send(Message::text(request.to_string()))
             .expect("sending to chromium");
         loop {
-            let message = self.page.read().expect("reading from chromium");
+            let message = match self.page.read() {
+                Ok(message) => message,
+                // A read with a timeout (SO_RCVTIMEO) is not restarted after a signal handler
+                // ran, as other reads are: a child of another test exiting (SIGCHLD to this
+                // process) ended one with EINTR in a CI run. Nothing was read; read again.
+                Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::Interrupted => {
+                    continue;
+                }
+                Err(e) => panic!("reading from chromium: {e:?}"),
+            };
             let Message::Text(text) = message else {
                 continue;
             };
