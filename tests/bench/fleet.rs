@@ -480,9 +480,8 @@ impl Bench {
         });
     }
 
-    /// The agent's CPU for one health tick: over 10 s at a 1 s interval (set on top of
-    /// `config`, the rest of botctl.toml), less the idle rate.
-    /// The CPU of one health tick: the sampler thread's, over ten ticks at a 1 s interval.
+    /// The CPU of one health tick: the sampler thread's, over ten ticks at a 1 s interval
+    /// (set on top of `config`, the rest of botctl.toml).
     /// (Taken as the whole agent's CPU less its idle rate, the tick of 200 bots, about
     /// 0.5 ms a second, drowned in the idle rate's own noise and once came out as 0.)
     fn health_tick(&self, agent: u32, config: String) -> Duration {
@@ -493,7 +492,7 @@ impl Bench {
         .unwrap();
         self.botctl(&["reload"]);
         std::thread::sleep(Duration::from_secs(2));
-        let sampler = || thread_cpu_ns(agent, "health-sampler");
+        let sampler = || threads_cpu_ns(agent, Some("health-sampler"));
         let before = sampler();
         let ticks = 10;
         std::thread::sleep(Duration::from_secs(ticks));
@@ -610,34 +609,31 @@ fn rss_kib(pid: u32) -> u64 {
 /// CPU time of every thread of a process, in nanoseconds (schedstat is exact where
 /// /proc/PID/stat counts 10 ms ticks).
 fn cpu_ns(pid: u32) -> u64 {
-    each_thread(pid, "schedstat")
+    threads_cpu_ns(pid, None)
+}
+
+/// The same, of the threads called `comm` only when given.
+fn threads_cpu_ns(pid: u32, comm: Option<&str>) -> u64 {
+    each_thread(pid, comm, "schedstat")
         .iter()
         .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
         .sum()
 }
 
-/// The CPU used so far by the threads of a process named `comm`, in ns.
-fn thread_cpu_ns(pid: u32, comm: &str) -> u64 {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return 0;
-    };
-    tasks
-        .flatten()
-        .filter(|t| {
-            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim_end() == comm)
-        })
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum()
-}
-
-/// File `name` of every thread of a process (`/proc/PID/task/TID/NAME`), as read.
-fn each_thread(pid: u32, name: &str) -> Vec<String> {
+/// File `name` of every thread of a process (`/proc/PID/task/TID/NAME`), as read; of the
+/// threads called `comm` only when given.
+fn each_thread(pid: u32, comm: Option<&str>, name: &str) -> Vec<String> {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return Vec::new();
     };
+    let called = |t: &std::fs::DirEntry| {
+        comm.is_none_or(|c| {
+            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|n| n.trim_end() == c)
+        })
+    };
     tasks
         .flatten()
+        .filter(called)
         .filter_map(|t| std::fs::read_to_string(t.path().join(name)).ok())
         .collect()
 }

@@ -128,10 +128,11 @@ impl Bench {
         loop {
             let gate = pids0.wait_for(before.len(), t0);
             let seen = t0.elapsed();
-            if gate.is_none()
-                && children(agent).iter().filter(|p| !old.contains(p)).count() >= before.len()
-            {
-                let kids: HashSet<u64> = children(agent).into_iter().collect();
+            let kids: HashSet<u64> = match gate {
+                None => children(agent).into_iter().collect(),
+                Some(_) => HashSet::new(),
+            };
+            if kids.iter().filter(|p| !old.contains(p)).count() >= before.len() {
                 let now = self.fleet();
                 let back = before.iter().all(|(name, old)| {
                     now.get(name).is_some_and(|s| {
@@ -496,7 +497,7 @@ fn own_cpu() -> Duration {
 
 /// The pids of a process's children (each of its threads has its own list).
 fn children(pid: u32) -> Vec<u64> {
-    each_thread(pid, "children")
+    each_thread(pid, None, "children")
         .iter()
         .flat_map(|s| s.split_ascii_whitespace().filter_map(|p| p.parse().ok()))
         .collect()
